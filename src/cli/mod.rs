@@ -1,0 +1,27 @@
+//! Subcommand definitions. Each subcommand has its own file holding its clap arguments
+//! and a `run` that calls the library and prints.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Exit status for any error (bad input, I/O). Commands with a documented status of their own
+/// (`diff`) use the values below this one.
+pub const EXIT_ERROR: u8 = 3;
+
+#[derive(Parser)]
+#[command(
+    name = "abicut",
+    version,
+    about = "Make a shared-library update cost a relink instead of a rebuild"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {}
+}

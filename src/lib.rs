@@ -1,0 +1,10 @@
+//! abicut: make a shared-library update cost a relink instead of a rebuild.
+//!
+//! Data flows one way: ELF → interface ([`iface`]) → stub ([`elf::write`]) / hash / diff →
+//! tree → plan → relink → report. Nothing in the library prints or exits; every fallible
+//! step returns an [`Error`] naming the file and the cause.
+
+pub mod error;
+pub mod fsx;
+
+pub use error::{Error, Result};

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The whole test suite: installs the Debian packages the tests need (idempotent: only
+# missing ones, after one `apt-get update`), then runs every test in release mode.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mapfile -t wanted < <(grep -v '^\s*#' tests/debian-packages.txt | sed '/^\s*$/d')
+missing=()
+for pkg in "${wanted[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+export CI="${CI:-}"
+cargo test --release --all-targets -- --test-threads="${TEST_THREADS:-2}"
