@@ -4,7 +4,10 @@
 //! tree → plan → relink → report. Nothing in the library prints or exits; every fallible
 //! step returns an [`Error`] naming the file and the cause.
 
+pub mod elf;
 pub mod error;
 pub mod fsx;
+pub mod iface;
+pub mod stubgen;
 
 pub use error::{Error, Result};
