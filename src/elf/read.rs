@@ -386,11 +386,14 @@ impl<'a> Parsed<'a> {
         }
         let read_only_segment = self.in_read_only_segment(sym.st_value);
         let writable = flags & u64::from(section_header::SHF_WRITE) != 0;
-        Ok(match (writable, read_only_segment) {
-            (true, true) => Region::Relro,
-            (true, false) => Region::Data,
-            (false, true) => Region::Rodata,
-            (false, false) => Region::RodataInWritable,
+        let named_relro = self.section_name(sh) == ".data.rel.ro";
+        Ok(match (writable, read_only_segment, named_relro) {
+            (true, true, true) => Region::Relro,
+            (true, true, false) => Region::RelroOther,
+            (true, false, true) => Region::DataNamedRelro,
+            (true, false, false) => Region::Data,
+            (false, true, _) => Region::Rodata,
+            (false, false, _) => Region::RodataInWritable,
         })
     }
 

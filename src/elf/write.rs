@@ -470,14 +470,15 @@ fn emit(iface: &Interface, mut layout: Layout, out: &mut Vec<u8>) -> object::wri
     let dynamic_size = dynamic_count as u64 * if iface.file.elf64 { 16 } else { 8 };
     let mut va = rw_va + dynamic_size;
     let mut relro_end = va;
-    for region in [Region::Relro, Region::Data, Region::RodataInWritable] {
+    for in_relro in [true, false] {
         for (slot, space) in layout.spaces.iter_mut() {
-            if matches!(slot, Slot::Data(r, _) if *r == region) {
+            if matches!(slot, Slot::Data(r, _) if *r != Region::Rodata && r.in_relro() == in_relro)
+            {
                 space.addr = align_up(va, space.align);
                 va = space.addr + space.size;
             }
         }
-        if region == Region::Relro {
+        if in_relro {
             relro_end = va;
         }
     }
@@ -809,13 +810,16 @@ fn symbol_bind(binding: Binding) -> elf::SymbolBind {
     }
 }
 
+/// Section names of the stub. Names carry meaning only for gold, which treats a writable
+/// `.data.rel.ro` as read-only; the others say what they hold and their alignment.
 fn nobits_name(slot: Slot) -> String {
     let base = match slot {
         Slot::Text => return ".text".into(),
         Slot::Tls => return ".tbss".into(),
         Slot::Abs | Slot::Common => return String::new(),
+        Slot::Data(Region::Relro | Region::DataNamedRelro, _) => return ".data.rel.ro".into(),
         Slot::Data(Region::Rodata, _) => ".rodata",
-        Slot::Data(Region::Relro, _) => ".data.rel.ro",
+        Slot::Data(Region::RelroOther, _) => ".relro",
         Slot::Data(Region::RodataInWritable, _) => ".rodata.rw",
         Slot::Data(..) => ".data",
     };

@@ -147,9 +147,11 @@ pub enum Visibility {
     Protected,
 }
 
-/// Where a symbol lives, as far as a linker can tell. Linkers derive copy-relocation
-/// placement from the section flags (GNU ld, gold: read-only objects go to `.data.rel.ro`)
-/// and from the segments (lld, mold: anything in a read-only `PT_LOAD` or `PT_GNU_RELRO`).
+/// Where a symbol lives, as far as a linker can tell. Linkers place copy-relocated objects
+/// by three different tests, and a stub must answer all three as the library does:
+/// GNU ld asks whether the section is writable; gold also treats a writable section named
+/// `.data.rel.ro` as read-only; lld and mold ask whether the address lies in a read-only
+/// `PT_LOAD` or in `PT_GNU_RELRO`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Region {
@@ -159,12 +161,16 @@ pub enum Region {
     Common,
     /// Writable section outside `PT_GNU_RELRO`.
     Data,
+    /// Writable section named `.data.rel.ro` outside `PT_GNU_RELRO` (linked with `-z norelro`).
+    DataNamedRelro,
+    /// Writable section named `.data.rel.ro` inside `PT_GNU_RELRO`.
+    Relro,
+    /// Writable section with another name inside `PT_GNU_RELRO` (glibc's `__libc_IO_vtables`).
+    RelroOther,
     /// Read-only section in a read-only segment.
     Rodata,
-    /// Read-only section inside a writable segment: rare, but linkers disagree on it.
+    /// Read-only section inside a writable segment.
     RodataInWritable,
-    /// Writable section inside `PT_GNU_RELRO`.
-    Relro,
     /// Executable section.
     Text,
     /// Thread-local storage.
@@ -174,10 +180,15 @@ pub enum Region {
 impl Region {
     /// Regions whose symbols can be copy-relocated, and so carry alignment.
     pub fn is_data(self) -> bool {
-        matches!(
+        !matches!(
             self,
-            Region::Data | Region::Rodata | Region::RodataInWritable | Region::Relro
+            Region::Abs | Region::Common | Region::Text | Region::Tls
         )
+    }
+
+    /// Whether the region lies inside `PT_GNU_RELRO` in a stub.
+    pub fn in_relro(self) -> bool {
+        matches!(self, Region::Relro | Region::RelroOther)
     }
 }
 
