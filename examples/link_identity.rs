@@ -1,7 +1,7 @@
 //! Runs the link-identity oracle over many libraries at once and prints the count of
 //! libraries whose stub links byte-identically in every combination.
 //!
-//! `cargo run --release --example link_identity -- [--target native|TRIPLE] [LIB|DIR]...`
+//! `cargo run --release --example link_identity -- [--exact] [--target NAME] [LIB|DIR]...`
 //! (default: every shared library under /usr/lib/x86_64-linux-gnu). Failures go to stderr.
 
 #[path = "../tests/support/linkcheck.rs"]
@@ -12,13 +12,28 @@ use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let target = match args.iter().position(|a| a == "--target") {
+        Some(i) if i + 1 < args.len() => {
+            let name = args.remove(i + 1);
+            args.remove(i);
+            linkcheck::cross_targets()
+                .into_iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, t)| t)
+                .unwrap_or_else(|| panic!("unknown target {name}"))
+        }
+        _ => Target::native(),
+    };
+    let options = abicut::stubgen::Options {
+        exact: args.iter().any(|a| a == "--exact"),
+    };
+    args.retain(|a| a != "--exact");
     let mut inputs: Vec<PathBuf> = args.iter().map(PathBuf::from).collect();
     if inputs.is_empty() {
-        inputs.push(PathBuf::from("/usr/lib/x86_64-linux-gnu"));
+        inputs.push(PathBuf::from(target.libdir));
     }
     let libs = shared_libraries(&inputs);
-    let target = Target::native();
     let work = tempfile::tempdir().expect("temporary directory");
     let reports: Vec<_> = libs
         .par_iter()
@@ -27,7 +42,7 @@ fn main() {
             let dir = work.path().join(i.to_string());
             let _ = std::fs::create_dir_all(&dir);
             let stub = dir.join("stub.so");
-            let made = abicut::stubgen::load(lib)
+            let made = abicut::stubgen::load(lib, &options)
                 .and_then(|iface| {
                     abicut::stubgen::render(&iface, abicut::stubgen::Format::Elf, lib)
                 })
@@ -53,6 +68,9 @@ fn main() {
                 linked += 1;
                 combos += real_ok;
                 combos_ok += r.count(|v| *v == Verdict::Identical);
+                if std::env::var_os("LINKCHECK_VERBOSE").is_some() {
+                    eprint!("{}", r.failures());
+                }
                 if r.all_identical() {
                     identical += 1;
                 } else {
@@ -105,6 +123,13 @@ fn is_shared_object(path: &Path) -> bool {
     use std::io::Read;
     std::fs::File::open(path)
         .and_then(|mut f| f.read_exact(&mut head))
-        .map(|()| head.starts_with(b"\x7fELF") && head[16] == 3)
+        .map(|()| {
+            let e_type = if head[5] == 2 {
+                [head[17], head[16]]
+            } else {
+                [head[16], head[17]]
+            };
+            head.starts_with(b"\x7fELF") && u16::from_le_bytes(e_type) == 3
+        })
         .unwrap_or(false)
 }

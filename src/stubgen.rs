@@ -28,9 +28,25 @@ impl Format {
     }
 }
 
+/// Which interface to take.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Keep everything a linker's output can depend on, imports and exact data alignment
+    /// included, instead of the default interface; see [`Interface::normalize`].
+    pub exact: bool,
+}
+
 /// Loads an interface from a shared library, a stub, canonical JSON or llvm-ifs text,
 /// telling them apart by content rather than by name.
-pub fn load(path: &Path) -> Result<Interface> {
+pub fn load(path: &Path, options: &Options) -> Result<Interface> {
+    let mut iface = parse(path)?;
+    if !options.exact {
+        iface.normalize();
+    }
+    Ok(iface)
+}
+
+fn parse(path: &Path) -> Result<Interface> {
     let bytes = crate::fsx::read(path)?;
     let reason = match bytes.first() {
         Some(b'{') => Interface::from_json(&bytes),
@@ -65,17 +81,17 @@ pub struct Outcome {
 
 /// Writes the interface of each library to `out_dir` in parallel. Every library is tried;
 /// a failure is reported in its [`Outcome`] and does not stop the others.
-pub fn batch(libs: &[PathBuf], out_dir: &Path, format: Format) -> Vec<Outcome> {
+pub fn batch(libs: &[PathBuf], out_dir: &Path, format: Format, options: &Options) -> Vec<Outcome> {
     libs.par_iter()
         .map(|lib| Outcome {
             input: lib.clone(),
-            result: one(lib, out_dir, format),
+            result: one(lib, out_dir, format, options),
         })
         .collect()
 }
 
-fn one(lib: &Path, out_dir: &Path, format: Format) -> Result<(PathBuf, String)> {
-    let iface = load(lib)?;
+fn one(lib: &Path, out_dir: &Path, format: Format, options: &Options) -> Result<(PathBuf, String)> {
+    let iface = load(lib, options)?;
     let bytes = render(&iface, format, lib)?;
     let name = lib
         .file_name()

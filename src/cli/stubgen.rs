@@ -26,6 +26,13 @@ pub struct StubgenArgs {
     /// Print results as JSON lines for machines.
     #[arg(long)]
     json: bool,
+    /// Keep everything a linker's output can depend on: the library's imports and the exact
+    /// alignment of data objects. Links against the stub are then byte-identical to links
+    /// against the library with GNU ld, gold, lld and mold, but any change in what the
+    /// library calls, or in where its data happens to land, changes the hash. The default
+    /// leaves both out, so ABI-neutral updates keep their hash.
+    #[arg(long)]
+    exact: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -54,7 +61,7 @@ pub fn run(args: StubgenArgs) -> anyhow::Result<ExitCode> {
         bail!("several libraries need --out-dir DIR (or run once per library with -o)");
     }
     let lib = &args.libs[0];
-    let iface = stubgen::load(lib)?;
+    let iface = stubgen::load(lib, &options(&args))?;
     let bytes = stubgen::render(&iface, format, lib)?;
     match &args.output {
         Some(out) => abicut::fsx::write_atomic(out, &bytes)?,
@@ -78,7 +85,7 @@ pub fn run(args: StubgenArgs) -> anyhow::Result<ExitCode> {
 fn batch(args: &StubgenArgs, dir: &PathBuf, format: Format) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut failed = 0;
-    for outcome in stubgen::batch(&args.libs, dir, format) {
+    for outcome in stubgen::batch(&args.libs, dir, format, &options(args)) {
         match outcome.result {
             Ok((_, hash)) if args.hash => print_hash(&hash, &outcome.input, args.json),
             Ok(_) => {}
@@ -93,6 +100,10 @@ fn batch(args: &StubgenArgs, dir: &PathBuf, format: Format) -> anyhow::Result<Ex
         return Ok(ExitCode::from(super::EXIT_ERROR));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn options(args: &StubgenArgs) -> stubgen::Options {
+    stubgen::Options { exact: args.exact }
 }
 
 fn print_hash(hash: &str, lib: &std::path::Path, json: bool) {

@@ -71,6 +71,20 @@ impl<'a> Parsed<'a> {
                 header::et_to_str(header.e_type)
             ));
         }
+        check_table(
+            bytes,
+            "section header table",
+            header.e_shoff,
+            header.e_shnum,
+            header.e_shentsize,
+        )?;
+        check_table(
+            bytes,
+            "program header table",
+            header.e_phoff,
+            header.e_phnum,
+            header.e_phentsize,
+        )?;
         let sections =
             SectionHeader::parse(bytes, header.e_shoff as usize, header.e_shnum as usize, ctx)
                 .map_err(|e| format!("corrupt section header table: {e}"))?;
@@ -429,7 +443,7 @@ impl<'a> Parsed<'a> {
             elf64: ident[header::EI_CLASS] == header::ELFCLASS64,
             flags: self.header.e_flags,
             machine: self.header.e_machine,
-            os_abi: ident[header::EI_OSABI],
+            os_abi: normalized_os_abi(ident[header::EI_OSABI]),
         }
     }
 
@@ -470,6 +484,18 @@ impl<'a> Parsed<'a> {
     }
 }
 
+/// GNU ld marks a library `ELFOSABI_GNU` as soon as it holds one IFUNC or unique symbol,
+/// and no linker treats an input library differently for it (the GNU OS/ABI of an output
+/// comes from its relocatable inputs): both are `ELFOSABI_NONE` to a consumer, so turning a
+/// function into an IFUNC does not change the interface. Other OS/ABIs are kept.
+fn normalized_os_abi(os_abi: u8) -> u8 {
+    if os_abi == header::ELFOSABI_GNU {
+        header::ELFOSABI_NONE
+    } else {
+        os_abi
+    }
+}
+
 fn check_magic(bytes: &[u8]) -> std::result::Result<(), String> {
     if bytes.starts_with(b"!<arch>\n") {
         return Err("is a static archive (ar), not a shared library".into());
@@ -482,6 +508,31 @@ fn check_magic(bytes: &[u8]) -> std::result::Result<(), String> {
         return Err("truncated ELF file: shorter than its identification".into());
     }
     Ok(())
+}
+
+/// A header table must lie inside the file; one that does not means a truncated file (the
+/// table starts inside it) or a corrupt offset (it starts beyond the end).
+fn check_table(
+    bytes: &[u8],
+    what: &str,
+    offset: u64,
+    count: u16,
+    entsize: u16,
+) -> std::result::Result<(), String> {
+    let len = bytes.len() as u64;
+    let end = offset.saturating_add(u64::from(count) * u64::from(entsize));
+    if count == 0 || end <= len {
+        return Ok(());
+    }
+    if offset < len {
+        Err(format!(
+            "truncated ELF file: the {what} ends at {end:#x}, past the end of the file ({len:#x} bytes)"
+        ))
+    } else {
+        Err(format!(
+            "corrupt {what} offset {offset:#x}: past the end of the file ({len:#x} bytes)"
+        ))
+    }
 }
 
 fn context(header: &Header) -> std::result::Result<Ctx, String> {

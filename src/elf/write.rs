@@ -73,7 +73,7 @@ struct Layout {
 
 impl Layout {
     fn new(iface: &Interface) -> Result<Layout, String> {
-        let group_size = group_sizes(&iface.symbols)?;
+        let group_size = group_sizes(&iface.symbols);
         let mut spaces: BTreeMap<Slot, Space> = BTreeMap::new();
         let mut leaders: HashMap<String, u64> = HashMap::new();
         let mut placed = Vec::with_capacity(iface.symbols.len());
@@ -130,14 +130,14 @@ impl Layout {
 
 /// The size each alias group needs: the largest member, and at least one byte so that
 /// distinct groups never share an address.
-fn group_sizes(symbols: &[Symbol]) -> Result<HashMap<String, u64>, String> {
+fn group_sizes(symbols: &[Symbol]) -> HashMap<String, u64> {
     let mut sizes: HashMap<String, u64> = HashMap::new();
     for sym in symbols {
         let leader = sym.alias_of.clone().unwrap_or_else(|| sym.sort_key());
         let entry = sizes.entry(leader).or_insert(1);
         *entry = (*entry).max(sym.size);
     }
-    Ok(sizes)
+    sizes
 }
 
 fn slot_of(sym: &Symbol) -> Slot {
@@ -173,7 +173,7 @@ fn allocate(spaces: &mut BTreeMap<Slot, Space>, slot: Slot, sym: &Symbol, size: 
             space.align = section_align;
             let align = sym.align.clamp(1, section_align);
             let mut offset = align_up(space.size, align);
-            if align < section_align && (offset / align) % 2 == 0 {
+            if align < section_align && (offset / align).is_multiple_of(2) {
                 offset += align;
             }
             space.size = offset + size;
@@ -264,7 +264,7 @@ fn emit(iface: &Interface, mut layout: Layout, out: &mut Vec<u8>) -> object::wri
     let (alloc_arch, other_arch): (Vec<&ArchSection>, Vec<&ArchSection>) = iface
         .sections
         .iter()
-        .partition(|s| s.flags & u64::from(elf::SHF_ALLOC.0) != 0);
+        .partition(|s| s.flags & elf::SHF_ALLOC.0 != 0);
     let arch_data: HashMap<&str, Vec<u8>> = iface
         .sections
         .iter()
@@ -832,11 +832,11 @@ fn nobits_name(slot: Slot) -> String {
 /// File offset and flags of a NOBITS section: the offset is where its segment's file
 /// image ends, as linkers write it.
 fn nobits_placement(slot: Slot, rodata: u64, text: u64, rw: u64) -> (u64, u64) {
-    let alloc = u64::from(elf::SHF_ALLOC.0);
-    let write = u64::from(elf::SHF_WRITE.0);
+    let alloc = elf::SHF_ALLOC.0;
+    let write = elf::SHF_WRITE.0;
     match slot {
-        Slot::Text => (text, alloc | u64::from(elf::SHF_EXECINSTR.0)),
-        Slot::Tls => (rw, alloc | write | u64::from(elf::SHF_TLS.0)),
+        Slot::Text => (text, alloc | elf::SHF_EXECINSTR.0),
+        Slot::Tls => (rw, alloc | write | elf::SHF_TLS.0),
         Slot::Data(Region::Rodata, _) => (rodata, alloc),
         Slot::Data(Region::RodataInWritable, _) => (rw, alloc),
         _ => (rw, alloc | write),

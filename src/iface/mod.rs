@@ -279,6 +279,35 @@ impl Interface {
         self.sections.sort_by(|a, b| a.name.cmp(&b.name));
     }
 
+    /// Turns an exact interface into the default one, which keeps what a consumer's code
+    /// depends on and drops two things that change in ABI-neutral updates:
+    ///
+    /// - the imports and version needs (libssl3 3.0.20 → 3.0.22 dropped two imports,
+    ///   libc6 2.36-9+deb12u7 → u14 added one). Exports keep only their relative order.
+    /// - data-object alignment above what the object's size can need (GNU ld's own cap,
+    ///   `2^ceil(log2(size))`): libc6 u7 → u14 moved `sys_nerr`, a 4-byte int, from a
+    ///   32-aligned to a 16-aligned address.
+    ///
+    /// What it costs: gold numbers every name it reads from a library, imports included, and
+    /// GNU ld sizes its symbol hash table by them, so their symbol tables may be ordered
+    /// differently than a link against the real library; lld, gold and mold pad copied data
+    /// by the exact alignment; and a program that defines a symbol a library imports is not
+    /// exported for it. `--exact` keeps all of it, and links byte-identically everywhere.
+    pub fn normalize(&mut self) {
+        self.imports.clear();
+        self.needs.clear();
+        let mut order: Vec<usize> = (0..self.symbols.len()).collect();
+        order.sort_by_key(|&i| self.symbols[i].position);
+        for (rank, i) in order.into_iter().enumerate() {
+            self.symbols[i].position = rank as u32 + 1;
+        }
+        for sym in &mut self.symbols {
+            if sym.region.is_data() {
+                sym.align = sym.align.min(sym.size.max(1).next_power_of_two());
+            }
+        }
+    }
+
     /// Parses canonical (or hand-written) JSON, checking the schema version.
     pub fn from_json(bytes: &[u8]) -> Result<Interface, String> {
         let mut iface: Interface = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;

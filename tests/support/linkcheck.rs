@@ -57,6 +57,88 @@ impl Target {
     }
 }
 
+/// Debian's cross C libraries: (name, target). lld has no SystemZ backend before LLVM 18,
+/// so s390x is linked with its GNU ld only.
+pub fn cross_targets() -> Vec<(&'static str, Target)> {
+    vec![
+        (
+            "i386",
+            Target::cross(
+                "i686-linux-gnu",
+                "i686-linux-gnu",
+                &[],
+                "/usr/i686-linux-gnu/lib",
+                true,
+            ),
+        ),
+        (
+            "armhf",
+            Target::cross(
+                "arm-linux-gnueabihf",
+                "arm-linux-gnueabihf",
+                &[
+                    "-march=armv7-a",
+                    "-mfpu=vfpv3-d16",
+                    "-mfloat-abi=hard",
+                    "-mthumb",
+                ],
+                "/usr/arm-linux-gnueabihf/lib",
+                true,
+            ),
+        ),
+        (
+            "arm64",
+            Target::cross(
+                "aarch64-linux-gnu",
+                "aarch64-linux-gnu",
+                &[],
+                "/usr/aarch64-linux-gnu/lib",
+                true,
+            ),
+        ),
+        (
+            "ppc64el",
+            Target::cross(
+                "powerpc64le-linux-gnu",
+                "powerpc64le-linux-gnu",
+                &[],
+                "/usr/powerpc64le-linux-gnu/lib",
+                true,
+            ),
+        ),
+        (
+            "riscv64",
+            Target::cross(
+                "riscv64-linux-gnu",
+                "riscv64-linux-gnu",
+                &["-march=rv64gc", "-mabi=lp64d"],
+                "/usr/riscv64-linux-gnu/lib",
+                true,
+            ),
+        ),
+        (
+            "s390x",
+            Target::cross(
+                "s390x-linux-gnu",
+                "s390x-linux-gnu",
+                &[],
+                "/usr/s390x-linux-gnu/lib",
+                false,
+            ),
+        ),
+        (
+            "mips",
+            Target::cross(
+                "mips-linux-gnu",
+                "mips-linux-gnu",
+                &[],
+                "/usr/mips-linux-gnu/lib",
+                true,
+            ),
+        ),
+    ]
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OutputKind {
     Exe,
@@ -201,8 +283,9 @@ fn reference_source(syms: &[Exported]) -> String {
         let _ = writeln!(decls, "{decl}");
         let _ = writeln!(uses, "  sink((void *)r{i});");
     }
+    // ARM's TLS access calls `__aeabi_read_tp`, which lives in libgcc, not in the C library.
     format!(
-        "{decls}\nvoid sink(void *p);\nvoid sink(void *p) {{ __asm__ volatile(\"\" :: \"r\"(p)); }}\n\
+        "{decls}\n#ifdef __arm__\nvoid __aeabi_read_tp(void) {{}}\n#endif\nvoid sink(void *p);\nvoid sink(void *p) {{ __asm__ volatile(\"\" :: \"r\"(p)); }}\n\
          void _start(void) {{\n{uses}}}\n"
     )
 }
@@ -308,7 +391,12 @@ fn link(
         .map_err(|e| e.to_string())?;
     if !result.status.success() {
         let err = String::from_utf8_lossy(&result.stderr);
-        return Err(err.lines().take(3).collect::<Vec<_>>().join(" | "));
+        let errors: Vec<&str> = err
+            .lines()
+            .filter(|l| l.contains("error"))
+            .take(3)
+            .collect();
+        return Err(errors.join(" | "));
     }
     std::fs::read(&out).map_err(|e| e.to_string())
 }
