@@ -9,5 +9,6 @@ pub mod error;
 pub mod fsx;
 pub mod iface;
 pub mod stubgen;
+pub mod tree;
 
 pub use error::{Error, Result};

@@ -1,6 +1,8 @@
 //! Subcommand definitions. Each subcommand has its own file holding its clap arguments
 //! and a `run` that calls the library and prints.
 
+mod diff;
+mod interface;
 mod stubgen;
 
 use clap::{Parser, Subcommand};
@@ -25,10 +27,18 @@ pub struct Cli {
 enum Command {
     /// Interface stubs and ABI hashes of shared libraries.
     Stubgen(stubgen::StubgenArgs),
+    /// Interface tree of package outputs: stubs, headers, pkg-config, cmake, libtool files,
+    /// crt objects, linker scripts; and its Merkle hash.
+    Interface(interface::InterfaceArgs),
+    /// Identical, compatible or breaking, and why: two libraries, stubs, canonical JSON or
+    /// interface trees. Exit status 0 identical, 1 compatible, 2 breaking, 3 error.
+    Diff(diff::DiffArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Stubgen(args) => stubgen::run(args),
+        Command::Interface(args) => interface::run(args),
+        Command::Diff(args) => diff::run(args),
     }
 }

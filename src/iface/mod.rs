@@ -9,6 +9,7 @@
 //! Struct fields are declared in alphabetical order so that serde's field order is the sorted
 //! key order of canonical JSON (RFC 8785 style; every number here is an integer).
 
+pub mod diff;
 pub mod ifs;
 
 use serde::{Deserialize, Serialize};

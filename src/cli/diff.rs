@@ -1,0 +1,91 @@
+//! `abicut diff`: why an interface changed, for people (text) and scripts (exit status, JSON).
+
+use super::interface::Headers;
+use abicut::iface::diff::{self, Report, Verdict};
+use abicut::{stubgen, tree};
+use anyhow::bail;
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit status: 0 identical, 1 compatible (additions and layout only), 2 breaking, 3 error.
+#[derive(Args)]
+#[command(after_help = "Exit status: 0 identical, 1 compatible, 2 breaking, 3 error.")]
+pub struct DiffArgs {
+    /// The old library, stub, canonical JSON, llvm-ifs text, or interface tree (directory).
+    old: PathBuf,
+    /// The new one, of the same sort.
+    new: PathBuf,
+    /// How headers of two trees compare: `tokens` ignores comment and whitespace changes,
+    /// as `abicut interface --headers tokens` does for the hash.
+    #[arg(long, value_enum, default_value_t = Headers::Exact)]
+    headers: Headers,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Leave unified diffs of changed text files out of the text report.
+    #[arg(long)]
+    no_patch: bool,
+}
+
+pub fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
+    let report = match (args.old.is_dir(), args.new.is_dir()) {
+        (true, true) => {
+            let headers = args.headers.into();
+            let old = tree::read(&args.old, headers)?;
+            let new = tree::read(&args.new, headers)?;
+            diff::trees(&old, &new, headers)
+        }
+        (false, false) => {
+            let options = stubgen::Options::default();
+            let old = stubgen::load(&args.old, &options)?;
+            let new = stubgen::load(&args.new, &options)?;
+            diff::interfaces(&old, &new)
+        }
+        _ => bail!("compare two interface trees (directories) or two libraries, not one of each"),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_text(&report, !args.no_patch);
+    }
+    Ok(ExitCode::from(report.verdict.exit_code()))
+}
+
+fn print_text(report: &Report, patches: bool) {
+    println!("{}", verdict_word(report.verdict));
+    for change in &report.changes {
+        let mut line = format!(
+            "  {:<10} {}: {}",
+            verdict_word(change.verdict),
+            change.subject,
+            serde_json::to_value(change.reason)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+                .replace('_', " ")
+        );
+        if let Some(detail) = &change.detail {
+            line.push_str(&format!(" ({detail})"));
+        }
+        match change.tokens_changed {
+            Some(true) => line.push_str(" [tokens changed too]"),
+            Some(false) => line.push_str(" [comments/whitespace only: same tokens]"),
+            None => {}
+        }
+        println!("{line}");
+        if let (true, Some(patch)) = (patches, &change.diff) {
+            for l in patch.lines() {
+                println!("      {l}");
+            }
+        }
+    }
+}
+
+fn verdict_word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Identical => "identical",
+        Verdict::Compatible => "compatible",
+        Verdict::Breaking => "breaking",
+    }
+}

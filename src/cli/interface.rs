@@ -1,0 +1,84 @@
+//! `abicut interface`: the interface tree of package outputs and its Merkle hash.
+
+use abicut::tree::{self, HeaderMode};
+use anyhow::bail;
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Args)]
+pub struct InterfaceArgs {
+    /// Package outputs (directories) to take the interface of. One output is mirrored at the
+    /// tree's root, several under their file names.
+    #[arg(required = true)]
+    outputs: Vec<PathBuf>,
+    /// Write the tree here (built beside it and renamed into place; must not exist, or be
+    /// an empty directory).
+    #[arg(short, long, value_name = "DIR")]
+    output: Option<PathBuf>,
+    /// The package's own store path (repeatable): every occurrence becomes a placeholder of
+    /// the same length, so the tree does not change when only the store hash does.
+    #[arg(long = "self", value_name = "STOREPATH")]
+    self_paths: Vec<PathBuf>,
+    /// Keep static archives (`.a`). Left out by default: they change with any code change,
+    /// and a consumer that needs one fails loudly without it.
+    #[arg(long)]
+    with_static: bool,
+    /// How headers enter the hash. `tokens` hashes their C preprocessor tokens, so
+    /// comment-only and formatting-only changes keep the hash. RISK: a header that uses
+    /// `__LINE__`, stringifies arguments with spacing, or a consumer's debug line tables
+    /// can then differ from a full rebuild; the files themselves are always copied exactly.
+    #[arg(long, value_enum, default_value_t = Headers::Exact)]
+    headers: Headers,
+    /// Print the tree's Merkle hash.
+    #[arg(long)]
+    hash: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Headers {
+    Exact,
+    Tokens,
+}
+
+impl From<Headers> for HeaderMode {
+    fn from(h: Headers) -> HeaderMode {
+        match h {
+            Headers::Exact => HeaderMode::Exact,
+            Headers::Tokens => HeaderMode::Tokens,
+        }
+    }
+}
+
+pub fn run(args: InterfaceArgs) -> anyhow::Result<ExitCode> {
+    if args.output.is_none() && !args.hash {
+        bail!("nothing to do: give -o DIR to write the tree, or --hash to print its hash");
+    }
+    let options = tree::Options {
+        self_paths: args.self_paths,
+        with_static: args.with_static,
+        headers: args.headers.into(),
+    };
+    let built = tree::build(&args.outputs, &options)?;
+    if let Some(dir) = &args.output {
+        tree::write(&built, dir)?;
+    }
+    let hash = built.hash();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "hash": hash,
+                "headers": options.headers,
+                "entries": built.entries.len(),
+                "output": args.output.as_ref().map(|p| p.to_string_lossy()),
+            })
+        );
+    } else if args.hash {
+        println!("{hash}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
