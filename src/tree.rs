@@ -113,6 +113,8 @@ pub fn classify(rel: &[u8], bytes: &[u8]) -> Class {
         return match elf_type(bytes) {
             Some(ET_DYN) if is_so_name(name) => Class::SharedObject,
             Some(ET_REL) if ext == Some(b"o") => Class::Object,
+            // glibc's libmcheck.a is a single object under an archive's name.
+            Some(ET_REL) if ext == Some(b"a") => Class::StaticArchive,
             _ => Class::Dropped,
         };
     }
@@ -670,6 +672,7 @@ mod tests {
             Class::LinkerScript
         );
         assert_eq!(classify(b"lib/libz.a", b"!<arch>\n"), Class::StaticArchive);
+        assert_eq!(classify(b"lib/libmcheck.a", elf_rel), Class::StaticArchive);
         assert_eq!(classify(b"include/c++/12/vector", b"x"), Class::Header);
         assert_eq!(classify(b"include", b"x"), Class::Dropped);
         assert_eq!(classify(b"lib/pkgconfig/z.pc", b"x"), Class::PkgConfig);

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod linkcheck;
+pub mod package;
 
 use std::path::{Path, PathBuf};
 

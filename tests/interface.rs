@@ -1,0 +1,597 @@
+//! Interface trees against real packages and a fixture package compiled here: the
+//! classification rule on Debian's libssl, zlib and libc packages (stubs that link like the
+//! real libraries), the mutation suite (every interface change moves the hash, every
+//! neutral change keeps it, and `diff` classifies each), `--self`, and safety.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use support::linkcheck::{self, OutputKind, Target, Verdict};
+use support::package::Package;
+use support::{abicut, have, run};
+
+/// Runs `abicut ARGS` and returns (exit status, stdout, stderr).
+fn abicut_status(args: &[&str], dir: &Path) -> (i32, String, String) {
+    let out = duct::cmd(abicut(), args)
+        .dir(dir)
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Builds the interface tree of `output` into `tree` and returns its hash.
+fn tree_hash(output: &Path, tree: &Path, flags: &[&str]) -> String {
+    let mut args = vec![
+        "interface",
+        "--hash",
+        "-o",
+        tree.to_str().unwrap(),
+        output.to_str().unwrap(),
+    ];
+    args.extend(flags);
+    run(abicut(), &args, output.parent().unwrap())
+        .trim()
+        .to_string()
+}
+
+// ---------------------------------------------------------------- Debian packages (5a)
+
+fn unpack(packages: &[&str], dir: &Path) -> PathBuf {
+    let debs = dir.join("debs");
+    std::fs::create_dir_all(&debs).unwrap();
+    let mut args = vec!["download"];
+    args.extend(packages);
+    run("apt-get", &args, &debs);
+    let root = dir.join("root");
+    for deb in std::fs::read_dir(&debs).unwrap() {
+        let deb = deb.unwrap().path();
+        run(
+            "dpkg",
+            &["-x", deb.to_str().unwrap(), root.to_str().unwrap()],
+            dir,
+        );
+    }
+    root
+}
+
+fn all_files(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            if meta.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn elf_type(bytes: &[u8]) -> Option<u16> {
+    bytes
+        .starts_with(b"\x7fELF")
+        .then(|| u16::from_le_bytes([bytes[16], bytes[17]]))
+}
+
+/// Trees hold default stubs, which leave out imports and data over-alignment (README,
+/// "Default and `--exact` interfaces"). On a real library GNU ld sizes its hash table and
+/// gold orders its symbols by the imports, so identity is judged where neither enters:
+/// lld and mold PIEs and shared objects.
+fn assert_links_like(lib: &Path, stub: &Path) {
+    let work = tempfile::tempdir().unwrap();
+    let target = Target::native();
+    let report = linkcheck::check_library(lib, stub, &target, work.path()).unwrap();
+    let judged: Vec<_> = report
+        .results
+        .iter()
+        .filter(|(linker, kind, _)| matches!(*linker, "lld" | "mold") && *kind != OutputKind::Exe)
+        .collect();
+    assert_eq!(judged.len(), 4);
+    assert!(
+        judged.iter().all(|(_, _, v)| *v == Verdict::Identical),
+        "{}: tree stub does not link like the library:\n{}",
+        lib.display(),
+        report.failures()
+    );
+}
+
+fn debian_tree(packages: &[&str], linked: &[&str]) {
+    if !["apt-get", "dpkg", "clang", "readelf", "ld.lld", "ld.mold"]
+        .iter()
+        .all(|t| have(t))
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = unpack(packages, dir.path());
+    let tree = dir.path().join("tree");
+    let hash = tree_hash(&root, &tree, &["--self", "/"]);
+    let again = tree_hash(&root, &dir.path().join("tree2"), &["--self", "/"]);
+    assert_eq!(hash, again, "tree hash is not deterministic");
+    let mut headers = 0;
+    let mut stubs = 0;
+    for file in all_files(&root) {
+        let rel = file.strip_prefix(&root).unwrap();
+        let in_tree = tree.join(rel);
+        let relstr = rel.to_str().unwrap();
+        let meta = std::fs::symlink_metadata(&file).unwrap();
+        if meta.file_type().is_symlink() {
+            if std::fs::symlink_metadata(&in_tree).is_ok() {
+                assert!(
+                    std::fs::symlink_metadata(&in_tree)
+                        .unwrap()
+                        .file_type()
+                        .is_symlink(),
+                    "{relstr}: symlink not kept as a symlink"
+                );
+            }
+            continue;
+        }
+        let bytes = std::fs::read(&file).unwrap();
+        let name = file.file_name().unwrap().to_str().unwrap();
+        let is_so = name.ends_with(".so")
+            || name
+                .rsplit_once(".so.")
+                .is_some_and(|(_, v)| v.bytes().all(|c| c.is_ascii_digit() || c == b'.'));
+        if relstr.starts_with("usr/share/doc") {
+            assert!(!in_tree.exists(), "{relstr}: documentation kept");
+        } else if relstr.starts_with("usr/include/") {
+            headers += 1;
+            assert_eq!(
+                std::fs::read(&in_tree).ok().as_deref(),
+                Some(bytes.as_slice()),
+                "{relstr}: header missing or changed"
+            );
+        } else if elf_type(&bytes) == Some(3) && is_so {
+            stubs += 1;
+            let stub = std::fs::read(&in_tree).unwrap();
+            let expected = dir.path().join("expected.so");
+            run(
+                abicut(),
+                &[
+                    "stubgen",
+                    "-o",
+                    expected.to_str().unwrap(),
+                    file.to_str().unwrap(),
+                ],
+                dir.path(),
+            );
+            assert_eq!(
+                stub,
+                std::fs::read(&expected).unwrap(),
+                "{relstr}: not its stub"
+            );
+            assert!(stub.len() < bytes.len(), "{relstr}: stub not smaller");
+        } else if elf_type(&bytes).is_some() && !name.ends_with(".o") {
+            assert!(!in_tree.exists(), "{relstr}: executable kept");
+        } else if name.ends_with(".a") {
+            assert!(
+                !in_tree.exists(),
+                "{relstr}: static archive kept by default"
+            );
+        } else if name.ends_with(".pc") || name.ends_with(".o") || (is_so && !bytes.is_empty()) {
+            assert_eq!(
+                std::fs::read(&in_tree).unwrap(),
+                bytes,
+                "{relstr}: not copied whole"
+            );
+        }
+    }
+    assert!(headers > 0 && stubs > 0, "{headers} headers, {stubs} stubs");
+    for lib in linked {
+        let real = all_files(&root)
+            .into_iter()
+            .find(|p| p.ends_with(lib) && !std::fs::symlink_metadata(p).unwrap().is_symlink())
+            .unwrap_or_else(|| panic!("{lib} not in the packages"));
+        let rel = real.strip_prefix(&root).unwrap();
+        assert_links_like(&real, &tree.join(rel));
+    }
+    let with_static = dir.path().join("tree-static");
+    let static_hash = tree_hash(&root, &with_static, &["--self", "/", "--with-static"]);
+    let archives = all_files(&with_static)
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "a"))
+        .count();
+    let expected = all_files(&root)
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "a"))
+        .count();
+    assert!(
+        expected > 0 && archives == expected,
+        "{archives} of {expected} archives"
+    );
+    assert_ne!(static_hash, hash);
+}
+
+#[test]
+fn debian_libssl_tree() {
+    debian_tree(
+        &["libssl-dev", "libssl3"],
+        &["libssl.so.3", "libcrypto.so.3"],
+    );
+}
+
+#[test]
+fn debian_zlib_tree() {
+    debian_tree(&["zlib1g-dev", "zlib1g"], &["libz.so.1.2.13"]);
+}
+
+#[test]
+fn debian_libc_tree() {
+    debian_tree(&["libc6-dev", "libc6"], &["libc.so.6", "libm.so.6"]);
+    // glibc's libc.so is a GNU ld script naming libc.so.6 and the loader by absolute path.
+}
+
+// ---------------------------------------------------------------- mutation suite (5c)
+
+/// What a mutation must do to the tree hash and to `diff`'s verdict (exit status).
+struct Expect {
+    flags: &'static [&'static str],
+    hash_changes: bool,
+    exit: i32,
+}
+
+const CHANGED_BREAKING: Expect = Expect {
+    flags: &[],
+    hash_changes: true,
+    exit: 2,
+};
+const CHANGED_COMPATIBLE: Expect = Expect {
+    flags: &[],
+    hash_changes: true,
+    exit: 1,
+};
+const NEUTRAL: Expect = Expect {
+    flags: &[],
+    hash_changes: false,
+    exit: 0,
+};
+
+fn mutations() -> Vec<(&'static str, Package, Expect)> {
+    let b = Package::base;
+    vec![
+        (
+            "header struct size",
+            b().edit(|p| &mut p.header, "int a; };", "int a; long b; };"),
+            CHANGED_BREAKING,
+        ),
+        (
+            "macro value",
+            b().edit(|p| &mut p.header, "FOO_MAX 10", "FOO_MAX 20"),
+            CHANGED_BREAKING,
+        ),
+        (
+            ".pc Cflags",
+            b().edit(
+                |p| &mut p.pc,
+                "Cflags: -I${includedir}",
+                "Cflags: -I${includedir} -DFOO",
+            ),
+            CHANGED_BREAKING,
+        ),
+        (
+            "crt object",
+            b().edit(|p| &mut p.crt, "{ }", "{ foo_start(); }"),
+            CHANGED_BREAKING,
+        ),
+        (
+            "linker script",
+            b().edit(|p| &mut p.script, "libfoo.so.1 )", "libfoo.so.1 -lm )"),
+            CHANGED_BREAKING,
+        ),
+        (
+            "added exported function",
+            b().edit(
+                |p| &mut p.source,
+                "int foo_g",
+                "int foo_h(void) { return 3; }\nint foo_g",
+            )
+            .edit(|p| &mut p.map, "foo_g;", "foo_g; foo_h;"),
+            CHANGED_COMPATIBLE,
+        ),
+        (
+            "removed function",
+            b().edit(|p| &mut p.map, "foo_g; ", ""),
+            CHANGED_BREAKING,
+        ),
+        (
+            "data object size",
+            b().edit(|p| &mut p.source, "foo_table[4]", "foo_table[8]")
+                .edit(|p| &mut p.header, "foo_table[4]", "foo_table[8]"),
+            CHANGED_BREAKING,
+        ),
+        (
+            "version node added",
+            b().edit(
+                |p| &mut p.source,
+                "int foo_g",
+                "int foo_h(void) { return 3; }\nint foo_g",
+            )
+            .edit(|p| &mut p.map, "\n", "\nV2 { global: foo_h; } V1;\n"),
+            CHANGED_COMPATIBLE,
+        ),
+        (
+            "symbol moved to a new default version",
+            b().edit(|p| &mut p.map, "foo_g; ", "").edit(
+                |p| &mut p.map,
+                "\n",
+                "\nV2 { global: foo_g; } V1;\n",
+            ),
+            CHANGED_BREAKING,
+        ),
+        (
+            "comment-only header change, exact",
+            b().edit(
+                |p| &mut p.header,
+                "/* foo: a fixture library */",
+                "/* foo: a library */",
+            ),
+            CHANGED_BREAKING,
+        ),
+        (
+            "comment-only header change, tokens",
+            b().edit(
+                |p| &mut p.header,
+                "/* foo: a fixture library */",
+                "/* foo:\n   a library */\n",
+            ),
+            Expect {
+                flags: &["--headers", "tokens"],
+                ..NEUTRAL
+            },
+        ),
+        (
+            "static archive without --with-static",
+            b().edit(|p| &mut p.static_source, "return 1;", "return 2;"),
+            NEUTRAL,
+        ),
+        (
+            "static archive with --with-static",
+            b().edit(|p| &mut p.static_source, "return 1;", "return 2;"),
+            Expect {
+                flags: &["--with-static"],
+                ..CHANGED_BREAKING
+            },
+        ),
+        (
+            "function body",
+            b().edit(|p| &mut p.source, "return 7;", "return 8 * p_unused();")
+                .edit(
+                    |p| &mut p.source,
+                    "#include \"foo.h\"\n",
+                    "#include \"foo.h\"\nstatic int p_unused(void) { return 1; }\n",
+                ),
+            NEUTRAL,
+        ),
+        (
+            "comment in a .c file",
+            b().edit(
+                |p| &mut p.source,
+                "int foo_table",
+                "/* the table */\nint foo_table",
+            ),
+            NEUTRAL,
+        ),
+        (
+            "executable",
+            b().edit(|p| &mut p.tool, "\"foo\"", "\"foo!\""),
+            NEUTRAL,
+        ),
+        (
+            "documentation",
+            b().edit(|p| &mut p.doc, "read me", "read me twice"),
+            NEUTRAL,
+        ),
+    ]
+}
+
+#[test]
+fn mutation_suite() {
+    if !have("gcc") || !have("ar") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let mut base_trees = std::collections::BTreeMap::new();
+    let mut failures = Vec::new();
+    let mut report = String::new();
+    for (i, (name, package, expect)) in mutations().into_iter().enumerate() {
+        let (base_tree, base_hash) = base_trees
+            .entry(expect.flags)
+            .or_insert_with(|| {
+                let dir = work.path().join(format!("base{}", expect.flags.join("")));
+                std::fs::create_dir_all(&dir).unwrap();
+                let out = Package::base().build(&dir);
+                let tree = dir.join("tree");
+                let hash = tree_hash(&out, &tree, expect.flags);
+                (tree, hash)
+            })
+            .clone();
+        let dir = work.path().join(format!("m{i}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = package.build(&dir);
+        let tree = dir.join("tree");
+        let hash = tree_hash(&out, &tree, expect.flags);
+        let mut diff_args = vec!["diff", base_tree.to_str().unwrap(), tree.to_str().unwrap()];
+        if expect.flags.contains(&"tokens") {
+            diff_args.extend(["--headers", "tokens"]);
+        }
+        let (exit, text, stderr) = abicut_status(&diff_args, &dir);
+        let changed = hash != base_hash;
+        report.push_str(&format!(
+            "{name:<45} hash {} diff exit {exit}\n",
+            if changed { "changed  " } else { "unchanged" }
+        ));
+        if changed != expect.hash_changes || exit != expect.exit {
+            failures.push(format!(
+                "{name}: hash changed {changed} (want {}), diff exit {exit} (want {}):\n{text}{stderr}",
+                expect.hash_changes, expect.exit
+            ));
+        }
+    }
+    eprintln!("{report}");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+// ---------------------------------------------------------------- --self (5d)
+
+#[test]
+fn self_path_change_keeps_the_hash() {
+    if !have("gcc") || !have("ar") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let prefixes = [
+        "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-foo-1.0",
+        "/nix/store/zyxwvsrqpnmlkjihgfdcba9876543210-foo-1.0",
+    ];
+    let mut with_self = Vec::new();
+    let mut without = Vec::new();
+    for (i, prefix) in prefixes.iter().enumerate() {
+        let dir = work.path().join(format!("p{i}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut package = Package::base();
+        package.prefix = prefix.to_string();
+        let out = package.build(&dir);
+        without.push(tree_hash(&out, &dir.join("plain"), &[]));
+        package.self_symlink = true;
+        let dir = work.path().join(format!("s{i}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = package.build(&dir);
+        let tree = dir.join("tree");
+        with_self.push(tree_hash(&out, &tree, &["--self", prefix]));
+        let pc = std::fs::read_to_string(tree.join("lib/pkgconfig/foo.pc")).unwrap();
+        assert!(
+            !pc.contains(prefix) && pc.contains("/nix/store/eeeeeeee"),
+            "{pc}"
+        );
+        let link = std::fs::read_link(tree.join("lib/libfoo.so.1.0")).unwrap();
+        assert_eq!(
+            link.to_str().unwrap().len(),
+            prefix.len() + "/lib/libfoo.so.1".len()
+        );
+    }
+    assert_ne!(
+        without[0], without[1],
+        "the store path is not in the fixture"
+    );
+    assert_eq!(
+        with_self[0], with_self[1],
+        "--self did not normalize the store path"
+    );
+}
+
+// ---------------------------------------------------------------- safety (4)
+
+#[test]
+fn symlink_escaping_the_tree_is_refused() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("out");
+    std::fs::create_dir_all(out.join("include")).unwrap();
+    std::fs::write(out.join("include/a.h"), "int a;\n").unwrap();
+    std::os::unix::fs::symlink("../../../etc/passwd", out.join("include/evil.h")).unwrap();
+    let tree = work.path().join("tree");
+    let (exit, _, stderr) = abicut_status(
+        &[
+            "interface",
+            "-o",
+            tree.to_str().unwrap(),
+            out.to_str().unwrap(),
+        ],
+        work.path(),
+    );
+    assert_eq!(exit, 3, "{stderr}");
+    assert!(
+        stderr.contains("include/evil.h") && stderr.contains("outside the tree"),
+        "{stderr}"
+    );
+    std::fs::remove_file(out.join("include/evil.h")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", out.join("include/evil.h")).unwrap();
+    let (exit, _, stderr) = abicut_status(
+        &[
+            "interface",
+            "-o",
+            tree.to_str().unwrap(),
+            out.to_str().unwrap(),
+        ],
+        work.path(),
+    );
+    assert_eq!(exit, 3, "{stderr}");
+    assert!(!tree.exists(), "a tree was written despite the error");
+    assert_no_leftovers(work.path());
+}
+
+fn assert_no_leftovers(dir: &Path) {
+    let left: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().starts_with(".abicut"))
+        .collect();
+    assert!(left.is_empty(), "temporary files left behind: {left:?}");
+}
+
+#[test]
+fn odd_file_names_work() {
+    use std::os::unix::ffi::OsStrExt;
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("out");
+    std::fs::create_dir_all(out.join("include/sub dir")).unwrap();
+    let odd = std::ffi::OsStr::from_bytes(b"na\xffme with space.h");
+    std::fs::write(out.join("include/sub dir").join(odd), "int a;\n").unwrap();
+    let tree = work.path().join("tree");
+    let h1 = tree_hash(&out, &tree, &[]);
+    assert!(tree.join("include/sub dir").join(odd).is_file());
+    std::fs::write(out.join("include/sub dir").join(odd), "int b;\n").unwrap();
+    let h2 = tree_hash(&out, &work.path().join("tree2"), &[]);
+    assert_ne!(h1, h2);
+}
+
+#[test]
+fn existing_output_and_bad_input_are_errors() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("out");
+    std::fs::create_dir_all(out.join("include")).unwrap();
+    std::fs::write(out.join("include/a.h"), "int a;\n").unwrap();
+    let tree = work.path().join("tree");
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::write(tree.join("keep"), "x").unwrap();
+    let (exit, _, stderr) = abicut_status(
+        &[
+            "interface",
+            "-o",
+            tree.to_str().unwrap(),
+            out.to_str().unwrap(),
+        ],
+        work.path(),
+    );
+    assert_eq!(exit, 3);
+    assert!(stderr.contains("not an empty directory"), "{stderr}");
+    assert_eq!(std::fs::read(tree.join("keep")).unwrap(), b"x");
+    assert_no_leftovers(work.path());
+    // A corrupt shared object is an error naming it, not a skipped file.
+    std::fs::create_dir_all(out.join("lib")).unwrap();
+    std::fs::write(
+        out.join("lib/libbad.so.1"),
+        b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x03\0",
+    )
+    .unwrap();
+    let (exit, _, stderr) =
+        abicut_status(&["interface", "--hash", out.to_str().unwrap()], work.path());
+    assert_eq!(exit, 3);
+    assert!(stderr.contains("libbad.so.1"), "{stderr}");
+    let (exit, _, stderr) =
+        abicut_status(&["interface", "--hash", "/nonexistent/out"], work.path());
+    assert_eq!(exit, 3);
+    assert!(stderr.contains("/nonexistent/out"), "{stderr}");
+}
