@@ -260,6 +260,40 @@ fn symbol_changes(
     for key in added {
         push(format!("symbol {key}"), Reason::Added, None);
     }
+    order_change(&old_s, &new_s, push);
+}
+
+/// Positions are dense ranks, so one insertion shifts every later symbol; that is no change
+/// of its own. Only a change of the relative order of the symbols both sides have is one.
+fn order_change(
+    old_s: &BTreeMap<String, &Symbol>,
+    new_s: &BTreeMap<String, &Symbol>,
+    push: &mut impl FnMut(String, Reason, Option<String>),
+) {
+    let order = |side: &BTreeMap<String, &Symbol>, other: &BTreeMap<String, &Symbol>| {
+        let mut common: Vec<(&String, u32)> = side
+            .iter()
+            .filter(|(k, _)| other.contains_key(*k))
+            .map(|(k, s)| (k, s.position))
+            .collect();
+        common.sort_by_key(|&(_, p)| p);
+        common
+            .into_iter()
+            .map(|(k, _)| k.clone())
+            .collect::<Vec<_>>()
+    };
+    let before = order(old_s, new_s);
+    let after = order(new_s, old_s);
+    if before != after {
+        let moved = before.iter().zip(&after).filter(|(a, b)| a != b).count();
+        push(
+            "symbol order".into(),
+            Reason::Layout,
+            Some(format!(
+                "{moved} symbols changed their relative .dynsym order"
+            )),
+        );
+    }
 }
 
 fn changed_symbol(
@@ -315,14 +349,11 @@ fn changed_symbol(
         );
     }
     field(
-        a.position != b.position
-            || a.align != b.align
-            || a.section_align != b.section_align
-            || a.region != b.region,
+        a.align != b.align || a.section_align != b.section_align || a.region != b.region,
         Reason::Layout,
         format!(
-            "position {} align {} region {:?} → position {} align {} region {:?}",
-            a.position, a.align, a.region, b.position, b.align, b.region
+            "align {}/{} region {:?} → align {}/{} region {:?}",
+            a.align, a.section_align, a.region, b.align, b.section_align, b.region
         ),
     );
 }

@@ -1,0 +1,512 @@
+//! `abicut diff` on real updates from Debian's archive (versions picked at test time with
+//! `apt-cache madison`), every shared-object pair checked against libabigail's `abidiff`,
+//! and the fixture library's verdicts and report shape.
+
+mod support;
+
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use support::{abicut, have, run};
+
+fn abicut_json(args: &[&str]) -> (i32, Value) {
+    let out = duct::cmd(abicut(), args)
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .unwrap();
+    let code = out.status.code().unwrap_or(-1);
+    let value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "abicut {args:?} exit {code}: {e}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (code, value)
+}
+
+/// The builds of `package` the archive offers, newest first.
+fn versions(package: &str) -> Vec<String> {
+    let out = duct::cmd!("apt-cache", "madison", package)
+        .read()
+        .unwrap_or_default();
+    let mut versions: Vec<String> = Vec::new();
+    for line in out.lines().filter(|l| l.contains("Packages")) {
+        if let Some(v) = line.split('|').nth(1).map(|v| v.trim().to_string())
+            && !versions.contains(&v)
+        {
+            versions.push(v);
+        }
+    }
+    versions
+}
+
+/// Unpacks `packages` at `version` into `dir/root`.
+fn fetch(packages: &[&str], version: &str, dir: &Path) -> PathBuf {
+    let debs = dir.join("debs");
+    std::fs::create_dir_all(&debs).unwrap();
+    let specs: Vec<String> = packages.iter().map(|p| format!("{p}={version}")).collect();
+    let mut args = vec!["download"];
+    args.extend(specs.iter().map(String::as_str));
+    run("apt-get", &args, &debs);
+    let root = dir.join("root");
+    for deb in std::fs::read_dir(&debs).unwrap() {
+        let deb = deb.unwrap().path();
+        run(
+            "dpkg",
+            &["-x", deb.to_str().unwrap(), root.to_str().unwrap()],
+            dir,
+        );
+    }
+    root
+}
+
+fn tree(root: &Path, dest: &Path) -> PathBuf {
+    run(
+        abicut(),
+        &[
+            "interface",
+            "--self",
+            "/",
+            "-o",
+            dest.to_str().unwrap(),
+            root.to_str().unwrap(),
+        ],
+        root.parent().unwrap(),
+    );
+    dest.to_path_buf()
+}
+
+/// Real (not symlinked) ELF shared objects under `root`, relative paths.
+fn shared_objects(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            if meta.is_dir() {
+                stack.push(p);
+            } else if meta.is_file()
+                && (name.ends_with(".so") || name.contains(".so."))
+                && !name.ends_with(".py")
+            {
+                let bytes = std::fs::read(&p).unwrap();
+                if bytes.starts_with(b"\x7fELF") && bytes[16] == 3 {
+                    out.push(p.strip_prefix(root).unwrap().to_path_buf());
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// abidiff's verdict on symbols (no debug info: symbol tables only): removed or changed
+/// symbols are breaking, added ones compatible.
+fn abidiff_verdict(old: &Path, new: &Path) -> &'static str {
+    let out = duct::cmd!("abidiff", old, new)
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .unwrap();
+    let code = out.status.code().unwrap_or(-1);
+    assert!(
+        code & 1 == 0 && code >= 0,
+        "abidiff failed on {}",
+        old.display()
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let count = |word: &str| -> u64 {
+        text.lines()
+            .filter(|l| l.contains("changes summary:"))
+            .flat_map(|l| l.split(',').map(str::trim).collect::<Vec<_>>())
+            .filter_map(|part| {
+                let part = part.rsplit(':').next().unwrap_or(part).trim();
+                let mut words = part.split_whitespace();
+                let n = words.next()?.parse::<u64>().ok()?;
+                (words.next() == Some(word)).then_some(n)
+            })
+            .sum()
+    };
+    if code & 8 != 0 || count("Removed") > 0 || count("Changed") > 0 {
+        "breaking"
+    } else if count("Added") > 0 {
+        "compatible"
+    } else {
+        "identical"
+    }
+}
+
+/// abicut's verdict on the symbols of two libraries: its diff without layout and warning
+/// changes, which abidiff does not look at.
+fn abicut_symbol_verdict(old: &Path, new: &Path) -> String {
+    let (_, report) = abicut_json(&[
+        "diff",
+        "--json",
+        old.to_str().unwrap(),
+        new.to_str().unwrap(),
+    ]);
+    let verdicts: Vec<&str> = report["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| !matches!(c["reason"].as_str(), Some("layout" | "warning_changed")))
+        .map(|c| c["verdict"].as_str().unwrap())
+        .collect();
+    ["breaking", "compatible"]
+        .into_iter()
+        .find(|v| verdicts.contains(v))
+        .unwrap_or("identical")
+        .to_string()
+}
+
+/// Two unpacked builds, their trees, and abidiff's agreement on every shared object.
+struct Pair {
+    old_root: PathBuf,
+    new_root: PathBuf,
+    old_tree: PathBuf,
+    new_tree: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn pair(packages: &[&str], oldest: bool) -> Option<Pair> {
+    if !["apt-get", "apt-cache", "dpkg", "abidiff"]
+        .iter()
+        .all(|t| have(t))
+    {
+        return None;
+    }
+    let all = versions(packages[0]);
+    if all.len() < 2 {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "the archive offers one build of {}",
+            packages[0]
+        );
+        eprintln!("SKIPPED: one build of {} in the archive", packages[0]);
+        return None;
+    }
+    let new = &all[0];
+    let old = if oldest { &all[all.len() - 1] } else { &all[1] };
+    eprintln!("{}: {old} → {new}", packages.join(" + "));
+    let dir = tempfile::tempdir().unwrap();
+    let old_root = fetch(packages, old, &dir.path().join("old"));
+    let new_root = fetch(packages, new, &dir.path().join("new"));
+    let old_tree = tree(&old_root, &dir.path().join("old-tree"));
+    let new_tree = tree(&new_root, &dir.path().join("new-tree"));
+    let pair = Pair {
+        old_root,
+        new_root,
+        old_tree,
+        new_tree,
+        _dir: dir,
+    };
+    pair.assert_abidiff_agrees();
+    Some(pair)
+}
+
+impl Pair {
+    fn assert_abidiff_agrees(&self) {
+        let mut compared = 0;
+        let mut disagree = Vec::new();
+        for rel in shared_objects(&self.old_root) {
+            let (old, new) = (self.old_root.join(&rel), self.new_root.join(&rel));
+            if !new.is_file() {
+                continue;
+            }
+            compared += 1;
+            let ours = abicut_symbol_verdict(&old, &new);
+            let theirs = abidiff_verdict(&old, &new);
+            if ours != theirs {
+                disagree.push(format!(
+                    "{}: abicut {ours}, abidiff {theirs}",
+                    rel.display()
+                ));
+            }
+        }
+        eprintln!(
+            "abidiff agrees on {} of {compared} shared objects",
+            compared - disagree.len()
+        );
+        assert!(compared > 0);
+        assert!(disagree.is_empty(), "{}", disagree.join("\n"));
+    }
+
+    fn diff(&self, headers: &str) -> (i32, Value) {
+        abicut_json(&[
+            "diff",
+            "--json",
+            "--headers",
+            headers,
+            self.old_tree.to_str().unwrap(),
+            self.new_tree.to_str().unwrap(),
+        ])
+    }
+}
+
+fn changes(report: &Value) -> Vec<Value> {
+    report["changes"].as_array().unwrap().clone()
+}
+
+fn subject_path(change: &Value) -> String {
+    let subject = change["subject"].as_str().unwrap();
+    let subject = subject.strip_prefix("file ").unwrap_or(subject);
+    subject.split(": ").next().unwrap().to_string()
+}
+
+/// Paths `diff -r` reports as differing or present on one side only, under `sub`.
+fn diff_r(old: &Path, new: &Path, sub: &str) -> BTreeSet<String> {
+    let out = duct::cmd!("diff", "-rq", old.join(sub), new.join(sub))
+        .unchecked()
+        .read()
+        .unwrap();
+    let old_prefix = format!("{}/", old.display());
+    let new_prefix = format!("{}/", new.display());
+    out.lines()
+        .filter_map(|l| {
+            if let Some(rest) = l.strip_prefix("Files ") {
+                let path = rest.split(" and ").next()?;
+                return Some(path.strip_prefix(&old_prefix)?.to_string());
+            }
+            let rest = l.strip_prefix("Only in ")?;
+            let (dir, name) = rest.split_once(": ")?;
+            let dir = format!("{dir}/");
+            let rel = dir
+                .strip_prefix(&old_prefix)
+                .or_else(|| dir.strip_prefix(&new_prefix))?;
+            Some(format!("{rel}{name}"))
+        })
+        .collect()
+}
+
+fn assert_shared_objects_identical(report: &Value) {
+    let so: Vec<String> = changes(report)
+        .iter()
+        .map(subject_path)
+        .filter(|p| p.contains(".so"))
+        .collect();
+    assert!(so.is_empty(), "shared objects changed: {so:?}");
+}
+
+#[test]
+fn real_update_libc6() {
+    let Some(p) = pair(&["libc6", "libc6-dev"], false) else {
+        return;
+    };
+    let (code, report) = p.diff("exact");
+    assert_eq!(code, 2, "{report:#}");
+    assert_eq!(report["verdict"], "breaking");
+    assert_shared_objects_identical(&report);
+    let ours: BTreeSet<String> = changes(&report).iter().map(subject_path).collect();
+    let theirs = diff_r(&p.old_root, &p.new_root, "usr/include");
+    assert!(!theirs.is_empty());
+    assert_eq!(ours, theirs, "abicut and diff -r name different headers");
+    // libm: some function became an IFUNC (or back); abicut sees no change.
+    let libm = "lib/x86_64-linux-gnu/libm.so.6";
+    let types = |root: &Path| -> BTreeSet<String> {
+        run(
+            "readelf",
+            &["--dyn-syms", "-W", root.join(libm).to_str().unwrap()],
+            root,
+        )
+        .lines()
+        .filter(|l| l.contains("FUNC"))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            Some(format!("{} {}", f.get(7)?, f.get(3)?))
+        })
+        .collect()
+    };
+    let (old_types, new_types) = (types(&p.old_root), types(&p.new_root));
+    let flipped: Vec<_> = old_types.symmetric_difference(&new_types).collect();
+    assert!(
+        flipped.iter().any(|s| s.ends_with("IFUNC")),
+        "no FUNC/IFUNC change in libm: {flipped:?}"
+    );
+    eprintln!("libm type changes: {flipped:?}");
+    let (code, _) = abicut_json(&[
+        "diff",
+        "--json",
+        p.old_root.join(libm).to_str().unwrap(),
+        p.new_root.join(libm).to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "FUNC → IFUNC counted as a change");
+}
+
+#[test]
+fn real_update_libssl3_reformatted_headers() {
+    let Some(p) = pair(&["libssl3", "libssl-dev"], true) else {
+        return;
+    };
+    let (code, exact) = p.diff("exact");
+    assert_eq!(code, 2);
+    assert_shared_objects_identical(&exact);
+    let (_, tokens) = p.diff("tokens");
+    let exact_headers: BTreeSet<String> = changes(&exact)
+        .iter()
+        .filter(|c| c["reason"] == "content_changed" && subject_path(c).starts_with("usr/include"))
+        .map(subject_path)
+        .collect();
+    let token_changed: BTreeSet<String> = changes(&exact)
+        .iter()
+        .filter(|c| c["tokens_changed"] == true)
+        .map(subject_path)
+        .filter(|p| p.starts_with("usr/include"))
+        .collect();
+    let tokens_headers: BTreeSet<String> = changes(&tokens)
+        .iter()
+        .filter(|c| c["reason"] == "content_changed")
+        .map(subject_path)
+        .filter(|p| p.starts_with("usr/include"))
+        .collect();
+    eprintln!(
+        "libssl headers: {} changed bytes, {} changed tokens",
+        exact_headers.len(),
+        tokens_headers.len()
+    );
+    assert_eq!(tokens_headers, token_changed);
+    assert!(
+        tokens_headers.len() < exact_headers.len(),
+        "no reformat-only header in this update"
+    );
+}
+
+fn symbols_added(packages: &[&str]) {
+    let Some(p) = pair(packages, false) else {
+        return;
+    };
+    let (code, report) = p.diff("exact");
+    let all = changes(&report);
+    let symbol_changes: Vec<&Value> = all
+        .iter()
+        .filter(|c| c["subject"].as_str().unwrap().contains(": symbol "))
+        .collect();
+    assert!(
+        symbol_changes.iter().any(|c| c["reason"] == "added"),
+        "no symbol added: {report:#}"
+    );
+    assert!(
+        symbol_changes.iter().all(|c| c["verdict"] == "compatible"),
+        "{report:#}"
+    );
+    let header_changes = all
+        .iter()
+        .filter(|c| subject_path(c).contains("include/"))
+        .count();
+    eprintln!(
+        "{}: tree verdict {} ({header_changes} header changes)",
+        packages[0], report["verdict"]
+    );
+    if header_changes == 0 {
+        assert_eq!(code, 1, "{report:#}");
+    }
+}
+
+#[test]
+fn real_update_libexpat1() {
+    symbols_added(&["libexpat1", "libexpat1-dev"]);
+}
+
+#[test]
+fn real_update_libxml2() {
+    symbols_added(&["libxml2", "libxml2-dev"]);
+}
+
+// ---------------------------------------------------------------- report shape
+
+/// A hand-written interface (canonical JSON, schema 1), so the snapshot depends on no
+/// compiler or linker.
+fn interface_json(symbols: &[Value], versions: &[&str], needed: &[&str]) -> String {
+    let mut defs =
+        vec![serde_json::json!({"flags": 1, "index": 1, "name": "libfoo.so.1", "parents": []})];
+    for (i, v) in versions.iter().enumerate() {
+        defs.push(serde_json::json!({"flags": 0, "index": i + 2, "name": v, "parents": []}));
+    }
+    serde_json::json!({
+        "file": {"abi_version": 0, "big_endian": false, "elf64": true, "flags": 0, "machine": 62, "os_abi": 0},
+        "imports": [], "needed": needed, "needs": [], "schema": 1, "sections": [],
+        "soname": "libfoo.so.1", "symbols": symbols, "versions": defs, "warnings": {}
+    })
+    .to_string()
+}
+
+fn sym(name: &str, version: &str, kind: &str, size: u64, region: &str, position: u32) -> Value {
+    let mut s = serde_json::json!({
+        "binding": "global", "kind": kind, "name": name, "position": position,
+        "region": region, "size": size, "version": version, "visibility": "default"
+    });
+    if kind == "object" {
+        s["align"] = 4.into();
+        s["section_align"] = 32.into();
+    }
+    s
+}
+
+#[test]
+fn report_names_every_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = interface_json(
+        &[
+            sym("foo_f", "V1", "func", 0, "text", 1),
+            sym("foo_g", "V1", "func", 0, "text", 2),
+            sym("foo_table", "V1", "object", 16, "data", 3),
+            sym("foo_count", "V1", "object", 4, "data", 4),
+            sym("foo_gone", "V1", "func", 0, "text", 5),
+        ],
+        &["V1"],
+        &["libc.so.6"],
+    );
+    let mut weak = sym("foo_f", "V1", "func", 0, "text", 1);
+    weak["binding"] = "weak".into();
+    let new = interface_json(
+        &[
+            weak,
+            sym("foo_g", "V2", "func", 0, "text", 2),
+            sym("foo_table", "V1", "object", 32, "data", 3),
+            sym("foo_count", "V1", "object", 4, "relro", 4),
+            sym("foo_h", "V2", "func", 0, "text", 5),
+        ],
+        &["V1", "V2"],
+        &["libc.so.6", "libm.so.6"],
+    );
+    let (o, n) = (dir.path().join("old.json"), dir.path().join("new.json"));
+    std::fs::write(&o, old).unwrap();
+    std::fs::write(&n, new).unwrap();
+    let (code, report) = abicut_json(&["diff", "--json", o.to_str().unwrap(), n.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    let text = duct::cmd(abicut(), ["diff", o.to_str().unwrap(), n.to_str().unwrap()])
+        .unchecked()
+        .read()
+        .unwrap();
+    insta::with_settings!({snapshot_path => "../snapshots"}, {
+        insta::assert_json_snapshot!("diff_report", report);
+        insta::assert_snapshot!("diff_report_text", text);
+    });
+    let (code, report) = abicut_json(&["diff", "--json", o.to_str().unwrap(), o.to_str().unwrap()]);
+    assert_eq!((code, report["verdict"].as_str()), (0, Some("identical")));
+}
+
+#[test]
+fn diff_errors_exit_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("x.json");
+    std::fs::write(&file, "{not json").unwrap();
+    for args in [
+        vec!["diff", dir.path().to_str().unwrap(), file.to_str().unwrap()],
+        vec!["diff", file.to_str().unwrap(), file.to_str().unwrap()],
+        vec!["diff", "/nonexistent/a", "/nonexistent/b"],
+    ] {
+        let out = duct::cmd(abicut(), &args)
+            .stderr_capture()
+            .stdout_capture()
+            .unchecked()
+            .run()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3), "{args:?}");
+        assert!(!out.stderr.is_empty());
+    }
+}
