@@ -172,7 +172,8 @@ fn elf_type(bytes: &[u8]) -> Option<u16> {
 }
 
 /// Builds the interface tree of package outputs. One output is mirrored at the tree's root;
-/// several go under their file names (Nix store paths have distinct ones).
+/// several go under their file names (Nix store paths have distinct ones), the store hash
+/// replaced by the placeholder when the output is one of the `--self` paths.
 pub fn build(outputs: &[PathBuf], options: &Options) -> Result<Tree> {
     let selfs = SelfPaths::new(&options.self_paths)?;
     let mut tree = Tree {
@@ -194,12 +195,7 @@ pub fn build(outputs: &[PathBuf], options: &Options) -> Result<Tree> {
         let prefix = if outputs.len() == 1 {
             Vec::new()
         } else {
-            let name = output
-                .file_name()
-                .ok_or_else(|| Error::invalid(output, "has no file name to place it under"))?;
-            let mut p = name.as_bytes().to_vec();
-            p.push(b'/');
-            p
+            output_prefix(output, &selfs)?
         };
         if !prefixes.insert(prefix.clone()) {
             return Err(Error::invalid(
@@ -210,6 +206,18 @@ pub fn build(outputs: &[PathBuf], options: &Options) -> Result<Tree> {
         build_output(output, own, &prefix, options, &selfs, &mut tree)?;
     }
     Ok(tree)
+}
+
+/// Where an output goes in a tree of several: under its file name, with its store hash
+/// replaced like any other self-reference, or the hash would be in every path of the tree.
+fn output_prefix(output: &Path, selfs: &SelfPaths) -> Result<Vec<u8>> {
+    let replaced = selfs.replace(output.as_os_str().as_bytes());
+    let name = Path::new(OsStr::from_bytes(&replaced))
+        .file_name()
+        .ok_or_else(|| Error::invalid(output, "has no file name to place it under"))?;
+    let mut prefix = name.as_bytes().to_vec();
+    prefix.push(b'/');
+    Ok(prefix)
 }
 
 /// A raw item found by the walk.

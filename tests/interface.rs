@@ -595,3 +595,48 @@ fn existing_output_and_bad_input_are_errors() {
     assert_eq!(exit, 3);
     assert!(stderr.contains("/nonexistent/out"), "{stderr}");
 }
+
+#[test]
+fn several_outputs_go_under_their_names_without_store_hashes() {
+    let work = tempfile::tempdir().unwrap();
+    let mut hashes = Vec::new();
+    for hash in [
+        "0123456789abcdfghijklmnpqrsvwxyz",
+        "zyxwvsrqpnmlkjihgfdcba9876543210",
+    ] {
+        let store = work.path().to_path_buf();
+        let out = store.join(format!("{hash}-foo-1.0"));
+        let dev = store.join(format!("{hash}-foo-1.0-dev"));
+        std::fs::create_dir_all(out.join("lib")).unwrap();
+        std::fs::create_dir_all(dev.join("include")).unwrap();
+        std::fs::create_dir_all(dev.join("lib")).unwrap();
+        std::fs::write(
+            out.join("lib/data.la"),
+            format!("libdir='{}/lib'\n", out.display()),
+        )
+        .unwrap();
+        std::fs::write(dev.join("include/foo.h"), "int foo;\n").unwrap();
+        std::os::unix::fs::symlink(out.join("lib/data.la"), dev.join("lib/data.la")).unwrap();
+        let tree = store.join(format!("tree-{hash}"));
+        let args = [
+            "interface",
+            "--hash",
+            "-o",
+            tree.to_str().unwrap(),
+            "--self",
+            out.to_str().unwrap(),
+            "--self",
+            dev.to_str().unwrap(),
+            out.to_str().unwrap(),
+            dev.to_str().unwrap(),
+        ];
+        hashes.push(run(abicut(), &args, &store).trim().to_string());
+        let names: Vec<String> = std::fs::read_dir(&tree)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().all(|n| !n.contains(hash)), "{names:?}");
+        assert_eq!(names.len(), 2, "{names:?}");
+    }
+    assert_eq!(hashes[0], hashes[1]);
+}
