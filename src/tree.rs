@@ -308,6 +308,11 @@ fn walk(dir: &Path, rel: Vec<u8>, out: &mut Vec<(Vec<u8>, Raw)>) -> Result<()> {
         } else if kind.is_file() {
             let exec = meta.permissions().mode() & 0o111 != 0;
             out.push((child_rel, Raw::File { path, exec }));
+        } else {
+            return Err(Error::invalid(
+                path,
+                "is a device, socket or FIFO: a package output holds none, and it cannot be read",
+            ));
         }
     }
     Ok(())
