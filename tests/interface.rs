@@ -590,6 +590,17 @@ fn existing_output_and_bad_input_are_errors() {
         abicut_status(&["interface", "--hash", out.to_str().unwrap()], work.path());
     assert_eq!(exit, 3);
     assert!(stderr.contains("libbad.so.1"), "{stderr}");
+    // A FIFO cannot be read as a file: an error naming it, not a skipped entry.
+    std::fs::remove_file(out.join("lib/libbad.so.1")).unwrap();
+    run(
+        "mkfifo",
+        &[out.join("lib/pipe").to_str().unwrap()],
+        work.path(),
+    );
+    let (exit, _, stderr) =
+        abicut_status(&["interface", "--hash", out.to_str().unwrap()], work.path());
+    assert_eq!(exit, 3);
+    assert!(stderr.contains("lib/pipe"), "{stderr}");
     let (exit, _, stderr) =
         abicut_status(&["interface", "--hash", "/nonexistent/out"], work.path());
     assert_eq!(exit, 3);
