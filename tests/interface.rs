@@ -397,6 +397,36 @@ fn mutations() -> Vec<(&'static str, Package, Expect)> {
     ]
 }
 
+/// The change `diff --json` must name for a mutation: (subject contains, reason).
+fn expected_change(mutation: &str) -> Option<(&'static str, &'static str)> {
+    Some(match mutation {
+        "header struct size" | "macro value" | "comment-only header change, exact" => {
+            ("include/foo.h", "content_changed")
+        }
+        ".pc Cflags" => ("pkgconfig/foo.pc", "content_changed"),
+        "crt object" => ("lib/foocrt1.o", "content_changed"),
+        "linker script" => ("lib/libfoo_all.so", "content_changed"),
+        "added exported function" => ("libfoo.so.1: symbol foo_h@@V1", "added"),
+        "removed function" => ("libfoo.so.1: symbol foo_g@@V1", "removed"),
+        "data object size" => ("libfoo.so.1: symbol foo_table@@V1", "size_changed"),
+        "version node added" => ("libfoo.so.1: version V2", "added"),
+        "symbol moved to a new default version" => {
+            ("libfoo.so.1: symbol foo_g@@V1", "version_changed")
+        }
+        "static archive with --with-static" => ("lib/libfoo.a", "content_changed"),
+        _ => return None,
+    })
+}
+
+fn names_change(report: &str, subject: &str, reason: &str) -> bool {
+    let report: serde_json::Value = serde_json::from_str(report).unwrap();
+    report["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["subject"].as_str().unwrap().contains(subject) && c["reason"] == reason)
+}
+
 #[test]
 fn mutation_suite() {
     if !have("gcc") || !have("ar") {
@@ -428,6 +458,13 @@ fn mutation_suite() {
             diff_args.extend(["--headers", "tokens"]);
         }
         let (exit, text, stderr) = abicut_status(&diff_args, &dir);
+        diff_args.push("--json");
+        let (_, json, _) = abicut_status(&diff_args, &dir);
+        if let Some((subject, reason)) = expected_change(name)
+            && !names_change(&json, subject, reason)
+        {
+            failures.push(format!("{name}: no {reason} change on {subject}:\n{json}"));
+        }
         let changed = hash != base_hash;
         report.push_str(&format!(
             "{name:<45} hash {} diff exit {exit}\n",
