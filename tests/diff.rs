@@ -456,12 +456,15 @@ fn report_names_every_reason() {
             sym("foo_table", "V1", "object", 16, "data", 3),
             sym("foo_count", "V1", "object", 4, "data", 4),
             sym("foo_gone", "V1", "func", 0, "text", 5),
+            sym("foo_old", "V1", "func", 0, "text", 6),
         ],
         &["V1"],
         &["libc.so.6"],
     );
     let mut weak = sym("foo_f", "V1", "func", 0, "text", 1);
     weak["binding"] = "weak".into();
+    let mut hidden = sym("foo_old", "V1", "func", 0, "text", 6);
+    hidden["hidden"] = true.into();
     let new = interface_json(
         &[
             weak,
@@ -469,6 +472,7 @@ fn report_names_every_reason() {
             sym("foo_table", "V1", "object", 32, "data", 3),
             sym("foo_count", "V1", "object", 4, "relro", 4),
             sym("foo_h", "V2", "func", 0, "text", 5),
+            hidden,
         ],
         &["V1", "V2"],
         &["libc.so.6", "libm.so.6"],

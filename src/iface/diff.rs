@@ -352,10 +352,23 @@ fn changed_symbol(
         a.align != b.align || a.section_align != b.section_align || a.region != b.region,
         Reason::Layout,
         format!(
-            "align {}/{} region {:?} → align {}/{} region {:?}",
-            a.align, a.section_align, a.region, b.align, b.section_align, b.region
+            "align {}/{} region {} → align {}/{} region {}",
+            a.align,
+            a.section_align,
+            word(a.region),
+            b.align,
+            b.section_align,
+            word(b.region)
         ),
     );
+}
+
+/// The canonical JSON name of an enum value (`weak`, `relro`), as people read it in the JSON.
+fn word(value: impl Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
 }
 
 /// Diff of two interface trees. In token mode a header whose tokens did not change is no
