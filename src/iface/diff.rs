@@ -311,17 +311,17 @@ fn changed_symbol(
     field(
         a.kind != b.kind,
         Reason::TypeChanged,
-        format!("{:?} → {:?}", a.kind, b.kind),
+        format!("{} → {}", word(a.kind), word(b.kind)),
     );
     field(
         a.binding != b.binding,
         Reason::BindingChanged,
-        format!("{:?} → {:?}", a.binding, b.binding),
+        format!("{} → {}", word(a.binding), word(b.binding)),
     );
     field(
         a.visibility != b.visibility,
         Reason::VisibilityChanged,
-        format!("{:?} → {:?}", a.visibility, b.visibility),
+        format!("{} → {}", word(a.visibility), word(b.visibility)),
     );
     field(
         a.size != b.size,
