@@ -337,10 +337,12 @@ fn file_entry(rel: &[u8], path: &Path, exec: bool, selfs: &SelfPaths) -> Result<
     Ok((rel.to_vec(), Entry { class, node }))
 }
 
-/// A symlink is kept when its own name is kept or when what it points to (inside the same
-/// output) is. A target outside the output is refused. An absolute target is inside when it
-/// lies in the output's own store path (`own`; `/` for a package unpacked from a Debian
-/// archive), or in another of the package's own store paths (then its own name decides).
+/// A symlink takes the class of the file it leads to inside the same output (so it is kept
+/// exactly when that file is, and never left dangling into a dropped file); one that leads
+/// nowhere inside the output is kept when its own name is. A target outside the output is
+/// refused. An absolute target is inside when it lies in the output's own store path (`own`;
+/// `/` for a package unpacked from a Debian archive), or in another of the package's own
+/// store paths (then its own name decides).
 struct Links<'a> {
     root: &'a Path,
     own: Option<&'a [u8]>,
@@ -366,10 +368,7 @@ impl Links<'_> {
         };
         for _ in 0..40 {
             if let Some(entry) = self.files.get(&at) {
-                return Ok(match entry.class {
-                    Class::Dropped => by_name,
-                    class => class,
-                });
+                return Ok(entry.class);
             }
             match self.links.get(at.as_slice()) {
                 Some(next) => match self.lead(rel, &at, next)? {
