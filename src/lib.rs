@@ -8,3 +8,4 @@ pub mod error;
 pub mod fsx;
 
 pub use error::{Error, Result};
+pub mod relink;

@@ -1,6 +1,8 @@
 //! Subcommand definitions. Each subcommand has its own file holding its clap arguments
 //! and a `run` that calls the library and prints.
 
+mod relink;
+
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -20,8 +22,13 @@ pub struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Copy a compile output to its real output, rewriting store paths (same length, one pass).
+    Relink(relink::Args),
+}
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {}
+    match cli.command {
+        Command::Relink(a) => relink::run(a),
+    }
 }
