@@ -80,7 +80,9 @@ pub fn relink(src: &Path, dest: &Path, opts: &Options, progress: &dyn Progress) 
         rewriter: Rewriter::new(&opts.mappings)?,
         forbid: Forbidden::new(&opts.forbid)?,
         hardlink: opts.hardlink_unchanged,
-        counts: (0..opts.mappings.len()).map(|_| AtomicU64::new(0)).collect(),
+        counts: (0..opts.mappings.len())
+            .map(|_| AtomicU64::new(0))
+            .collect(),
         bytes: AtomicU64::new(0),
         rewritten: AtomicU64::new(0),
         hardlinked: AtomicU64::new(0),
@@ -95,7 +97,10 @@ pub fn relink(src: &Path, dest: &Path, opts: &Options, progress: &dyn Progress) 
             len: src_meta.len(),
         }]
     } else {
-        return Err(Error::invalid(src, "SRC must be a directory or a regular file"));
+        return Err(Error::invalid(
+            src,
+            "SRC must be a directory or a regular file",
+        ));
     };
     let staging = Staging::new(dest)?;
     if src_meta.is_dir() {
@@ -187,7 +192,9 @@ impl Job<'_> {
             let mut buf = cell.borrow_mut();
             buf.clear();
             let mut input = File::open(&from).map_err(|e| Error::io(&from, e))?;
-            input.read_to_end(&mut buf).map_err(|e| Error::io(&from, e))?;
+            input
+                .read_to_end(&mut buf)
+                .map_err(|e| Error::io(&from, e))?;
             let mut counts = vec![0; self.rewriter.patterns()];
             let changed = self.rewriter.rewrite(&mut buf, &mut counts);
             self.add_counts(&counts);
@@ -258,7 +265,10 @@ fn write_copy(input: &mut File, to: &Path, buf: &[u8], changed: &[(usize, usize)
         .map_err(|e| Error::io(to, e))?;
     let copied = std::io::copy(input, &mut output).map_err(|e| Error::io(to, e))?;
     if copied != buf.len() as u64 {
-        return Err(Error::invalid(to, "source file changed size while being relinked"));
+        return Err(Error::invalid(
+            to,
+            "source file changed size while being relinked",
+        ));
     }
     for &(start, end) in changed {
         output
@@ -269,7 +279,8 @@ fn write_copy(input: &mut File, to: &Path, buf: &[u8], changed: &[(usize, usize)
 }
 
 fn set_mode(path: &Path, mode: u32) -> Result<()> {
-    fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o7777)).map_err(|e| Error::io(path, e))
+    fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o7777))
+        .map_err(|e| Error::io(path, e))
 }
 
 /// Lists the tree under `root` (parents before children), refusing special files and
