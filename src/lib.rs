@@ -4,6 +4,7 @@
 //! tree → plan → relink → report. Nothing in the library prints or exits; every fallible
 //! step returns an [`Error`] naming the file and the cause.
 
+pub mod elf;
 pub mod error;
 pub mod fsx;
 

@@ -1,6 +1,7 @@
 //! Subcommand definitions. Each subcommand has its own file holding its clap arguments
 //! and a `run` that calls the library and prints.
 
+mod elf;
 mod relink;
 
 use clap::{Parser, Subcommand};
@@ -25,10 +26,13 @@ pub struct Cli {
 enum Command {
     /// Copy a compile output to its real output, rewriting store paths (same length, one pass).
     Relink(relink::Args),
+    /// patchelf-like edits and queries: RUNPATH, NEEDED, SONAME, interpreter.
+    Elf(elf::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Relink(a) => relink::run(a),
+        Command::Elf(a) => elf::run(a),
     }
 }
