@@ -3,6 +3,7 @@
 
 mod elf;
 mod relink;
+mod verify;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -28,11 +29,14 @@ enum Command {
     Relink(relink::Args),
     /// patchelf-like edits and queries: RUNPATH, NEEDED, SONAME, interpreter.
     Elf(elf::Args),
+    /// Check that every needed library resolves and every imported symbol binds.
+    Verify(verify::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Relink(a) => relink::run(a),
         Command::Elf(a) => elf::run(a),
+        Command::Verify(a) => verify::run(a),
     }
 }

@@ -205,6 +205,11 @@ impl ElfFile {
     }
 }
 
+/// Checks that `bytes` is a structurally sound ELF file (see the module documentation).
+pub fn validate(path: &Path, bytes: &[u8]) -> Result<()> {
+    Parser { path, data: bytes }.parse().map(|_| ())
+}
+
 /// Edits `path` in place, atomically (temporary file beside it, mode kept, rename).
 pub fn edit_file(path: &Path, edits: &[Edit]) -> Result<()> {
     let elf = ElfFile::read(path)?;

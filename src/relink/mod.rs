@@ -7,6 +7,7 @@
 //! into place, so a killed run leaves either no DEST or a complete one.
 
 pub mod mapping;
+pub mod verify;
 
 use crate::error::{Error, Result};
 use mapping::{Forbidden, Mapping, Rewriter};
