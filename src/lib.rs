@@ -8,6 +8,7 @@ pub mod elf;
 pub mod error;
 pub mod fsx;
 pub mod iface;
+pub mod relink;
 pub mod stubgen;
 
 pub use error::{Error, Result};

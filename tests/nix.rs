@@ -46,7 +46,10 @@ impl World {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
-        copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("nix"), &dir.path().join("nix"));
+        copy_dir(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("nix"),
+            &dir.path().join("nix"),
+        );
         let bin = dir.path().join("abicut/bin");
         std::fs::create_dir_all(&bin).unwrap();
         std::fs::copy(abicut(), bin.join("abicut")).unwrap();
@@ -78,7 +81,11 @@ impl World {
             "nix/tests".into(),
             "--arg".into(),
             "abicut".into(),
-            self.dir.path().join("abicut").to_string_lossy().into_owned(),
+            self.dir
+                .path()
+                .join("abicut")
+                .to_string_lossy()
+                .into_owned(),
         ]
     }
 
@@ -120,10 +127,18 @@ impl World {
 
     fn run(&self, program: &str) -> String {
         let mut args = self.common_args();
-        args.extend(["-A".into(), format!("{program}.out"), "--no-out-link".into()]);
+        args.extend([
+            "-A".into(),
+            format!("{program}.out"),
+            "--no-out-link".into(),
+        ]);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = self.nix("nix-build", &args).run().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
         let exe = format!("{path}/bin/{program}");
         let result = duct::cmd!(&exe).stdout_capture().run().unwrap();
@@ -159,8 +174,14 @@ fn built_world() -> Option<(World, Build)> {
 
 #[test]
 fn abi_neutral_change_rebuilds_no_dependent_compile() {
-    let Some((world, first)) = built_world() else { return };
-    world.edit("base/base.c", "hello from base v1", "hello from base v2, faster");
+    let Some((world, first)) = built_world() else {
+        return;
+    };
+    world.edit(
+        "base/base.c",
+        "hello from base v1",
+        "hello from base v2, faster",
+    );
     let second = world.build();
     assert!(second.ok, "{}", second.log);
     eprintln!(
@@ -171,9 +192,17 @@ fn abi_neutral_change_rebuilds_no_dependent_compile() {
         second.built.len(),
         second.built
     );
-    assert_eq!(second.rebuilt("compile"), set(&["base"]), "compiles rebuilt");
+    assert_eq!(
+        second.rebuilt("compile"),
+        set(&["base"]),
+        "compiles rebuilt"
+    );
     assert_eq!(second.rebuilt("relink"), set(&PACKAGES), "relinks rebuilt");
-    assert_eq!(second.rebuilt("interface"), set(&["base"]), "interfaces rebuilt");
+    assert_eq!(
+        second.rebuilt("interface"),
+        set(&["base"]),
+        "interfaces rebuilt"
+    );
     // The programs run the new library code.
     assert!(world.run("prog1").contains("hello from base v2, faster"));
     assert!(world.run("prog2").contains("mid_compute(5) = 45"));
@@ -181,8 +210,14 @@ fn abi_neutral_change_rebuilds_no_dependent_compile() {
 
 #[test]
 fn added_export_rebuilds_dependent_compiles() {
-    let Some((world, _)) = built_world() else { return };
-    world.edit("base/base.c", "const char *base_greeting", "int base_extra(void) { return 7; }\nconst char *base_greeting");
+    let Some((world, _)) = built_world() else {
+        return;
+    };
+    world.edit(
+        "base/base.c",
+        "const char *base_greeting",
+        "int base_extra(void) { return 7; }\nconst char *base_greeting",
+    );
     world.edit("base/base.map", "base_calls;", "base_calls; base_extra;");
     let build = world.build();
     assert!(build.ok, "{}", build.log);
@@ -191,8 +226,14 @@ fn added_export_rebuilds_dependent_compiles() {
 
 #[test]
 fn header_macro_rebuilds_dependent_compiles() {
-    let Some((world, _)) = built_world() else { return };
-    world.edit("base/base.h", "#define BASE_MAGIC 40", "#define BASE_MAGIC 41");
+    let Some((world, _)) = built_world() else {
+        return;
+    };
+    world.edit(
+        "base/base.h",
+        "#define BASE_MAGIC 40",
+        "#define BASE_MAGIC 41",
+    );
     let build = world.build();
     assert!(build.ok, "{}", build.log);
     assert_eq!(build.rebuilt("compile"), set(&PACKAGES));
@@ -201,7 +242,9 @@ fn header_macro_rebuilds_dependent_compiles() {
 
 #[test]
 fn pkg_config_flag_rebuilds_dependent_compiles() {
-    let Some((world, _)) = built_world() else { return };
+    let Some((world, _)) = built_world() else {
+        return;
+    };
     world.edit("mid/mid.pc.in", "-DMID_FLAG=1", "-DMID_FLAG=2");
     let build = world.build();
     assert!(build.ok, "{}", build.log);
@@ -211,7 +254,9 @@ fn pkg_config_flag_rebuilds_dependent_compiles() {
 
 #[test]
 fn removed_function_breaks_the_compile() {
-    let Some((world, _)) = built_world() else { return };
+    let Some((world, _)) = built_world() else {
+        return;
+    };
     world.edit("base/base.map", " base_greeting;", "");
     let build = world.build();
     assert!(!build.ok, "the build succeeded without base_greeting");
@@ -225,13 +270,24 @@ fn removed_function_breaks_the_compile() {
 
 #[test]
 fn plan_matches_what_nix_built() {
-    let Some((world, _)) = built_world() else { return };
+    let Some((world, _)) = built_world() else {
+        return;
+    };
     // The classic graph of the same packages, as Nix prints it.
     let mut args = world.common_args();
-    args.extend(["-A".into(), "classic.prog1".into(), "-A".into(), "classic.prog2".into()]);
+    args.extend([
+        "-A".into(),
+        "classic.prog1".into(),
+        "-A".into(),
+        "classic.prog2".into(),
+    ]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let drvs = world.nix("nix-instantiate", &args).run().unwrap();
-    assert!(drvs.status.success(), "{}", String::from_utf8_lossy(&drvs.stderr));
+    assert!(
+        drvs.status.success(),
+        "{}",
+        String::from_utf8_lossy(&drvs.stderr)
+    );
     let drvs = String::from_utf8_lossy(&drvs.stdout).into_owned();
     let mut show = vec!["show-derivation", "-r"];
     show.extend(drvs.lines());
@@ -245,10 +301,19 @@ fn plan_matches_what_nix_built() {
     assert!(build.ok, "{}", build.log);
 
     let plan_file = world.dir.path().join("plan.json");
-    let plan = duct::cmd!(abicut(), "relink-plan", &graph_file, "--changed", "base-1.0", "--abi", "same", "--json")
-        .stdout_capture()
-        .run()
-        .unwrap();
+    let plan = duct::cmd!(
+        abicut(),
+        "relink-plan",
+        &graph_file,
+        "--changed",
+        "base-1.0",
+        "--abi",
+        "same",
+        "--json"
+    )
+    .stdout_capture()
+    .run()
+    .unwrap();
     std::fs::write(&plan_file, &plan.stdout).unwrap();
     let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
     let planned = |action: &str| -> BTreeSet<String> {
@@ -262,8 +327,16 @@ fn plan_matches_what_nix_built() {
             .filter(|n| PACKAGES.contains(&n.as_str()))
             .collect()
     };
-    assert_eq!(planned("compile"), build.rebuilt("compile"), "plan vs Nix: compiles");
-    assert_eq!(planned("relink"), build.rebuilt("relink"), "plan vs Nix: relinks");
+    assert_eq!(
+        planned("compile"),
+        build.rebuilt("compile"),
+        "plan vs Nix: compiles"
+    );
+    assert_eq!(
+        planned("relink"),
+        build.rebuilt("relink"),
+        "plan vs Nix: relinks"
+    );
     let report = duct::cmd!(abicut(), "report", &plan_file).read().unwrap();
     eprintln!("{report}");
 }
