@@ -8,3 +8,5 @@ pub mod error;
 pub mod fsx;
 
 pub use error::{Error, Result};
+pub mod graph;
+pub mod report;

@@ -1,6 +1,10 @@
 //! Subcommand definitions. Each subcommand has its own file holding its clap arguments
 //! and a `run` that calls the library and prints.
 
+mod explain;
+mod plan;
+mod report;
+
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -20,8 +24,19 @@ pub struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Which derivations compile, relink only, or stay untouched after a change.
+    RelinkPlan(plan::Args),
+    /// The chain of inputs that forces a derivation to rebuild.
+    Explain(explain::Args),
+    /// CI report on rebuilds avoided, from plans.
+    Report(report::Args),
+}
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {}
+    match cli.command {
+        Command::RelinkPlan(args) => plan::run(args),
+        Command::Explain(args) => explain::run(args),
+        Command::Report(args) => report::run(args),
+    }
 }

@@ -1,0 +1,268 @@
+//! The derivation DAG that `relink-plan`, `explain` and `report` work on.
+//!
+//! Edges point from an input to the derivation that uses it, so a plan is one pass in
+//! topological order where every node already knows what happened to its inputs.
+
+pub mod json;
+pub mod nix;
+pub mod overrides;
+pub mod plan;
+
+use crate::error::{Error, Result};
+use petgraph::graph::{DiGraph, NodeIndex};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// How a derivation uses one of its inputs (DESIGN.md, "Planning").
+///
+/// Ordered by strength: a `tool` edge forces at least what a `lib` edge forces, which
+/// forces at least what a `runtime` edge does, so duplicate edges keep the strongest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Only referenced at run time: its change costs a relink.
+    Runtime,
+    /// Linked or included: only its interface matters to the compile.
+    Lib,
+    /// Run at build time: any change to its output reruns the compile.
+    Tool,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Runtime => "runtime",
+            Role::Lib => "lib",
+            Role::Tool => "tool",
+        }
+    }
+}
+
+/// One derivation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Node {
+    /// Unique key: a `.drv` base name for Nix graphs, any string for graph JSON.
+    pub id: String,
+    /// Human name (`hello-2.12`); defaults to the id.
+    pub name: String,
+    pub pname: Option<String>,
+    pub version: Option<String>,
+    pub outputs: Vec<String>,
+    /// A fixed-output derivation's output is fixed by its hash, so rebuilding it never
+    /// changes what its users see.
+    pub fixed_output: bool,
+}
+
+impl Node {
+    pub fn new(id: impl Into<String>) -> Self {
+        let id = id.into();
+        Node {
+            name: id.clone(),
+            id,
+            pname: None,
+            version: None,
+            outputs: vec!["out".to_owned()],
+            fixed_output: false,
+        }
+    }
+}
+
+/// A derivation DAG. Construction goes through [`GraphBuilder`], which checks that every
+/// edge names a known node and that there is no cycle, so a `Graph` is always a DAG.
+#[derive(Debug, Clone, Default)]
+pub struct Graph {
+    dag: DiGraph<Node, Role>,
+    by_id: HashMap<String, NodeIndex>,
+    /// Nodes in topological order (inputs first), computed once at construction.
+    topo: Vec<NodeIndex>,
+}
+
+impl Graph {
+    pub fn dag(&self) -> &DiGraph<Node, Role> {
+        &self.dag
+    }
+
+    pub fn node(&self, ix: NodeIndex) -> &Node {
+        &self.dag[ix]
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.dag.node_count()
+    }
+
+    pub fn edge_count(&self) -> usize {
+        self.dag.edge_count()
+    }
+
+    pub fn topo_order(&self) -> &[NodeIndex] {
+        &self.topo
+    }
+
+    pub fn index_of(&self, id: &str) -> Option<NodeIndex> {
+        self.by_id.get(id).copied()
+    }
+
+    /// Resolves a user-given name: an exact id, else every node with that name, else every
+    /// node with that pname. Several matches are all returned because one package name can
+    /// stand for several derivations (bootstrap stages, several outputs' builders).
+    pub fn resolve(&self, key: &str) -> Vec<NodeIndex> {
+        if let Some(ix) = self.index_of(key) {
+            return vec![ix];
+        }
+        let by_name: Vec<NodeIndex> = self
+            .dag
+            .node_indices()
+            .filter(|&ix| self.dag[ix].name == key)
+            .collect();
+        if !by_name.is_empty() {
+            return by_name;
+        }
+        self.dag
+            .node_indices()
+            .filter(|&ix| self.dag[ix].pname.as_deref() == Some(key))
+            .collect()
+    }
+
+    /// Like [`Graph::resolve`], but an unknown name is an error that says so.
+    pub fn resolve_all(&self, keys: &[String]) -> Result<Vec<NodeIndex>> {
+        let mut out = Vec::new();
+        for key in keys {
+            let found = self.resolve(key);
+            if found.is_empty() {
+                return Err(Error::Usage(format!(
+                    "no node named {key:?} in the graph (matched against ids, names and pnames)"
+                )));
+            }
+            out.extend(found);
+        }
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Loads a graph file, recognising its format: abicut graph JSON carries a
+    /// `"schema": "abicut-graph"` field; anything else is read as Nix derivation JSON.
+    pub fn load(path: &Path) -> Result<Graph> {
+        let bytes = crate::fsx::read(path)?;
+        if json::looks_like_graph_json(&bytes) {
+            json::from_slice(path, &bytes)
+        } else {
+            nix::from_slice(path, &bytes)
+        }
+    }
+
+    /// Changes edge roles according to `rules`; the first matching rule wins.
+    pub fn apply_overrides(&mut self, rules: &overrides::Overrides) {
+        for e in self.dag.edge_indices() {
+            let Some((from, to)) = self.dag.edge_endpoints(e) else {
+                continue;
+            };
+            if let Some(role) = rules.role_for(&self.dag[from], &self.dag[to]) {
+                self.dag[e] = role;
+            }
+        }
+    }
+
+    /// A copy of the graph repeated `times` times (ids suffixed `#k`), for benchmarks that
+    /// show the plan is linear in the graph's size.
+    pub fn replicate(&self, times: usize) -> Result<Graph> {
+        let mut b =
+            GraphBuilder::with_capacity(self.node_count() * times, self.edge_count() * times);
+        for k in 0..times {
+            for ix in self.dag.node_indices() {
+                let mut node = self.dag[ix].clone();
+                node.id = format!("{}#{k}", node.id);
+                b.add_node(node)?;
+            }
+            for e in self.dag.edge_indices() {
+                if let Some((from, to)) = self.dag.edge_endpoints(e) {
+                    let from = format!("{}#{k}", self.dag[from].id);
+                    let to = format!("{}#{k}", self.dag[to].id);
+                    b.add_edge(&from, &to, self.dag[e]);
+                }
+            }
+        }
+        b.build(Path::new("<replicated>"))
+    }
+}
+
+/// Collects nodes and edges by id, then checks them all at once in [`GraphBuilder::build`].
+#[derive(Debug, Default)]
+pub struct GraphBuilder {
+    dag: DiGraph<Node, Role>,
+    by_id: HashMap<String, NodeIndex>,
+    /// (input id, user id, role); resolved in `build` so edges may precede their nodes.
+    edges: Vec<(String, String, Role)>,
+}
+
+impl GraphBuilder {
+    pub fn with_capacity(nodes: usize, edges: usize) -> Self {
+        GraphBuilder {
+            dag: DiGraph::with_capacity(nodes, edges),
+            by_id: HashMap::with_capacity(nodes),
+            edges: Vec::with_capacity(edges),
+        }
+    }
+
+    /// Adds a node; a second node with the same id is an error.
+    pub fn add_node(&mut self, node: Node) -> Result<NodeIndex> {
+        if self.by_id.contains_key(&node.id) {
+            return Err(Error::Usage(format!("node {:?} is defined twice", node.id)));
+        }
+        let id = node.id.clone();
+        let ix = self.dag.add_node(node);
+        self.by_id.insert(id, ix);
+        Ok(ix)
+    }
+
+    /// Records that `user` uses `input` in `role`.
+    pub fn add_edge(&mut self, input: &str, user: &str, role: Role) {
+        self.edges.push((input.to_owned(), user.to_owned(), role));
+    }
+
+    /// Resolves the edges (keeping the strongest role of duplicates), rejects unknown
+    /// nodes, self-edges and cycles, naming the node and the file `path`.
+    pub fn build(mut self, path: &Path) -> Result<Graph> {
+        let mut seen: HashMap<(NodeIndex, NodeIndex), petgraph::graph::EdgeIndex> =
+            HashMap::with_capacity(self.edges.len());
+        for (input, user, role) in std::mem::take(&mut self.edges) {
+            let lookup = |id: &str| {
+                self.by_id.get(id).copied().ok_or_else(|| {
+                    Error::invalid(
+                        path,
+                        format!("node {user:?} has an input {input:?} that is not in the graph"),
+                    )
+                })
+            };
+            let (from, to) = (lookup(&input)?, lookup(&user)?);
+            if from == to {
+                return Err(Error::invalid(
+                    path,
+                    format!("cycle: node {user:?} is its own input"),
+                ));
+            }
+            match seen.get(&(from, to)) {
+                Some(&e) => self.dag[e] = self.dag[e].max(role),
+                None => {
+                    let e = self.dag.add_edge(from, to, role);
+                    seen.insert((from, to), e);
+                }
+            }
+        }
+        let topo = petgraph::algo::toposort(&self.dag, None).map_err(|cycle| {
+            Error::invalid(
+                path,
+                format!(
+                    "cycle: node {:?} depends on itself through its inputs",
+                    self.dag[cycle.node_id()].id
+                ),
+            )
+        })?;
+        Ok(Graph {
+            dag: self.dag,
+            by_id: self.by_id,
+            topo,
+        })
+    }
+}
