@@ -76,6 +76,48 @@ pub struct Graph {
     by_id: HashMap<String, NodeIndex>,
     /// Nodes in topological order (inputs first), computed once at construction.
     topo: Vec<NodeIndex>,
+    /// Every node's inputs, laid out in topological order (compressed sparse rows): the
+    /// plan streams through this instead of chasing petgraph's edge lists, which keeps it
+    /// linear in practice too, not just in theory, on graphs larger than the caches.
+    inputs: Vec<Input>,
+    /// `inputs[offsets[p]..offsets[p + 1]]` are the inputs of `topo[p]`.
+    offsets: Vec<usize>,
+    /// Whether `topo[p]` is a fixed-output derivation, kept apart from the nodes for the
+    /// same reason as `inputs`.
+    fixed: Vec<bool>,
+}
+
+/// One input edge as the planner reads it: the input's topological position and the
+/// role, packed in four bytes so a whole graph's edges stream through the caches.
+#[derive(Debug, Clone, Copy)]
+pub struct Input(u32);
+
+impl Input {
+    const POS_BITS: u32 = 30;
+    /// Graphs are limited to 2^30 nodes by this packing.
+    pub const MAX_NODES: usize = 1 << Self::POS_BITS;
+
+    fn new(pos: usize, role: Role) -> Input {
+        let r = match role {
+            Role::Runtime => 0,
+            Role::Lib => 1,
+            Role::Tool => 2,
+        };
+        Input((pos as u32) | (r << Self::POS_BITS))
+    }
+
+    /// The input's position in [`Graph::topo_order`].
+    pub fn pos(self) -> usize {
+        (self.0 & (Input::MAX_NODES as u32 - 1)) as usize
+    }
+
+    pub fn role(self) -> Role {
+        match self.0 >> Self::POS_BITS {
+            0 => Role::Runtime,
+            1 => Role::Lib,
+            _ => Role::Tool,
+        }
+    }
 }
 
 impl Graph {
@@ -97,6 +139,16 @@ impl Graph {
 
     pub fn topo_order(&self) -> &[NodeIndex] {
         &self.topo
+    }
+
+    /// Whether the node at position `pos` of [`Graph::topo_order`] is fixed-output.
+    pub fn fixed_at(&self, pos: usize) -> bool {
+        self.fixed[pos]
+    }
+
+    /// The inputs of the node at position `pos` of [`Graph::topo_order`].
+    pub fn inputs_at(&self, pos: usize) -> &[Input] {
+        &self.inputs[self.offsets[pos]..self.offsets[pos + 1]]
     }
 
     pub fn index_of(&self, id: &str) -> Option<NodeIndex> {
@@ -207,6 +259,12 @@ impl GraphBuilder {
 
     /// Adds a node; a second node with the same id is an error.
     pub fn add_node(&mut self, node: Node) -> Result<NodeIndex> {
+        if self.dag.node_count() + 1 >= Input::MAX_NODES {
+            return Err(Error::Usage(format!(
+                "graphs are limited to {} nodes",
+                Input::MAX_NODES - 1
+            )));
+        }
         if self.by_id.contains_key(&node.id) {
             return Err(Error::Usage(format!("node {:?} is defined twice", node.id)));
         }
@@ -250,19 +308,54 @@ impl GraphBuilder {
                 }
             }
         }
-        let topo = petgraph::algo::toposort(&self.dag, None).map_err(|cycle| {
-            Error::invalid(
-                path,
-                format!(
-                    "cycle: node {:?} depends on itself through its inputs",
-                    self.dag[cycle.node_id()].id
-                ),
-            )
-        })?;
+        let topo = topological_order(&self.dag, path)?;
+        let (inputs, offsets) = input_rows(&self.dag, &topo);
+        let fixed = topo.iter().map(|&ix| self.dag[ix].fixed_output).collect();
         Ok(Graph {
             dag: self.dag,
             by_id: self.by_id,
             topo,
+            inputs,
+            offsets,
+            fixed,
         })
     }
+}
+
+/// File order when it already is topological (graph JSON is written that way), so the
+/// plan walks nodes in memory order; otherwise petgraph's sort, which finds cycles.
+fn topological_order(dag: &DiGraph<Node, Role>, path: &Path) -> Result<Vec<NodeIndex>> {
+    use petgraph::visit::EdgeRef;
+    if dag.edge_references().all(|e| e.source() < e.target()) {
+        return Ok(dag.node_indices().collect());
+    }
+    petgraph::algo::toposort(dag, None).map_err(|cycle| {
+        Error::invalid(
+            path,
+            format!(
+                "cycle: node {:?} depends on itself through its inputs",
+                dag[cycle.node_id()].id
+            ),
+        )
+    })
+}
+
+/// The compressed input rows of every node, in topological order.
+fn input_rows(dag: &DiGraph<Node, Role>, topo: &[NodeIndex]) -> (Vec<Input>, Vec<usize>) {
+    use petgraph::visit::EdgeRef;
+    let mut pos = vec![0u32; dag.node_count()];
+    for (p, ix) in topo.iter().enumerate() {
+        pos[ix.index()] = p as u32;
+    }
+    let mut inputs = Vec::with_capacity(dag.edge_count());
+    let mut offsets = Vec::with_capacity(topo.len() + 1);
+    offsets.push(0);
+    for &ix in topo {
+        inputs.extend(
+            dag.edges_directed(ix, petgraph::Direction::Incoming)
+                .map(|e| Input::new(pos[e.source().index()] as usize, *e.weight())),
+        );
+        offsets.push(inputs.len());
+    }
+    (inputs, offsets)
 }

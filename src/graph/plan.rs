@@ -12,9 +12,8 @@
 //!
 //! One pass over the nodes in topological order, looking at each edge once: linear time.
 
-use super::{Graph, Node, Role};
+use super::{Graph, Input, Node, Role};
 use crate::error::{Error, Result};
-use petgraph::Direction;
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
 use serde::{Deserialize, Serialize};
@@ -54,14 +53,17 @@ impl AbiFacts {
         })
     }
 
-    fn verdict(&self, node: &Node) -> Abi {
+    /// Reads the node only when measured, so uniform plans never touch node records.
+    fn verdict(&self, graph: &Graph, ix: NodeIndex) -> Abi {
         match self {
             AbiFacts::Uniform(abi) => *abi,
-            AbiFacts::Measured { old, new } => match (lookup(old, node), lookup(new, node)) {
-                (Some(a), Some(b)) if a == b => Abi::Same,
-                (Some(_), Some(_)) => Abi::Changed,
-                _ => Abi::Unknown,
-            },
+            AbiFacts::Measured { old, new } => {
+                match (lookup(old, graph.node(ix)), lookup(new, graph.node(ix))) {
+                    (Some(a), Some(b)) if a == b => Abi::Same,
+                    (Some(_), Some(_)) => Abi::Changed,
+                    _ => Abi::Unknown,
+                }
+            }
         }
     }
 
@@ -212,20 +214,26 @@ pub struct Plan {
 
 /// Plans the rebuild after `changed` nodes changed.
 pub fn plan(graph: &Graph, changed: &[NodeIndex], facts: &AbiFacts) -> Plan {
-    let dag = graph.dag();
-    let untouched = Entry {
-        status: Status::Untouched,
-        reason: None,
-        interface_changed: false,
-        classic: false,
-    };
-    let mut entries = vec![untouched; dag.node_count()];
-    let mut is_changed = vec![false; dag.node_count()];
+    let n = graph.node_count();
+    let mut is_changed = vec![false; n];
     for ix in changed {
         is_changed[ix.index()] = true;
     }
-    for &n in graph.topo_order() {
-        entries[n.index()] = entry_for(graph, n, is_changed[n.index()], &entries, facts);
+    let mut entries = vec![UNTOUCHED; n];
+    // What users read of each input, one byte per node by topological position: small
+    // enough to stay in cache where the entries themselves would not.
+    let mut seen: Vec<Seen> = Vec::with_capacity(n);
+    for (pos, &ix) in graph.topo_order().iter().enumerate() {
+        let node = Position { graph, pos, ix };
+        let entry = entry_for(
+            node,
+            is_changed[ix.index()],
+            graph.inputs_at(pos),
+            &seen,
+            facts,
+        );
+        seen.push(Seen::of(&entry));
+        entries[ix.index()] = entry;
     }
     Plan {
         entries,
@@ -234,49 +242,96 @@ pub fn plan(graph: &Graph, changed: &[NodeIndex], facts: &AbiFacts) -> Plan {
     }
 }
 
-/// One node's entry from its inputs' entries (all already final, by topological order).
+const UNTOUCHED: Entry = Entry {
+    status: Status::Untouched,
+    reason: None,
+    interface_changed: false,
+    classic: false,
+};
+
+/// A node being planned, by topological position and index.
+#[derive(Clone, Copy)]
+struct Position<'a> {
+    graph: &'a Graph,
+    pos: usize,
+    ix: NodeIndex,
+}
+
+/// The part of an input's entry that its users' entries depend on, packed in a byte.
+#[derive(Debug, Clone, Copy)]
+struct Seen(u8);
+
+impl Seen {
+    const OUTPUT_CHANGED: u8 = 1;
+    const INTERFACE_CHANGED: u8 = 2;
+    const CLASSIC: u8 = 4;
+
+    fn of(e: &Entry) -> Seen {
+        let mut bits = 0;
+        if e.status != Status::Untouched {
+            bits |= Self::OUTPUT_CHANGED;
+        }
+        if e.interface_changed {
+            bits |= Self::INTERFACE_CHANGED;
+        }
+        if e.classic {
+            bits |= Self::CLASSIC;
+        }
+        Seen(bits)
+    }
+
+    fn has(self, bit: u8) -> bool {
+        self.0 & bit != 0
+    }
+}
+
+/// One node's entry from what its inputs' entries say (`seen`, by topological position;
+/// inputs come earlier, so theirs are final).
 fn entry_for(
-    graph: &Graph,
-    n: NodeIndex,
+    node: Position,
     changed: bool,
-    entries: &[Entry],
+    inputs: &[Input],
+    seen: &[Seen],
     facts: &AbiFacts,
 ) -> Entry {
-    let mut compile: Option<Reason> = changed.then_some(Reason::Changed);
-    let mut relink: Option<Reason> = None;
+    let mut compile = Forced::default();
+    let mut relink = Forced::default();
     let mut classic = changed;
-    for e in graph.dag().edges_directed(n, Direction::Incoming) {
-        let m = e.source();
-        let input = &entries[m.index()];
-        classic |= input.classic;
-        if input.status == Status::Untouched {
+    for &input in inputs {
+        let pos = input.pos();
+        let s = seen[pos];
+        classic |= s.has(Seen::CLASSIC);
+        if !s.has(Seen::OUTPUT_CHANGED) {
             continue;
         }
-        let (slot, reason) = match (*e.weight(), input.interface_changed) {
-            (Role::Tool, _) => (&mut compile, Reason::Tool(m)),
-            (Role::Lib, true) => (&mut compile, Reason::LibInterface(m)),
-            (Role::Lib, false) => (&mut relink, Reason::LibOutput(m)),
-            (Role::Runtime, _) => (&mut relink, Reason::Runtime(m)),
-        };
-        keep_first(slot, reason);
+        match (input.role(), s.has(Seen::INTERFACE_CHANGED)) {
+            (Role::Tool, _) => compile.keep_first(pos, Reason::Tool),
+            (Role::Lib, true) => compile.keep_first(pos, Reason::LibInterface),
+            (Role::Lib, false) => relink.keep_first(pos, Reason::LibOutput),
+            (Role::Runtime, _) => relink.keep_first(pos, Reason::Runtime),
+        }
     }
-    let node = graph.node(n);
-    if node.fixed_output && !changed {
+    let topo = node.graph.topo_order();
+    let compile = if changed {
+        Some(Reason::Changed)
+    } else {
+        compile.reason(topo)
+    };
+    let relink = relink.reason(topo);
+    if node.graph.fixed_at(node.pos) && !changed {
         return Entry {
-            status: Status::Untouched,
             reason: compile
                 .or(relink)
                 .and_then(Reason::input)
                 .map(Reason::FixedOutput),
-            interface_changed: false,
-            classic: false,
+            ..UNTOUCHED
         };
     }
     match (compile, relink) {
         (Some(reason), _) => Entry {
             status: Status::Compile,
             reason: Some(reason),
-            interface_changed: facts.verdict(node) != Abi::Same,
+            interface_changed: facts.verdict(node.graph, node.ix) != Abi::Same,
             classic,
         },
         (None, Some(reason)) => Entry {
@@ -286,24 +341,29 @@ fn entry_for(
             classic,
         },
         (None, None) => Entry {
-            status: Status::Untouched,
-            reason: None,
-            interface_changed: false,
             classic,
+            ..UNTOUCHED
         },
     }
 }
 
-/// Keeps the reason whose input comes first in graph order, so plans are deterministic
-/// whatever order petgraph lists the edges in; `Changed` always wins.
-fn keep_first(slot: &mut Option<Reason>, reason: Reason) {
-    let better = match (*slot, reason.input()) {
-        (None, _) => true,
-        (Some(cur), Some(new)) => cur.input().is_some_and(|c| new < c),
-        (Some(_), None) => false,
-    };
-    if better {
-        *slot = Some(reason);
+/// The input that forced a step so far: the first in topological order, so plans are
+/// deterministic whatever order the edges were listed in.
+#[derive(Default)]
+struct Forced(Option<(usize, MakeReason)>);
+
+/// A `Reason` variant waiting for its input's node index.
+type MakeReason = fn(NodeIndex) -> Reason;
+
+impl Forced {
+    fn keep_first(&mut self, pos: usize, reason: MakeReason) {
+        if self.0.is_none_or(|(cur, _)| pos < cur) {
+            self.0 = Some((pos, reason));
+        }
+    }
+
+    fn reason(&self, topo: &[NodeIndex]) -> Option<Reason> {
+        self.0.map(|(pos, reason)| reason(topo[pos]))
     }
 }
 
