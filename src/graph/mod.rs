@@ -214,6 +214,7 @@ impl Graph {
                 self.dag[e] = role;
             }
         }
+        (self.inputs, self.offsets) = input_rows(&self.dag, &self.topo);
     }
 
     /// A copy of the graph repeated `times` times (ids suffixed `#k`), for benchmarks that
