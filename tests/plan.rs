@@ -650,7 +650,8 @@ fn nix_config() -> &'static str {
 }
 
 /// Tiny derivations (builder /bin/sh, no nixpkgs) with buildInputs, nativeBuildInputs, a
-/// multi-output library and a fixed-output source.
+/// multi-output library, a builder from another derivation, a derivation used both as a
+/// lib and as a tool (so `tool`), and a fixed-output source.
 const NIX_EXPR: &str = r#"
 let
   sys = builtins.currentSystem;
@@ -662,8 +663,10 @@ let
   base = mk "base" { pname = "base"; version = "1"; };
   cc = mk "cc" { buildInputs = [ base ]; };
   lib = mk "lib" { outputs = [ "out" "dev" ]; buildInputs = [ base ]; nativeBuildInputs = [ cc ]; };
-  app = mk "app" { buildInputs = [ lib.dev ]; nativeBuildInputs = [ cc ]; inherit src;
-    pname = "app"; version = "1.0"; };
+  tools = mk "tools" { };
+  mixed = mk "mixed" { outputs = [ "out" "bin" ]; };
+  app = mk "app" { buildInputs = [ lib.dev mixed.out ]; nativeBuildInputs = [ cc mixed.bin ];
+    builder = "${tools}/bin/sh"; inherit src; pname = "app"; version = "1.0"; };
 in app
 "#;
 
@@ -741,7 +744,11 @@ fn nix_2_8_graph_roles_and_plan() {
     let old = nix_graph_json(dir.path());
     let graph_path = write(dir.path(), "nix.json", &old);
     let graph = Graph::load(&graph_path).expect("Nix 2.8 JSON loads");
-    assert_eq!(graph.node_count(), 5, "base, cc, lib, app-src, app");
+    assert_eq!(
+        graph.node_count(),
+        7,
+        "base, cc, lib, tools, mixed, app-src, app"
+    );
     let roles: BTreeMap<(String, String), Role> = graph
         .dag()
         .edge_indices()
@@ -760,6 +767,8 @@ fn nix_2_8_graph_roles_and_plan() {
         (("lib", "app"), Role::Lib),
         (("cc", "app"), Role::Tool),
         (("app-src", "app"), Role::Tool),
+        (("tools", "app"), Role::Tool),
+        (("mixed", "app"), Role::Tool),
     ]
     .into_iter()
     .map(|((a, b), r)| ((a.to_owned(), b.to_owned()), r))
@@ -797,7 +806,7 @@ fn nix_2_8_graph_roles_and_plan() {
             "relink    cc",
             "compile   lib",
             "compile   app",
-            "nodes 5: classic rebuild 4, with abicut: compile 3, relink only 1, untouched 1"
+            "nodes 7: classic rebuild 4, with abicut: compile 3, relink only 1, untouched 3"
         ],
         "{}",
         r.stdout

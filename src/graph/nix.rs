@@ -20,6 +20,19 @@ use std::path::Path;
 /// Environment attributes whose outputs are linked or included, hence `lib` inputs.
 const LIB_ATTRS: &[&str] = &["buildInputs", "propagatedBuildInputs"];
 
+/// Environment attributes whose outputs run at build time: `tool` even when another
+/// output of the same derivation is also a `lib` input.
+const TOOL_ATTRS: &[&str] = &[
+    "builder",
+    "stdenv",
+    "nativeBuildInputs",
+    "propagatedNativeBuildInputs",
+    "depsBuildBuild",
+    "depsBuildBuildPropagated",
+    "depsBuildTarget",
+    "depsBuildTargetPropagated",
+];
+
 /// Parses Nix derivation JSON; errors name the derivation that is malformed.
 pub fn from_slice(path: &Path, bytes: &[u8]) -> Result<Graph> {
     let top: Value = serde_json::from_slice(bytes)
@@ -30,9 +43,13 @@ pub fn from_slice(path: &Path, bytes: &[u8]) -> Result<Graph> {
     for (key, drv) in drvs {
         let id = base_name(key);
         let drv = as_object(path, id, drv)?;
-        let libs = lib_inputs(path, id, drv, &owners)?;
+        let env = drv.get("env").and_then(Value::as_object);
+        let structured = structured_attrs(path, id, drv, env)?;
+        let named = |attrs| named_inputs(attrs, env, structured.as_ref(), &owners);
+        let (libs, tools) = (named(LIB_ATTRS), named(TOOL_ATTRS));
         for input in input_drvs(path, id, drv)? {
-            let role = if libs.contains(input.as_str()) {
+            let input_id = input.as_str();
+            let role = if libs.contains(input_id) && !tools.contains(input_id) {
                 Role::Lib
             } else {
                 Role::Tool
@@ -64,9 +81,22 @@ fn as_object<'a>(path: &Path, id: &str, v: &'a Value) -> Result<&'a Map<String, 
         .ok_or_else(|| Error::invalid(path, format!("derivation {id:?} is not a JSON object")))
 }
 
-/// The last path component: `/nix/store/abc-x` and `abc-x` name the same store object.
+/// The store object a path is in: `/nix/store/abc-x/bin/sh`, `/nix/store/abc-x` and
+/// `abc-x` all name `abc-x`. It is the first component that looks like a store name
+/// (32 base-32 characters and a dash), else the last component.
 fn base_name(p: &str) -> &str {
-    p.rsplit('/').next().unwrap_or(p)
+    p.split('/')
+        .find(|c| is_store_name(c))
+        .unwrap_or_else(|| p.rsplit('/').next().unwrap_or(p))
+}
+
+fn is_store_name(c: &str) -> bool {
+    let b = c.as_bytes();
+    b.len() > 33
+        && b[32] == b'-'
+        && b[..32]
+            .iter()
+            .all(|x| x.is_ascii_digit() || x.is_ascii_lowercase())
 }
 
 /// Maps every known output path (base name) to the derivation that produces it, so
@@ -117,31 +147,29 @@ fn input_drvs(path: &Path, id: &str, drv: &Map<String, Value>) -> Result<Vec<Str
     Ok(map.keys().map(|k| base_name(k).to_owned()).collect())
 }
 
-/// The ids of inputs named (by an output path) in `buildInputs`/`propagatedBuildInputs`,
+/// The ids of inputs named (by an output path) in the environment attributes `attrs`,
 /// whether given as space-separated env strings or as structured attributes.
-fn lib_inputs<'a>(
-    path: &Path,
-    id: &str,
-    drv: &Map<String, Value>,
+fn named_inputs<'a>(
+    attrs: &[&str],
+    env: Option<&Map<String, Value>>,
+    structured: Option<&Value>,
     owners: &HashMap<&str, &'a str>,
-) -> Result<HashSet<&'a str>> {
-    let mut libs = HashSet::new();
+) -> HashSet<&'a str> {
+    let mut found = HashSet::new();
     let mut add = |p: &str| {
         if let Some(owner) = owners.get(base_name(p)) {
-            libs.insert(*owner);
+            found.insert(*owner);
         }
     };
-    let env = drv.get("env").and_then(Value::as_object);
-    let structured = structured_attrs(path, id, drv, env)?;
-    for attr in LIB_ATTRS {
+    for attr in attrs {
         if let Some(s) = env.and_then(|e| e.get(*attr)).and_then(Value::as_str) {
             s.split_whitespace().for_each(&mut add);
         }
-        if let Some(list) = structured.as_ref().and_then(|s| s.get(*attr)) {
+        if let Some(list) = structured.and_then(|s| s.get(*attr)) {
             string_leaves(list, &mut add);
         }
     }
-    Ok(libs)
+    found
 }
 
 /// Structured attributes: version 4's `structuredAttrs`, or the `__json` env string.
