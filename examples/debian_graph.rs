@@ -1,12 +1,10 @@
 //! Converts Debian's archive metadata into abicut graph JSON: a real graph of ~35,000
 //! source packages for benchmarks and the report demo.
 //!
-//! Setup (once, as root): add a `deb-src` entry and refresh the indexes, e.g.
+//! Setup (once, as root): `examples/debian-sources.sh` adds a `deb-src` entry and
+//! refreshes the indexes. Then:
 //!
 //! ```sh
-//! sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources \
-//!     > /etc/apt/sources.list.d/abicut-deb-src.sources
-//! apt-get update
 //! cargo run --release --example debian_graph -- -o debian-graph.json
 //! ```
 //!
