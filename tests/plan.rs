@@ -563,7 +563,7 @@ fn arb_graph() -> impl Strategy<Value = (Graph, Vec<String>)> {
                 let (lo, hi) = (x.min(y), x.max(y));
                 if lo != hi {
                     let role = [Role::Lib, Role::Tool, Role::Runtime][r as usize];
-                    b.add_edge(&format!("n{lo}"), &format!("n{hi}"), role);
+                    b.add_edge(format!("n{lo}"), format!("n{hi}"), role);
                 }
             }
             let graph = b.build(Path::new("prop")).unwrap();

@@ -87,9 +87,9 @@ pub fn from_slice(path: &Path, bytes: &[u8]) -> Result<Graph> {
     }
     let edge_count = file.nodes.iter().map(|n| n.inputs.len()).sum();
     let mut b = GraphBuilder::with_capacity(file.nodes.len(), edge_count);
-    for entry in file.nodes {
-        for (input, role) in &entry.inputs {
-            b.add_edge(input, &entry.id, *role);
+    for mut entry in file.nodes {
+        for (input, role) in std::mem::take(&mut entry.inputs) {
+            b.add_edge(input, entry.id.clone(), role);
         }
         b.add_node(node_of(entry))
             .map_err(|e| Error::invalid(path, e.to_string()))?;

@@ -12,7 +12,30 @@ use crate::error::{Error, Result};
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
+
+/// Node ids to indices. Hashed with a multiply-rotate hash rather than SipHash: looking up
+/// every edge's two ids is most of loading a large graph, and graph files are local input.
+type IdMap = HashMap<String, NodeIndex, BuildHasherDefault<IdHasher>>;
+
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 /// How a derivation uses one of its inputs (DESIGN.md, "Planning").
 ///
@@ -73,7 +96,7 @@ impl Node {
 #[derive(Debug, Clone, Default)]
 pub struct Graph {
     dag: DiGraph<Node, Role>,
-    by_id: HashMap<String, NodeIndex>,
+    by_id: IdMap,
     /// Nodes in topological order (inputs first), computed once at construction.
     topo: Vec<NodeIndex>,
     /// Every node's inputs, laid out in topological order (compressed sparse rows): the
@@ -244,7 +267,7 @@ impl Graph {
 #[derive(Debug, Default)]
 pub struct GraphBuilder {
     dag: DiGraph<Node, Role>,
-    by_id: HashMap<String, NodeIndex>,
+    by_id: IdMap,
     /// (input id, user id, role); resolved in `build` so edges may precede their nodes.
     edges: Vec<(String, String, Role)>,
 }
@@ -253,7 +276,7 @@ impl GraphBuilder {
     pub fn with_capacity(nodes: usize, edges: usize) -> Self {
         GraphBuilder {
             dag: DiGraph::with_capacity(nodes, edges),
-            by_id: HashMap::with_capacity(nodes),
+            by_id: IdMap::with_capacity_and_hasher(nodes, Default::default()),
             edges: Vec::with_capacity(edges),
         }
     }
@@ -276,39 +299,43 @@ impl GraphBuilder {
     }
 
     /// Records that `user` uses `input` in `role`.
-    pub fn add_edge(&mut self, input: &str, user: &str, role: Role) {
-        self.edges.push((input.to_owned(), user.to_owned(), role));
+    pub fn add_edge(&mut self, input: impl Into<String>, user: impl Into<String>, role: Role) {
+        self.edges.push((input.into(), user.into(), role));
     }
 
-    /// Resolves the edges (keeping the strongest role of duplicates), rejects unknown
-    /// nodes, self-edges and cycles, naming the node and the file `path`.
-    pub fn build(mut self, path: &Path) -> Result<Graph> {
-        let mut seen: HashMap<(NodeIndex, NodeIndex), petgraph::graph::EdgeIndex> =
-            HashMap::with_capacity(self.edges.len());
+    /// The recorded edges as (input, user, role) by node index; an unknown node or a
+    /// self-edge is an error naming the node.
+    fn resolve_edges(&mut self, path: &Path) -> Result<Vec<(NodeIndex, NodeIndex, Role)>> {
+        let mut out = Vec::with_capacity(self.edges.len());
         for (input, user, role) in std::mem::take(&mut self.edges) {
-            let lookup = |id: &str| {
-                self.by_id.get(id).copied().ok_or_else(|| {
-                    Error::invalid(
-                        path,
-                        format!("node {user:?} has an input {input:?} that is not in the graph"),
-                    )
-                })
-            };
-            let (from, to) = (lookup(&input)?, lookup(&user)?);
+            let to = self.by_id.get(&user).copied().ok_or_else(|| {
+                Error::invalid(
+                    path,
+                    format!("an edge names node {user:?}, which is not in the graph"),
+                )
+            })?;
+            let from = self.by_id.get(&input).copied().ok_or_else(|| {
+                Error::invalid(
+                    path,
+                    format!("node {user:?} has an input {input:?} that is not in the graph"),
+                )
+            })?;
             if from == to {
                 return Err(Error::invalid(
                     path,
                     format!("cycle: node {user:?} is its own input"),
                 ));
             }
-            match seen.get(&(from, to)) {
-                Some(&e) => self.dag[e] = self.dag[e].max(role),
-                None => {
-                    let e = self.dag.add_edge(from, to, role);
-                    seen.insert((from, to), e);
-                }
-            }
+            out.push((from, to, role));
         }
+        Ok(out)
+    }
+
+    /// Resolves the edges (keeping the strongest role of duplicates), rejects unknown
+    /// nodes, self-edges and cycles, naming the node and the file `path`.
+    pub fn build(mut self, path: &Path) -> Result<Graph> {
+        let edges = self.resolve_edges(path)?;
+        add_deduplicated(&mut self.dag, &edges);
         let topo = topological_order(&self.dag, path)?;
         let (inputs, offsets) = input_rows(&self.dag, &topo);
         let fixed = topo.iter().map(|&ix| self.dag[ix].fixed_output).collect();
@@ -320,6 +347,40 @@ impl GraphBuilder {
             offsets,
             fixed,
         })
+    }
+}
+
+/// Adds `edges` to `dag`, one edge per (input, user) pair with the strongest role of its
+/// duplicates. Linear: edges are bucketed by user, and a per-input stamp finds duplicates
+/// within a bucket, where a hash set of pairs would dominate loading big graphs.
+fn add_deduplicated(dag: &mut DiGraph<Node, Role>, edges: &[(NodeIndex, NodeIndex, Role)]) {
+    let n = dag.node_count();
+    let mut start = vec![0usize; n + 1];
+    for (_, to, _) in edges {
+        start[to.index() + 1] += 1;
+    }
+    for i in 0..n {
+        start[i + 1] += start[i];
+    }
+    let mut fill = start.clone();
+    let mut by_user = vec![0usize; edges.len()];
+    for (i, (_, to, _)) in edges.iter().enumerate() {
+        by_user[fill[to.index()]] = i;
+        fill[to.index()] += 1;
+    }
+    let mut stamp = vec![usize::MAX; n];
+    let mut edge_of = vec![petgraph::graph::EdgeIndex::end(); n];
+    for user in 0..n {
+        for &i in &by_user[start[user]..start[user + 1]] {
+            let (from, to, role) = edges[i];
+            let f = from.index();
+            if stamp[f] == user {
+                dag[edge_of[f]] = dag[edge_of[f]].max(role);
+            } else {
+                stamp[f] = user;
+                edge_of[f] = dag.add_edge(from, to, role);
+            }
+        }
     }
 }
 
