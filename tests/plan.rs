@@ -822,3 +822,82 @@ fn nix_2_8_graph_roles_and_plan() {
 fn load_text(dir: &Path, text: &str) -> Graph {
     Graph::load(&write(dir, "newer.json", text)).expect("newer shape loads")
 }
+
+#[test]
+fn cli_interfaces_files_drive_the_cutoff() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let g = write(
+        d,
+        "chain.json",
+        &graph_json(&[
+            ("base", false, &[]),
+            ("mid", false, &[("base", "lib")]),
+            ("top", false, &[("mid", "lib")]),
+        ]),
+    );
+    let old = write(d, "old.json", r#"{"base": "b1", "mid": "m1"}"#);
+    let new = write(
+        d,
+        "new.json",
+        r#"{"interfaces": {"base": "b2", "mid": "m1"}}"#,
+    );
+    let (g, old, new) = (
+        g.to_str().unwrap(),
+        old.to_str().unwrap(),
+        new.to_str().unwrap(),
+    );
+    let r = abicut(&[
+        "relink-plan",
+        g,
+        "--changed",
+        "base",
+        "--interfaces",
+        old,
+        new,
+        "--json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["abi"], "measured");
+    let status: Vec<&str> = v["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(status, ["compile", "compile", "relink"]);
+    let both = abicut(&[
+        "relink-plan",
+        g,
+        "--changed",
+        "base",
+        "--interfaces",
+        old,
+        new,
+        "--abi",
+        "same",
+    ]);
+    assert_eq!(
+        both.code, 2,
+        "clap rejects --abi with --interfaces: {}",
+        both.stderr
+    );
+    let bad = write(d, "bad.json", "[1, 2]");
+    let r = abicut(&[
+        "relink-plan",
+        g,
+        "--changed",
+        "base",
+        "--interfaces",
+        old,
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 3);
+    assert!(
+        r.stderr
+            .contains("bad.json: expected a JSON object mapping node names to interface hashes"),
+        "{}",
+        r.stderr
+    );
+}
