@@ -8,8 +8,8 @@
 //! cargo run --release --example debian_graph -- -o debian-graph.json
 //! ```
 //!
-//! One node per source package. A build dependency on a library package (`lib*` in
-//! section `libs` or `libdevel`, or `lib*-dev`) is a `lib` edge to the source that builds
+//! One node per source package. A build dependency on a library package (section `libs`
+//! or `libdevel`, or any `lib*-dev`) is a `lib` edge to the source that builds
 //! it; any other build dependency is a `tool` edge. Every package also build-depends on
 //! `build-essential` implicitly (Debian policy 4.2): `libc6-dev`, `gcc`, `g++`, `make`,
 //! `dpkg-dev` (and the `gcc-12`, `g++-12` and `binutils`
@@ -242,13 +242,13 @@ impl Archive {
         Some((src.as_str(), self.is_library(real)))
     }
 
+    /// Library packages by section (`zlib1g-dev` is one, though not named `lib*`), and
+    /// `lib*-dev` packages whatever their section.
     fn is_library(&self, binary: &str) -> bool {
-        binary.starts_with("lib")
-            && (binary.ends_with("-dev")
-                || matches!(
-                    self.section.get(binary).map(String::as_str),
-                    Some("libs" | "libdevel")
-                ))
+        matches!(
+            self.section.get(binary).map(String::as_str),
+            Some("libs" | "libdevel")
+        ) || (binary.starts_with("lib") && binary.ends_with("-dev"))
     }
 
     /// Nodes (name, version) and edges (input, user, role) by node position.
@@ -383,4 +383,68 @@ fn break_cycles(
         .collect();
     let dropped = total - kept.len();
     (kept, dropped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PACKAGES: &str = "Package: libc6-dev\nSource: glibc (2.36-9)\nSection: libdevel\n\n\
+Package: gcc-12\nSection: devel\n\n\
+Package: debhelper\nSection: devel\nProvides: debhelper-compat (= 13), dh-sequence-x\n\n\
+Package: libz1\nSource: zlib\nSection: libs\n\n\
+Package: zlib1g-dev\nSource: zlib\nSection: libdevel\n";
+
+    const SOURCES: &str = "Package: glibc\nVersion: 2.36-9\nBinary: libc6-dev\nBuild-Depends: gcc-12\n\n\
+Package: gcc-12\nVersion: 12.2\nBinary: gcc-12\nBuild-Depends: libc6.1-dev [alpha ia64], libc6-dev (>= 2.13)\n\n\
+Package: debhelper\nVersion: 13\nBinary: debhelper\n\n\
+Package: zlib\nVersion: 1.3\nBinary: libz1,\n zlib1g-dev\nBuild-Depends: debhelper-compat (= 13)\n\n\
+Package: app\nVersion: 1\nBinary: app\nBuild-Depends: nosuch | zlib1g-dev:any, libfoo [!amd64],\n debhelper-compat (= 13) <!nocheck>\n";
+
+    fn archive() -> Archive {
+        let mut a = Archive::default();
+        a.read_packages(PACKAGES);
+        a.read_sources(SOURCES);
+        a
+    }
+
+    #[test]
+    fn alternatives_and_architectures() {
+        let names: Vec<&str> =
+            alternatives("a (>= 1) [amd64] | b:any [!amd64] | c <!nocheck>").collect();
+        assert_eq!(names, ["a", "c"]);
+        assert!(arch_applies("x [linux-any]"));
+        assert!(!arch_applies("x [alpha ia64]"));
+        assert!(arch_applies("x [!i386]"));
+    }
+
+    #[test]
+    fn roles_providers_and_cycles() {
+        let a = archive();
+        assert_eq!(a.resolve("debhelper-compat"), Some(("debhelper", false)));
+        assert_eq!(a.resolve("zlib1g-dev"), Some(("zlib", true)));
+        let (nodes, edges) = a.edges(false);
+        let name = |i: usize| nodes[i].0.as_str();
+        let mut got: Vec<(&str, &str, Role)> = edges
+            .iter()
+            .map(|&(f, t, r)| (name(f), name(t), r))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                ("debhelper", "app", Role::Tool),
+                ("debhelper", "zlib", Role::Tool),
+                ("gcc-12", "glibc", Role::Tool),
+                ("glibc", "gcc-12", Role::Lib),
+                ("zlib", "app", Role::Lib),
+            ]
+        );
+        let (kept, dropped) = break_cycles(&nodes, edges);
+        assert_eq!(
+            (kept.len(), dropped),
+            (4, 1),
+            "one edge of the glibc/gcc-12 cycle goes"
+        );
+    }
 }
