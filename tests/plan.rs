@@ -819,6 +819,18 @@ fn nix_2_8_graph_roles_and_plan() {
     );
 }
 
+/// The intermediate shape (Nix 2.18 to 2.31): full store paths, but `inputDrvs` values as
+/// `{"outputs": [...], "dynamicOutputs": {}}`.
+fn to_intermediate_shape(old: &str) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(old).unwrap();
+    for d in v.as_object_mut().unwrap().values_mut() {
+        for outs in d["inputDrvs"].as_object_mut().unwrap().values_mut() {
+            *outs = serde_json::json!({ "outputs": outs.clone(), "dynamicOutputs": {} });
+        }
+    }
+    v.to_string()
+}
+
 fn load_text(dir: &Path, text: &str) -> Graph {
     Graph::load(&write(dir, "newer.json", text)).expect("newer shape loads")
 }
