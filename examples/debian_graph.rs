@@ -252,8 +252,7 @@ impl Archive {
     }
 
     /// Nodes (name, version) and edges (input, user, role) by node position.
-    #[allow(clippy::type_complexity)]
-    fn edges(&self, build_essential: bool) -> (Vec<(String, String)>, Vec<(usize, usize, Role)>) {
+    fn edges(&self, build_essential: bool) -> (Vec<(String, String)>, Vec<Edge>) {
         let nodes: Vec<(String, String)> = self
             .sources
             .iter()
@@ -287,6 +286,9 @@ impl Archive {
         (nodes, edges)
     }
 }
+
+/// (input, user, role), nodes by position.
+type Edge = (usize, usize, Role);
 
 fn role(lib: bool) -> Role {
     if lib { Role::Lib } else { Role::Tool }
@@ -355,10 +357,7 @@ fn arch_applies(alt: &str) -> bool {
 /// Drops the edges that close cycles: within each strongly connected component, an edge
 /// is kept only if its input comes before its user in the order (dependents − inputs,
 /// descending; name to break ties). Edges between components always stay.
-fn break_cycles(
-    nodes: &[(String, String)],
-    edges: Vec<(usize, usize, Role)>,
-) -> (Vec<(usize, usize, Role)>, usize) {
+fn break_cycles(nodes: &[(String, String)], edges: Vec<Edge>) -> (Vec<Edge>, usize) {
     let mut g: DiGraph<(), ()> = DiGraph::with_capacity(nodes.len(), edges.len());
     for _ in nodes {
         g.add_node(());
