@@ -12,3 +12,5 @@ pub mod relink;
 pub mod stubgen;
 
 pub use error::{Error, Result};
+pub mod graph;
+pub mod report;

@@ -2,7 +2,10 @@
 //! and a `run` that calls the library and prints.
 
 mod elf;
+mod explain;
+mod plan;
 mod relink;
+mod report;
 mod stubgen;
 mod verify;
 
@@ -34,6 +37,12 @@ enum Command {
     Elf(elf::Args),
     /// Check that every needed library resolves and every imported symbol binds.
     Verify(verify::Args),
+    /// Which derivations compile, relink only, or stay untouched after a change.
+    RelinkPlan(plan::Args),
+    /// The chain of inputs that forces a derivation to rebuild.
+    Explain(explain::Args),
+    /// CI report on rebuilds avoided, from plans.
+    Report(report::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -42,5 +51,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Relink(a) => relink::run(a),
         Command::Elf(a) => elf::run(a),
         Command::Verify(a) => verify::run(a),
+        Command::RelinkPlan(args) => plan::run(args),
+        Command::Explain(args) => explain::run(args),
+        Command::Report(args) => report::run(args),
     }
 }
