@@ -321,7 +321,7 @@ fn plan_matches_what_nix_built() {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|n| n["action"] == action || (action == "relink" && n["action"] == "compile"))
+            .filter(|n| n["status"] == action || (action == "relink" && n["status"] == "compile"))
             .filter_map(|n| n["name"].as_str())
             .map(|n| n.split('-').next().unwrap().to_string())
             .filter(|n| PACKAGES.contains(&n.as_str()))
