@@ -8,7 +8,10 @@ pub mod elf;
 pub mod error;
 pub mod fsx;
 pub mod iface;
+pub mod relink;
 pub mod stubgen;
 pub mod tree;
 
 pub use error::{Error, Result};
+pub mod graph;
+pub mod report;

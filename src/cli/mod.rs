@@ -2,8 +2,14 @@
 //! and a `run` that calls the library and prints.
 
 mod diff;
+mod elf;
+mod explain;
 mod interface;
+mod plan;
+mod relink;
+mod report;
 mod stubgen;
+mod verify;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -33,6 +39,18 @@ enum Command {
     /// Identical, compatible or breaking, and why: two libraries, stubs, canonical JSON or
     /// interface trees. Exit status 0 identical, 1 compatible, 2 breaking, 3 error.
     Diff(diff::DiffArgs),
+    /// Copy a compile output to its real output, rewriting store paths (same length, one pass).
+    Relink(relink::Args),
+    /// patchelf-like edits and queries: RUNPATH, NEEDED, SONAME, interpreter.
+    Elf(elf::Args),
+    /// Check that every needed library resolves and every imported symbol binds.
+    Verify(verify::Args),
+    /// Which derivations compile, relink only, or stay untouched after a change.
+    RelinkPlan(plan::Args),
+    /// The chain of inputs that forces a derivation to rebuild.
+    Explain(explain::Args),
+    /// CI report on rebuilds avoided, from plans.
+    Report(report::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -40,5 +58,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Stubgen(args) => stubgen::run(args),
         Command::Interface(args) => interface::run(args),
         Command::Diff(args) => diff::run(args),
+        Command::Relink(a) => relink::run(a),
+        Command::Elf(a) => elf::run(a),
+        Command::Verify(a) => verify::run(a),
+        Command::RelinkPlan(args) => plan::run(args),
+        Command::Explain(args) => explain::run(args),
+        Command::Report(args) => report::run(args),
     }
 }

@@ -15,12 +15,12 @@
 //! group an address whose trailing zeros give exactly the recorded alignment: that is what
 //! GNU ld, gold, lld and mold read to lay out copy relocations.
 
-use crate::iface::{ArchSection, Binding, Import, Interface, Kind, Region, Symbol, Visibility};
+use crate::iface::{Binding, Import, Interface, Kind, Region, Symbol, Visibility};
 use object::Endianness;
 use object::elf;
 use object::write::StringId;
 use object::write::elf::{
-    FileHeader, ProgramHeader, SectionHeader, SectionIndex, Sym, Verdef, Vernaux, Verneed, Writer,
+    FileHeader, ProgramHeader, SectionHeader, Sym, Verdef, Vernaux, Verneed, Writer,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -31,8 +31,17 @@ const TEXT_SLOT: u64 = 16;
 /// alias or version is not defined), which the ELF reader never produces.
 pub fn write_stub(iface: &Interface) -> Result<Vec<u8>, String> {
     let layout = Layout::new(iface)?;
+    let blobs = Blob::all(iface);
+    let nobits: Vec<(Slot, String)> = layout
+        .spaces
+        .keys()
+        .filter(|slot| !matches!(slot, Slot::Abs | Slot::Common))
+        .map(|slot| (*slot, nobits_name(*slot)))
+        .collect();
     let mut out = Vec::new();
-    emit(iface, layout, &mut out).map_err(|e| format!("cannot write ELF stub: {e}"))?;
+    StubWriter::new(iface, layout, &blobs, &mut out)
+        .write(&nobits)
+        .map_err(|e| format!("cannot write ELF stub: {e}"))?;
     Ok(out)
 }
 
@@ -234,393 +243,456 @@ fn align_up(value: u64, align: u64) -> u64 {
     value.div_ceil(align.max(1)) * align.max(1)
 }
 
-/// Section indices and names reserved in the first pass.
-struct Reserved {
-    alloc_arch: Vec<(SectionIndex, StringId, u64)>,
-    other_arch: Vec<(SectionIndex, StringId, u64)>,
-    warnings: Vec<(SectionIndex, StringId, u64)>,
-    nobits_names: HashMap<Slot, StringId>,
-    needed: Vec<StringId>,
-    soname: Option<StringId>,
-    names: Vec<StringId>,
-    import_names: Vec<StringId>,
-    version_names: Vec<(StringId, Vec<StringId>)>,
-    need_names: Vec<(StringId, Vec<StringId>)>,
+/// A section copied into the stub as it is: an arch note or attribute section, or a
+/// `.gnu.warning.SYM` section.
+struct Blob {
+    name: String,
+    data: Vec<u8>,
+    sh_type: u32,
+    flags: u64,
+    align: u64,
 }
 
-fn emit(iface: &Interface, mut layout: Layout, out: &mut Vec<u8>) -> object::write::Result<()> {
-    let endian = if iface.file.big_endian {
-        Endianness::Big
-    } else {
-        Endianness::Little
-    };
-    let nobits: Vec<(Slot, String)> = layout
-        .spaces
-        .keys()
-        .filter(|slot| !matches!(slot, Slot::Abs | Slot::Common))
-        .map(|slot| (*slot, nobits_name(*slot)))
-        .collect();
-    let mut w = Writer::new(endian, iface.file.elf64, out);
-    let (alloc_arch, other_arch): (Vec<&ArchSection>, Vec<&ArchSection>) = iface
-        .sections
-        .iter()
-        .partition(|s| s.flags & elf::SHF_ALLOC.0 != 0);
-    let arch_data: HashMap<&str, Vec<u8>> = iface
-        .sections
-        .iter()
-        .map(|s| (s.name.as_str(), unhex(&s.data)))
-        .collect();
-    let warning_data: Vec<(String, Vec<u8>)> = iface
-        .warnings
-        .iter()
-        .map(|(sym, text)| {
-            let mut data = text.as_bytes().to_vec();
-            data.push(0);
-            (format!(".gnu.warning.{sym}"), data)
-        })
-        .collect();
-    let use_hash = iface.file.machine != elf::EM_S390.0;
-    let has_versions = !iface.versions.is_empty();
-    let has_needs = !iface.needs.is_empty();
-    let has_versym = has_versions || has_needs;
-    let has_tls = layout.spaces.contains_key(&Slot::Tls);
-    let has_property = iface
-        .sections
-        .iter()
-        .any(|s| s.name == ".note.gnu.property");
-    let has_abiflags = iface.sections.iter().any(|s| s.name == ".MIPS.abiflags");
+impl Blob {
+    fn all(iface: &Interface) -> Vec<Blob> {
+        let arch = iface.sections.iter().map(|s| Blob {
+            name: s.name.clone(),
+            data: unhex(&s.data),
+            sh_type: s.sh_type,
+            flags: s.flags,
+            align: s.align.max(1),
+        });
+        let warnings = iface.warnings.iter().map(|(sym, text)| Blob {
+            name: format!(".gnu.warning.{sym}"),
+            data: [text.as_bytes(), &[0]].concat(),
+            sh_type: elf::SHT_PROGBITS.0,
+            flags: 0,
+            align: 1,
+        });
+        let mut blobs: Vec<Blob> = arch.chain(warnings).collect();
+        // Alloc blobs live in the first segment, the others after the dynamic section.
+        blobs.sort_by_key(|b| !b.is_alloc());
+        blobs
+    }
 
-    // Strings first: their offsets are needed by the version definitions.
-    let needed: Vec<StringId> = iface
-        .needed
-        .iter()
-        .map(|n| w.add_dynamic_string(n.as_bytes()))
-        .collect();
-    let soname = iface
-        .soname
-        .as_ref()
-        .map(|s| w.add_dynamic_string(s.as_bytes()));
-    let names: Vec<StringId> = iface
-        .symbols
-        .iter()
-        .map(|s| w.add_dynamic_string(s.name.as_bytes()))
-        .collect();
-    let import_names: Vec<StringId> = iface
-        .imports
-        .iter()
-        .map(|s| w.add_dynamic_string(s.name.as_bytes()))
-        .collect();
-    let need_names: Vec<(StringId, Vec<StringId>)> = iface
-        .needs
-        .iter()
-        .map(|n| {
-            let file = w.add_dynamic_string(n.file.as_bytes());
-            let versions = n
+    fn is_alloc(&self) -> bool {
+        self.flags & elf::SHF_ALLOC.0 != 0
+    }
+
+    /// The segments that describe an alloc blob besides its `PT_LOAD`.
+    fn segment_types(&self) -> &'static [elf::ProgramType] {
+        match self.name.as_str() {
+            ".note.gnu.property" => &[elf::PT_NOTE, elf::PT_GNU_PROPERTY],
+            ".MIPS.abiflags" => &[elf::PT_MIPS_ABIFLAGS],
+            _ => &[],
+        }
+    }
+}
+
+/// Dynamic string ids, added before anything is reserved.
+struct Strings {
+    needed: Vec<StringId>,
+    soname: Option<StringId>,
+    exports: Vec<StringId>,
+    imports: Vec<StringId>,
+    versions: Vec<(StringId, Vec<StringId>)>,
+    needs: Vec<(StringId, Vec<StringId>)>,
+}
+
+/// File offsets fixed by the first pass.
+#[derive(Default)]
+struct Offsets {
+    blobs: Vec<(StringId, u64)>,
+    nobits: HashMap<Slot, StringId>,
+    hash: u64,
+    dynsym: u64,
+    dynstr: u64,
+    versym: u64,
+    verdef: u64,
+    verneed: u64,
+    end_of_headers: u64,
+    dynamic: u64,
+}
+
+/// Virtual addresses of the segments, fixed after the first pass.
+struct Addresses {
+    rodata_end: u64,
+    text_offset: u64,
+    text: u64,
+    text_size: u64,
+    rw: u64,
+    relro_end: u64,
+    rw_end: u64,
+}
+
+/// Writes one stub in the two passes `object`'s writer needs: reserve, then write in the
+/// same order.
+struct StubWriter<'a> {
+    iface: &'a Interface,
+    layout: Layout,
+    blobs: &'a [Blob],
+    w: Writer<'a>,
+    strings: Strings,
+    hash: bool,
+    dynamic_count: usize,
+}
+
+impl<'a> StubWriter<'a> {
+    fn new(
+        iface: &'a Interface,
+        layout: Layout,
+        blobs: &'a [Blob],
+        out: &'a mut Vec<u8>,
+    ) -> StubWriter<'a> {
+        let endian = if iface.file.big_endian {
+            Endianness::Big
+        } else {
+            Endianness::Little
+        };
+        let mut w = Writer::new(endian, iface.file.elf64, out);
+        let strings = Strings {
+            needed: add_all(&mut w, iface.needed.iter().map(String::as_str)),
+            soname: iface
+                .soname
+                .as_ref()
+                .map(|s| w.add_dynamic_string(s.as_bytes())),
+            exports: add_all(&mut w, iface.symbols.iter().map(|s| s.name.as_str())),
+            imports: add_all(&mut w, iface.imports.iter().map(|s| s.name.as_str())),
+            versions: iface
                 .versions
                 .iter()
-                .map(|v| w.add_dynamic_string(v.name.as_bytes()))
-                .collect();
-            (file, versions)
-        })
-        .collect();
-    let version_names: Vec<(StringId, Vec<StringId>)> = iface
-        .versions
-        .iter()
-        .map(|v| {
-            let own = w.add_dynamic_string(v.name.as_bytes());
-            let parents = v
-                .parents
+                .map(|v| {
+                    let own = w.add_dynamic_string(v.name.as_bytes());
+                    (own, add_all(&mut w, v.parents.iter().map(String::as_str)))
+                })
+                .collect(),
+            needs: iface
+                .needs
                 .iter()
-                .map(|p| w.add_dynamic_string(p.as_bytes()))
-                .collect();
-            (own, parents)
-        })
-        .collect();
-
-    // First pass: reserve the file layout in the order it is written.
-    let segment_count = 3
-        + 1 // PT_DYNAMIC
-        + 1 // PT_GNU_RELRO
-        + u32::from(has_tls)
-        + if has_property { 2 } else { 0 }
-        + u32::from(has_abiflags);
-    w.reserve_file_header();
-    w.reserve_program_headers(segment_count);
-    w.reserve_null_section_index();
-    let mut reserved = Reserved {
-        alloc_arch: Vec::new(),
-        other_arch: Vec::new(),
-        warnings: Vec::new(),
-        nobits_names: HashMap::new(),
-        needed,
-        soname,
-        names,
-        import_names,
-        version_names,
-        need_names,
-    };
-    for s in &alloc_arch {
-        let index = w.reserve_section_index();
-        let name = w.add_section_name(s.name.as_bytes());
-        let offset = w.reserve(arch_data[s.name.as_str()].len() as u64, s.align.max(1));
-        reserved.alloc_arch.push((index, name, offset));
-    }
-    let dynsym_count = (iface.symbols.len() + iface.imports.len()) as u32 + 1;
-    let hash_buckets = (dynsym_count / 2).max(1);
-    let hash_offset = if use_hash {
-        w.reserve_hash_section_index();
-        w.reserve_hash(hash_buckets, dynsym_count)
-    } else {
-        0
-    };
-    w.reserve_dynsym_section_index();
-    w.reserve_dynstr_section_index();
-    if has_versym {
-        w.reserve_gnu_versym_section_index();
-    }
-    if has_versions {
-        w.reserve_gnu_verdef_section_index();
-    }
-    if has_needs {
-        w.reserve_gnu_verneed_section_index();
-    }
-    w.reserve_null_dynamic_symbol_index();
-    for _ in &layout.order {
-        w.reserve_dynamic_symbol_index();
-    }
-    let dynsym_offset = w.reserve_dynsym();
-    let dynstr_offset = w.reserve_dynstr()?;
-    let versym_offset = if has_versym {
-        w.reserve_gnu_versym()
-    } else {
-        0
-    };
-    let verdef_offset = if has_versions {
-        let aux: usize = iface.versions.iter().map(|v| 1 + v.parents.len()).sum();
-        w.reserve_gnu_verdef(iface.versions.len() as u16, aux)
-    } else {
-        0
-    };
-    let verneed_offset = if has_needs {
-        let aux: usize = iface.needs.iter().map(|n| n.versions.len()).sum();
-        w.reserve_gnu_verneed(iface.needs.len() as u16, aux)
-    } else {
-        0
-    };
-    let end_of_headers = w.reserved_len();
-
-    // NOBITS sections: indices now, addresses below.
-    for (slot, name) in &nobits {
-        let slot = *slot;
-        let index = w.reserve_section_index();
-        let name = w.add_section_name(name.as_bytes());
-        reserved.nobits_names.insert(slot, name);
-        if let Some(space) = layout.spaces.get_mut(&slot) {
-            space.index = index.0;
+                .map(|n| {
+                    let file = w.add_dynamic_string(n.file.as_bytes());
+                    (
+                        file,
+                        add_all(&mut w, n.versions.iter().map(|v| v.name.as_str())),
+                    )
+                })
+                .collect(),
+        };
+        // s390x's SysV hash has 8-byte entries, which object does not write; no linker
+        // reads a library's hash table, so s390x stubs go without one.
+        let hash = iface.file.machine != elf::EM_S390.0;
+        let dynamic_count = iface.needed.len()
+            + usize::from(iface.soname.is_some())
+            + usize::from(hash)
+            + 4 // DT_STRTAB, DT_SYMTAB, DT_STRSZ, DT_SYMENT
+            + usize::from(has_versym(iface))
+            + if iface.versions.is_empty() { 0 } else { 2 }
+            + if iface.needs.is_empty() { 0 } else { 2 }
+            + 1; // DT_NULL
+        StubWriter {
+            iface,
+            layout,
+            blobs,
+            w,
+            strings,
+            hash,
+            dynamic_count,
         }
     }
-    let dynamic_count = iface.needed.len()
-        + usize::from(iface.soname.is_some())
-        + usize::from(use_hash)
-        + 4
-        + usize::from(has_versym)
-        + if has_versions { 2 } else { 0 }
-        + if has_needs { 2 } else { 0 }
-        + 1;
-    w.reserve_dynamic_section_index();
-    let dynamic_offset = w.reserve_dynamic(dynamic_count);
-    for s in &other_arch {
-        let index = w.reserve_section_index();
-        let name = w.add_section_name(s.name.as_bytes());
-        let offset = w.reserve(arch_data[s.name.as_str()].len() as u64, s.align.max(1));
-        reserved.other_arch.push((index, name, offset));
-    }
-    for (name, data) in &warning_data {
-        let index = w.reserve_section_index();
-        let name = w.add_section_name(name.as_bytes());
-        let offset = w.reserve(data.len() as u64, 1);
-        reserved.warnings.push((index, name, offset));
-    }
-    w.reserve_shstrtab_section_index();
-    w.reserve_shstrtab()?;
-    w.reserve_section_headers();
 
-    // Addresses: segment 1 maps the file from 0, the others follow on fresh pages.
-    let mut va = end_of_headers;
-    let mut rodata_end = va;
-    for (slot, space) in layout.spaces.iter_mut() {
-        if let Slot::Data(Region::Rodata, _) = slot {
-            space.addr = align_up(va, space.align);
-            va = space.addr + space.size;
-            rodata_end = va;
+    fn write(mut self, nobits: &'a [(Slot, String)]) -> object::write::Result<()> {
+        let offsets = self.reserve(nobits)?;
+        let addresses = self.assign_addresses(&offsets);
+        self.write_program_headers(&offsets, &addresses)?;
+        self.write_dynamic_tables(&offsets);
+        self.write_dynamic(&offsets)?;
+        for (blob, (_, offset)) in self.blobs.iter().zip(&offsets.blobs) {
+            if !blob.is_alloc() {
+                self.w.pad_until(*offset);
+                self.w.write(&blob.data);
+            }
         }
+        self.w.write_shstrtab();
+        self.write_section_headers(&offsets, &addresses);
+        Ok(())
     }
-    let text_offset = align_up(end_of_headers, TEXT_SLOT);
-    let text_va = align_up(rodata_end, PAGE) + text_offset % PAGE;
-    let text_size = layout.spaces.get(&Slot::Text).map_or(0, |s| s.size);
-    if let Some(text) = layout.spaces.get_mut(&Slot::Text) {
-        text.addr = text_va;
+
+    fn dynsym_count(&self) -> u32 {
+        self.layout.order.len() as u32 + 1
     }
-    let rw_va = align_up(text_va + text_size, PAGE) + dynamic_offset % PAGE;
-    let tls_align = layout.spaces.get(&Slot::Tls).map_or(1, |s| s.align);
-    let tls_size = layout.spaces.get(&Slot::Tls).map_or(0, |s| s.size);
-    if let Some(tls) = layout.spaces.get_mut(&Slot::Tls) {
-        tls.addr = rw_va;
+
+    fn hash_buckets(&self) -> u32 {
+        (self.dynsym_count() / 2).max(1)
     }
-    let dynamic_size = dynamic_count as u64 * if iface.file.elf64 { 16 } else { 8 };
-    let mut va = rw_va + dynamic_size;
-    let mut relro_end = va;
-    for in_relro in [true, false] {
-        for (slot, space) in layout.spaces.iter_mut() {
-            if matches!(slot, Slot::Data(r, _) if *r != Region::Rodata && r.in_relro() == in_relro)
-            {
+
+    fn segment_count(&self) -> u32 {
+        let tls = u32::from(self.layout.spaces.contains_key(&Slot::Tls));
+        let extra: usize = self
+            .blobs
+            .iter()
+            .filter(|b| b.is_alloc())
+            .map(|b| b.segment_types().len())
+            .sum();
+        3 + 2 + tls + extra as u32 // PT_LOAD x3, PT_DYNAMIC, PT_GNU_RELRO
+    }
+
+    /// First pass: every part of the file, in the order it is written.
+    fn reserve(&mut self, nobits: &'a [(Slot, String)]) -> object::write::Result<Offsets> {
+        let iface = self.iface;
+        let mut o = Offsets::default();
+        self.w.reserve_file_header();
+        self.w.reserve_program_headers(self.segment_count());
+        self.w.reserve_null_section_index();
+        for blob in self.blobs.iter().filter(|b| b.is_alloc()) {
+            let reserved = self.reserve_blob(blob);
+            o.blobs.push(reserved);
+        }
+        if self.hash {
+            self.w.reserve_hash_section_index();
+            o.hash = self
+                .w
+                .reserve_hash(self.hash_buckets(), self.dynsym_count());
+        }
+        self.w.reserve_dynsym_section_index();
+        self.w.reserve_dynstr_section_index();
+        if has_versym(iface) {
+            self.w.reserve_gnu_versym_section_index();
+        }
+        if !iface.versions.is_empty() {
+            self.w.reserve_gnu_verdef_section_index();
+        }
+        if !iface.needs.is_empty() {
+            self.w.reserve_gnu_verneed_section_index();
+        }
+        self.w.reserve_null_dynamic_symbol_index();
+        for _ in &self.layout.order {
+            self.w.reserve_dynamic_symbol_index();
+        }
+        o.dynsym = self.w.reserve_dynsym();
+        o.dynstr = self.w.reserve_dynstr()?;
+        if has_versym(iface) {
+            o.versym = self.w.reserve_gnu_versym();
+        }
+        if !iface.versions.is_empty() {
+            let aux: usize = iface.versions.iter().map(|v| 1 + v.parents.len()).sum();
+            o.verdef = self.w.reserve_gnu_verdef(iface.versions.len() as u16, aux);
+        }
+        if !iface.needs.is_empty() {
+            let aux: usize = iface.needs.iter().map(|n| n.versions.len()).sum();
+            o.verneed = self.w.reserve_gnu_verneed(iface.needs.len() as u16, aux);
+        }
+        o.end_of_headers = self.w.reserved_len();
+        for (slot, name) in nobits {
+            let index = self.w.reserve_section_index();
+            o.nobits
+                .insert(*slot, self.w.add_section_name(name.as_bytes()));
+            if let Some(space) = self.layout.spaces.get_mut(slot) {
+                space.index = index.0;
+            }
+        }
+        self.w.reserve_dynamic_section_index();
+        o.dynamic = self.w.reserve_dynamic(self.dynamic_count);
+        for blob in self.blobs.iter().filter(|b| !b.is_alloc()) {
+            let reserved = self.reserve_blob(blob);
+            o.blobs.push(reserved);
+        }
+        self.w.reserve_shstrtab_section_index();
+        self.w.reserve_shstrtab()?;
+        self.w.reserve_section_headers();
+        Ok(o)
+    }
+
+    fn reserve_blob(&mut self, blob: &'a Blob) -> (StringId, u64) {
+        self.w.reserve_section_index();
+        let name = self.w.add_section_name(blob.name.as_bytes());
+        (name, self.w.reserve(blob.data.len() as u64, blob.align))
+    }
+
+    /// Segment 1 maps the file from address 0 and ends with the read-only data; text and
+    /// the writable segment follow on fresh pages, congruent to their file offsets.
+    fn assign_addresses(&mut self, o: &Offsets) -> Addresses {
+        let dynamic_size = self.dynamic_size();
+        let spaces = &mut self.layout.spaces;
+        let mut va = o.end_of_headers;
+        for (slot, space) in spaces.iter_mut() {
+            if let Slot::Data(Region::Rodata, _) = slot {
                 space.addr = align_up(va, space.align);
                 va = space.addr + space.size;
             }
         }
-        if in_relro {
-            relro_end = va;
+        let rodata_end = va;
+        let text_offset = align_up(o.end_of_headers, TEXT_SLOT);
+        let text = align_up(rodata_end, PAGE) + text_offset % PAGE;
+        let text_size = spaces.get(&Slot::Text).map_or(0, |s| s.size);
+        if let Some(space) = spaces.get_mut(&Slot::Text) {
+            space.addr = text;
         }
-    }
-    let rw_end = va;
-
-    // Second pass: write everything in the reserved order.
-    let osabi = elf::OsAbi(iface.file.os_abi);
-    w.write_file_header(&FileHeader {
-        os_abi: osabi,
-        abi_version: iface.file.abi_version,
-        e_type: elf::ET_DYN,
-        e_machine: elf::Machine(iface.file.machine),
-        e_entry: 0,
-        e_flags: elf::FileFlags(iface.file.flags),
-    })?;
-    w.write_align_program_headers();
-    let load = |flags: u32, offset: u64, vaddr: u64, filesz: u64, memsz: u64| ProgramHeader {
-        p_type: elf::PT_LOAD,
-        p_flags: elf::ProgramFlags(flags),
-        p_offset: offset,
-        p_vaddr: vaddr,
-        p_paddr: vaddr,
-        p_filesz: filesz,
-        p_memsz: memsz,
-        p_align: PAGE,
-    };
-    w.write_program_header(&load(elf::PF_R.0, 0, 0, end_of_headers, rodata_end));
-    w.write_program_header(&load(
-        elf::PF_R.0 | elf::PF_X.0,
-        text_offset,
-        text_va,
-        0,
-        text_size,
-    ));
-    w.write_program_header(&load(
-        elf::PF_R.0 | elf::PF_W.0,
-        dynamic_offset,
-        rw_va,
-        dynamic_size,
-        rw_end - rw_va,
-    ));
-    w.write_program_header(&ProgramHeader {
-        p_type: elf::PT_DYNAMIC,
-        p_flags: elf::ProgramFlags(elf::PF_R.0 | elf::PF_W.0),
-        p_offset: dynamic_offset,
-        p_vaddr: rw_va,
-        p_paddr: rw_va,
-        p_filesz: dynamic_size,
-        p_memsz: dynamic_size,
-        p_align: if iface.file.elf64 { 8 } else { 4 },
-    });
-    w.write_program_header(&ProgramHeader {
-        p_type: elf::PT_GNU_RELRO,
-        p_flags: elf::PF_R,
-        p_offset: dynamic_offset,
-        p_vaddr: rw_va,
-        p_paddr: rw_va,
-        p_filesz: dynamic_size,
-        p_memsz: relro_end - rw_va,
-        p_align: 1,
-    });
-    if has_tls {
-        w.write_program_header(&ProgramHeader {
-            p_type: elf::PT_TLS,
-            p_flags: elf::PF_R,
-            p_offset: dynamic_offset,
-            p_vaddr: rw_va,
-            p_paddr: rw_va,
-            p_filesz: 0,
-            p_memsz: tls_size,
-            p_align: tls_align,
-        });
-    }
-    for (s, (_, _, offset)) in alloc_arch.iter().zip(&reserved.alloc_arch) {
-        let size = arch_data[s.name.as_str()].len() as u64;
-        let header = |p_type| ProgramHeader {
-            p_type,
-            p_flags: elf::PF_R,
-            p_offset: *offset,
-            p_vaddr: *offset,
-            p_paddr: *offset,
-            p_filesz: size,
-            p_memsz: size,
-            p_align: s.align.max(1),
-        };
-        match s.name.as_str() {
-            ".note.gnu.property" => {
-                w.write_program_header(&header(elf::PT_NOTE));
-                w.write_program_header(&header(elf::PT_GNU_PROPERTY));
+        let rw = align_up(text + text_size, PAGE) + o.dynamic % PAGE;
+        if let Some(space) = spaces.get_mut(&Slot::Tls) {
+            space.addr = rw;
+        }
+        let mut va = rw + dynamic_size;
+        let mut relro_end = va;
+        for in_relro in [true, false] {
+            for (slot, space) in spaces.iter_mut() {
+                if matches!(slot, Slot::Data(r, _) if *r != Region::Rodata && r.in_relro() == in_relro)
+                {
+                    space.addr = align_up(va, space.align);
+                    va = space.addr + space.size;
+                }
             }
-            ".MIPS.abiflags" => w.write_program_header(&header(elf::PT_MIPS_ABIFLAGS)),
-            _ => {}
+            if in_relro {
+                relro_end = va;
+            }
+        }
+        Addresses {
+            rodata_end,
+            text_offset,
+            text,
+            text_size,
+            rw,
+            relro_end,
+            rw_end: va,
         }
     }
 
-    for s in &alloc_arch {
-        w.write_align(s.align.max(1));
-        w.write(&arch_data[s.name.as_str()]);
+    fn dynamic_size(&self) -> u64 {
+        self.dynamic_count as u64 * if self.iface.file.elf64 { 16 } else { 8 }
     }
-    if use_hash {
-        w.write_hash(hash_buckets, dynsym_count, |i| {
-            let name = match layout.order[i.checked_sub(1)? as usize] {
+
+    fn write_program_headers(&mut self, o: &Offsets, a: &Addresses) -> object::write::Result<()> {
+        let file = &self.iface.file;
+        self.w.write_file_header(&FileHeader {
+            os_abi: elf::OsAbi(file.os_abi),
+            abi_version: file.abi_version,
+            e_type: elf::ET_DYN,
+            e_machine: elf::Machine(file.machine),
+            e_entry: 0,
+            e_flags: elf::FileFlags(file.flags),
+        })?;
+        self.w.write_align_program_headers();
+        let (r, w, x) = (elf::PF_R.0, elf::PF_W.0, elf::PF_X.0);
+        let dynamic = self.dynamic_size();
+        let tls = self
+            .layout
+            .spaces
+            .get(&Slot::Tls)
+            .map(|s| (s.size, s.align));
+        let mut headers = vec![
+            segment(elf::PT_LOAD, r, 0, 0, o.end_of_headers, a.rodata_end, PAGE),
+            segment(
+                elf::PT_LOAD,
+                r | x,
+                a.text_offset,
+                a.text,
+                0,
+                a.text_size,
+                PAGE,
+            ),
+            segment(
+                elf::PT_LOAD,
+                r | w,
+                o.dynamic,
+                a.rw,
+                dynamic,
+                a.rw_end - a.rw,
+                PAGE,
+            ),
+            segment(
+                elf::PT_DYNAMIC,
+                r | w,
+                o.dynamic,
+                a.rw,
+                dynamic,
+                dynamic,
+                if file.elf64 { 8 } else { 4 },
+            ),
+            segment(
+                elf::PT_GNU_RELRO,
+                r,
+                o.dynamic,
+                a.rw,
+                dynamic,
+                a.relro_end - a.rw,
+                1,
+            ),
+        ];
+        if let Some((size, align)) = tls {
+            headers.push(segment(elf::PT_TLS, r, o.dynamic, a.rw, 0, size, align));
+        }
+        for (blob, (_, offset)) in self.blobs.iter().zip(&o.blobs) {
+            let len = blob.data.len() as u64;
+            for p_type in blob.segment_types() {
+                headers.push(segment(*p_type, r, *offset, *offset, len, len, blob.align));
+            }
+        }
+        for header in &headers {
+            self.w.write_program_header(header);
+        }
+        Ok(())
+    }
+
+    /// The alloc blobs, then `.hash`, `.dynsym`, `.dynstr` and the version sections.
+    fn write_dynamic_tables(&mut self, o: &Offsets) {
+        for blob in self.blobs.iter().filter(|b| b.is_alloc()) {
+            self.w.write_align(blob.align);
+            self.w.write(&blob.data);
+        }
+        let (iface, layout) = (self.iface, &self.layout);
+        if self.hash {
+            let name = |entry: Entry| match entry {
                 Entry::Export(e) => &iface.symbols[e].name,
                 Entry::Import(m) => &iface.imports[m].name,
             };
-            Some(elf::hash(name.as_bytes()))
-        });
-    }
-    w.write_null_dynamic_symbol();
-    for entry in &layout.order {
-        let sym = match *entry {
-            Entry::Export(i) => {
-                let st_name = w.dynamic_string_offset(Some(reserved.names[i]));
-                elf_symbol(&iface.symbols[i], st_name, &layout, i)
-            }
-            Entry::Import(i) => {
-                let st_name = w.dynamic_string_offset(Some(reserved.import_names[i]));
-                import_symbol(&iface.imports[i], st_name)
-            }
-        };
-        w.write_dynamic_symbol(&sym);
-    }
-    w.write_dynstr();
-    if has_versym {
-        w.write_null_gnu_versym();
-        for entry in &layout.order {
-            let index = match *entry {
-                Entry::Export(i) => i,
-                Entry::Import(i) => iface.symbols.len() + i,
-            };
-            w.write_gnu_versym(elf::VersymIndex(layout.versym[index]));
+            self.w
+                .write_hash(self.hash_buckets(), self.dynsym_count(), |i| {
+                    let entry = layout.order[i.checked_sub(1)? as usize];
+                    Some(elf::hash(name(entry).as_bytes()))
+                });
         }
+        self.w.write_null_dynamic_symbol();
+        for entry in &layout.order {
+            let sym = match *entry {
+                Entry::Export(i) => {
+                    let st_name = self.w.dynamic_string_offset(Some(self.strings.exports[i]));
+                    elf_symbol(&iface.symbols[i], st_name, layout, i)
+                }
+                Entry::Import(i) => {
+                    let st_name = self.w.dynamic_string_offset(Some(self.strings.imports[i]));
+                    import_symbol(&iface.imports[i], st_name)
+                }
+            };
+            self.w.write_dynamic_symbol(&sym);
+        }
+        self.w.write_dynstr();
+        if has_versym(iface) {
+            self.w.write_null_gnu_versym();
+            for entry in &layout.order {
+                let index = match *entry {
+                    Entry::Export(i) => i,
+                    Entry::Import(i) => iface.symbols.len() + i,
+                };
+                self.w
+                    .write_gnu_versym(elf::VersymIndex(layout.versym[index]));
+            }
+        }
+        self.write_verdefs();
+        self.write_verneeds();
+        self.w.pad_until(o.dynamic);
     }
-    if has_versions {
-        w.write_align_gnu_verdef();
-        for (v, (own, parents)) in iface.versions.iter().zip(&reserved.version_names) {
-            w.write_gnu_verdef(&Verdef {
+
+    fn write_verdefs(&mut self) {
+        if self.iface.versions.is_empty() {
+            return;
+        }
+        self.w.write_align_gnu_verdef();
+        for (v, (own, parents)) in self.iface.versions.iter().zip(&self.strings.versions) {
+            self.w.write_gnu_verdef(&Verdef {
                 version: elf::VER_DEF_CURRENT,
                 flags: elf::VersionFlags(v.flags),
                 index: elf::VersionIndex(v.index),
                 aux_count: 1 + parents.len() as u16,
-                name: w.dynamic_string_offset(Some(*own)),
+                name: self.w.dynamic_string_offset(Some(*own)),
                 hash: elf::hash(v.name.as_bytes()),
             });
             // Parents are written by hand: object 0.40's `write_gnu_verdaux` counts the
@@ -628,134 +700,166 @@ fn emit(iface: &Interface, mut layout: Layout, out: &mut Vec<u8>) -> object::wri
             // that does not exist, which GNU ld rejects (".gnu.version_d invalid entry").
             for (k, parent) in parents.iter().enumerate() {
                 let next: u32 = if k + 1 < parents.len() { 8 } else { 0 };
-                let name = w.dynamic_string_offset(Some(*parent));
-                w.write(&verdaux_bytes(name, next, iface.file.big_endian));
+                let name = self.w.dynamic_string_offset(Some(*parent));
+                self.w
+                    .write(&verdaux_bytes(name, next, self.iface.file.big_endian));
             }
         }
     }
-    if has_needs {
-        w.write_align_gnu_verneed();
-        for (need, (file, versions)) in iface.needs.iter().zip(&reserved.need_names) {
-            w.write_gnu_verneed(&Verneed {
+
+    fn write_verneeds(&mut self) {
+        if self.iface.needs.is_empty() {
+            return;
+        }
+        self.w.write_align_gnu_verneed();
+        for (need, (file, versions)) in self.iface.needs.iter().zip(&self.strings.needs) {
+            self.w.write_gnu_verneed(&Verneed {
                 version: elf::VER_NEED_CURRENT,
                 aux_count: need.versions.len() as u16,
-                file: w.dynamic_string_offset(Some(*file)),
+                file: self.w.dynamic_string_offset(Some(*file)),
             });
             for (v, name) in need.versions.iter().zip(versions) {
-                w.write_gnu_vernaux(&Vernaux {
+                self.w.write_gnu_vernaux(&Vernaux {
                     flags: elf::VersionFlags(v.flags),
                     index: elf::VersionIndex(v.index),
-                    name: w.dynamic_string_offset(Some(*name)),
+                    name: self.w.dynamic_string_offset(Some(*name)),
                     hash: elf::hash(v.name.as_bytes()),
                 });
             }
         }
     }
-    w.pad_until(dynamic_offset);
-    w.write_align_dynamic();
-    for id in &reserved.needed {
-        w.write_dynamic_string(elf::DT_NEEDED, *id)?;
-    }
-    if let Some(id) = reserved.soname {
-        w.write_dynamic_string(elf::DT_SONAME, id)?;
-    }
-    if use_hash {
-        w.write_dynamic(elf::DT_HASH, hash_offset)?;
-    }
-    w.write_dynamic(elf::DT_STRTAB, dynstr_offset)?;
-    w.write_dynamic(elf::DT_SYMTAB, dynsym_offset)?;
-    w.write_dynamic(elf::DT_STRSZ, u64::from(w.dynstr_len()))?;
-    w.write_dynamic(elf::DT_SYMENT, if iface.file.elf64 { 24 } else { 16 })?;
-    if has_versym {
-        w.write_dynamic(elf::DT_VERSYM, versym_offset)?;
-    }
-    if has_versions {
-        w.write_dynamic(elf::DT_VERDEF, verdef_offset)?;
-        w.write_dynamic(elf::DT_VERDEFNUM, iface.versions.len() as u64)?;
-    }
-    if has_needs {
-        w.write_dynamic(elf::DT_VERNEED, verneed_offset)?;
-        w.write_dynamic(elf::DT_VERNEEDNUM, iface.needs.len() as u64)?;
-    }
-    w.write_dynamic(elf::DT_NULL, 0)?;
-    for (s, (_, _, offset)) in other_arch.iter().zip(&reserved.other_arch) {
-        w.pad_until(*offset);
-        w.write(&arch_data[s.name.as_str()]);
-    }
-    for ((_, data), (_, _, offset)) in warning_data.iter().zip(&reserved.warnings) {
-        w.pad_until(*offset);
-        w.write(data);
-    }
-    w.write_shstrtab();
 
-    w.write_null_section_header();
-    for (s, (_, name, offset)) in alloc_arch.iter().zip(&reserved.alloc_arch) {
-        w.write_section_header(&arch_header(
-            s,
-            &arch_data,
-            w.section_name_offset(Some(*name)),
-            *offset,
-            *offset,
-        ));
+    fn write_dynamic(&mut self, o: &Offsets) -> object::write::Result<()> {
+        let iface = self.iface;
+        let w = &mut self.w;
+        w.write_align_dynamic();
+        for id in &self.strings.needed {
+            w.write_dynamic_string(elf::DT_NEEDED, *id)?;
+        }
+        if let Some(id) = self.strings.soname {
+            w.write_dynamic_string(elf::DT_SONAME, id)?;
+        }
+        if self.hash {
+            w.write_dynamic(elf::DT_HASH, o.hash)?;
+        }
+        w.write_dynamic(elf::DT_STRTAB, o.dynstr)?;
+        w.write_dynamic(elf::DT_SYMTAB, o.dynsym)?;
+        w.write_dynamic(elf::DT_STRSZ, u64::from(w.dynstr_len()))?;
+        w.write_dynamic(elf::DT_SYMENT, if iface.file.elf64 { 24 } else { 16 })?;
+        if has_versym(iface) {
+            w.write_dynamic(elf::DT_VERSYM, o.versym)?;
+        }
+        if !iface.versions.is_empty() {
+            w.write_dynamic(elf::DT_VERDEF, o.verdef)?;
+            w.write_dynamic(elf::DT_VERDEFNUM, iface.versions.len() as u64)?;
+        }
+        if !iface.needs.is_empty() {
+            w.write_dynamic(elf::DT_VERNEED, o.verneed)?;
+            w.write_dynamic(elf::DT_VERNEEDNUM, iface.needs.len() as u64)?;
+        }
+        w.write_dynamic(elf::DT_NULL, 0)
     }
-    if use_hash {
-        w.write_hash_section_header(hash_offset);
+
+    /// Section headers in the order the sections were reserved.
+    fn write_section_headers(&mut self, o: &Offsets, a: &Addresses) {
+        let iface = self.iface;
+        self.w.write_null_section_header();
+        for (blob, (name, offset)) in self
+            .blobs
+            .iter()
+            .zip(&o.blobs)
+            .filter(|(b, _)| b.is_alloc())
+        {
+            self.write_blob_header(blob, *name, *offset, *offset);
+        }
+        if self.hash {
+            self.w.write_hash_section_header(o.hash);
+        }
+        self.w.write_dynsym_section_header(o.dynsym, 1);
+        self.w.write_dynstr_section_header(o.dynstr);
+        if has_versym(iface) {
+            self.w.write_gnu_versym_section_header(o.versym);
+        }
+        if !iface.versions.is_empty() {
+            self.w.write_gnu_verdef_section_header(o.verdef);
+        }
+        if !iface.needs.is_empty() {
+            self.w.write_gnu_verneed_section_header(o.verneed);
+        }
+        for (slot, space) in &self.layout.spaces {
+            let Some(name) = o.nobits.get(slot) else {
+                continue;
+            };
+            let (offset, flags) =
+                nobits_placement(*slot, o.end_of_headers, a.text_offset, o.dynamic);
+            self.w.write_section_header(&SectionHeader {
+                sh_name: self.w.section_name_offset(Some(*name)),
+                sh_type: elf::SHT_NOBITS,
+                sh_flags: elf::SectionFlags(flags),
+                sh_addr: space.addr,
+                sh_offset: offset,
+                sh_size: space.size,
+                sh_link: 0,
+                sh_info: 0,
+                sh_addralign: space.align.max(1),
+                sh_entsize: 0,
+            });
+        }
+        self.w.write_dynamic_section_header(a.rw);
+        for (blob, (name, offset)) in self
+            .blobs
+            .iter()
+            .zip(&o.blobs)
+            .filter(|(b, _)| !b.is_alloc())
+        {
+            self.write_blob_header(blob, *name, *offset, 0);
+        }
+        self.w.write_shstrtab_section_header();
     }
-    w.write_dynsym_section_header(dynsym_offset, 1);
-    w.write_dynstr_section_header(dynstr_offset);
-    if has_versym {
-        w.write_gnu_versym_section_header(versym_offset);
-    }
-    if has_versions {
-        w.write_gnu_verdef_section_header(verdef_offset);
-    }
-    if has_needs {
-        w.write_gnu_verneed_section_header(verneed_offset);
-    }
-    for (slot, space) in &layout.spaces {
-        let Some(name) = reserved.nobits_names.get(slot) else {
-            continue;
-        };
-        let (offset, flags) = nobits_placement(*slot, end_of_headers, text_offset, dynamic_offset);
-        w.write_section_header(&SectionHeader {
-            sh_name: w.section_name_offset(Some(*name)),
-            sh_type: elf::SHT_NOBITS,
-            sh_flags: elf::SectionFlags(flags),
-            sh_addr: space.addr,
+
+    fn write_blob_header(&mut self, blob: &Blob, name: StringId, offset: u64, addr: u64) {
+        self.w.write_section_header(&SectionHeader {
+            sh_name: self.w.section_name_offset(Some(name)),
+            sh_type: elf::SectionType(blob.sh_type),
+            sh_flags: elf::SectionFlags(blob.flags),
+            sh_addr: addr,
             sh_offset: offset,
-            sh_size: space.size,
+            sh_size: blob.data.len() as u64,
             sh_link: 0,
             sh_info: 0,
-            sh_addralign: space.align.max(1),
+            sh_addralign: blob.align,
             sh_entsize: 0,
         });
     }
-    w.write_dynamic_section_header(rw_va);
-    for (s, (_, name, offset)) in other_arch.iter().zip(&reserved.other_arch) {
-        w.write_section_header(&arch_header(
-            s,
-            &arch_data,
-            w.section_name_offset(Some(*name)),
-            *offset,
-            0,
-        ));
+}
+
+fn has_versym(iface: &Interface) -> bool {
+    !iface.versions.is_empty() || !iface.needs.is_empty()
+}
+
+fn add_all<'a>(w: &mut Writer<'a>, names: impl Iterator<Item = &'a str>) -> Vec<StringId> {
+    names.map(|n| w.add_dynamic_string(n.as_bytes())).collect()
+}
+
+fn segment(
+    p_type: elf::ProgramType,
+    flags: u32,
+    offset: u64,
+    vaddr: u64,
+    filesz: u64,
+    memsz: u64,
+    align: u64,
+) -> ProgramHeader {
+    ProgramHeader {
+        p_type,
+        p_flags: elf::ProgramFlags(flags),
+        p_offset: offset,
+        p_vaddr: vaddr,
+        p_paddr: vaddr,
+        p_filesz: filesz,
+        p_memsz: memsz,
+        p_align: align,
     }
-    for ((_, data), (_, name, offset)) in warning_data.iter().zip(&reserved.warnings) {
-        w.write_section_header(&SectionHeader {
-            sh_name: w.section_name_offset(Some(*name)),
-            sh_type: elf::SHT_PROGBITS,
-            sh_flags: elf::SectionFlags(0),
-            sh_addr: 0,
-            sh_offset: *offset,
-            sh_size: data.len() as u64,
-            sh_link: 0,
-            sh_info: 0,
-            sh_addralign: 1,
-            sh_entsize: 0,
-        });
-    }
-    w.write_shstrtab_section_header();
-    Ok(())
 }
 
 fn elf_symbol(sym: &Symbol, st_name: u32, layout: &Layout, i: usize) -> Sym {
@@ -840,27 +944,6 @@ fn nobits_placement(slot: Slot, rodata: u64, text: u64, rw: u64) -> (u64, u64) {
         Slot::Data(Region::Rodata, _) => (rodata, alloc),
         Slot::Data(Region::RodataInWritable, _) => (rw, alloc),
         _ => (rw, alloc | write),
-    }
-}
-
-fn arch_header(
-    s: &ArchSection,
-    data: &HashMap<&str, Vec<u8>>,
-    sh_name: u32,
-    offset: u64,
-    addr: u64,
-) -> SectionHeader {
-    SectionHeader {
-        sh_name,
-        sh_type: elf::SectionType(s.sh_type),
-        sh_flags: elf::SectionFlags(s.flags),
-        sh_addr: addr,
-        sh_offset: offset,
-        sh_size: data[s.name.as_str()].len() as u64,
-        sh_link: 0,
-        sh_info: 0,
-        sh_addralign: s.align,
-        sh_entsize: 0,
     }
 }
 

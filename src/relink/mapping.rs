@@ -1,0 +1,173 @@
+//! Rewrite mappings (`FROM=TO`) and the one-pass scanner built from them.
+//!
+//! Mappings must keep every byte offset in place (store-path hash rewriting as Nix does
+//! for content-addressed derivations), so every pair must be the same length.
+
+use crate::error::{Error, Result};
+use aho_corasick::{AhoCorasick, MatchKind};
+use std::path::Path;
+
+/// The characters of Nix's base-32 alphabet (no `e`, `o`, `t`, `u`).
+const NIX_BASE32: &[u8] = b"0123456789abcdfghijklmnpqrsvwxyz";
+
+/// One same-length replacement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapping {
+    pub from: String,
+    pub to: String,
+}
+
+impl Mapping {
+    /// Parses `FROM=TO`, where each side is an absolute path (a Nix store path) or a bare
+    /// 32-character nix-base32 hash, and both sides have the same length.
+    pub fn parse(spec: &str) -> Result<Mapping> {
+        let (from, to) = spec
+            .split_once('=')
+            .ok_or_else(|| Error::Usage(format!("mapping `{spec}`: expected FROM=TO")))?;
+        Mapping::new(from.trim(), to.trim())
+    }
+
+    pub fn new(from: &str, to: &str) -> Result<Mapping> {
+        check_side(from)?;
+        check_side(to)?;
+        if from.len() != to.len() {
+            return Err(Error::Usage(format!(
+                "mapping {from} -> {to}: lengths differ ({} vs {} bytes); relink rewrites in place, \
+                 use `abicut elf` edits for length-changing paths",
+                from.len(),
+                to.len()
+            )));
+        }
+        Ok(Mapping {
+            from: from.to_owned(),
+            to: to.to_owned(),
+        })
+    }
+}
+
+fn check_side(side: &str) -> Result<()> {
+    if is_nix_hash(side) || (side.starts_with('/') && side.len() > 1) {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "`{side}` is neither an absolute store path nor a 32-character nix-base32 hash"
+        )))
+    }
+}
+
+/// True for a bare store hash: 32 characters of the nix-base32 alphabet.
+pub fn is_nix_hash(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| NIX_BASE32.contains(&b))
+}
+
+/// Reads a mapping file: one `FROM=TO` (or `FROM TO`) per line, `#` comments and blank lines ignored.
+pub fn read_map_file(path: &Path) -> Result<Vec<Mapping>> {
+    let bytes = crate::fsx::read(path)?;
+    let text = String::from_utf8(bytes).map_err(|_| Error::invalid(path, "not UTF-8 text"))?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let parsed = match line.split_once(char::is_whitespace) {
+            Some((from, to)) if !line.contains('=') => Mapping::new(from.trim(), to.trim()),
+            _ => Mapping::parse(line),
+        };
+        out.push(parsed.map_err(|e| Error::invalid(path, format!("line {}: {e}", n + 1)))?);
+    }
+    Ok(out)
+}
+
+/// Refuses a FROM given twice with different TOs: the output would depend on argument order.
+pub fn check_consistent(maps: &[Mapping]) -> Result<()> {
+    for (i, a) in maps.iter().enumerate() {
+        if let Some(b) = maps[..i].iter().find(|b| b.from == a.from && b.to != a.to) {
+            return Err(Error::Usage(format!(
+                "{} is mapped twice: to {} and to {}",
+                a.from, b.to, a.to
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// All mappings compiled into one automaton, so each file is scanned once whatever the
+/// number of mappings.
+pub struct Rewriter {
+    ac: Option<AhoCorasick>,
+    to: Vec<Vec<u8>>,
+}
+
+impl Rewriter {
+    pub fn new(maps: &[Mapping]) -> Result<Rewriter> {
+        let to = maps.iter().map(|m| m.to.as_bytes().to_vec()).collect();
+        let ac = if maps.is_empty() {
+            None
+        } else {
+            Some(automaton(maps.iter().map(|m| m.from.as_bytes()))?)
+        };
+        Ok(Rewriter { ac, to })
+    }
+
+    pub fn patterns(&self) -> usize {
+        self.to.len()
+    }
+
+    /// Rewrites `buf` in place, adding to `counts` (one per mapping) and returning the
+    /// changed byte ranges (for patching a kernel-copied file).
+    pub fn rewrite(&self, buf: &mut [u8], counts: &mut [u64]) -> Vec<(usize, usize)> {
+        let Some(ac) = &self.ac else {
+            return Vec::new();
+        };
+        let found: Vec<_> = ac.find_iter(&*buf).collect();
+        let mut changed = Vec::new();
+        for m in found {
+            let pid = m.pattern().as_usize();
+            counts[pid] += 1;
+            let to = &self.to[pid];
+            if buf[m.start()..m.end()] != to[..] {
+                buf[m.start()..m.end()].copy_from_slice(to);
+                changed.push((m.start(), m.end()));
+            }
+        }
+        changed
+    }
+}
+
+/// Finds forbidden references (`--forbid`).
+pub struct Forbidden {
+    ac: Option<AhoCorasick>,
+    names: Vec<String>,
+}
+
+impl Forbidden {
+    pub fn new(paths: &[String]) -> Result<Forbidden> {
+        let ac = if paths.is_empty() {
+            None
+        } else {
+            Some(automaton(paths.iter().map(|p| p.as_bytes()))?)
+        };
+        Ok(Forbidden {
+            ac,
+            names: paths.to_vec(),
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ac.is_none()
+    }
+
+    /// The first forbidden path that `bytes` contains, if any.
+    pub fn find(&self, bytes: &[u8]) -> Option<&str> {
+        let m = self.ac.as_ref()?.find(bytes)?;
+        Some(&self.names[m.pattern().as_usize()])
+    }
+}
+
+fn automaton<'a>(pats: impl Iterator<Item = &'a [u8]>) -> Result<AhoCorasick> {
+    AhoCorasick::builder()
+        .match_kind(MatchKind::LeftmostLongest)
+        .build(pats)
+        .map_err(|e| Error::Usage(format!("cannot build the pattern automaton: {e}")))
+}

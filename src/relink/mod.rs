@@ -1,0 +1,442 @@
+//! The relink step: copy a compile output to its real output while rewriting every
+//! interface store path into the real one.
+//!
+//! Every file is read once and scanned once for all mappings; the kernel copies the bytes
+//! (`copy_file_range`, through `std::io::copy`) and only the changed ranges are written
+//! from user space. The output is built in a temporary directory beside DEST and renamed
+//! into place, so a killed run leaves either no DEST or a complete one.
+
+pub mod mapping;
+pub mod verify;
+
+use crate::error::{Error, Result};
+use mapping::{Forbidden, Mapping, Rewriter};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::cell::RefCell;
+use std::ffi::OsStr;
+use std::fs::{self, File};
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use mapping::read_map_file;
+
+/// What the caller asks of a relink.
+#[derive(Debug, Default, Clone)]
+pub struct Options {
+    pub mappings: Vec<Mapping>,
+    /// Store paths that must not appear anywhere in the output.
+    pub forbid: Vec<String>,
+    /// Hard-link files that hold no occurrence instead of copying them (SRC and DEST then
+    /// share those inodes, so the caller must not modify either afterwards).
+    pub hardlink_unchanged: bool,
+}
+
+/// Counts for one mapping.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct MappingCount {
+    pub from: String,
+    pub to: String,
+    pub occurrences: u64,
+}
+
+/// What a relink did.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Summary {
+    pub files: u64,
+    pub directories: u64,
+    pub symlinks: u64,
+    pub bytes: u64,
+    pub files_rewritten: u64,
+    pub files_hardlinked: u64,
+    pub mappings: Vec<MappingCount>,
+}
+
+/// Receives progress; the library never draws anything itself.
+pub trait Progress: Sync {
+    fn start(&self, _total_bytes: u64, _files: u64) {}
+    fn advance(&self, _bytes: u64) {}
+}
+
+/// A progress sink that ignores everything.
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// One entry of the source tree, relative to its root.
+enum Entry {
+    Dir { rel: PathBuf, mode: u32 },
+    File { rel: PathBuf, mode: u32, len: u64 },
+    Symlink { rel: PathBuf, target: PathBuf },
+}
+
+/// Relinks `src` into `dest`. DEST appears only when complete; an existing DEST is replaced.
+pub fn relink(src: &Path, dest: &Path, opts: &Options, progress: &dyn Progress) -> Result<Summary> {
+    mapping::check_consistent(&opts.mappings)?;
+    let job = Job {
+        src,
+        rewriter: Rewriter::new(&opts.mappings)?,
+        forbid: Forbidden::new(&opts.forbid)?,
+        hardlink: opts.hardlink_unchanged,
+        counts: (0..opts.mappings.len())
+            .map(|_| AtomicU64::new(0))
+            .collect(),
+        bytes: AtomicU64::new(0),
+        rewritten: AtomicU64::new(0),
+        hardlinked: AtomicU64::new(0),
+    };
+    let src_meta = fs::symlink_metadata(src).map_err(|e| Error::io(src, e))?;
+    let entries = if src_meta.is_dir() {
+        walk(src)?
+    } else if src_meta.is_file() {
+        vec![Entry::File {
+            rel: PathBuf::new(),
+            mode: src_meta.permissions().mode(),
+            len: src_meta.len(),
+        }]
+    } else {
+        return Err(Error::invalid(
+            src,
+            "SRC must be a directory or a regular file",
+        ));
+    };
+    let staging = Staging::new(dest)?;
+    if src_meta.is_dir() {
+        fs::create_dir(&staging.path).map_err(|e| Error::io(&staging.path, e))?;
+    }
+    job.build(&entries, &staging.path, progress)?;
+    if src_meta.is_dir() {
+        set_mode(&staging.path, src_meta.permissions().mode())?;
+    }
+    staging.commit(dest)?;
+    Ok(job.summary(&entries, &opts.mappings))
+}
+
+/// State shared by the worker threads of one relink.
+struct Job<'a> {
+    src: &'a Path,
+    rewriter: Rewriter,
+    forbid: Forbidden,
+    hardlink: bool,
+    counts: Vec<AtomicU64>,
+    bytes: AtomicU64,
+    rewritten: AtomicU64,
+    hardlinked: AtomicU64,
+}
+
+impl Job<'_> {
+    fn build(&self, entries: &[Entry], out: &Path, progress: &dyn Progress) -> Result<()> {
+        let (total, files) = entries.iter().fold((0, 0), |(b, n), e| match e {
+            Entry::File { len, .. } => (b + len, n + 1),
+            _ => (b, n),
+        });
+        progress.start(total, files);
+        for e in entries {
+            match e {
+                Entry::Dir { rel, .. } => {
+                    let p = out.join(rel);
+                    fs::create_dir(&p).map_err(|e| Error::io(&p, e))?;
+                }
+                Entry::Symlink { rel, target } => self.symlink(rel, target, out)?,
+                Entry::File { .. } => {}
+            }
+        }
+        let first_error = Mutex::new(None);
+        entries.par_iter().for_each(|e| {
+            if let Entry::File { rel, mode, .. } = e {
+                if first_error.lock().map(|g| g.is_some()).unwrap_or(true) {
+                    return;
+                }
+                if let Err(err) = self.file(rel, *mode, out, progress)
+                    && let Ok(mut g) = first_error.lock()
+                {
+                    g.get_or_insert(err);
+                }
+            }
+        });
+        if let Some(err) = first_error.into_inner().ok().flatten() {
+            return Err(err);
+        }
+        // Deepest first, so read-only directories are closed after their contents exist.
+        for e in entries.iter().rev() {
+            if let Entry::Dir { rel, mode } = e {
+                set_mode(&out.join(rel), *mode)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn symlink(&self, rel: &Path, target: &Path, out: &Path) -> Result<()> {
+        let mut bytes = target.as_os_str().as_bytes().to_vec();
+        let mut counts = vec![0; self.rewriter.patterns()];
+        self.rewriter.rewrite(&mut bytes, &mut counts);
+        self.add_counts(&counts);
+        let link = self.src.join(rel);
+        if let Some(bad) = self.forbid.find(&bytes) {
+            return Err(forbidden(&link, bad));
+        }
+        let p = out.join(rel);
+        std::os::unix::fs::symlink(OsStr::from_bytes(&bytes), &p).map_err(|e| Error::io(&p, e))
+    }
+
+    fn file(&self, rel: &Path, mode: u32, out: &Path, progress: &dyn Progress) -> Result<()> {
+        thread_local!(static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) });
+        let (from, to) = if rel.as_os_str().is_empty() {
+            (self.src.to_path_buf(), out.to_path_buf())
+        } else {
+            (self.src.join(rel), out.join(rel))
+        };
+        BUF.with(|cell| {
+            let mut buf = cell.borrow_mut();
+            buf.clear();
+            let mut input = File::open(&from).map_err(|e| Error::io(&from, e))?;
+            input
+                .read_to_end(&mut buf)
+                .map_err(|e| Error::io(&from, e))?;
+            let mut counts = vec![0; self.rewriter.patterns()];
+            let changed = self.rewriter.rewrite(&mut buf, &mut counts);
+            self.add_counts(&counts);
+            if let Some(bad) = self.forbid.find(&buf) {
+                return Err(forbidden(&from, bad));
+            }
+            if changed.is_empty() && self.hardlink {
+                fs::hard_link(&from, &to).map_err(|e| Error::io(&to, e))?;
+                self.hardlinked.fetch_add(1, Ordering::Relaxed);
+            } else {
+                write_copy(&mut input, &to, &buf, &changed)?;
+                set_mode(&to, mode)?;
+            }
+            if !changed.is_empty() {
+                self.rewritten.fetch_add(1, Ordering::Relaxed);
+            }
+            self.bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
+            progress.advance(buf.len() as u64);
+            Ok(())
+        })
+    }
+
+    fn add_counts(&self, counts: &[u64]) {
+        for (total, n) in self.counts.iter().zip(counts) {
+            if *n > 0 {
+                total.fetch_add(*n, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn summary(&self, entries: &[Entry], maps: &[Mapping]) -> Summary {
+        let count = |f: fn(&Entry) -> bool| entries.iter().filter(|e| f(e)).count() as u64;
+        Summary {
+            files: count(|e| matches!(e, Entry::File { .. })),
+            directories: count(|e| matches!(e, Entry::Dir { .. })) + 1,
+            symlinks: count(|e| matches!(e, Entry::Symlink { .. })),
+            bytes: self.bytes.load(Ordering::Relaxed),
+            files_rewritten: self.rewritten.load(Ordering::Relaxed),
+            files_hardlinked: self.hardlinked.load(Ordering::Relaxed),
+            mappings: maps
+                .iter()
+                .zip(&self.counts)
+                .map(|(m, c)| MappingCount {
+                    from: m.from.clone(),
+                    to: m.to.clone(),
+                    occurrences: c.load(Ordering::Relaxed),
+                })
+                .collect(),
+        }
+    }
+}
+
+fn forbidden(file: &Path, what: &str) -> Error {
+    Error::invalid(file, format!("still references forbidden path {what}"))
+}
+
+/// Writes the rewritten file: a kernel copy of the input plus the few changed ranges when
+/// they are few, else the whole buffer.
+fn write_copy(input: &mut File, to: &Path, buf: &[u8], changed: &[(usize, usize)]) -> Result<()> {
+    const MAX_PATCHES: usize = 64;
+    let mut output = File::create(to).map_err(|e| Error::io(to, e))?;
+    if changed.len() > MAX_PATCHES {
+        return std::io::Write::write_all(&mut output, buf).map_err(|e| Error::io(to, e));
+    }
+    use std::io::Seek;
+    input
+        .seek(std::io::SeekFrom::Start(0))
+        .map_err(|e| Error::io(to, e))?;
+    let copied = std::io::copy(input, &mut output).map_err(|e| Error::io(to, e))?;
+    if copied != buf.len() as u64 {
+        return Err(Error::invalid(
+            to,
+            "source file changed size while being relinked",
+        ));
+    }
+    for &(start, end) in changed {
+        output
+            .write_all_at(&buf[start..end], start as u64)
+            .map_err(|e| Error::io(to, e))?;
+    }
+    Ok(())
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o7777))
+        .map_err(|e| Error::io(path, e))
+}
+
+/// Lists the tree under `root` (parents before children), refusing special files and
+/// symlinks that lead out of it.
+fn walk(root: &Path) -> Result<Vec<Entry>> {
+    let canon_root = fs::canonicalize(root).map_err(|e| Error::io(root, e))?;
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(dir) = stack.pop() {
+        let abs = root.join(&dir);
+        let mut names: Vec<_> = fs::read_dir(&abs)
+            .map_err(|e| Error::io(&abs, e))?
+            .map(|r| r.map(|d| d.file_name()))
+            .collect::<std::io::Result<_>>()
+            .map_err(|e| Error::io(&abs, e))?;
+        names.sort();
+        for name in names {
+            let rel = dir.join(&name);
+            let path = root.join(&rel);
+            let meta = fs::symlink_metadata(&path).map_err(|e| Error::io(&path, e))?;
+            let mode = meta.permissions().mode();
+            let ft = meta.file_type();
+            if ft.is_symlink() {
+                let target = fs::read_link(&path).map_err(|e| Error::io(&path, e))?;
+                check_symlink(&canon_root, &rel, &path, &target)?;
+                out.push(Entry::Symlink { rel, target });
+            } else if ft.is_dir() {
+                out.push(Entry::Dir {
+                    rel: rel.clone(),
+                    mode,
+                });
+                stack.push(rel);
+            } else if ft.is_file() {
+                out.push(Entry::File {
+                    rel,
+                    mode,
+                    len: meta.len(),
+                });
+            } else {
+                return Err(Error::invalid(
+                    &path,
+                    "special file (device, FIFO or socket) in a package output",
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A relative symlink must stay inside the tree, both by its text and, when its target
+/// exists, after resolving the symlinks it goes through. Absolute targets name other store
+/// paths (or this one, rewritten) and are kept as data.
+fn check_symlink(canon_root: &Path, rel: &Path, path: &Path, target: &Path) -> Result<()> {
+    if target.is_absolute() {
+        return Ok(());
+    }
+    let mut depth: i64 = rel.components().count() as i64 - 1;
+    for c in target.components() {
+        match c {
+            Component::ParentDir => depth -= 1,
+            Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return Err(escapes(path, target));
+        }
+    }
+    match fs::canonicalize(path) {
+        Ok(resolved) if !resolved.starts_with(canon_root) => Err(escapes(path, target)),
+        _ => Ok(()),
+    }
+}
+
+fn escapes(path: &Path, target: &Path) -> Error {
+    Error::invalid(
+        path,
+        format!("symlink to {} escapes the source tree", target.display()),
+    )
+}
+
+/// The temporary output beside DEST; removed on drop unless committed.
+struct Staging {
+    path: PathBuf,
+    committed: bool,
+}
+
+impl Staging {
+    fn new(dest: &Path) -> Result<Staging> {
+        let name = dest
+            .file_name()
+            .ok_or_else(|| Error::Usage(format!("DEST {} has no file name", dest.display())))?;
+        let parent = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+        tmp_name.push(format!(".abicut-{}-{seq}", std::process::id()));
+        let path = parent.join(tmp_name);
+        if fs::symlink_metadata(&path).is_ok() {
+            remove_any(&path)?;
+        }
+        Ok(Staging {
+            path,
+            committed: false,
+        })
+    }
+
+    /// Renames the finished output into place, replacing an existing DEST.
+    fn commit(mut self, dest: &Path) -> Result<()> {
+        let old = fs::symlink_metadata(dest).is_ok().then(|| {
+            let mut p = self.path.clone().into_os_string();
+            p.push(".old");
+            PathBuf::from(p)
+        });
+        if let Some(old) = &old {
+            fs::rename(dest, old).map_err(|e| Error::io(dest, e))?;
+        }
+        fs::rename(&self.path, dest).map_err(|e| Error::io(dest, e))?;
+        self.committed = true;
+        if let Some(old) = &old {
+            remove_any(old)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.committed && fs::symlink_metadata(&self.path).is_ok() {
+            let _ = remove_any(&self.path);
+        }
+    }
+}
+
+/// Removes a file or a tree, making read-only directories writable first (relinked
+/// outputs keep the read-only modes of the Nix store).
+fn remove_any(path: &Path) -> Result<()> {
+    let meta = fs::symlink_metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_dir() {
+        return fs::remove_file(path).map_err(|e| Error::io(path, e));
+    }
+    make_writable(path)?;
+    fs::remove_dir_all(path).map_err(|e| Error::io(path, e))
+}
+
+fn make_writable(dir: &Path) -> Result<()> {
+    set_mode(dir, 0o755)?;
+    for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        if entry.file_type().map_err(|e| Error::io(dir, e))?.is_dir() {
+            make_writable(&entry.path())?;
+        }
+    }
+    Ok(())
+}

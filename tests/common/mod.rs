@@ -1,0 +1,99 @@
+//! Helpers shared by the relink, elf-edit and verify tests.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+pub const ABICUT: &str = env!("CARGO_BIN_EXE_abicut");
+
+/// True when `tool` is on PATH. A missing tool fails the test under CI=true and skips it otherwise.
+pub fn have(tool: &str) -> bool {
+    let found = duct::cmd!("sh", "-c", format!("command -v {tool}"))
+        .stdout_null()
+        .unchecked()
+        .run()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{tool} is required under CI=true"
+        );
+        eprintln!("skipping: {tool} not installed");
+    }
+    found
+}
+
+/// True when a path exists (for cross sysroots).
+pub fn have_path(path: &str) -> bool {
+    let found = Path::new(path).exists();
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{path} is required under CI=true"
+        );
+        eprintln!("skipping: {path} missing");
+    }
+    found
+}
+
+pub fn write(path: &Path, text: &str) {
+    if let Some(p) = path.parent() {
+        fs::create_dir_all(p).unwrap();
+    }
+    fs::write(path, text).unwrap();
+}
+
+/// Compiles C source `src` with `cc` and extra arguments into `out`.
+pub fn cc(dir: &Path, name: &str, src: &str, out: &Path, args: &[&str]) {
+    let c = dir.join(format!("{name}.c"));
+    write(&c, src);
+    let mut argv: Vec<String> = vec![
+        c.display().to_string(),
+        "-o".into(),
+        out.display().to_string(),
+    ];
+    argv.extend(args.iter().map(|s| s.to_string()));
+    duct::cmd("cc", argv).run().unwrap();
+}
+
+/// Runs abicut and returns (exit code, stdout, stderr).
+pub fn abicut(args: &[&str]) -> (i32, String, String) {
+    let out = duct::cmd(ABICUT, args)
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A tree as (relative path → kind, mode, content or link target), for comparing trees.
+pub fn snapshot(root: &Path) -> BTreeMap<PathBuf, (char, u32, Vec<u8>)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(root).unwrap().to_path_buf();
+            let m = fs::symlink_metadata(&p).unwrap();
+            let mode = m.permissions().mode() & 0o7777;
+            if m.file_type().is_symlink() {
+                let t = fs::read_link(&p).unwrap();
+                out.insert(rel, ('l', 0, t.into_os_string().into_encoded_bytes()));
+            } else if m.is_dir() {
+                out.insert(rel, ('d', mode, Vec::new()));
+                stack.push(p);
+            } else {
+                out.insert(rel, ('f', mode, fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,465 @@
+//! `abicut elf` edits on real binaries: copies of /usr/bin programs and fixtures (x86_64,
+//! run after every edit), and cross objects (ELF32 little-endian, big-endian 32 and 64):
+//! `readelf` shows the change and Debian's patchelf reads the same values back.
+//! Hostile files are refused with a clear error and left untouched.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn elf(args: &[&str]) -> String {
+    let (code, stdout, stderr) = abicut(&[&["elf"], args].concat());
+    assert_eq!(code, 0, "abicut elf {args:?}: {stderr}");
+    stdout
+}
+
+fn readelf(flag: &str, file: &Path) -> String {
+    duct::cmd!("readelf", "-W", flag, file).read().unwrap()
+}
+
+fn patchelf(flag: &str, file: &Path) -> String {
+    duct::cmd!("patchelf", flag, file).read().unwrap()
+}
+
+fn run(prog: &Path) -> String {
+    duct::cmd(prog, Vec::<String>::new()).read().unwrap()
+}
+
+fn tools() -> bool {
+    have("cc") && have("readelf") && have("patchelf")
+}
+
+/// A program whose library lives in lib/ beside it, found through RUNPATH.
+fn fixture(work: &Path) -> (PathBuf, PathBuf) {
+    let lib = work.join("lib");
+    fs::create_dir_all(&lib).unwrap();
+    cc(
+        work,
+        "val",
+        "int val(void) { return 7; }\n",
+        &lib.join("libval.so"),
+        &["-shared", "-fPIC", "-Wl,-soname,libval.so"],
+    );
+    let prog = work.join("prog");
+    let src = "#include <stdio.h>\nint val(void);\nint main(void) { printf(\"val=%d\\n\", val()); return 0; }\n";
+    let l = format!("-L{}", lib.display());
+    let r = format!("-Wl,-rpath,{}", lib.display());
+    cc(
+        work,
+        "prog",
+        src,
+        &prog,
+        &[&l, "-lval", &r, "-Wl,--enable-new-dtags"],
+    );
+    (prog, lib)
+}
+
+#[test]
+fn rpath_grow_shrink_remove_force() {
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (prog, lib) = fixture(tmp.path());
+    assert_eq!(run(&prog), "val=7");
+    let p = prog.to_str().unwrap();
+
+    // Grow: move the library to a much longer directory.
+    let long = tmp
+        .path()
+        .join("a-much-longer-directory-name/that/keeps/going/and/going/lib");
+    fs::create_dir_all(&long).unwrap();
+    fs::rename(lib.join("libval.so"), long.join("libval.so")).unwrap();
+    let l = long.to_str().unwrap();
+    elf(&["--set-rpath", l, p]);
+    assert_eq!(run(&prog), "val=7");
+    assert!(readelf("-d", &prog).contains(&format!("Library runpath: [{l}]")));
+    assert_eq!(patchelf("--print-rpath", &prog), l);
+    assert_eq!(elf(&["--print-rpath", p]).trim(), l);
+    assert!(readelf("-l", &prog).matches("LOAD").count() >= 3);
+
+    // Grow again on the already edited file.
+    let longer = format!("/nonexistent/one/two/three/four/five/six/seven:{l}");
+    elf(&["--set-rpath", &longer, p]);
+    assert_eq!(run(&prog), "val=7");
+    assert_eq!(patchelf("--print-rpath", &prog), longer);
+
+    // Shrink in place, then DT_RPATH, then removal.
+    fs::rename(long.join("libval.so"), lib.join("libval.so")).unwrap();
+    let short = lib.to_str().unwrap();
+    let size = fs::metadata(&prog).unwrap().len();
+    elf(&["--set-rpath", short, p]);
+    assert_eq!(
+        fs::metadata(&prog).unwrap().len(),
+        size,
+        "a shorter RUNPATH is written in place"
+    );
+    assert_eq!(run(&prog), "val=7");
+    assert_eq!(patchelf("--print-rpath", &prog), short);
+    elf(&["--set-rpath", short, "--force-rpath", p]);
+    assert!(readelf("-d", &prog).contains(&format!("Library rpath: [{short}]")));
+    assert_eq!(run(&prog), "val=7");
+    elf(&["--remove-rpath", p]);
+    let d = readelf("-d", &prog);
+    assert!(!d.contains("RPATH") && !d.contains("RUNPATH"), "{d}");
+    assert_eq!(patchelf("--print-rpath", &prog), "");
+    let ran = duct::cmd(&prog, Vec::<String>::new())
+        .env("LD_LIBRARY_PATH", &lib)
+        .read()
+        .unwrap();
+    assert_eq!(ran, "val=7");
+}
+
+#[test]
+fn needed_edits_on_system_programs() {
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["ls", "cat", "sort"] {
+        let prog = tmp.path().join(name);
+        fs::copy(Path::new("/usr/bin").join(name), &prog).unwrap();
+        let p = prog.to_str().unwrap();
+        // Enough new entries to outgrow the dynamic section: it moves to the new segment.
+        elf(&[
+            "--add-needed",
+            "libm.so.6",
+            "--add-needed",
+            "libdl.so.2",
+            "--add-needed",
+            "librt.so.1",
+            "--add-needed",
+            "libpthread.so.0",
+            "--add-needed",
+            "libutil.so.1",
+            p,
+        ]);
+        duct::cmd!(&prog, "--version").stdout_null().run().unwrap();
+        let needed = patchelf("--print-needed", &prog);
+        assert_eq!(needed, elf(&["--print-needed", p]).trim());
+        for lib in ["libc.so.6", "libm.so.6", "libutil.so.1"] {
+            assert!(needed.lines().any(|l| l == lib), "{name}: {needed}");
+            assert!(readelf("-d", &prog).contains(&format!("Shared library: [{lib}]")));
+        }
+        elf(&[
+            "--remove-needed",
+            "libdl.so.2",
+            "--remove-needed",
+            "librt.so.1",
+            p,
+        ]);
+        assert!(!patchelf("--print-needed", &prog).contains("libdl.so.2"));
+        duct::cmd!(&prog, "--version").stdout_null().run().unwrap();
+    }
+}
+
+#[test]
+fn replace_needed_and_soname() {
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (prog, lib) = fixture(tmp.path());
+    let p = prog.to_str().unwrap();
+    let renamed = "libval-with-a-much-longer-name.so.1";
+    fs::copy(lib.join("libval.so"), lib.join(renamed)).unwrap();
+    fs::remove_file(lib.join("libval.so")).unwrap();
+    elf(&["--replace-needed", "libval.so", renamed, p]);
+    assert_eq!(run(&prog), "val=7");
+    assert_eq!(
+        patchelf("--print-needed", &prog).lines().next(),
+        Some(renamed)
+    );
+
+    let so = lib.join(renamed);
+    let s = so.to_str().unwrap();
+    elf(&["--set-soname", renamed, s]);
+    assert_eq!(patchelf("--print-soname", &so), renamed);
+    assert!(readelf("-d", &so).contains(&format!("Library soname: [{renamed}]")));
+    assert_eq!(elf(&["--print-soname", s]).trim(), renamed);
+    assert_eq!(run(&prog), "val=7");
+
+    // Version needs follow a replaced library name (the loader matches them by name).
+    let ls = tmp.path().join("ls");
+    fs::copy("/usr/bin/ls", &ls).unwrap();
+    let libc_dir = tmp.path().join("libc");
+    fs::create_dir_all(&libc_dir).unwrap();
+    let real = fs::canonicalize(
+        duct::cmd!("cc", "-print-file-name=libc.so.6")
+            .read()
+            .unwrap(),
+    )
+    .unwrap();
+    fs::copy(&real, libc_dir.join("libc-renamed.so.6")).unwrap();
+    elf(&[
+        "--replace-needed",
+        "libc.so.6",
+        "libc-renamed.so.6",
+        "--set-rpath",
+        libc_dir.to_str().unwrap(),
+        ls.to_str().unwrap(),
+    ]);
+    assert!(readelf("-V", &ls).contains("File: libc-renamed.so.6"));
+    duct::cmd!(&ls, "--version").stdout_null().run().unwrap();
+}
+
+#[test]
+fn interpreter_grows() {
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (prog, _) = fixture(tmp.path());
+    let p = prog.to_str().unwrap();
+    let old = elf(&["--print-interpreter", p]).trim().to_owned();
+    assert_eq!(patchelf("--print-interpreter", &prog), old);
+    let dir = tmp
+        .path()
+        .join("a/very/long/path/to/the/dynamic/loader/of/this/program");
+    fs::create_dir_all(&dir).unwrap();
+    let interp = dir.join("ld.so");
+    std::os::unix::fs::symlink(&old, &interp).unwrap();
+    let i = interp.to_str().unwrap();
+    elf(&["--set-interpreter", i, p]);
+    assert_eq!(run(&prog), "val=7");
+    assert!(readelf("-l", &prog).contains(&format!("[Requesting program interpreter: {i}]")));
+    assert_eq!(patchelf("--print-interpreter", &prog), i);
+    // Back to the short one (in place).
+    elf(&["--set-interpreter", &old, p]);
+    assert_eq!(patchelf("--print-interpreter", &prog), old);
+    assert_eq!(run(&prog), "val=7");
+}
+
+/// Edits a cross library and, where lld can link one, a cross executable; checks with
+/// readelf and patchelf, and that `abicut verify` still reads the result.
+fn cross(triple: &str, interp: &str, link_exe: bool) {
+    let sysroot = format!("/usr/{triple}/lib");
+    if !have_path(&sysroot) || !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let so = tmp.path().join("libm.so.6");
+    fs::copy(format!("{sysroot}/libm.so.6"), &so).unwrap();
+    let s = so.to_str().unwrap();
+    let rpath =
+        "/nix/store/00000000000000000000000000000000-a-long-runpath-for-the-cross-library/lib";
+    let soname = "libm-renamed-to-something-longer.so.6";
+    elf(&[
+        "--set-rpath",
+        rpath,
+        "--set-soname",
+        soname,
+        "--add-needed",
+        "libdl.so.2",
+        s,
+    ]);
+    assert_eq!(patchelf("--print-rpath", &so), rpath, "{triple}");
+    assert_eq!(patchelf("--print-soname", &so), soname, "{triple}");
+    assert!(patchelf("--print-needed", &so).contains("libdl.so.2"));
+    let d = readelf("-d", &so);
+    assert!(
+        d.contains(&format!("Library runpath: [{rpath}]")),
+        "{triple}: {d}"
+    );
+    let (code, stdout, _) = abicut(&["verify", "--json", s, "--lib-path", &sysroot]);
+    assert_eq!(code, 0, "{triple}: {stdout}");
+
+    if !link_exe || !have("clang") || !have("ld.lld") {
+        return;
+    }
+    let exe = tmp.path().join("prog");
+    let c = tmp.path().join("s.c");
+    write(
+        &c,
+        "int puts(const char *);\nvoid _start(void) { puts(\"hi\"); }\n",
+    );
+    duct::cmd!(
+        "clang",
+        format!("--target={triple}"),
+        "-fuse-ld=lld",
+        "-nostdlib",
+        "-fPIC",
+        "-o",
+        &exe,
+        &c,
+        format!("{sysroot}/libc.so.6"),
+        format!("-Wl,-dynamic-linker,{interp}"),
+        "-Wl,-e,_start"
+    )
+    .run()
+    .unwrap();
+    let e = exe.to_str().unwrap();
+    let long = "/nix/store/11111111111111111111111111111111-glibc-cross-with-a-long-name/lib/ld.so";
+    elf(&["--set-interpreter", long, "--set-rpath", rpath, e]);
+    assert_eq!(patchelf("--print-interpreter", &exe), long);
+    assert_eq!(patchelf("--print-rpath", &exe), rpath);
+    assert!(readelf("-l", &exe).contains(&format!("[Requesting program interpreter: {long}]")));
+}
+
+#[test]
+fn cross_armhf_elf32_le() {
+    cross("arm-linux-gnueabihf", "/lib/ld-linux-armhf.so.3", true);
+}
+
+#[test]
+fn cross_i386_elf32_le() {
+    cross("i686-linux-gnu", "/lib/ld-linux.so.2", true);
+}
+
+#[test]
+fn cross_mips_elf32_be() {
+    cross("mips-linux-gnu", "/lib/ld.so.1", true);
+}
+
+#[test]
+fn cross_s390x_elf64_be() {
+    cross("s390x-linux-gnu", "/lib/ld64.so.1", false);
+}
+
+/// An i386 program edited to outgrow its dynamic section still runs under the i386 loader.
+#[test]
+fn i386_program_runs_after_edit() {
+    let sysroot = "/usr/i686-linux-gnu/lib";
+    if !have_path(sysroot) || !have("clang") || !have("ld.lld") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let exe = tmp.path().join("p32");
+    let c = tmp.path().join("s.c");
+    write(
+        &c,
+        "long write(int, const void *, unsigned long);\nvoid _exit(int);\nvoid _start(void) { write(1, \"hi32\\n\", 5); _exit(0); }\n",
+    );
+    duct::cmd!(
+        "clang",
+        "--target=i686-linux-gnu",
+        "-fuse-ld=lld",
+        "-nostdlib",
+        "-fPIC",
+        "-o",
+        &exe,
+        &c,
+        format!("{sysroot}/libc.so.6"),
+        "-Wl,-dynamic-linker,/lib/ld-linux.so.2"
+    )
+    .run()
+    .unwrap();
+    let loader = format!("{sysroot}/ld-linux.so.2");
+    let before = duct::cmd!(&loader, "--library-path", sysroot, &exe)
+        .unchecked()
+        .read()
+        .unwrap();
+    if before != "hi32" {
+        eprintln!("skipping: this kernel does not run i386 programs");
+        return;
+    }
+    let e = exe.to_str().unwrap();
+    let long = format!("{sysroot}/../lib/../lib/../lib/../lib/../lib/../lib");
+    let mut args = vec!["--set-rpath", &long];
+    for lib in [
+        "libm.so.6",
+        "libdl.so.2",
+        "librt.so.1",
+        "libpthread.so.0",
+        "libanl.so.1",
+        "libutil.so.1",
+    ] {
+        args.extend(["--add-needed", lib]);
+    }
+    args.push(e);
+    elf(&args);
+    assert_eq!(duct::cmd!(&loader, &exe).read().unwrap(), "hi32");
+    assert!(patchelf("--print-needed", &exe).contains("libutil.so.1"));
+}
+
+/// Overwrites `n` bytes at `off` (little-endian) in a copy of an x86_64 file.
+fn poke(bytes: &mut [u8], off: usize, n: usize, v: u64) {
+    bytes[off..off + n].copy_from_slice(&v.to_le_bytes()[..n]);
+}
+
+fn phdr_offset(bytes: &[u8], p_type: u32) -> usize {
+    let phoff = u64::from_le_bytes(bytes[0x20..0x28].try_into().unwrap()) as usize;
+    let phnum = u16::from_le_bytes(bytes[0x38..0x3a].try_into().unwrap()) as usize;
+    (0..phnum)
+        .map(|i| phoff + i * 56)
+        .find(|&o| u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap()) == p_type)
+        .unwrap()
+}
+
+#[test]
+fn hostile_files_are_refused_and_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = fs::read("/usr/bin/ls").unwrap();
+    let mut cases: Vec<(&str, Vec<u8>, &str)> = Vec::new();
+    cases.push((
+        "truncated",
+        good[..good.len() / 2].to_vec(),
+        "past the end of the file",
+    ));
+    cases.push(("header-only", good[..40].to_vec(), "truncated"));
+    cases.push((
+        "not-elf",
+        b"#!/bin/sh\necho hi\n".to_vec(),
+        "not an ELF file",
+    ));
+    let mut overlap = good.clone();
+    let first_load = phdr_offset(&good, 1);
+    let second_load = first_load + 56;
+    let vaddr = u64::from_le_bytes(good[first_load + 16..first_load + 24].try_into().unwrap());
+    poke(&mut overlap, second_load + 16, 8, vaddr + 0x10);
+    cases.push(("overlap", overlap, "overlapping loadable segments"));
+    let mut outside = good.clone();
+    poke(
+        &mut outside,
+        phdr_offset(&good, 2) + 8,
+        8,
+        good.len() as u64 + 0x1000,
+    );
+    cases.push(("dynamic-outside", outside, "past the end of the file"));
+    let mut bad_strtab = good.clone();
+    let dyn_off = u64::from_le_bytes(
+        good[phdr_offset(&good, 2) + 8..phdr_offset(&good, 2) + 16]
+            .try_into()
+            .unwrap(),
+    ) as usize;
+    let strtab = (0..64)
+        .map(|i| dyn_off + i * 16)
+        .find(|&o| good[o] == 5)
+        .unwrap();
+    poke(&mut bad_strtab, strtab + 8, 8, 0x7fff_0000_0000);
+    cases.push(("strtab-unmapped", bad_strtab, "DT_STRTAB"));
+
+    for (name, bytes, needle) in cases {
+        let f = tmp.path().join(name);
+        fs::write(&f, &bytes).unwrap();
+        for args in [
+            vec![
+                "--set-rpath",
+                "/x/y/z/a/very/long/path/indeed/longer/than/before",
+            ],
+            vec!["--print-needed"],
+        ] {
+            let f_str = f.to_str().unwrap();
+            let (code, _, stderr) = abicut(&[&["elf"], args.as_slice(), &[f_str]].concat());
+            assert_eq!(code, 3, "{name}: {stderr}");
+            assert!(
+                stderr.contains(name) && stderr.contains(needle),
+                "{name}: {stderr}"
+            );
+            assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+            assert_eq!(fs::read(&f).unwrap(), bytes, "{name}: file changed");
+        }
+        let (code, stdout, _) = abicut(&["verify", "--json", f.to_str().unwrap()]);
+        if name != "not-elf" {
+            assert_eq!(code, 1, "{name}: {stdout}");
+            assert!(stdout.contains("invalid-elf"), "{name}: {stdout}");
+        }
+    }
+    assert_eq!(
+        fs::read_dir(tmp.path()).unwrap().count(),
+        6,
+        "no temporary files left"
+    );
+}

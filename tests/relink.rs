@@ -1,0 +1,321 @@
+//! `abicut relink` against real programs: relinked binaries must run from the new path,
+//! interrupted runs must leave no or a complete DEST, bad mappings must write nothing.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const BASE_C: &str = "int base_add(int a, int b) { return a + b; }\n";
+const TOP_C: &str = "int base_add(int, int);\nint top_twice(int a) { return base_add(a, a); }\n";
+const PROG_C: &str = "#include <stdio.h>\nint top_twice(int);\nint main(void) { printf(\"result=%d\\n\", top_twice(21)); return 0; }\n";
+
+/// Builds OUT/lib/libbase.so, OUT/lib/libtop.so and OUT/bin/prog, all with RUNPATH OUT/lib,
+/// plus a script, a .pc file, a symlink and an empty directory mentioning OUT.
+fn build_package(work: &Path, out: &Path) {
+    let lib = out.join("lib");
+    fs::create_dir_all(&lib).unwrap();
+    fs::create_dir_all(out.join("bin")).unwrap();
+    fs::create_dir_all(out.join("share/empty")).unwrap();
+    let rpath = format!("-Wl,-rpath,{}", lib.display());
+    let l = format!("-L{}", lib.display());
+    cc(
+        work,
+        "base",
+        BASE_C,
+        &lib.join("libbase.so.1"),
+        &["-shared", "-fPIC", "-Wl,-soname,libbase.so.1"],
+    );
+    std::os::unix::fs::symlink("libbase.so.1", lib.join("libbase.so")).unwrap();
+    cc(
+        work,
+        "top",
+        TOP_C,
+        &lib.join("libtop.so"),
+        &["-shared", "-fPIC", &l, "-lbase", &rpath],
+    );
+    cc(
+        work,
+        "prog",
+        PROG_C,
+        &out.join("bin/prog"),
+        &[&l, "-ltop", &rpath, "-Wl,--enable-new-dtags"],
+    );
+    write(
+        &out.join("bin/wrapper"),
+        &format!("#!/bin/sh\nexec {}/bin/prog \"$@\"\n", out.display()),
+    );
+    fs::set_permissions(out.join("bin/wrapper"), fs::Permissions::from_mode(0o555)).unwrap();
+    write(
+        &out.join("lib/pkgconfig/top.pc"),
+        &format!(
+            "prefix={}\nlibdir=${{prefix}}/lib\nLibs: -L${{libdir}} -ltop\n",
+            out.display()
+        ),
+    );
+    std::os::unix::fs::symlink(out.join("bin/prog"), out.join("bin/prog-abs")).unwrap();
+}
+
+#[test]
+fn relinked_programs_run_from_the_new_path() {
+    if !have("cc") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let from = tmp.path().join("aaaaaaaa-pkg");
+    let to = tmp.path().join("bbbbbbbb-pkg");
+    build_package(tmp.path(), &from);
+    let ran = duct::cmd(from.join("bin/prog"), Vec::<String>::new())
+        .read()
+        .unwrap();
+    assert_eq!(ran, "result=42");
+
+    let map = format!("{}={}", from.display(), to.display());
+    let (code, stdout, stderr) = abicut(&[
+        "relink",
+        "--json",
+        "--map",
+        &map,
+        from.to_str().unwrap(),
+        to.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(
+        summary["mappings"][0]["occurrences"].as_u64().unwrap() >= 5,
+        "{summary}"
+    );
+    assert_eq!(summary["files"], 5);
+    assert_eq!(summary["symlinks"], 2);
+
+    // Move the original away: the relinked programs must not need it.
+    fs::rename(&from, tmp.path().join("gone")).unwrap();
+    let ran = duct::cmd(to.join("bin/prog"), Vec::<String>::new())
+        .read()
+        .unwrap();
+    assert_eq!(ran, "result=42");
+    let ran = duct::cmd(to.join("bin/wrapper"), Vec::<String>::new())
+        .read()
+        .unwrap();
+    assert_eq!(ran, "result=42");
+    let pc = fs::read_to_string(to.join("lib/pkgconfig/top.pc")).unwrap();
+    assert!(pc.contains(to.to_str().unwrap()));
+    assert_eq!(
+        fs::read_link(to.join("lib/libbase.so")).unwrap(),
+        Path::new("libbase.so.1")
+    );
+    assert_eq!(
+        fs::read_link(to.join("bin/prog-abs")).unwrap(),
+        to.join("bin/prog")
+    );
+    assert!(to.join("share/empty").is_dir());
+    let mode = fs::metadata(to.join("bin/wrapper"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o555);
+    let mode = fs::metadata(to.join("bin/prog"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o111, 0o111);
+
+    // Running again (DEST exists) gives the same bytes.
+    let before = snapshot(&to);
+    let back = tmp.path().join("gone");
+    let (code, _, stderr) = abicut(&[
+        "relink",
+        "--map",
+        &map,
+        back.to_str().unwrap(),
+        to.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(before, snapshot(&to));
+}
+
+#[test]
+fn bare_hashes_map_file_and_forbid() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let h1 = "0123456789abcdfghijklmnpqrsvwxyz";
+    let h2 = "zyxwvsrqpnmlkjihgfdcba9876543210";
+    let iface = "/nix/store/00000000000000000000000000000000-iface";
+    write(
+        &src.join("a.txt"),
+        &format!("/nix/store/{h1}-foo {iface}\n"),
+    );
+    let map_file = tmp.path().join("maps");
+    write(
+        &map_file,
+        &format!(
+            "# comment\n{h1}={h2}\n\n{iface} /nix/store/11111111111111111111111111111111-iface\n"
+        ),
+    );
+    let dest = tmp.path().join("dest");
+    let (code, stdout, stderr) = abicut(&[
+        "relink",
+        "--json",
+        "--map-file",
+        map_file.to_str().unwrap(),
+        "--forbid",
+        iface,
+        src.to_str().unwrap(),
+        dest.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("\"occurrences\": 1"));
+    assert_eq!(
+        fs::read_to_string(dest.join("a.txt")).unwrap(),
+        format!("/nix/store/{h2}-foo /nix/store/11111111111111111111111111111111-iface\n")
+    );
+
+    // Without the interface mapping the forbidden path survives: refused, nothing written.
+    let dest2 = tmp.path().join("dest2");
+    let (code, _, stderr) = abicut(&[
+        "relink",
+        "--map",
+        &format!("{h1}={h2}"),
+        "--forbid",
+        iface,
+        src.to_str().unwrap(),
+        dest2.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 3);
+    assert!(
+        stderr.contains("a.txt") && stderr.contains("forbidden"),
+        "{stderr}"
+    );
+    assert!(!dest2.exists());
+    assert_eq!(
+        fs::read_dir(tmp.path()).unwrap().count(),
+        3,
+        "no temporary left behind"
+    );
+}
+
+#[test]
+fn bad_mappings_and_escaping_symlinks_write_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    write(&src.join("f"), "x");
+    let dest = tmp.path().join("dest");
+    let d = dest.to_str().unwrap();
+    let s = src.to_str().unwrap();
+    for (map, needle) in [
+        ("/nix/store/abc=/nix/store/abcd", "lengths differ"),
+        ("nothing", "FROM=TO"),
+        ("relative=relativ2", "neither"),
+    ] {
+        let (code, _, stderr) = abicut(&["relink", "--map", map, s, d]);
+        assert_eq!(code, 3);
+        assert!(stderr.contains(needle), "{stderr}");
+        assert!(!dest.exists());
+    }
+    let (code, _, stderr) = abicut(&["relink", "--map", "/a=/b", "--map", "/a=/c", s, d]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("mapped twice"), "{stderr}");
+
+    std::os::unix::fs::symlink("../../etc/passwd", src.join("evil")).unwrap();
+    let (code, _, stderr) = abicut(&["relink", "--map", "/a=/b", s, d]);
+    assert_eq!(code, 3);
+    assert!(
+        stderr.contains("evil") && stderr.contains("escapes"),
+        "{stderr}"
+    );
+    assert!(!dest.exists());
+    assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1);
+}
+
+/// A tree big enough that a relink takes a noticeable time.
+fn big_tree(root: &Path, from: &str) {
+    let mut block = Vec::new();
+    for i in 0..2048 {
+        block.extend_from_slice(format!("{i:08} {from}/lib/libx.so ").as_bytes());
+    }
+    for d in 0..24 {
+        for f in 0..25 {
+            let p = root.join(format!("d{d}/f{f}"));
+            if f == 0 {
+                fs::create_dir_all(p.parent().unwrap()).unwrap();
+            }
+            fs::write(&p, &block).unwrap();
+        }
+    }
+}
+
+/// A small deterministic generator (the seed is printed so a failure can be replayed).
+fn next(seed: &mut u64) -> u64 {
+    *seed = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    *seed >> 33
+}
+
+#[test]
+fn killed_relink_leaves_no_or_complete_dest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let from = "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-x";
+    let to = "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-x";
+    let src = tmp.path().join("src");
+    big_tree(&src, from);
+    let map = format!("{from}={to}");
+    let reference = tmp.path().join("reference");
+    let start = Instant::now();
+    let (code, _, stderr) = abicut(&[
+        "relink",
+        "--map",
+        &map,
+        src.to_str().unwrap(),
+        reference.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let full = start.elapsed().as_micros() as u64;
+    let expected = snapshot(&reference);
+
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    eprintln!("seed {seed}, full run {full} us");
+    let (mut complete, mut absent) = (0, 0);
+    for round in 0..20 {
+        let dest = tmp.path().join(format!("dest{round}"));
+        let handle = duct::cmd(
+            ABICUT,
+            [
+                "relink",
+                "--map",
+                &map,
+                src.to_str().unwrap(),
+                dest.to_str().unwrap(),
+            ],
+        )
+        .stdout_null()
+        .stderr_null()
+        .unchecked()
+        .start()
+        .unwrap();
+        std::thread::sleep(Duration::from_micros(next(&mut seed) % (full + full / 4)));
+        handle.kill().unwrap();
+        if dest.exists() {
+            assert_eq!(snapshot(&dest), expected, "round {round}: DEST incomplete");
+            complete += 1;
+        } else {
+            absent += 1;
+        }
+        let (code, _, stderr) = abicut(&[
+            "relink",
+            "--map",
+            &map,
+            src.to_str().unwrap(),
+            dest.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "round {round}: rerun failed: {stderr}");
+        assert_eq!(snapshot(&dest), expected, "round {round}: rerun differs");
+    }
+    eprintln!("{absent} killed before completion, {complete} completed");
+}
