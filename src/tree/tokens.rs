@@ -64,17 +64,11 @@ struct Lexer<'a> {
     out: Vec<u8>,
 }
 
-/// What the whitespace skipper saw.
-struct Gap {
-    newline: bool,
-}
-
 impl Lexer<'_> {
     fn run(&mut self) {
         let mut line_start = true;
         loop {
-            let gap = self.skip_space(true);
-            line_start |= gap.newline;
+            line_start |= self.skip_space(true);
             if self.pos >= self.src.len() {
                 return;
             }
@@ -91,15 +85,16 @@ impl Lexer<'_> {
         self.src.get(self.pos + ahead).copied()
     }
 
-    /// Skips whitespace and comments; stops before a newline unless `cross_lines`.
-    fn skip_space(&mut self, cross_lines: bool) -> Gap {
-        let mut gap = Gap { newline: false };
+    /// Skips whitespace and comments; stops before a newline unless `cross_lines`. Says
+    /// whether it crossed a newline (outside comments), which starts a new logical line.
+    fn skip_space(&mut self, cross_lines: bool) -> bool {
+        let mut newline = false;
         while let Some(c) = self.peek(0) {
             if c == b'\n' {
                 if !cross_lines {
                     break;
                 }
-                gap.newline = true;
+                newline = true;
             } else if c == b'/' && self.peek(1) == Some(b'*') {
                 let end = find(&self.src[self.pos + 2..], b"*/")
                     .map_or(self.src.len(), |e| self.pos + 2 + e + 2);
@@ -115,7 +110,7 @@ impl Lexer<'_> {
             }
             self.pos += 1;
         }
-        gap
+        newline
     }
 
     /// A directive line: `#`, its name, the rest of its tokens, and a newline.
