@@ -99,15 +99,22 @@ fn assert_links_like(lib: &Path, stub: &Path) {
         .filter(|(linker, kind, _)| matches!(*linker, "lld" | "mold") && *kind != OutputKind::Exe)
         .collect();
     assert_eq!(judged.len(), 4);
+    // A library the real link refuses (the dynamic loader as a link input) says nothing there.
     assert!(
-        judged.iter().all(|(_, _, v)| *v == Verdict::Identical),
+        judged.iter().any(|(_, _, v)| *v == Verdict::Identical)
+            && judged
+                .iter()
+                .all(|(_, _, v)| matches!(v, Verdict::Identical | Verdict::RealFails(_))),
         "{}: tree stub does not link like the library:\n{}",
         lib.display(),
         report.failures()
     );
 }
 
-fn debian_tree(packages: &[&str], linked: &[&str]) {
+/// Every shared object of the packages is checked for link identity, except that of glibc's
+/// 253 iconv modules (`gconv/`, two exports each) only the first three are: the others are
+/// checked, as all are, to be exactly their `stubgen` stub.
+fn debian_tree(packages: &[&str]) {
     if !["apt-get", "dpkg", "clang", "readelf", "ld.lld", "ld.mold"]
         .iter()
         .all(|t| have(t))
@@ -121,7 +128,7 @@ fn debian_tree(packages: &[&str], linked: &[&str]) {
     let again = tree_hash(&root, &dir.path().join("tree2"), &["--self", "/"]);
     assert_eq!(hash, again, "tree hash is not deterministic");
     let mut headers = 0;
-    let mut stubs = 0;
+    let mut stubs = Vec::new();
     for file in all_files(&root) {
         let rel = file.strip_prefix(&root).unwrap();
         let in_tree = tree.join(rel);
@@ -155,7 +162,7 @@ fn debian_tree(packages: &[&str], linked: &[&str]) {
                 "{relstr}: header missing or changed"
             );
         } else if elf_type(&bytes) == Some(3) && is_so {
-            stubs += 1;
+            stubs.push(rel.to_path_buf());
             let stub = std::fs::read(&in_tree).unwrap();
             let expected = dir.path().join("expected.so");
             run(
@@ -189,15 +196,28 @@ fn debian_tree(packages: &[&str], linked: &[&str]) {
             );
         }
     }
-    assert!(headers > 0 && stubs > 0, "{headers} headers, {stubs} stubs");
-    for lib in linked {
-        let real = all_files(&root)
-            .into_iter()
-            .find(|p| p.ends_with(lib) && !std::fs::symlink_metadata(p).unwrap().is_symlink())
-            .unwrap_or_else(|| panic!("{lib} not in the packages"));
-        let rel = real.strip_prefix(&root).unwrap();
-        assert_links_like(&real, &tree.join(rel));
+    assert!(
+        headers > 0 && !stubs.is_empty(),
+        "{headers} headers, {} stubs",
+        stubs.len()
+    );
+    let mut gconv = 0;
+    let mut linked = 0;
+    for rel in &stubs {
+        if rel.to_string_lossy().contains("/gconv/") {
+            gconv += 1;
+            if gconv > 3 {
+                continue;
+            }
+        }
+        assert_links_like(&root.join(rel), &tree.join(rel));
+        linked += 1;
     }
+    eprintln!(
+        "{}: {headers} headers, {} stubs, {linked} checked for link identity",
+        packages.join(" + "),
+        stubs.len()
+    );
     let with_static = dir.path().join("tree-static");
     let static_hash = tree_hash(&root, &with_static, &["--self", "/", "--with-static"]);
     let archives = all_files(&with_static)
@@ -217,20 +237,17 @@ fn debian_tree(packages: &[&str], linked: &[&str]) {
 
 #[test]
 fn debian_libssl_tree() {
-    debian_tree(
-        &["libssl-dev", "libssl3"],
-        &["libssl.so.3", "libcrypto.so.3"],
-    );
+    debian_tree(&["libssl-dev", "libssl3"]);
 }
 
 #[test]
 fn debian_zlib_tree() {
-    debian_tree(&["zlib1g-dev", "zlib1g"], &["libz.so.1.2.13"]);
+    debian_tree(&["zlib1g-dev", "zlib1g"]);
 }
 
 #[test]
 fn debian_libc_tree() {
-    debian_tree(&["libc6-dev", "libc6"], &["libc.so.6", "libm.so.6"]);
+    debian_tree(&["libc6-dev", "libc6"]);
     // glibc's libc.so is a GNU ld script naming libc.so.6 and the loader by absolute path.
 }
 
