@@ -18,6 +18,9 @@
   # the host's (sandbox off).
   hostPath ? "/usr/bin:/bin",
   bash ? "/bin/bash",
+  # Where `abicut verify` finds libraries that come from outside the package set: with
+  # no nixpkgs, the host's C library.
+  systemLibDirs ? [ "/lib/x86_64-linux-gnu" "/usr/lib/x86_64-linux-gnu" ],
 }:
 let
   contentAddressed = {
@@ -36,6 +39,7 @@ let
         abicutHooks = ./hooks;
         abicutRole = role;
         PATH = "${abicut}/bin:${hostPath}";
+        abicutLibPath = builtins.concatStringsSep " " (map (d: "--lib-path ${d}") systemLibDirs);
       }
       // extra
     );
