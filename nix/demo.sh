@@ -21,16 +21,24 @@ cargo build --release --quiet
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp -r nix "$work/nix"
+# A nonce in an installed header makes this run's outputs new to the store: otherwise a
+# second run would find everything already built, the cutoff included.
+for p in base mid prog1 prog2; do
+  printf 'mkdir -p "$out/include"\necho "/* demo run %s */" > "$out/include/demo-run-%s.h"\n' \
+    "$(date +%s%N)" "$p" >> "$work/nix/tests/src/$p/build.sh"
+done
 mkdir -p "$work/abicut/bin"
 cp target/release/abicut "$work/abicut/bin/abicut"
 abicut=target/release/abicut
 cd "$work"
 
-# Prints "role package" for every derivation a nix-build log reports building.
+# Prints "role package" for every derivation a nix-build log reports building, from Nix's
+# own description of that derivation.
 built() {
   grep -o "building '/nix/store/[^']*'" "$1" | cut -d"'" -f2 | while read -r drv; do
-    nix show-derivation "$drv" | tr ',' '\n' | grep -o '"abicutRole":"[a-z]*"\|"name":"[a-z0-9]*-' \
-      | sed 's/"abicutRole":"\([a-z]*\)"/\1/; s/"name":"\(.*\)-/\1/' | paste -sd' '
+    nix show-derivation "$drv" \
+      | grep -o '"abicutRole": *"[a-z]*"\|"name": *"[^"]*"' \
+      | sed 's/.*: *"\(.*\)"/\1/; s/-[0-9.]*$//' | paste -sd' '
   done | sort
 }
 
@@ -46,17 +54,18 @@ build() {
 
 echo "== first build"
 first=$(build first)
-echo "   $first s"
+echo "   $first s, $(built first.log | wc -l) derivations built"
 nix-instantiate nix/tests --arg abicut "$work/abicut" -A classic.prog1 -A classic.prog2 2>/dev/null \
   | xargs nix show-derivation -r > graph.json
 
 sed -i 's/hello from base v1/hello from base v2 (ABI-neutral change)/' nix/tests/src/base/base.c
 echo "== rebuild after an ABI-neutral change to base"
 second=$(build second)
-echo "   $second s"
-echo "   compiled:  $(built second.log | awk '$1=="compile"{print $2}' | paste -sd' ')"
-echo "   interface: $(built second.log | awk '$1=="interface"{print $2}' | paste -sd' ')"
-echo "   relinked:  $(built second.log | awk '$1=="relink"{print $2}' | paste -sd' ')"
+built second.log > second.built
+echo "   $second s, $(wc -l < second.built) derivations built"
+for role in compile interface relink; do
+  printf '   %-10s %s\n' "$role:" "$(awk -v r="$role" '$1==r{print $2}' second.built | paste -sd' ')"
+done
 echo "== the programs now run the new base"
 for p in prog1 prog2; do
   "$(nix-build nix/tests --arg abicut "$work/abicut" -A "$p.out" --no-out-link 2>/dev/null)/bin/$p"
