@@ -848,8 +848,10 @@ struct NewSegment {
 }
 
 impl NewSegment {
-    /// Starts at the next page boundary after both the file's end and the highest loaded
-    /// address, so offset and address agree modulo the page size.
+    /// Starts at the end of the file (no padding) and at an address past every loaded byte
+    /// that agrees with the offset modulo the page size, as mmap requires. The page size is
+    /// the largest segment alignment, capped at 64 KiB (some linkers align to 2 MiB for huge
+    /// pages; padding the file to that would only waste space).
     fn start(elf: &ElfFile, out: &mut Vec<u8>) -> NewSegment {
         let loads = elf.phdrs.iter().filter(|p| p.p_type == PT_LOAD);
         let page = loads
@@ -857,16 +859,16 @@ impl NewSegment {
             .map(|p| p.align)
             .max()
             .unwrap_or(0)
-            .max(0x1000);
+            .clamp(0x1000, 0x10000);
         let end = loads
             .map(|p| p.vaddr.saturating_add(p.memsz))
             .max()
             .unwrap_or(0);
-        let offset = align_up(out.len() as u64, page);
+        let offset = align_up(out.len() as u64, 16);
         out.resize(offset as usize, 0);
         NewSegment {
             offset,
-            vaddr: align_up(end, page),
+            vaddr: align_up(end, page) + offset % page,
             page,
             buf: Vec::new(),
         }

@@ -114,24 +114,34 @@ impl Rewriter {
         self.to.len()
     }
 
-    /// Rewrites `buf` in place, adding to `counts` (one per mapping) and returning the
-    /// changed byte ranges (for patching a kernel-copied file).
-    pub fn rewrite(&self, buf: &mut [u8], counts: &mut [u64]) -> Vec<(usize, usize)> {
+    /// Finds every occurrence in `bytes` (one scan for all mappings), adding to `counts`
+    /// (one per mapping) and returning those that change bytes: (offset, mapping index).
+    pub fn find(&self, bytes: &[u8], counts: &mut [u64]) -> Vec<(usize, usize)> {
         let Some(ac) = &self.ac else {
             return Vec::new();
         };
-        let found: Vec<_> = ac.find_iter(&*buf).collect();
-        let mut changed = Vec::new();
-        for m in found {
+        let mut changes = Vec::new();
+        for m in ac.find_iter(bytes) {
             let pid = m.pattern().as_usize();
             counts[pid] += 1;
-            let to = &self.to[pid];
-            if buf[m.start()..m.end()] != to[..] {
-                buf[m.start()..m.end()].copy_from_slice(to);
-                changed.push((m.start(), m.end()));
+            if bytes[m.start()..m.end()] != self.to[pid][..] {
+                changes.push((m.start(), pid));
             }
         }
-        changed
+        changes
+    }
+
+    /// The replacement bytes of mapping `pid`.
+    pub fn replacement(&self, pid: usize) -> &[u8] {
+        &self.to[pid]
+    }
+
+    /// Applies changes found by [`Rewriter::find`] to `buf`.
+    pub fn apply(&self, buf: &mut [u8], changes: &[(usize, usize)]) {
+        for &(at, pid) in changes {
+            let to = &self.to[pid];
+            buf[at..at + to.len()].copy_from_slice(to);
+        }
     }
 }
 
