@@ -387,3 +387,51 @@ fn large_files_hard_links_and_single_files() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(fs::read_to_string(&one).unwrap(), many.replace(from, to));
 }
+
+#[test]
+fn relink_verifies_before_renaming() {
+    if !have("cc") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let from = tmp.path().join("aaaaaaaa-pkg");
+    let to = tmp.path().join("bbbbbbbb-pkg");
+    build_package(tmp.path(), &from);
+    let libc = duct::cmd!("cc", "-print-file-name=libc.so.6")
+        .read()
+        .unwrap();
+    let libc_dir = fs::canonicalize(libc)
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let map = format!("{}={}", from.display(), to.display());
+    let args = |dest: &Path| {
+        vec![
+            "relink".to_owned(),
+            "--verify".into(),
+            "--lib-path".into(),
+            libc_dir.display().to_string(),
+            "--map".into(),
+            map.clone(),
+            from.display().to_string(),
+            dest.display().to_string(),
+        ]
+    };
+    let a = args(&to);
+    let (code, _, stderr) = abicut(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0, "{stderr}");
+
+    // The relinked RUNPATH names `to`: without it and without libbase, nothing resolves.
+    fs::remove_dir_all(&to).unwrap();
+    fs::remove_file(from.join("lib/libbase.so.1")).unwrap();
+    let broken = tmp.path().join("cccccccc-pkg");
+    let a = args(&broken);
+    let (code, _, stderr) = abicut(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 3);
+    assert!(
+        stderr.contains("verification failed") && stderr.contains("libbase.so.1"),
+        "{stderr}"
+    );
+    assert!(!broken.exists());
+}

@@ -41,6 +41,8 @@ pub struct Options {
     /// Hard-link files that hold no occurrence instead of copying them (SRC and DEST then
     /// share those inodes, so the caller must not modify either afterwards).
     pub hardlink_unchanged: bool,
+    /// Verify the output before it is renamed into place; any problem fails the relink.
+    pub verify: Option<verify::Options>,
 }
 
 /// Counts for one mapping.
@@ -134,8 +136,41 @@ pub fn relink(src: &Path, dest: &Path, opts: &Options, progress: &dyn Progress) 
     if src_meta.is_dir() {
         set_mode(&staging.path, src_meta.permissions().mode())?;
     }
+    if let Some(v) = &opts.verify {
+        check(&staging.path, dest, v, &opts.forbid)?;
+    }
     staging.commit(dest)?;
     Ok(job.summary(&entries, &opts.mappings))
+}
+
+/// Runs `verify` on the finished (not yet renamed) output; problems become one error.
+fn check(staged: &Path, dest: &Path, v: &verify::Options, forbid: &[String]) -> Result<()> {
+    const SHOWN: usize = 20;
+    let mut v = v.clone();
+    v.forbid.extend(forbid.iter().cloned());
+    let report = verify::verify(staged, &v)?;
+    if report.ok() {
+        return Ok(());
+    }
+    let mut lines: Vec<String> = report
+        .problems
+        .iter()
+        .take(SHOWN)
+        .map(|p| {
+            let rel = p.file.strip_prefix(staged).unwrap_or(&p.file);
+            format!("  {}: {}", rel.display(), p.detail)
+        })
+        .collect();
+    if report.problems.len() > SHOWN {
+        lines.push(format!("  ... and {} more", report.problems.len() - SHOWN));
+    }
+    Err(Error::invalid(
+        dest,
+        format!(
+            "verification failed, nothing written:\n{}",
+            lines.join("\n")
+        ),
+    ))
 }
 
 /// State shared by the worker threads of one relink.
