@@ -8,7 +8,8 @@
 //! store path, so the mapping occurs in many files, as in a Nix output. Relative symlinks
 //! that lead out of the tree are made absolute (relink refuses escaping links). The three
 //! contenders then run in `REPEAT` interleaved rounds on a warm page cache, each after
-//! `sync`; the best time of each is reported with the ratios.
+//! `sync`; every run is printed, and the median of each is used for the ratios. On a
+//! busy machine, a WORKDIR on tmpfs (`/dev/shm/...`) keeps disk writeback out of the figures.
 
 use abicut::elf::edit::{self, Edit};
 use abicut::relink::{self, NoProgress, Options, mapping::Mapping};
@@ -45,34 +46,43 @@ fn main() -> anyhow::Result<()> {
     let warm = work.join("warm");
     cp(&src, &warm)?;
     remove(&warm)?;
-    let mut times = [Duration::MAX; 3];
-    for round in 0..REPEAT {
-        let out = |name: &str| work.join(format!("out-{name}-{round}"));
-        times[0] = times[0].min(timed(|| cp(&src, &out("cp")))?);
-        times[1] = times[1].min(timed(|| {
-            let s = relink::relink(&src, &out("relink"), &opts, &NoProgress)?;
+    let out = work.join("out");
+    let mut runs: [Vec<Duration>; 3] = Default::default();
+    for _ in 0..REPEAT {
+        runs[0].push(timed(&out, || cp(&src, &out))?);
+        runs[1].push(timed(&out, || {
+            let s = relink::relink(&src, &out, &opts, &NoProgress)?;
             anyhow::ensure!(
                 s.mappings[0].occurrences >= elves.len() as u64,
                 "mapping not found"
             );
             Ok(())
         })?);
-        times[2] = times[2].min(timed(|| naive(&src, &out("naive"), &elves))?);
+        runs[2].push(timed(&out, || naive(&src, &out, &elves))?);
     }
-    for round in 0..REPEAT {
-        for name in ["cp", "relink", "naive"] {
-            remove(&work.join(format!("out-{name}-{round}")))?;
-        }
+    for (name, runs) in ["cp -a", "relink", "naive"].iter().zip(&runs) {
+        let shown: Vec<String> = runs
+            .iter()
+            .map(|t| format!("{:.3}", t.as_secs_f64()))
+            .collect();
+        println!("runs of {name}: {} s", shown.join(" "));
     }
-    let [t_cp, t_relink, t_naive] = times;
-    let s = |d: Duration| d.as_secs_f64();
-    println!("cp -a:                      {:.3} s", s(t_cp));
-    println!("abicut relink:              {:.3} s", s(t_relink));
-    println!("cp -a + patchelf per ELF:   {:.3} s", s(t_naive));
-    println!("relink / cp -a:             {:.2}x", s(t_relink) / s(t_cp));
+    // The median: on a shared machine single runs swing both ways, and the
+    // median of interleaved rounds is the fairest single figure.
+    let median = |r: &[Duration]| {
+        let mut v = r.to_vec();
+        v.sort();
+        v[v.len() / 2].as_secs_f64()
+    };
+    let (cp_t, relink_t, naive_t) = (median(&runs[0]), median(&runs[1]), median(&runs[2]));
+    println!("median of {REPEAT} runs:");
+    println!("cp -a:                      {cp_t:.3} s");
+    println!("abicut relink:              {relink_t:.3} s");
+    println!("cp -a + patchelf per ELF:   {naive_t:.3} s");
+    println!("relink / cp -a:             {:.2}x", relink_t / cp_t);
     println!(
         "naive / relink:             {:.2}x faster",
-        s(t_naive) / s(t_relink)
+        naive_t / relink_t
     );
     Ok(())
 }
@@ -168,12 +178,13 @@ fn naive(src: &Path, out: &Path, elves: &[PathBuf]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One timed run after `sync`. Every run writes a fresh output directory and outputs are
-/// removed only at the end: creating files right after deleting thousands makes ext4 skip
-/// the recently freed inodes, a cost that would otherwise land on whoever runs next.
-fn timed(run: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<Duration> {
+/// One timed run after `sync`; its output is removed afterwards (untimed), so every
+/// contender starts from the same state: the page cache holds the source, not old outputs.
+fn timed(out: &Path, run: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<Duration> {
     Command::new("sync").status()?;
     let t = Instant::now();
     run()?;
-    Ok(t.elapsed())
+    let elapsed = t.elapsed();
+    remove(out)?;
+    Ok(elapsed)
 }
