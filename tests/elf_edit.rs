@@ -463,3 +463,35 @@ fn hostile_files_are_refused_and_untouched() {
         "no temporary files left"
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+    /// Corrupting header, program-header or dynamic bytes of a real program never panics
+    /// the editor or the dependency reader: either it works or it says why it does not.
+    #[test]
+    fn corrupted_files_never_panic(
+        header_flips in proptest::collection::vec((0usize..0x400, proptest::prelude::any::<u8>()), 0..6),
+        flips in proptest::collection::vec((0usize..1 << 20, proptest::prelude::any::<u8>()), 0..6),
+        cut in proptest::option::of(0usize..200_000),
+    ) {
+        let mut bytes = fs::read("/usr/bin/true").unwrap();
+        let len = bytes.len();
+        for (at, v) in header_flips.into_iter().chain(flips) {
+            bytes[at % len] = v;
+        }
+        if let Some(c) = cut {
+            bytes.truncate(c.min(len));
+        }
+        let path = Path::new("corrupt");
+        let _ = abicut::elf::deps::read(path, &bytes);
+        if let Ok(elf) = abicut::elf::edit::ElfFile::parse(path, bytes) {
+            let _ = elf.needed();
+            let _ = elf.interpreter();
+            let _ = elf.edit(&[
+                abicut::elf::edit::Edit::SetRpath("/a/much/longer/runpath/than/any/before/it".into()),
+                abicut::elf::edit::Edit::AddNeeded("libextra.so.1".into()),
+                abicut::elf::edit::Edit::SetInterpreter("/a/much/longer/interpreter/path/ld.so".into()),
+            ]);
+        }
+    }
+}
