@@ -139,6 +139,18 @@ fn needed_edits_on_system_programs() {
         duct::cmd!(&prog, "--version").stdout_null().run().unwrap();
         let needed = patchelf("--print-needed", &prog);
         assert_eq!(needed, elf(&["--print-needed", p]).trim());
+        let facts: serde_json::Value = serde_json::from_str(&elf(&["--json", p])).unwrap();
+        let from_json: Vec<&str> = facts["needed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(from_json.join("\n"), needed);
+        assert_eq!(
+            facts["interpreter"].as_str().unwrap(),
+            patchelf("--print-interpreter", &prog)
+        );
         for lib in ["libc.so.6", "libm.so.6", "libutil.so.1"] {
             assert!(needed.lines().any(|l| l == lib), "{name}: {needed}");
             assert!(readelf("-d", &prog).contains(&format!("Shared library: [{lib}]")));
