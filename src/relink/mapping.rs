@@ -181,3 +181,78 @@ fn automaton<'a>(pats: impl Iterator<Item = &'a [u8]>) -> Result<AhoCorasick> {
         .build(pats)
         .map_err(|e| Error::Usage(format!("cannot build the pattern automaton: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H1: &str = "0123456789abcdfghijklmnpqrsvwxyz";
+    const H2: &str = "zyxwvsrqpnmlkjihgfdcba9876543210";
+
+    #[test]
+    fn parses_paths_and_hashes() {
+        assert!(Mapping::parse(&format!("{H1}={H2}")).is_ok());
+        assert!(Mapping::parse("/nix/store/a-x=/nix/store/b-x").is_ok());
+        assert!(
+            !is_nix_hash("0123456789abcdfghijklmnpqrsvwxye"),
+            "e is not nix-base32"
+        );
+        let err = Mapping::parse("/a/b=/a/bc").unwrap_err().to_string();
+        assert!(
+            err.contains("/a/b -> /a/bc") && err.contains("lengths differ"),
+            "{err}"
+        );
+        assert!(Mapping::parse("/a").is_err());
+        assert!(Mapping::parse("a=b").is_err());
+    }
+
+    #[test]
+    fn refuses_conflicting_mappings() {
+        let m = |f: &str, t: &str| Mapping::new(f, t).unwrap();
+        assert!(check_consistent(&[m("/a", "/b"), m("/a", "/b")]).is_ok());
+        assert!(check_consistent(&[m("/a", "/b"), m("/a", "/c")]).is_err());
+    }
+
+    #[test]
+    fn rewrites_all_patterns_in_one_pass() {
+        let maps = [
+            Mapping::new(H1, H2).unwrap(),
+            Mapping::new(
+                &format!("/nix/store/{H1}-long"),
+                &format!("/nix/store/{H2}-LONG"),
+            )
+            .unwrap(),
+        ];
+        let r = Rewriter::new(&maps).unwrap();
+        let mut buf = format!("x {H1} /nix/store/{H1}-long {H1}").into_bytes();
+        let mut counts = [0, 0];
+        let changes = r.find(&buf, &mut counts);
+        r.apply(&mut buf, &changes);
+        assert_eq!(
+            String::from_utf8(buf).unwrap(),
+            format!("x {H2} /nix/store/{H2}-LONG {H2}")
+        );
+        assert_eq!(
+            counts,
+            [2, 1],
+            "the longest match wins where patterns overlap"
+        );
+    }
+
+    proptest::proptest! {
+        /// Same-length rewriting never moves a byte: the output has the input's length and
+        /// equals a plain replace for a single mapping.
+        #[test]
+        fn same_length_and_plain_replace(parts in proptest::collection::vec("[a-z /]{0,12}", 0..20)) {
+            let from = format!("/nix/store/{H1}");
+            let to = format!("/nix/store/{H2}");
+            let text = parts.join(&from);
+            let r = Rewriter::new(&[Mapping::new(&from, &to).unwrap()]).unwrap();
+            let mut buf = text.clone().into_bytes();
+            let changes = r.find(&buf, &mut [0]);
+            r.apply(&mut buf, &changes);
+            proptest::prop_assert_eq!(buf.len(), text.len());
+            proptest::prop_assert_eq!(String::from_utf8(buf).unwrap(), text.replace(&from, &to));
+        }
+    }
+}
