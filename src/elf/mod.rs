@@ -1,2 +1,4 @@
+//! ELF: reading dependency facts (`deps`) and patchelf-style edits (`edit`).
+
 pub mod deps;
 pub mod edit;
