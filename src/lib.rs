@@ -7,6 +7,10 @@
 pub mod elf;
 pub mod error;
 pub mod fsx;
+pub mod iface;
+pub mod relink;
+pub mod stubgen;
 
 pub use error::{Error, Result};
-pub mod relink;
+pub mod graph;
+pub mod report;

@@ -2,7 +2,11 @@
 //! and a `run` that calls the library and prints.
 
 mod elf;
+mod explain;
+mod plan;
 mod relink;
+mod report;
+mod stubgen;
 mod verify;
 
 use clap::{Parser, Subcommand};
@@ -25,18 +29,30 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Interface stubs and ABI hashes of shared libraries.
+    Stubgen(stubgen::StubgenArgs),
     /// Copy a compile output to its real output, rewriting store paths (same length, one pass).
     Relink(relink::Args),
     /// patchelf-like edits and queries: RUNPATH, NEEDED, SONAME, interpreter.
     Elf(elf::Args),
     /// Check that every needed library resolves and every imported symbol binds.
     Verify(verify::Args),
+    /// Which derivations compile, relink only, or stay untouched after a change.
+    RelinkPlan(plan::Args),
+    /// The chain of inputs that forces a derivation to rebuild.
+    Explain(explain::Args),
+    /// CI report on rebuilds avoided, from plans.
+    Report(report::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Stubgen(args) => stubgen::run(args),
         Command::Relink(a) => relink::run(a),
         Command::Elf(a) => elf::run(a),
         Command::Verify(a) => verify::run(a),
+        Command::RelinkPlan(args) => plan::run(args),
+        Command::Explain(args) => explain::run(args),
+        Command::Report(args) => report::run(args),
     }
 }

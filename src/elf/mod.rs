@@ -1,4 +1,7 @@
-//! ELF: reading dependency facts (`deps`) and patchelf-style edits (`edit`).
+//! ELF in and out: [`read`] parses shared objects into interfaces, [`write`] writes stubs,
+//! [`deps`] reads dependency facts for verification, [`edit`] makes patchelf-style edits.
 
 pub mod deps;
 pub mod edit;
+pub mod read;
+pub mod write;

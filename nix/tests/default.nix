@@ -1,0 +1,37 @@
+# A self-contained package set for abicut's end-to-end tests: no nixpkgs, no network, the
+# host's gcc (sandbox off). `base` plays libc (versioned symbols, a linker script), `mid`
+# is a library on top of it with headers and a pkg-config file, `prog1` links both and
+# `prog2` finds mid through pkg-config.
+#
+#   nix-build nix/tests -A prog1.out --arg abicut /path/to/dir-with-bin/abicut
+#   nix-build nix/tests -A classic.prog1 ...       (the same set without abicut)
+{ abicut, src ? ./src }:
+let
+  lib = import ../lib.nix { inherit abicut; };
+  describe = f: rec {
+    base = f {
+      name = "base-1.0";
+      src = src + "/base";
+      build = src + "/base/build.sh";
+    };
+    mid = f {
+      name = "mid-1.0";
+      src = src + "/mid";
+      build = src + "/mid/build.sh";
+      libs = { inherit base; };
+    };
+    prog1 = f {
+      name = "prog1-1.0";
+      src = src + "/prog1";
+      build = src + "/prog1/build.sh";
+      libs = { inherit base mid; };
+    };
+    prog2 = f {
+      name = "prog2-1.0";
+      src = src + "/prog2";
+      build = src + "/prog2/build.sh";
+      libs = { inherit base mid; };
+    };
+  };
+in
+describe lib.package // { classic = describe lib.classic; }

@@ -1,0 +1,7 @@
+# Builds libbase: libbase.so.1 with versioned symbols, and libbase.so, a GNU ld script
+# naming the real library by absolute path (as glibc's libc.so does).
+mkdir -p "$out/lib" "$out/include"
+gcc -O2 -fPIC -shared -Wl,-soname,libbase.so.1 -Wl,--version-script="$src/base.map" \
+    "$src/base.c" -I"$src" -o "$out/lib/libbase.so.1"
+printf '/* GNU ld script */\nGROUP ( %s/lib/libbase.so.1 )\n' "$out" > "$out/lib/libbase.so"
+cp "$src/base.h" "$out/include/"

@@ -1,0 +1,113 @@
+//! Role overrides: the Nix loader's guess (`buildInputs` → `lib`, the rest → `tool`) is
+//! wrong for some edges, e.g. the C library inside a compiler wrapper is linked by
+//! everything the wrapper compiles, so it should count as `lib`.
+//!
+//! ```json
+//! {
+//!   "version": 1,
+//!   "rules": [
+//!     { "input": "glibc", "user": "*-wrapper*", "role": "lib" },
+//!     { "input": "cacert*", "role": "runtime" }
+//!   ]
+//! }
+//! ```
+//!
+//! A rule matches an edge when `input` matches the input node and `user` (default `*`)
+//! matches the node using it. A pattern matches a node's id, name or pname; `*` stands
+//! for any run of characters and `?` for one. The first matching rule wins.
+
+use super::{Node, Role};
+use crate::error::{Error, Result};
+use serde::Deserialize;
+use std::path::Path;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overrides {
+    version: u32,
+    rules: Vec<Rule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rule {
+    input: String,
+    #[serde(default = "any")]
+    user: String,
+    role: Role,
+}
+
+fn any() -> String {
+    "*".to_owned()
+}
+
+impl Overrides {
+    pub fn load(path: &Path) -> Result<Overrides> {
+        let bytes = crate::fsx::read(path)?;
+        let o: Overrides = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::invalid(path, format!("malformed role-override file: {e}")))?;
+        if o.version != 1 {
+            return Err(Error::invalid(
+                path,
+                format!(
+                    "role-override version {} is not supported (expected 1)",
+                    o.version
+                ),
+            ));
+        }
+        Ok(o)
+    }
+
+    /// The role the first matching rule gives the edge `input` → `user`, if any.
+    pub fn role_for(&self, input: &Node, user: &Node) -> Option<Role> {
+        self.rules
+            .iter()
+            .find(|r| node_matches(&r.input, input) && node_matches(&r.user, user))
+            .map(|r| r.role)
+    }
+}
+
+fn node_matches(pattern: &str, node: &Node) -> bool {
+    glob(pattern, &node.id)
+        || glob(pattern, &node.name)
+        || node.pname.as_deref().is_some_and(|p| glob(pattern, p))
+}
+
+/// `*`/`?` glob match, iterative with backtracking to the last `*` (linear for the short
+/// names matched here, no recursion).
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn globs() {
+        assert!(glob("glibc*", "glibc-2.38"));
+        assert!(glob("*wrapper*", "gcc-wrapper-13"));
+        assert!(glob("a?c", "abc"));
+        assert!(!glob("glibc", "glibc-2.38"));
+        assert!(glob("*", ""));
+        assert!(!glob("a*b", "acbd"));
+    }
+}

@@ -1,0 +1,579 @@
+//! The plan: for every derivation, whether its compile reruns, only its relink reruns, or
+//! nothing does, with early cutoff on interface hashes (DESIGN.md, "Planning"):
+//!
+//! - compile(n) reruns iff n changed, or a `tool` input's final output changed, or a `lib`
+//!   input's interface changed (unknown counts as changed);
+//! - interface(n) changes iff compile(n) reran and its hash differs;
+//! - relink(n) reruns iff compile(n) reran or a `lib`/`runtime` input's final output
+//!   changed; n's final output changes iff its relink reran.
+//!
+//! A fixed-output derivation's output is fixed by its hash: unless it is itself among the
+//! changed nodes, it is untouched and hides its inputs' changes from its users, as in Nix.
+//!
+//! One pass over the nodes in topological order, looking at each edge once: linear time.
+
+use super::{Graph, Input, Node, Role};
+use crate::error::{Error, Result};
+use petgraph::graph::NodeIndex;
+use petgraph::visit::EdgeRef;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Whether a rebuilt derivation's interface hash changed, when not measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Abi {
+    Same,
+    Changed,
+    Unknown,
+}
+
+/// What is known about interface hashes of rebuilt derivations.
+#[derive(Debug, Clone)]
+pub enum AbiFacts {
+    /// The same answer for every rebuilt derivation (`--abi`).
+    Uniform(Abi),
+    /// Interface hashes before and after, keyed by node id, name or pname
+    /// (`--interfaces OLD.json NEW.json`); a node missing from either is unknown.
+    Measured {
+        old: HashMap<String, String>,
+        new: HashMap<String, String>,
+    },
+}
+
+impl AbiFacts {
+    /// Reads `--interfaces` files: a JSON object mapping node to interface hash, or an
+    /// object whose `interfaces` member is such a map.
+    pub fn measured(old: &Path, new: &Path) -> Result<AbiFacts> {
+        Ok(AbiFacts::Measured {
+            old: read_hashes(old)?,
+            new: read_hashes(new)?,
+        })
+    }
+
+    /// Reads the node only when measured, so uniform plans never touch node records.
+    fn verdict(&self, graph: &Graph, ix: NodeIndex) -> Abi {
+        match self {
+            AbiFacts::Uniform(abi) => *abi,
+            AbiFacts::Measured { old, new } => {
+                match (lookup(old, graph.node(ix)), lookup(new, graph.node(ix))) {
+                    (Some(a), Some(b)) if a == b => Abi::Same,
+                    (Some(_), Some(_)) => Abi::Changed,
+                    _ => Abi::Unknown,
+                }
+            }
+        }
+    }
+
+    fn label(&self) -> &'static str {
+        match self {
+            AbiFacts::Uniform(Abi::Same) => "same",
+            AbiFacts::Uniform(Abi::Changed) => "changed",
+            AbiFacts::Uniform(Abi::Unknown) => "unknown",
+            AbiFacts::Measured { .. } => "measured",
+        }
+    }
+}
+
+fn lookup<'a>(map: &'a HashMap<String, String>, node: &Node) -> Option<&'a String> {
+    map.get(&node.id)
+        .or_else(|| map.get(&node.name))
+        .or_else(|| node.pname.as_ref().and_then(|p| map.get(p)))
+}
+
+fn read_hashes(path: &Path) -> Result<HashMap<String, String>> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum File {
+        Wrapped { interfaces: HashMap<String, String> },
+        Plain(HashMap<String, String>),
+    }
+    let bytes = crate::fsx::read(path)?;
+    match serde_json::from_slice::<File>(&bytes) {
+        Ok(File::Wrapped { interfaces } | File::Plain(interfaces)) => Ok(interfaces),
+        Err(e) => Err(Error::invalid(
+            path,
+            format!("expected a JSON object mapping node names to interface hashes: {e}"),
+        )),
+    }
+}
+
+/// What reruns for one derivation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Untouched,
+    Relink,
+    Compile,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Untouched => "untouched",
+            Status::Relink => "relink",
+            Status::Compile => "compile",
+        }
+    }
+}
+
+/// Why a derivation reruns what it does: the first input (in graph order) that forced it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// Named by `--changed`.
+    Changed,
+    /// A `tool` input's final output changed.
+    Tool(NodeIndex),
+    /// A `lib` input's interface changed (or is unknown).
+    LibInterface(NodeIndex),
+    /// A `lib` input's final output changed but not its interface.
+    LibOutput(NodeIndex),
+    /// A `runtime` input's final output changed.
+    Runtime(NodeIndex),
+    /// An input changed, but this fixed-output derivation's output cannot.
+    FixedOutput(NodeIndex),
+}
+
+impl Reason {
+    pub fn kind(self) -> &'static str {
+        match self {
+            Reason::Changed => "changed",
+            Reason::Tool(_) => "tool",
+            Reason::LibInterface(_) => "lib-interface",
+            Reason::LibOutput(_) => "lib-output",
+            Reason::Runtime(_) => "runtime",
+            Reason::FixedOutput(_) => "fixed-output",
+        }
+    }
+
+    pub fn input(self) -> Option<NodeIndex> {
+        match self {
+            Reason::Changed => None,
+            Reason::Tool(m)
+            | Reason::LibInterface(m)
+            | Reason::LibOutput(m)
+            | Reason::Runtime(m)
+            | Reason::FixedOutput(m) => Some(m),
+        }
+    }
+
+    /// A sentence fragment for people, naming the input.
+    pub fn describe(self, graph: &Graph) -> String {
+        let name = |m: NodeIndex| graph.node(m).name.clone();
+        match self {
+            Reason::Changed => "it is changed".to_owned(),
+            Reason::Tool(m) => format!("tool input {}'s output changed", name(m)),
+            Reason::LibInterface(m) => format!("lib input {}'s interface changed", name(m)),
+            Reason::LibOutput(m) => {
+                format!(
+                    "lib input {}'s output changed, its interface did not",
+                    name(m)
+                )
+            }
+            Reason::Runtime(m) => format!("runtime input {}'s output changed", name(m)),
+            Reason::FixedOutput(m) => {
+                format!(
+                    "input {} changed, but its output is fixed by its hash",
+                    name(m)
+                )
+            }
+        }
+    }
+}
+
+/// The plan's verdict for one derivation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    pub status: Status,
+    pub reason: Option<Reason>,
+    pub interface_changed: bool,
+    /// Whether a classic build (no interface split) rebuilds it: every dependent of a
+    /// changed node, through any edge, stopping at unchanged fixed-output derivations.
+    pub classic: bool,
+}
+
+/// Counts over a plan.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    pub nodes: usize,
+    pub classic: usize,
+    pub compile: usize,
+    pub relink: usize,
+    pub untouched: usize,
+}
+
+/// A plan over a graph: one entry per node, indexed like the graph's nodes.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub entries: Vec<Entry>,
+    pub changed: Vec<NodeIndex>,
+    pub abi: &'static str,
+}
+
+/// Plans the rebuild after `changed` nodes changed.
+pub fn plan(graph: &Graph, changed: &[NodeIndex], facts: &AbiFacts) -> Plan {
+    let n = graph.node_count();
+    let mut is_changed = vec![false; n];
+    for ix in changed {
+        is_changed[ix.index()] = true;
+    }
+    let mut entries = vec![UNTOUCHED; n];
+    // What users read of each input, one byte per node by topological position: small
+    // enough to stay in cache where the entries themselves would not.
+    let mut seen: Vec<Seen> = Vec::with_capacity(n);
+    for (pos, &ix) in graph.topo_order().iter().enumerate() {
+        let node = Position { graph, pos, ix };
+        let entry = entry_for(
+            node,
+            is_changed[ix.index()],
+            graph.inputs_at(pos),
+            &seen,
+            facts,
+        );
+        seen.push(Seen::of(&entry));
+        entries[ix.index()] = entry;
+    }
+    Plan {
+        entries,
+        changed: changed.to_vec(),
+        abi: facts.label(),
+    }
+}
+
+const UNTOUCHED: Entry = Entry {
+    status: Status::Untouched,
+    reason: None,
+    interface_changed: false,
+    classic: false,
+};
+
+/// A node being planned, by topological position and index.
+#[derive(Clone, Copy)]
+struct Position<'a> {
+    graph: &'a Graph,
+    pos: usize,
+    ix: NodeIndex,
+}
+
+/// The part of an input's entry that its users' entries depend on, packed in a byte.
+#[derive(Debug, Clone, Copy)]
+struct Seen(u8);
+
+impl Seen {
+    const OUTPUT_CHANGED: u8 = 1;
+    const INTERFACE_CHANGED: u8 = 2;
+    const CLASSIC: u8 = 4;
+
+    fn of(e: &Entry) -> Seen {
+        let mut bits = 0;
+        if e.status != Status::Untouched {
+            bits |= Self::OUTPUT_CHANGED;
+        }
+        if e.interface_changed {
+            bits |= Self::INTERFACE_CHANGED;
+        }
+        if e.classic {
+            bits |= Self::CLASSIC;
+        }
+        Seen(bits)
+    }
+
+    fn has(self, bit: u8) -> bool {
+        self.0 & bit != 0
+    }
+}
+
+/// One node's entry from what its inputs' entries say (`seen`, by topological position;
+/// inputs come earlier, so theirs are final).
+fn entry_for(
+    node: Position,
+    changed: bool,
+    inputs: &[Input],
+    seen: &[Seen],
+    facts: &AbiFacts,
+) -> Entry {
+    let mut compile = Forced::default();
+    let mut relink = Forced::default();
+    let mut classic = changed;
+    for &input in inputs {
+        let pos = input.pos();
+        let s = seen[pos];
+        classic |= s.has(Seen::CLASSIC);
+        if !s.has(Seen::OUTPUT_CHANGED) {
+            continue;
+        }
+        match (input.role(), s.has(Seen::INTERFACE_CHANGED)) {
+            (Role::Tool, _) => compile.keep_first(pos, Reason::Tool),
+            (Role::Lib, true) => compile.keep_first(pos, Reason::LibInterface),
+            (Role::Lib, false) => relink.keep_first(pos, Reason::LibOutput),
+            (Role::Runtime, _) => relink.keep_first(pos, Reason::Runtime),
+        }
+    }
+    let topo = node.graph.topo_order();
+    let compile = if changed {
+        Some(Reason::Changed)
+    } else {
+        compile.reason(topo)
+    };
+    let relink = relink.reason(topo);
+    if node.graph.fixed_at(node.pos) && !changed {
+        return Entry {
+            reason: compile
+                .or(relink)
+                .and_then(Reason::input)
+                .map(Reason::FixedOutput),
+            ..UNTOUCHED
+        };
+    }
+    match (compile, relink) {
+        (Some(reason), _) => Entry {
+            status: Status::Compile,
+            reason: Some(reason),
+            interface_changed: facts.verdict(node.graph, node.ix) != Abi::Same,
+            classic,
+        },
+        (None, Some(reason)) => Entry {
+            status: Status::Relink,
+            reason: Some(reason),
+            interface_changed: false,
+            classic,
+        },
+        (None, None) => Entry {
+            classic,
+            ..UNTOUCHED
+        },
+    }
+}
+
+/// The input that forced a step so far: the first in topological order, so plans are
+/// deterministic whatever order the edges were listed in.
+#[derive(Default)]
+struct Forced(Option<(usize, MakeReason)>);
+
+/// A `Reason` variant waiting for its input's node index.
+type MakeReason = fn(NodeIndex) -> Reason;
+
+impl Forced {
+    fn keep_first(&mut self, pos: usize, reason: MakeReason) {
+        if self.0.is_none_or(|(cur, _)| pos < cur) {
+            self.0 = Some((pos, reason));
+        }
+    }
+
+    fn reason(&self, topo: &[NodeIndex]) -> Option<Reason> {
+        self.0.map(|(pos, reason)| reason(topo[pos]))
+    }
+}
+
+impl Plan {
+    pub fn entry(&self, n: NodeIndex) -> &Entry {
+        &self.entries[n.index()]
+    }
+
+    pub fn totals(&self) -> Totals {
+        let mut t = Totals {
+            nodes: self.entries.len(),
+            ..Totals::default()
+        };
+        for e in &self.entries {
+            t.classic += usize::from(e.classic);
+            match e.status {
+                Status::Compile => t.compile += 1,
+                Status::Relink => t.relink += 1,
+                Status::Untouched => t.untouched += 1,
+            }
+        }
+        t
+    }
+
+    /// The plan as its documented JSON document ([`PlanFile`]).
+    pub fn to_file(&self, graph: &Graph, graph_path: &str) -> PlanFile {
+        let nodes = graph
+            .topo_order()
+            .iter()
+            .map(|&n| {
+                let node = graph.node(n);
+                let e = self.entry(n);
+                PlanNode {
+                    id: node.id.clone(),
+                    name: node.name.clone(),
+                    pname: node.pname.clone(),
+                    status: e.status,
+                    classic: e.classic,
+                    interface_changed: e.interface_changed,
+                    reason: e.reason.map(|r| PlanReason {
+                        kind: r.kind().to_owned(),
+                        input: r.input().map(|m| graph.node(m).id.clone()),
+                    }),
+                }
+            })
+            .collect();
+        PlanFile {
+            schema: PLAN_SCHEMA.to_owned(),
+            version: PLAN_VERSION,
+            graph: graph_path.to_owned(),
+            changed: self
+                .changed
+                .iter()
+                .map(|&n| graph.node(n).id.clone())
+                .collect(),
+            abi: self.abi.to_owned(),
+            totals: self.totals(),
+            nodes,
+        }
+    }
+
+    /// Readable text: every node that reruns something, with why, then the totals.
+    pub fn to_text(&self, graph: &Graph) -> String {
+        let mut out = String::new();
+        for &n in graph.topo_order() {
+            let e = self.entry(n);
+            if e.status == Status::Untouched {
+                continue;
+            }
+            let why = e.reason.map(|r| r.describe(graph)).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "{:<9} {}  ({why})",
+                e.status.as_str(),
+                graph.node(n).name
+            );
+        }
+        out.push_str(&totals_text(&self.totals()));
+        out
+    }
+
+    /// Graphviz DOT: compile red, relink amber, untouched grey; edge style by role.
+    pub fn to_dot(&self, graph: &Graph) -> String {
+        let mut out = String::from("digraph plan {\n  rankdir=LR;\n  node [style=filled];\n");
+        for &n in graph.topo_order() {
+            let color = match self.entry(n).status {
+                Status::Compile => "#e04040",
+                Status::Relink => "#ffbf00",
+                Status::Untouched => "#c8c8c8",
+            };
+            let _ = writeln!(
+                out,
+                "  {} [label={}, fillcolor=\"{color}\"];",
+                dot_quote(&graph.node(n).id),
+                dot_quote(&graph.node(n).name)
+            );
+        }
+        let dag = graph.dag();
+        for e in dag.edge_references() {
+            let style = match e.weight() {
+                Role::Lib => "solid",
+                Role::Tool => "bold",
+                Role::Runtime => "dashed",
+            };
+            let _ = writeln!(
+                out,
+                "  {} -> {} [style={style}, label=\"{}\"];",
+                dot_quote(&dag[e.source()].id),
+                dot_quote(&dag[e.target()].id),
+                e.weight().as_str()
+            );
+        }
+        out.push_str("}\n");
+        out
+    }
+}
+
+fn dot_quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// The totals block shared by `relink-plan` and `explain` text output.
+pub fn totals_text(t: &Totals) -> String {
+    format!(
+        "nodes {}: classic rebuild {}, with abicut: compile {}, relink only {}, untouched {}\n",
+        t.nodes, t.classic, t.compile, t.relink, t.untouched
+    )
+}
+
+/// The `schema` field of plan JSON.
+pub const PLAN_SCHEMA: &str = "abicut-plan";
+/// The plan JSON version this build reads and writes.
+pub const PLAN_VERSION: u32 = 1;
+
+/// Plan JSON, as `relink-plan --json` prints it and `report` reads it.
+///
+/// `nodes` lists every node in topological order with its `status` (`compile`, `relink`,
+/// `untouched`), whether a classic build would rebuild it, whether its interface changed,
+/// and the `reason`: `kind` is one of `changed`, `tool`, `lib-interface`, `lib-output`,
+/// `runtime`, `fixed-output`, and `input` the id of the input that forced it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanFile {
+    pub schema: String,
+    pub version: u32,
+    pub graph: String,
+    pub changed: Vec<String>,
+    pub abi: String,
+    pub totals: Totals,
+    pub nodes: Vec<PlanNode>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanNode {
+    pub id: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pname: Option<String>,
+    pub status: Status,
+    pub classic: bool,
+    pub interface_changed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<PlanReason>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanReason {
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+}
+
+/// One link of an [`explain`] chain.
+#[derive(Debug, Clone, Copy)]
+pub struct Step {
+    pub node: NodeIndex,
+    pub entry: Entry,
+}
+
+/// The chain of reasons from `node` back to a changed node, like `nix why-depends` for
+/// rebuilds: each step's reason names the input that is the next step.
+pub fn explain(plan: &Plan, node: NodeIndex) -> Vec<Step> {
+    let mut chain = Vec::new();
+    let mut cur = Some(node);
+    while let Some(n) = cur {
+        let entry = *plan.entry(n);
+        chain.push(Step { node: n, entry });
+        cur = entry.reason.and_then(Reason::input);
+    }
+    chain
+}
+
+/// The chain as text: one line per step, the first saying what happens to `node`.
+pub fn explain_text(graph: &Graph, chain: &[Step]) -> String {
+    let mut out = String::new();
+    for (i, step) in chain.iter().enumerate() {
+        let name = &graph.node(step.node).name;
+        let line = match (step.entry.status, step.entry.reason) {
+            (Status::Untouched, None) => format!("{name} is untouched: no input of it changed"),
+            (Status::Untouched, Some(r)) => format!("{name} is untouched: {}", r.describe(graph)),
+            (Status::Relink, Some(r)) => {
+                format!("{name} only relinks: {}", r.describe(graph))
+            }
+            (status, Some(r)) => format!("{name} {}s: {}", status.as_str(), r.describe(graph)),
+            (status, None) => format!("{name}: {}", status.as_str()),
+        };
+        let lead = if i == 0 { "" } else { "  <- " };
+        let _ = writeln!(out, "{lead}{line}");
+    }
+    out
+}

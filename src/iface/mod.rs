@@ -1,0 +1,323 @@
+//! The interface model: everything a static linker reads from a shared object, and nothing else.
+//!
+//! An [`Interface`] is the canonical form of a library's ABI. It is built from an ELF file by
+//! [`crate::elf::read`], printed as canonical JSON (fields in sorted order, symbols sorted),
+//! hashed with BLAKE3 into the ABI hash, and turned back into a linkable stub by
+//! [`crate::elf::write`]. Anything that is not here cannot influence a link against the stub,
+//! so anything a linker's output depends on must be here: the link-identity tests are the judge.
+//!
+//! Struct fields are declared in alphabetical order so that serde's field order is the sorted
+//! key order of canonical JSON (RFC 8785 style; every number here is an integer).
+
+pub mod ifs;
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Version of the canonical JSON schema. Bump on any change that alters the hash of an
+/// unchanged library, so stale hashes are never compared with new ones.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The interface of one shared object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Interface {
+    /// ELF identification and header fields a linker checks for compatibility.
+    pub file: FileClass,
+    /// Undefined dynamic symbols the library imports, sorted by position. A linker exports a
+    /// program's definition of any of them, and gold numbers every symbol name it reads.
+    pub imports: Vec<Import>,
+    /// `DT_NEEDED` entries, in their original order (linkers search them in order).
+    pub needed: Vec<String>,
+    /// `.gnu.version_r`: the versions the library needs from each file, in file order.
+    pub needs: Vec<VersionNeed>,
+    /// Always [`SCHEMA_VERSION`].
+    pub schema: u32,
+    /// Architecture note and attribute sections that linkers merge or check, by name.
+    pub sections: Vec<ArchSection>,
+    /// `DT_SONAME`, if the object has one.
+    pub soname: Option<String>,
+    /// Every exported (defined, global or weak) dynamic symbol, sorted by [`Symbol::sort_key`].
+    pub symbols: Vec<Symbol>,
+    /// Version definitions in index order (index 1 is the base version).
+    pub versions: Vec<VersionDef>,
+    /// Link-time warnings (`.gnu.warning.SYMBOL` sections): symbol name → message.
+    pub warnings: BTreeMap<String, String>,
+}
+
+/// What makes two objects link-compatible: class, byte order, machine, ABI and flags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileClass {
+    pub abi_version: u8,
+    pub big_endian: bool,
+    pub elf64: bool,
+    /// `e_flags`: ARM float ABI, MIPS ABI and ISA, RISC-V float ABI, PPC64 ABI version.
+    pub flags: u32,
+    /// `e_machine`.
+    pub machine: u16,
+    pub os_abi: u8,
+}
+
+/// A section kept verbatim because linkers read it from shared objects.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchSection {
+    pub align: u64,
+    /// Contents as lowercase hex (canonical and diffable).
+    pub data: String,
+    pub flags: u64,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub sh_type: u32,
+}
+
+/// One entry of `.gnu.version_d`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VersionDef {
+    /// `vd_flags` (`VER_FLG_BASE`, `VER_FLG_WEAK`).
+    pub flags: u16,
+    /// `vd_ndx`, the value `.gnu.version` entries refer to.
+    pub index: u16,
+    pub name: String,
+    /// Names of the parent versions (the verdaux entries after the first).
+    pub parents: Vec<String>,
+}
+
+/// One file of `.gnu.version_r` and the versions needed from it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VersionNeed {
+    pub file: String,
+    pub versions: Vec<NeededVersion>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NeededVersion {
+    /// `vna_flags` (`VER_FLG_WEAK`).
+    pub flags: u16,
+    /// `vna_other`: the index `.gnu.version` entries use.
+    pub index: u16,
+    pub name: String,
+}
+
+/// An undefined dynamic symbol of the library.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Import {
+    pub binding: Binding,
+    /// The file the version is needed from, with `version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    pub kind: Kind,
+    pub name: String,
+    /// Position in `.dynsym` among all global symbols, shared with [`Symbol::position`].
+    pub position: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// The kinds of symbol a consumer can tell apart. `STT_GNU_IFUNC` is [`Kind::Func`]: to a
+/// consumer an IFUNC is a function, and glibc turns functions into IFUNCs in bug-fix updates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Common,
+    Func,
+    Notype,
+    Object,
+    Tls,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Binding {
+    Global,
+    Unique,
+    Weak,
+}
+
+/// Only exported visibilities exist in a `.dynsym` that other objects can bind to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    Default,
+    Protected,
+}
+
+/// Where a symbol lives, as far as a linker can tell. Linkers place copy-relocated objects
+/// by three different tests, and a stub must answer all three as the library does:
+/// GNU ld asks whether the section is writable; gold also treats a writable section named
+/// `.data.rel.ro` as read-only; lld and mold ask whether the address lies in a read-only
+/// `PT_LOAD` or in `PT_GNU_RELRO`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Region {
+    /// `SHN_ABS`: the value itself is the interface.
+    Abs,
+    /// `SHN_COMMON`.
+    Common,
+    /// Writable section outside `PT_GNU_RELRO`.
+    Data,
+    /// Writable section named `.data.rel.ro` outside `PT_GNU_RELRO` (linked with `-z norelro`).
+    DataNamedRelro,
+    /// Writable section named `.data.rel.ro` inside `PT_GNU_RELRO`.
+    Relro,
+    /// Writable section with another name inside `PT_GNU_RELRO` (glibc's `__libc_IO_vtables`).
+    RelroOther,
+    /// Read-only section in a read-only segment.
+    Rodata,
+    /// Read-only section inside a writable segment.
+    RodataInWritable,
+    /// Executable section.
+    Text,
+    /// Thread-local storage.
+    Tls,
+}
+
+impl Region {
+    /// Regions whose symbols can be copy-relocated, and so carry alignment.
+    pub fn is_data(self) -> bool {
+        !matches!(
+            self,
+            Region::Abs | Region::Common | Region::Text | Region::Tls
+        )
+    }
+
+    /// Whether the region lies inside `PT_GNU_RELRO` in a stub.
+    pub fn in_relro(self) -> bool {
+        matches!(self, Region::Relro | Region::RelroOther)
+    }
+}
+
+/// One exported dynamic symbol.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Symbol {
+    /// Alignment of the symbol's address as linkers compute it for copy relocations:
+    /// the section's alignment, reduced by the trailing zeros of the value. Data regions only.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub align: u64,
+    /// The sort key of the first symbol (in canonical order) at the same address, when this
+    /// one is not that first symbol. Linkers redirect aliases of a copy-relocated object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias_of: Option<String>,
+    pub binding: Binding,
+    /// The version is non-default (`name@VER`, `VERSYM_HIDDEN`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub hidden: bool,
+    pub kind: Kind,
+    /// Version index 0 (`VER_NDX_LOCAL`) on an exported symbol, as some MIPS objects have.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub local_version: bool,
+    pub name: String,
+    /// `st_other` bits beyond visibility (AArch64 variant PCS, PPC64 local entry, MIPS).
+    #[serde(default, skip_serializing_if = "is_zero_u8")]
+    pub other: u8,
+    /// Position in the library's `.dynsym` among its global symbols (imports included).
+    /// GNU ld (its `.dynstr`), gold (its `.dynsym`) and mold (its PLT) emit a library's
+    /// symbols in the order they read them, and gold numbers names, imports included, in
+    /// that order: a stub keeps the order to link identically.
+    pub position: u32,
+    pub region: Region,
+    /// Alignment of the section holding the symbol. Data regions only (GNU ld caps a
+    /// copy relocation's alignment by it, lld and mold by the value's alignment too).
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub section_align: u64,
+    /// `st_size`, except for functions, whose size no consumer depends on.
+    pub size: u64,
+    /// `st_value` for `SHN_ABS` symbols, and the ARM/MIPS16/microMIPS ISA bit of functions.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub value: u64,
+    /// Name of the version definition, for versions other than the base/global one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    pub visibility: Visibility,
+}
+
+impl Symbol {
+    /// `name`, `name@VER` (hidden) or `name@@VER` (default): unique within an interface.
+    pub fn sort_key(&self) -> String {
+        match (&self.version, self.hidden) {
+            (Some(v), true) => format!("{}@{v}", self.name),
+            (Some(v), false) => format!("{}@@{v}", self.name),
+            (None, _) => self.name.clone(),
+        }
+    }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero_u8(v: &u8) -> bool {
+    *v == 0
+}
+
+fn is_zero_u64(v: &u64) -> bool {
+    *v == 0
+}
+
+impl Interface {
+    /// Canonical JSON: compact, sorted keys (by declaration order), sorted symbols.
+    pub fn to_canonical_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("structs of strings and integers always serialize")
+    }
+
+    /// The ABI hash: BLAKE3 of the canonical JSON, in hex.
+    pub fn abi_hash(&self) -> String {
+        blake3::hash(&self.to_canonical_json()).to_hex().to_string()
+    }
+
+    /// Puts symbols and sections in canonical order, so that an interface built in any
+    /// order (by the ELF reader, from llvm-ifs text, by hand) has one form.
+    pub fn canonicalize(&mut self) {
+        self.symbols.sort_by_cached_key(Symbol::sort_key);
+        self.imports.sort_by_key(|i| i.position);
+        self.sections.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+
+    /// Turns an exact interface into the default one, which keeps what a consumer's code
+    /// depends on and drops two things that change in ABI-neutral updates:
+    ///
+    /// - the imports and version needs (libssl3 3.0.20 → 3.0.22 dropped two imports,
+    ///   libc6 2.36-9+deb12u7 → u14 added one). Exports keep only their relative order.
+    /// - data-object alignment above what the object's size can need (GNU ld's own cap,
+    ///   `2^ceil(log2(size))`): libc6 u7 → u14 moved `sys_nerr`, a 4-byte int, from a
+    ///   32-aligned to a 16-aligned address.
+    ///
+    /// What it costs: gold numbers every name it reads from a library, imports included, and
+    /// GNU ld sizes its symbol hash table by them, so their symbol tables may be ordered
+    /// differently than a link against the real library; lld, gold and mold pad copied data
+    /// by the exact alignment; and a program that defines a symbol a library imports is not
+    /// exported for it. `--exact` keeps all of it, and links byte-identically everywhere.
+    pub fn normalize(&mut self) {
+        self.imports.clear();
+        self.needs.clear();
+        let mut order: Vec<usize> = (0..self.symbols.len()).collect();
+        order.sort_by_key(|&i| self.symbols[i].position);
+        for (rank, i) in order.into_iter().enumerate() {
+            self.symbols[i].position = rank as u32 + 1;
+        }
+        for sym in &mut self.symbols {
+            if sym.region.is_data() {
+                sym.align = sym.align.min(sym.size.max(1).next_power_of_two());
+            }
+        }
+    }
+
+    /// Parses canonical (or hand-written) JSON, checking the schema version.
+    pub fn from_json(bytes: &[u8]) -> Result<Interface, String> {
+        let mut iface: Interface = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        if iface.schema != SCHEMA_VERSION {
+            return Err(format!(
+                "interface schema {} is not supported (this abicut reads schema {SCHEMA_VERSION})",
+                iface.schema
+            ));
+        }
+        iface.canonicalize();
+        Ok(iface)
+    }
+}

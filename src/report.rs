@@ -1,0 +1,366 @@
+//! The CI report on rebuilds avoided: Markdown for a pull-request comment or a GitHub step
+//! summary, and JSON. Several plans (one per changed package) make one report, with a
+//! combined row when there is more than one.
+//!
+//! A weights file gives build and relink times (seconds) per derivation, by id, name or
+//! pname, with an optional default:
+//!
+//! ```json
+//! { "version": 1, "default": { "build": 60, "relink": 1 },
+//!   "nodes": { "glibc": { "build": 1800, "relink": 4 } } }
+//! ```
+
+use crate::error::{Error, Result};
+use crate::graph::plan::{PLAN_SCHEMA, PLAN_VERSION, PlanFile, PlanNode, Status};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// The rebuild-count buckets nixpkgs CI turns into `10.rebuild-<platform>: <bucket>` labels.
+const BUCKETS: &[(usize, &str)] = &[
+    (0, "0"),
+    (10, "1-10"),
+    (100, "11-100"),
+    (500, "101-500"),
+    (1000, "501-1000"),
+    (2500, "1001-2500"),
+    (5000, "2501-5000"),
+];
+
+/// The nixpkgs label bucket of a rebuild count.
+pub fn bucket(count: usize) -> &'static str {
+    BUCKETS
+        .iter()
+        .find(|(max, _)| count <= *max)
+        .map_or("5001+", |(_, label)| label)
+}
+
+/// Build and relink time of one derivation, in seconds.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cost {
+    pub build: f64,
+    #[serde(default)]
+    pub relink: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Weights {
+    version: u32,
+    #[serde(default)]
+    default: Option<Cost>,
+    #[serde(default)]
+    nodes: HashMap<String, Cost>,
+}
+
+impl Weights {
+    pub fn load(path: &Path) -> Result<Weights> {
+        let bytes = crate::fsx::read(path)?;
+        let w: Weights = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::invalid(path, format!("malformed weights file: {e}")))?;
+        if w.version != 1 {
+            return Err(Error::invalid(
+                path,
+                format!(
+                    "weights version {} is not supported (expected 1)",
+                    w.version
+                ),
+            ));
+        }
+        let bad = w
+            .nodes
+            .iter()
+            .map(|(k, c)| (k.as_str(), c))
+            .chain(w.default.as_ref().map(|c| ("default", c)))
+            .find(|(_, c)| {
+                !(c.build.is_finite() && c.relink.is_finite()) || c.build < 0.0 || c.relink < 0.0
+            });
+        if let Some((key, _)) = bad {
+            return Err(Error::invalid(
+                path,
+                format!("{key:?}: times must be finite and not negative"),
+            ));
+        }
+        Ok(w)
+    }
+
+    fn cost(&self, node: &PlanNode) -> Option<Cost> {
+        self.nodes
+            .get(&node.id)
+            .or_else(|| self.nodes.get(&node.name))
+            .or_else(|| node.pname.as_ref().and_then(|p| self.nodes.get(p)))
+            .copied()
+            .or(self.default)
+    }
+}
+
+/// Reads a plan JSON file written by `relink-plan --json`.
+pub fn load_plan(path: &Path) -> Result<PlanFile> {
+    let bytes = crate::fsx::read(path)?;
+    let plan: PlanFile = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::invalid(path, format!("malformed plan JSON: {e}")))?;
+    if plan.schema != PLAN_SCHEMA || plan.version != PLAN_VERSION {
+        return Err(Error::invalid(
+            path,
+            format!(
+                "not an abicut plan version {PLAN_VERSION} (schema {:?}, version {})",
+                plan.schema, plan.version
+            ),
+        ));
+    }
+    Ok(plan)
+}
+
+/// CPU time of a plan under the weights, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CpuTime {
+    /// Every classic rebuild's build time.
+    pub classic: f64,
+    /// Compiles (build + relink) and relinks with abicut.
+    pub abicut: f64,
+    pub avoided: f64,
+    /// Nodes that rerun something but have no weight (and no default): left out of the sums.
+    pub unweighted: usize,
+}
+
+/// One line of the report: one plan, or all plans combined.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Row {
+    /// The changed nodes and the ABI assumption, e.g. `glibc (abi same)`.
+    pub change: String,
+    pub nodes: usize,
+    pub classic: usize,
+    pub compile: usize,
+    pub relink: usize,
+    pub untouched: usize,
+    pub avoided: usize,
+    pub bucket_before: &'static str,
+    pub bucket_after: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<CpuTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub schema: &'static str,
+    pub version: u32,
+    pub rows: Vec<Row>,
+    /// All plans together (a node counts with the most any plan does to it); only with
+    /// several plans.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub combined: Option<Row>,
+}
+
+/// One report over several plans.
+pub fn build(plans: &[PlanFile], weights: Option<&Weights>) -> Report {
+    let rows = plans
+        .iter()
+        .map(|p| row(change_label(p), p.nodes.iter(), weights))
+        .collect();
+    let combined = (plans.len() > 1).then(|| {
+        let merged = merge(plans);
+        row("all changes".to_owned(), merged.iter(), weights)
+    });
+    Report {
+        schema: "abicut-report",
+        version: 1,
+        rows,
+        combined,
+    }
+}
+
+fn change_label(p: &PlanFile) -> String {
+    let names: Vec<&str> = p
+        .changed
+        .iter()
+        .map(|id| {
+            p.nodes
+                .iter()
+                .find(|n| &n.id == id)
+                .map_or(id.as_str(), |n| n.name.as_str())
+        })
+        .collect();
+    format!("{} (abi {})", names.join(", "), p.abi)
+}
+
+/// The union of plans by node id: the strongest status, classic if any plan says so.
+fn merge(plans: &[PlanFile]) -> Vec<PlanNode> {
+    let mut by_id: HashMap<&str, PlanNode> = HashMap::new();
+    let mut order: Vec<&str> = Vec::new();
+    for node in plans.iter().flat_map(|p| &p.nodes) {
+        match by_id.get_mut(node.id.as_str()) {
+            Some(cur) => {
+                cur.classic |= node.classic;
+                cur.status = cur.status.max(node.status);
+            }
+            None => {
+                order.push(&node.id);
+                by_id.insert(&node.id, node.clone());
+            }
+        }
+    }
+    order.iter().filter_map(|id| by_id.remove(id)).collect()
+}
+
+fn row<'a>(
+    change: String,
+    nodes: impl Iterator<Item = &'a PlanNode>,
+    weights: Option<&Weights>,
+) -> Row {
+    let mut r = Row {
+        change,
+        nodes: 0,
+        classic: 0,
+        compile: 0,
+        relink: 0,
+        untouched: 0,
+        avoided: 0,
+        bucket_before: "",
+        bucket_after: "",
+        cpu: weights.map(|_| CpuTime {
+            classic: 0.0,
+            abicut: 0.0,
+            avoided: 0.0,
+            unweighted: 0,
+        }),
+    };
+    for n in nodes {
+        r.nodes += 1;
+        r.classic += usize::from(n.classic);
+        match n.status {
+            Status::Compile => r.compile += 1,
+            Status::Relink => r.relink += 1,
+            Status::Untouched => r.untouched += 1,
+        }
+        if let (Some(cpu), Some(w)) = (r.cpu.as_mut(), weights) {
+            add_cost(cpu, n, w.cost(n));
+        }
+    }
+    r.avoided = r.classic.saturating_sub(r.compile);
+    r.bucket_before = bucket(r.classic);
+    r.bucket_after = bucket(r.compile);
+    if let Some(cpu) = r.cpu.as_mut() {
+        cpu.avoided = cpu.classic - cpu.abicut;
+    }
+    r
+}
+
+fn add_cost(cpu: &mut CpuTime, n: &PlanNode, cost: Option<Cost>) {
+    if !n.classic && n.status == Status::Untouched {
+        return;
+    }
+    let Some(c) = cost else {
+        cpu.unweighted += 1;
+        return;
+    };
+    if n.classic {
+        cpu.classic += c.build;
+    }
+    cpu.abicut += match n.status {
+        Status::Compile => c.build + c.relink,
+        Status::Relink => c.relink,
+        Status::Untouched => 0.0,
+    };
+}
+
+impl Report {
+    fn all_rows(&self) -> impl Iterator<Item = &Row> {
+        self.rows.iter().chain(self.combined.as_ref())
+    }
+
+    /// Markdown for a pull-request comment or `$GITHUB_STEP_SUMMARY`.
+    pub fn to_markdown(&self) -> String {
+        let mut md = String::from("## abicut: rebuilds avoided\n\n");
+        md.push_str(
+            "| change | classic rebuild | abicut compile | relink only | untouched | compiles avoided |\n\
+             |---|---:|---:|---:|---:|---:|\n",
+        );
+        for r in self.all_rows() {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} ({}) |",
+                r.change,
+                r.classic,
+                r.compile,
+                r.relink,
+                r.untouched,
+                r.avoided,
+                percent(r.avoided, r.classic)
+            );
+        }
+        md.push_str("\n### nixpkgs rebuild-count labels\n\n| change | classic | with abicut |\n|---|---|---|\n");
+        for r in self.all_rows() {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} |",
+                r.change, r.bucket_before, r.bucket_after
+            );
+        }
+        if self.all_rows().any(|r| r.cpu.is_some()) {
+            md.push_str(
+                "\n### CPU time\n\n| change | classic | with abicut | avoided | unweighted nodes |\n\
+                 |---|---:|---:|---:|---:|\n",
+            );
+            for r in self.all_rows() {
+                if let Some(c) = r.cpu {
+                    let _ = writeln!(
+                        md,
+                        "| {} | {} | {} | {} | {} |",
+                        r.change,
+                        duration(c.classic),
+                        duration(c.abicut),
+                        duration(c.avoided),
+                        c.unweighted
+                    );
+                }
+            }
+        }
+        md
+    }
+
+    pub fn to_json(&self) -> Result<String> {
+        serde_json::to_string_pretty(self)
+            .map_err(|e| Error::Usage(format!("cannot serialize report: {e}")))
+    }
+}
+
+fn percent(part: usize, whole: usize) -> String {
+    if whole == 0 {
+        return "0%".to_owned();
+    }
+    format!("{:.1}%", part as f64 * 100.0 / whole as f64)
+}
+
+/// Seconds as the largest unit that keeps the figure readable.
+fn duration(secs: f64) -> String {
+    match secs.abs() {
+        s if s >= 3600.0 => format!("{:.1} h", secs / 3600.0),
+        s if s >= 60.0 => format!("{:.1} min", secs / 60.0),
+        _ => format!("{secs:.0} s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bucket;
+
+    #[test]
+    fn buckets_match_nixpkgs_labels() {
+        let cases = [
+            (0, "0"),
+            (1, "1-10"),
+            (10, "1-10"),
+            (11, "11-100"),
+            (500, "101-500"),
+            (501, "501-1000"),
+            (2500, "1001-2500"),
+            (5000, "2501-5000"),
+            (5001, "5001+"),
+        ];
+        for (n, label) in cases {
+            assert_eq!(bucket(n), label, "{n}");
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! `stubgen`: interfaces of libraries, rendered as stubs, canonical JSON or llvm-ifs text,
+//! one at a time or as a parallel batch.
+
+use crate::error::{Error, Result};
+use crate::iface::{Interface, ifs};
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// What `stubgen` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// A linkable ELF stub.
+    Elf,
+    /// The canonical JSON the ABI hash is taken over.
+    Json,
+    /// llvm-ifs text (IfsVersion 3.0).
+    Ifs,
+}
+
+impl Format {
+    /// The file-name suffix a batch appends to the library's name.
+    fn suffix(self) -> &'static str {
+        match self {
+            Format::Elf => "",
+            Format::Json => ".json",
+            Format::Ifs => ".ifs",
+        }
+    }
+}
+
+/// Which interface to take.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Keep everything a linker's output can depend on, imports and exact data alignment
+    /// included, instead of the default interface; see [`Interface::normalize`].
+    pub exact: bool,
+}
+
+/// Loads an interface from a shared library, a stub, canonical JSON or llvm-ifs text,
+/// telling them apart by content rather than by name.
+pub fn load(path: &Path, options: &Options) -> Result<Interface> {
+    let mut iface = parse(path)?;
+    if !options.exact {
+        iface.normalize();
+    }
+    Ok(iface)
+}
+
+fn parse(path: &Path) -> Result<Interface> {
+    let bytes = crate::fsx::read(path)?;
+    let reason = match bytes.first() {
+        Some(b'{') => Interface::from_json(&bytes),
+        Some(b'-') if bytes.starts_with(b"--- !ifs-v1") => std::str::from_utf8(&bytes)
+            .map_err(|_| "llvm-ifs text is not UTF-8".to_string())
+            .and_then(ifs::parse),
+        _ => crate::elf::read::read_bytes(&bytes),
+    };
+    reason.map_err(|reason| Error::invalid(path, reason))
+}
+
+/// Renders an interface in `format`.
+pub fn render(iface: &Interface, format: Format, path: &Path) -> Result<Vec<u8>> {
+    match format {
+        Format::Elf => crate::elf::write::write_stub(iface).map_err(|r| Error::invalid(path, r)),
+        Format::Json => {
+            let mut json = iface.to_canonical_json();
+            json.push(b'\n');
+            Ok(json)
+        }
+        Format::Ifs => Ok(ifs::render(iface).into_bytes()),
+    }
+}
+
+/// The result of one library in a batch.
+#[derive(Debug)]
+pub struct Outcome {
+    pub input: PathBuf,
+    /// The written file and the ABI hash, or why this library failed.
+    pub result: Result<(PathBuf, String)>,
+}
+
+/// Writes the interface of each library to `out_dir` in parallel. Every library is tried;
+/// a failure is reported in its [`Outcome`] and does not stop the others.
+pub fn batch(libs: &[PathBuf], out_dir: &Path, format: Format, options: &Options) -> Vec<Outcome> {
+    libs.par_iter()
+        .map(|lib| Outcome {
+            input: lib.clone(),
+            result: one(lib, out_dir, format, options),
+        })
+        .collect()
+}
+
+fn one(lib: &Path, out_dir: &Path, format: Format, options: &Options) -> Result<(PathBuf, String)> {
+    let iface = load(lib, options)?;
+    let bytes = render(&iface, format, lib)?;
+    let name = lib
+        .file_name()
+        .ok_or_else(|| Error::invalid(lib, "has no file name"))?;
+    let mut file_name = name.to_os_string();
+    file_name.push(format.suffix());
+    let out = out_dir.join(file_name);
+    crate::fsx::write_atomic(&out, &bytes)?;
+    Ok((out, iface.abi_hash()))
+}

@@ -1,0 +1,915 @@
+//! relink-plan, explain and report: hand-made graphs whose plans are checked exactly,
+//! bad inputs, property tests against plain reachability, the Markdown report snapshot,
+//! and a graph produced by a real Nix 2.8 from derivations written here.
+
+use abicut::graph::plan::{self, Abi, AbiFacts, Plan, Status};
+use abicut::graph::{Graph, GraphBuilder, Node, Role, json};
+use proptest::prelude::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+const BIN: &str = env!("CARGO_BIN_EXE_abicut");
+
+/// `(id, fixed_output, [(input, role)])`.
+type Spec<'a> = (&'a str, bool, &'a [(&'a str, &'a str)]);
+
+/// Graph JSON from node specs.
+fn graph_json(nodes: &[Spec]) -> String {
+    let nodes: Vec<serde_json::Value> = nodes
+        .iter()
+        .map(|(id, fixed, inputs)| {
+            let inputs: serde_json::Map<String, serde_json::Value> = inputs
+                .iter()
+                .map(|(i, r)| ((*i).to_owned(), serde_json::Value::from(*r)))
+                .collect();
+            serde_json::json!({ "id": id, "fixed_output": fixed, "inputs": inputs })
+        })
+        .collect();
+    serde_json::json!({ "schema": "abicut-graph", "version": 1, "nodes": nodes }).to_string()
+}
+
+fn load(text: &str) -> Graph {
+    json::from_slice(Path::new("test.json"), text.as_bytes()).expect("test graph loads")
+}
+
+/// Every node's verdict as `status` or `status(kind input)`.
+fn verdicts(graph: &Graph, plan: &Plan) -> BTreeMap<String, String> {
+    graph
+        .topo_order()
+        .iter()
+        .map(|&n| {
+            let e = plan.entry(n);
+            let why = match e.reason {
+                None => String::new(),
+                Some(r) => match r.input() {
+                    Some(m) => format!("({} {})", r.kind(), graph.node(m).id),
+                    None => format!("({})", r.kind()),
+                },
+            };
+            (
+                graph.node(n).id.clone(),
+                format!("{}{why}", e.status.as_str()),
+            )
+        })
+        .collect()
+}
+
+fn run_plan(graph: &Graph, changed: &[&str], facts: AbiFacts) -> BTreeMap<String, String> {
+    let names: Vec<String> = changed.iter().map(|s| (*s).to_owned()).collect();
+    let changed = graph.resolve_all(&names).expect("changed nodes exist");
+    verdicts(graph, &plan::plan(graph, &changed, &facts))
+}
+
+fn expect(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect()
+}
+
+fn diamond() -> Graph {
+    load(&graph_json(&[
+        ("libc", false, &[]),
+        ("left", false, &[("libc", "lib")]),
+        ("right", false, &[("libc", "lib")]),
+        ("app", false, &[("left", "lib"), ("right", "lib")]),
+    ]))
+}
+
+#[test]
+fn diamond_abi_changed_compiles_everything() {
+    let got = run_plan(&diamond(), &["libc"], AbiFacts::Uniform(Abi::Changed));
+    assert_eq!(
+        got,
+        expect(&[
+            ("libc", "compile(changed)"),
+            ("left", "compile(lib-interface libc)"),
+            ("right", "compile(lib-interface libc)"),
+            ("app", "compile(lib-interface left)"),
+        ])
+    );
+}
+
+#[test]
+fn diamond_abi_same_only_relinks() {
+    let got = run_plan(&diamond(), &["libc"], AbiFacts::Uniform(Abi::Same));
+    assert_eq!(
+        got,
+        expect(&[
+            ("libc", "compile(changed)"),
+            ("left", "relink(lib-output libc)"),
+            ("right", "relink(lib-output libc)"),
+            ("app", "relink(lib-output left)"),
+        ])
+    );
+}
+
+/// base's interface changes, mid rebuilds but its interface is measured unchanged: the
+/// cutoff stops there, top and app only relink.
+#[test]
+fn cutoff_chain_stops_at_unchanged_interface() {
+    let graph = load(&graph_json(&[
+        ("base", false, &[]),
+        ("mid", false, &[("base", "lib")]),
+        ("top", false, &[("mid", "lib")]),
+        ("app", false, &[("top", "lib")]),
+    ]));
+    let hashes = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
+    };
+    let facts = AbiFacts::Measured {
+        old: hashes(&[("base", "b1"), ("mid", "m1"), ("top", "t1")]),
+        new: hashes(&[("base", "b2"), ("mid", "m1"), ("top", "t1")]),
+    };
+    assert_eq!(
+        run_plan(&graph, &["base"], facts),
+        expect(&[
+            ("base", "compile(changed)"),
+            ("mid", "compile(lib-interface base)"),
+            ("top", "relink(lib-output mid)"),
+            ("app", "relink(lib-output top)"),
+        ])
+    );
+}
+
+#[test]
+fn tool_edge_recompiles_even_when_abi_same() {
+    let graph = load(&graph_json(&[
+        ("cc", false, &[]),
+        ("libz", false, &[("cc", "tool")]),
+        ("app", false, &[("libz", "lib")]),
+    ]));
+    assert_eq!(
+        run_plan(&graph, &["cc"], AbiFacts::Uniform(Abi::Same)),
+        expect(&[
+            ("cc", "compile(changed)"),
+            ("libz", "compile(tool cc)"),
+            ("app", "relink(lib-output libz)"),
+        ])
+    );
+}
+
+#[test]
+fn runtime_edge_only_relinks() {
+    let graph = load(&graph_json(&[
+        ("cacert", false, &[]),
+        ("curl", false, &[("cacert", "runtime")]),
+        ("app", false, &[("curl", "lib")]),
+        ("other", false, &[]),
+    ]));
+    assert_eq!(
+        run_plan(&graph, &["cacert"], AbiFacts::Uniform(Abi::Changed)),
+        expect(&[
+            ("cacert", "compile(changed)"),
+            ("curl", "relink(runtime cacert)"),
+            ("app", "relink(lib-output curl)"),
+            ("other", "untouched"),
+        ])
+    );
+}
+
+#[test]
+fn fixed_output_source_hides_its_inputs() {
+    let graph = load(&graph_json(&[
+        ("curl", false, &[]),
+        ("src", true, &[("curl", "tool")]),
+        ("pkg", false, &[("src", "tool")]),
+    ]));
+    assert_eq!(
+        run_plan(&graph, &["curl"], AbiFacts::Uniform(Abi::Changed)),
+        expect(&[
+            ("curl", "compile(changed)"),
+            ("src", "untouched(fixed-output curl)"),
+            ("pkg", "untouched"),
+        ])
+    );
+    assert_eq!(
+        run_plan(&graph, &["src"], AbiFacts::Uniform(Abi::Same)),
+        expect(&[
+            ("curl", "untouched"),
+            ("src", "compile(changed)"),
+            ("pkg", "compile(tool src)"),
+        ])
+    );
+}
+
+#[test]
+fn duplicate_edges_keep_the_strongest_role() {
+    let text = r#"{"schema":"abicut-graph","version":1,"nodes":[
+        {"id":"a"},{"id":"b","inputs":{"a":"lib"}}]}"#;
+    let mut b = GraphBuilder::default();
+    b.add_node(Node::new("a")).unwrap();
+    b.add_node(Node::new("b")).unwrap();
+    b.add_edge("a", "b", Role::Runtime);
+    b.add_edge("a", "b", Role::Tool);
+    b.add_edge("a", "b", Role::Lib);
+    let g = b.build(Path::new("x")).unwrap();
+    assert_eq!(g.edge_count(), 1);
+    assert_eq!(g.dag().edge_weights().next(), Some(&Role::Tool));
+    assert_eq!(load(text).edge_count(), 1);
+}
+
+// ---- the command line ----
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn abicut(args: &[&str]) -> Run {
+    abicut_as(Path::new(BIN), args)
+}
+
+fn abicut_as(bin: &Path, args: &[&str]) -> Run {
+    let out = duct::cmd(bin, args)
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .expect("abicut runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write fixture");
+    p
+}
+
+fn diamond_file(dir: &Path) -> PathBuf {
+    write(dir, "diamond.json", &json::to_string(&diamond()).unwrap())
+}
+
+#[test]
+fn cli_text_json_dot_and_multicall() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = diamond_file(dir.path());
+    let g = g.to_str().unwrap();
+    let text = abicut(&["relink-plan", g, "--changed", "libc", "--abi", "same"]);
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    assert!(
+        text.stdout
+            .contains("relink    app  (lib input left's output changed, its interface did not)"),
+        "{}",
+        text.stdout
+    );
+    assert!(text.stdout.ends_with(
+        "nodes 4: classic rebuild 4, with abicut: compile 1, relink only 3, untouched 0\n"
+    ));
+
+    let j = abicut(&[
+        "relink-plan",
+        g,
+        "--changed",
+        "libc",
+        "--abi",
+        "changed",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&j.stdout).expect("plan JSON");
+    assert_eq!(v["schema"], "abicut-plan");
+    assert_eq!(v["totals"]["compile"], 4);
+    assert_eq!(v["nodes"][3]["reason"]["kind"], "lib-interface");
+
+    let dot = abicut(&["relink-plan", g, "--changed", "left", "--dot"]);
+    assert!(dot.stdout.starts_with("digraph plan {"));
+    assert!(
+        dot.stdout
+            .contains("\"left\" [label=\"left\", fillcolor=\"#e04040\"]")
+    );
+    assert!(
+        dot.stdout
+            .contains("\"libc\" [label=\"libc\", fillcolor=\"#c8c8c8\"]")
+    );
+
+    let link = dir.path().join("relink-plan");
+    std::os::unix::fs::symlink(BIN, &link).unwrap();
+    let multi = abicut_as(&link, &[g, "--changed", "libc", "--abi", "same"]);
+    assert_eq!(multi.code, 0, "{}", multi.stderr);
+    assert_eq!(multi.stdout, text.stdout);
+}
+
+#[test]
+fn cli_explain_follows_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = write(
+        dir.path(),
+        "g.json",
+        &graph_json(&[
+            ("cc", false, &[]),
+            ("libz", false, &[("cc", "tool")]),
+            ("app", false, &[("libz", "lib")]),
+        ]),
+    );
+    let out = abicut(&[
+        "explain",
+        g.to_str().unwrap(),
+        "app",
+        "--changed",
+        "cc",
+        "--abi",
+        "changed",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "app compiles: lib input libz's interface changed\n\
+         \x20 <- libz compiles: tool input cc's output changed\n\
+         \x20 <- cc compiles: it is changed\n"
+    );
+    let same = abicut(&[
+        "explain",
+        g.to_str().unwrap(),
+        "app",
+        "--changed",
+        "cc",
+        "--abi",
+        "same",
+    ]);
+    assert!(
+        same.stdout
+            .starts_with("app only relinks: lib input libz's output changed"),
+        "{}",
+        same.stdout
+    );
+}
+
+/// Bad input: an error naming the node or the line, exit status 3, no output file.
+#[test]
+fn cli_bad_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = d.join("plan.json");
+    let out_s = out.to_str().unwrap();
+    let cases: Vec<(PathBuf, &str, &str)> = vec![
+        (
+            write(
+                d,
+                "unknown.json",
+                &graph_json(&[("a", false, &[("ghost", "lib")])]),
+            ),
+            "a",
+            "input \"ghost\" that is not in the graph",
+        ),
+        (
+            write(
+                d,
+                "cycle.json",
+                &graph_json(&[
+                    ("a", false, &[("c", "lib")]),
+                    ("b", false, &[("a", "lib")]),
+                    ("c", false, &[("b", "tool")]),
+                ]),
+            ),
+            "a",
+            "cycle: node",
+        ),
+        (
+            write(
+                d,
+                "malformed.json",
+                "{\"schema\": \"abicut-graph\",\n \"version\": 1,\n \"nodes\": [\n {\"id\": \"a\",}\n]}",
+            ),
+            "a",
+            "line 4",
+        ),
+        (
+            write(
+                d,
+                "badrole.json",
+                r#"{"schema":"abicut-graph","version":1,"nodes":[{"id":"a","inputs":{"b":"linker"}}]}"#,
+            ),
+            "a",
+            "unknown variant `linker`",
+        ),
+        (
+            write(
+                d,
+                "version.json",
+                r#"{"schema":"abicut-graph","version":9,"nodes":[]}"#,
+            ),
+            "a",
+            "version 9 is not supported",
+        ),
+        (
+            write(
+                d,
+                "nix-bad.json",
+                r#"{"/nix/store/aaa-x.drv": {"env": {}}}"#,
+            ),
+            "x",
+            "derivation \"aaa-x.drv\" has no \"outputs\" object",
+        ),
+        (diamond_file(d), "nosuch", "no node named \"nosuch\""),
+        (d.to_path_buf(), "a", "is a directory"),
+    ];
+    for (graph, changed, want) in cases {
+        let r = abicut(&[
+            "relink-plan",
+            graph.to_str().unwrap(),
+            "--changed",
+            changed,
+            "--json",
+            "-o",
+            out_s,
+        ]);
+        assert_eq!(r.code, 3, "{}: {}", graph.display(), r.stderr);
+        assert!(
+            r.stderr.contains(want),
+            "{}: want {want:?} in {:?}",
+            graph.display(),
+            r.stderr
+        );
+        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+        assert!(!out.exists(), "no output file after an error");
+    }
+    let bad_plan = write(d, "notaplan.json", "{\"schema\": \"abicut-graph\"}");
+    let r = abicut(&["report", bad_plan.to_str().unwrap()]);
+    assert_eq!(r.code, 3);
+    assert!(
+        r.stderr.contains("notaplan.json: malformed plan JSON"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn cli_role_overrides_change_edges() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = write(
+        dir.path(),
+        "g.json",
+        &graph_json(&[
+            ("glibc", false, &[]),
+            ("gcc-wrapper", false, &[("glibc", "tool")]),
+            ("app", false, &[("gcc-wrapper", "tool")]),
+        ]),
+    );
+    let roles = write(
+        dir.path(),
+        "roles.json",
+        r#"{"version":1,"rules":[{"input":"glibc","user":"*-wrapper","role":"lib"}]}"#,
+    );
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            "relink-plan",
+            g.to_str().unwrap(),
+            "--changed",
+            "glibc",
+            "--abi",
+            "same",
+        ];
+        a.extend_from_slice(extra);
+        abicut(&a).stdout
+    };
+    assert!(args(&[]).contains("compile   gcc-wrapper  (tool input glibc's output changed)"));
+    assert!(
+        args(&["--roles", roles.to_str().unwrap()])
+            .contains("relink    gcc-wrapper  (lib input glibc's output changed")
+    );
+}
+
+// ---- report ----
+
+fn plan_file(dir: &Path, graph: &Path, changed: &str, abi: &str) -> PathBuf {
+    let out = dir.join(format!("plan-{changed}-{abi}.json"));
+    let r = abicut(&[
+        "relink-plan",
+        graph.to_str().unwrap(),
+        "--changed",
+        changed,
+        "--abi",
+        abi,
+        "--json",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    out
+}
+
+#[test]
+fn report_markdown_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut nodes = vec![
+        serde_json::json!({"id": "libc"}),
+        serde_json::json!({"id": "cc"}),
+        serde_json::json!({"id": "libz", "inputs": {"libc": "lib", "cc": "tool"}}),
+    ];
+    // Twelve programs on libz, so the buckets differ before and after.
+    for i in 0..12 {
+        nodes.push(serde_json::json!({"id": format!("prog{i:02}"), "inputs": {"libz": "lib", "libc": "lib"}}));
+    }
+    let text =
+        serde_json::json!({"schema": "abicut-graph", "version": 1, "nodes": nodes}).to_string();
+    let g = write(d, "g.json", &text);
+    let weights = write(
+        d,
+        "weights.json",
+        r#"{"version":1,"default":{"build":600,"relink":2},"nodes":{"libc":{"build":3600,"relink":5}}}"#,
+    );
+    let same = plan_file(d, &g, "libc", "same");
+    let changed = plan_file(d, &g, "libc", "changed");
+    let cc = plan_file(d, &g, "cc", "same");
+    let md = abicut(&[
+        "report",
+        same.to_str().unwrap(),
+        changed.to_str().unwrap(),
+        cc.to_str().unwrap(),
+        "--weights",
+        weights.to_str().unwrap(),
+    ]);
+    assert_eq!(md.code, 0, "{}", md.stderr);
+    insta::with_settings!({ snapshot_path => "../snapshots" }, {
+        insta::assert_snapshot!("report_markdown", md.stdout);
+    });
+    let j = abicut(&["report", same.to_str().unwrap(), "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&j.stdout).expect("report JSON");
+    assert_eq!(v["rows"][0]["classic"], 14);
+    assert_eq!(v["rows"][0]["compile"], 1);
+    assert_eq!(v["rows"][0]["bucket_before"], "11-100");
+    assert_eq!(v["rows"][0]["bucket_after"], "1-10");
+}
+
+// ---- properties ----
+
+/// A random DAG: node j's inputs are among nodes i < j, with random roles; some nodes are
+/// fixed-output; some are changed.
+fn arb_graph() -> impl Strategy<Value = (Graph, Vec<String>)> {
+    (2usize..40)
+        .prop_flat_map(|n| {
+            let edges = proptest::collection::vec((0..n, 0..n, 0u8..3), 0..n * 3);
+            let fixed = proptest::collection::vec(proptest::bool::weighted(0.1), n);
+            let changed = proptest::collection::btree_set(0..n, 1..4);
+            (Just(n), edges, fixed, changed)
+        })
+        .prop_map(|(n, edges, fixed, changed)| {
+            let mut b = GraphBuilder::default();
+            for (i, f) in fixed.iter().enumerate().take(n) {
+                let mut node = Node::new(format!("n{i}"));
+                node.fixed_output = *f;
+                b.add_node(node).unwrap();
+            }
+            for (x, y, r) in edges {
+                let (lo, hi) = (x.min(y), x.max(y));
+                if lo != hi {
+                    let role = [Role::Lib, Role::Tool, Role::Runtime][r as usize];
+                    b.add_edge(format!("n{lo}"), format!("n{hi}"), role);
+                }
+            }
+            let graph = b.build(Path::new("prop")).unwrap();
+            (
+                graph,
+                changed.into_iter().map(|i| format!("n{i}")).collect(),
+            )
+        })
+}
+
+/// Plain reverse reachability from the changed nodes, not through unchanged fixed-output
+/// derivations: what a classic build rebuilds.
+fn reachable(graph: &Graph, changed: &BTreeSet<usize>) -> BTreeSet<usize> {
+    use petgraph::visit::EdgeRef;
+    let dag = graph.dag();
+    let mut seen: BTreeSet<usize> = changed.clone();
+    let mut stack: Vec<_> = changed
+        .iter()
+        .map(|&i| petgraph::graph::NodeIndex::new(i))
+        .collect();
+    while let Some(n) = stack.pop() {
+        for e in dag.edges_directed(n, petgraph::Direction::Outgoing) {
+            let t = e.target();
+            if !dag[t].fixed_output && seen.insert(t.index()) {
+                stack.push(t);
+            }
+        }
+    }
+    seen
+}
+
+fn rerun(plan: &Plan, graph: &Graph) -> BTreeSet<usize> {
+    graph
+        .dag()
+        .node_indices()
+        .filter(|&n| plan.entry(n).status != Status::Untouched)
+        .map(|n| n.index())
+        .collect()
+}
+
+proptest! {
+    #[test]
+    fn abi_changed_everywhere_is_reverse_reachability((graph, changed) in arb_graph()) {
+        let ix = graph.resolve_all(&changed).unwrap();
+        let p = plan::plan(&graph, &ix, &AbiFacts::Uniform(Abi::Changed));
+        let want = reachable(&graph, &ix.iter().map(|n| n.index()).collect());
+        prop_assert_eq!(rerun(&p, &graph), want.clone());
+        let classic: BTreeSet<usize> = graph.dag().node_indices().filter(|&n| p.entry(n).classic).map(|n| n.index()).collect();
+        prop_assert_eq!(classic, want.clone());
+        // Without runtime edges, everything reached recompiles.
+        let compiled: BTreeSet<usize> = graph.dag().node_indices().filter(|&n| p.entry(n).status == Status::Compile).map(|n| n.index()).collect();
+        let runtime_free = graph.dag().edge_weights().all(|r| *r != Role::Runtime);
+        if runtime_free {
+            prop_assert_eq!(compiled, want);
+        }
+    }
+
+    #[test]
+    fn nothing_untouched_under_a_changed_input((graph, changed) in arb_graph(), abi in 0u8..3) {
+        let abi = [Abi::Same, Abi::Changed, Abi::Unknown][abi as usize];
+        let ix = graph.resolve_all(&changed).unwrap();
+        let p = plan::plan(&graph, &ix, &AbiFacts::Uniform(abi));
+        let dag = graph.dag();
+        for e in dag.edge_indices() {
+            let (from, to) = dag.edge_endpoints(e).unwrap();
+            let input_changed = p.entry(from).status != Status::Untouched;
+            if input_changed && !dag[to].fixed_output {
+                prop_assert_ne!(p.entry(to).status, Status::Untouched, "{} -> {}", dag[from].id, dag[to].id);
+            }
+        }
+        // The cutoff only ever moves nodes from compile to relink.
+        let worst = plan::plan(&graph, &ix, &AbiFacts::Uniform(Abi::Changed));
+        for n in dag.node_indices() {
+            prop_assert!(p.entry(n).status <= worst.entry(n).status);
+        }
+        prop_assert_eq!(rerun(&p, &graph), rerun(&worst, &graph));
+    }
+}
+
+// ---- Nix 2.8 ----
+
+fn nix_config() -> &'static str {
+    "build-users-group =\nsandbox = false\nsubstituters =\nexperimental-features = nix-command ca-derivations"
+}
+
+/// Tiny derivations (builder /bin/sh, no nixpkgs) with buildInputs, nativeBuildInputs, a
+/// multi-output library, a builder from another derivation, a derivation used both as a
+/// lib and as a tool (so `tool`), and a fixed-output source.
+const NIX_EXPR: &str = r#"
+let
+  sys = builtins.currentSystem;
+  mk = name: attrs: derivation ({ inherit name; system = sys; builder = "/bin/sh";
+    args = [ "-c" "echo ${name} > $out" ]; } // attrs);
+  src = derivation { name = "app-src"; system = sys; builder = "/bin/sh";
+    args = [ "-c" "echo src > $out" ]; outputHashMode = "flat"; outputHashAlgo = "sha256";
+    outputHash = "0000000000000000000000000000000000000000000000000000000000000000"; };
+  base = mk "base" { pname = "base"; version = "1"; };
+  cc = mk "cc" { buildInputs = [ base ]; };
+  lib = mk "lib" { outputs = [ "out" "dev" ]; buildInputs = [ base ]; nativeBuildInputs = [ cc ]; };
+  tools = mk "tools" { };
+  mixed = mk "mixed" { outputs = [ "out" "bin" ]; };
+  app = mk "app" { buildInputs = [ lib.dev mixed.out ]; nativeBuildInputs = [ cc mixed.bin ];
+    builder = "${tools}/bin/sh"; inherit src; pname = "app"; version = "1.0"; };
+in app
+"#;
+
+fn have_nix() -> bool {
+    let found = duct::cmd!("nix-instantiate", "--version")
+        .stdout_null()
+        .stderr_null()
+        .run()
+        .is_ok();
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "nix-instantiate (Debian nix-bin) is required when CI=true"
+        );
+        eprintln!("skipping: nix-instantiate not found (apt-get install nix-bin)");
+    }
+    found
+}
+
+fn nix_graph_json(dir: &Path) -> String {
+    let expr = write(dir, "default.nix", NIX_EXPR);
+    let drv = duct::cmd!("nix-instantiate", "--no-gc-warning", &expr)
+        .env("NIX_CONFIG", nix_config())
+        .read()
+        .expect("nix-instantiate");
+    duct::cmd!("nix", "show-derivation", "-r", drv.trim())
+        .env("NIX_CONFIG", nix_config())
+        .read()
+        .expect("nix show-derivation -r")
+}
+
+/// The same derivations in the newer shape: keys and paths without the store directory,
+/// version 4's `inputs: {srcs, drvs: {path: {outputs}}}`, wrapped in `derivations`.
+fn to_newer_shape(old: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(old).unwrap();
+    let base = |s: &str| s.rsplit('/').next().unwrap().to_owned();
+    let mut drvs = serde_json::Map::new();
+    for (k, d) in v.as_object().unwrap() {
+        let mut d = d.clone();
+        let obj = d.as_object_mut().unwrap();
+        let input_drvs = obj.remove("inputDrvs").unwrap();
+        let inputs: serde_json::Map<String, serde_json::Value> = input_drvs
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(p, outs)| {
+                (
+                    base(p),
+                    serde_json::json!({ "outputs": outs, "dynamicOutputs": {} }),
+                )
+            })
+            .collect();
+        let srcs = obj.remove("inputSrcs").unwrap();
+        obj.insert(
+            "inputs".into(),
+            serde_json::json!({ "srcs": srcs, "drvs": inputs }),
+        );
+        for out in obj["outputs"].as_object_mut().unwrap().values_mut() {
+            if let Some(p) = out.get("path").and_then(|p| p.as_str()).map(base) {
+                out["path"] = p.into();
+            }
+        }
+        obj.insert("version".into(), 4.into());
+        drvs.insert(base(k), d);
+    }
+    serde_json::json!({ "version": 4, "derivations": drvs }).to_string()
+}
+
+#[test]
+fn nix_2_8_graph_roles_and_plan() {
+    if !have_nix() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let old = nix_graph_json(dir.path());
+    let graph_path = write(dir.path(), "nix.json", &old);
+    let graph = Graph::load(&graph_path).expect("Nix 2.8 JSON loads");
+    assert_eq!(
+        graph.node_count(),
+        7,
+        "base, cc, lib, tools, mixed, app-src, app"
+    );
+    let roles: BTreeMap<(String, String), Role> = graph
+        .dag()
+        .edge_indices()
+        .map(|e| {
+            let (a, b) = graph.dag().edge_endpoints(e).unwrap();
+            (
+                (graph.node(a).name.clone(), graph.node(b).name.clone()),
+                graph.dag()[e],
+            )
+        })
+        .collect();
+    let want: BTreeMap<(String, String), Role> = [
+        (("base", "cc"), Role::Lib),
+        (("base", "lib"), Role::Lib),
+        (("cc", "lib"), Role::Tool),
+        (("lib", "app"), Role::Lib),
+        (("cc", "app"), Role::Tool),
+        (("app-src", "app"), Role::Tool),
+        (("tools", "app"), Role::Tool),
+        (("mixed", "app"), Role::Tool),
+    ]
+    .into_iter()
+    .map(|((a, b), r)| ((a.to_owned(), b.to_owned()), r))
+    .collect();
+    assert_eq!(roles, want);
+    let app = graph.resolve("app");
+    assert_eq!(app.len(), 1);
+    let node = graph.node(app[0]);
+    assert_eq!(
+        (node.pname.as_deref(), node.version.as_deref()),
+        (Some("app"), Some("1.0"))
+    );
+    assert!(node.id.ends_with("-app.drv"));
+    let src = graph.node(graph.resolve("app-src")[0]);
+    assert!(src.fixed_output);
+    let lib = graph.node(graph.resolve("lib")[0]);
+    assert_eq!(lib.outputs, ["dev", "out"]);
+
+    let r = abicut(&[
+        "relink-plan",
+        graph_path.to_str().unwrap(),
+        "--changed",
+        "base",
+        "--abi",
+        "same",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stdout
+            .lines()
+            .map(|l| l.split("  (").next().unwrap().trim_end())
+            .collect::<Vec<_>>(),
+        [
+            "compile   base",
+            "relink    cc",
+            "compile   lib",
+            "compile   app",
+            "nodes 7: classic rebuild 4, with abicut: compile 3, relink only 1, untouched 3"
+        ],
+        "{}",
+        r.stdout
+    );
+
+    let want = json::to_string(&graph).unwrap();
+    for shape in [to_intermediate_shape(&old), to_newer_shape(&old)] {
+        let newer = load_text(dir.path(), &shape);
+        assert_eq!(json::to_string(&newer).unwrap(), want);
+    }
+}
+
+/// The intermediate shape (Nix 2.18 to 2.31): full store paths, but `inputDrvs` values as
+/// `{"outputs": [...], "dynamicOutputs": {}}`.
+fn to_intermediate_shape(old: &str) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(old).unwrap();
+    for d in v.as_object_mut().unwrap().values_mut() {
+        for outs in d["inputDrvs"].as_object_mut().unwrap().values_mut() {
+            *outs = serde_json::json!({ "outputs": outs.clone(), "dynamicOutputs": {} });
+        }
+    }
+    v.to_string()
+}
+
+fn load_text(dir: &Path, text: &str) -> Graph {
+    Graph::load(&write(dir, "newer.json", text)).expect("newer shape loads")
+}
+
+#[test]
+fn cli_interfaces_files_drive_the_cutoff() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let g = write(
+        d,
+        "chain.json",
+        &graph_json(&[
+            ("base", false, &[]),
+            ("mid", false, &[("base", "lib")]),
+            ("top", false, &[("mid", "lib")]),
+        ]),
+    );
+    let old = write(d, "old.json", r#"{"base": "b1", "mid": "m1"}"#);
+    let new = write(
+        d,
+        "new.json",
+        r#"{"interfaces": {"base": "b2", "mid": "m1"}}"#,
+    );
+    let (g, old, new) = (
+        g.to_str().unwrap(),
+        old.to_str().unwrap(),
+        new.to_str().unwrap(),
+    );
+    let r = abicut(&[
+        "relink-plan",
+        g,
+        "--changed",
+        "base",
+        "--interfaces",
+        old,
+        new,
+        "--json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["abi"], "measured");
+    let status: Vec<&str> = v["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(status, ["compile", "compile", "relink"]);
+    let both = abicut(&[
+        "relink-plan",
+        g,
+        "--changed",
+        "base",
+        "--interfaces",
+        old,
+        new,
+        "--abi",
+        "same",
+    ]);
+    assert_eq!(
+        both.code, 2,
+        "clap rejects --abi with --interfaces: {}",
+        both.stderr
+    );
+    let bad = write(d, "bad.json", "[1, 2]");
+    let r = abicut(&[
+        "relink-plan",
+        g,
+        "--changed",
+        "base",
+        "--interfaces",
+        old,
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 3);
+    assert!(
+        r.stderr
+            .contains("bad.json: expected a JSON object mapping node names to interface hashes"),
+        "{}",
+        r.stderr
+    );
+}

@@ -1,0 +1,680 @@
+//! stubgen against real tools: link identity with four linkers on the machine's libraries
+//! and Debian's cross C libraries, cutoff and sensitivity on fixtures compiled here, a real
+//! ABI-neutral Debian update, bad input, and snapshots of fixture interfaces.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use support::linkcheck::{self, OutputKind, Target, Verdict};
+use support::{abicut, have, run};
+
+const SYSTEM: &str = "/usr/lib/x86_64-linux-gnu";
+
+fn make_stub(lib: &Path, dir: &Path) -> PathBuf {
+    make_stub_with(lib, dir, &[])
+}
+
+fn make_stub_with(lib: &Path, dir: &Path, flags: &[&str]) -> PathBuf {
+    let stub = dir.join("stub.so");
+    let mut args = vec!["stubgen", "-o", stub.to_str().unwrap()];
+    args.extend(flags);
+    args.push(lib.to_str().unwrap());
+    run(abicut(), &args, dir);
+    stub
+}
+
+/// Which stub, and how much identity it must show.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Default stubs leave out imports and accidental over-alignment of data.
+    Default,
+    /// `--exact`: all combinations, gold included.
+    Exact,
+}
+
+impl Mode {
+    /// Default stubs drop what gold orders by and what copy relocations pad by: they are
+    /// judged on bfd, lld and mold PIEs and shared objects, where neither enters.
+    fn judges(self, linker: &str, kind: OutputKind) -> bool {
+        self == Mode::Exact || (linker != "gold" && kind != OutputKind::Exe)
+    }
+}
+
+fn assert_link_identity(lib: &Path, target: &Target, mode: Mode) {
+    let tools = ["clang", "readelf"];
+    if !tools.iter().all(|t| have(t))
+        || !target.linkers.iter().all(|(name, flag)| {
+            have(
+                flag.strip_prefix("--ld-path=")
+                    .unwrap_or(&format!("ld.{name}")),
+            )
+        })
+    {
+        return;
+    }
+    if !lib.exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{} is missing",
+            lib.display()
+        );
+        eprintln!("SKIPPED: {} is not installed", lib.display());
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let flags: &[&str] = if mode == Mode::Exact {
+        &["--exact"]
+    } else {
+        &[]
+    };
+    let stub = make_stub_with(lib, work.path(), flags);
+    let report = linkcheck::check_library(lib, &stub, target, work.path()).unwrap();
+    let judged: Vec<_> = report
+        .results
+        .iter()
+        .filter(|(linker, kind, _)| mode.judges(linker, *kind))
+        .collect();
+    let identical = judged
+        .iter()
+        .filter(|(_, _, v)| *v == Verdict::Identical)
+        .count();
+    let expected = target
+        .linkers
+        .iter()
+        .flat_map(|(l, _)| OutputKind::ALL.iter().filter(move |k| mode.judges(l, **k)))
+        .count();
+    assert_eq!(judged.len(), expected);
+    assert_eq!(
+        identical,
+        expected,
+        "{} of {expected} combinations identical for {} ({} symbols):\n{}",
+        identical,
+        lib.display(),
+        report.symbols,
+        report.failures()
+    );
+}
+
+macro_rules! native_identity {
+    ($($test:ident => $lib:expr,)*) => {$(
+        #[test]
+        fn $test() {
+            let lib = Path::new(SYSTEM).join($lib);
+            assert_link_identity(&lib, &Target::native(), Mode::Exact);
+        }
+    )*};
+}
+
+native_identity! {
+    identity_libc => "libc.so.6",
+    identity_libm => "libm.so.6",
+    identity_libstdcxx => "libstdc++.so.6",
+    identity_libgcc_s => "libgcc_s.so.1",
+    identity_libz => "libz.so.1",
+    identity_libcrypto => "libcrypto.so.3",
+    identity_libssl => "libssl.so.3",
+    identity_libexpat => "libexpat.so.1",
+}
+
+macro_rules! cross_identity {
+    ($($test:ident => $name:expr,)*) => {$(
+        #[test]
+        fn $test() {
+            let (_, target) = linkcheck::cross_targets()
+                .into_iter()
+                .find(|(n, _)| *n == $name)
+                .unwrap();
+            for lib in ["libc.so.6", "libm.so.6"] {
+                assert_link_identity(&Path::new(target.libdir).join(lib), &target, Mode::Exact);
+            }
+        }
+    )*};
+}
+
+cross_identity! {
+    cross_i386 => "i386",
+    cross_armhf => "armhf",
+    cross_arm64 => "arm64",
+    cross_ppc64el => "ppc64el",
+    cross_riscv64 => "riscv64",
+    cross_s390x => "s390x",
+    cross_mips => "mips",
+}
+
+/// A small versioned library with data, read-only data, TLS, functions and a weak alias.
+const FIXTURE: &str = r#"
+int fixture_counter = 1;
+const int fixture_table[4] = {1, 2, 3, 4};
+__thread int fixture_tls;
+int fixture_add(int a, int b) { return a + b; }
+int fixture_mul(int a, int b) { return a * b; }
+extern int fixture_sum(int a, int b) __attribute__((weak, alias("fixture_add")));
+"#;
+
+const FIXTURE_MAP: &str = "FIX_1.0 { global: fixture_add; fixture_sum; fixture_counter; \
+     fixture_table; fixture_tls; local: *; };\nFIX_2.0 { global: fixture_mul; } FIX_1.0;\n";
+
+struct Fixture {
+    source: String,
+    map: String,
+    flags: Vec<&'static str>,
+    soname: &'static str,
+}
+
+impl Fixture {
+    fn base() -> Fixture {
+        Fixture {
+            source: FIXTURE.to_string(),
+            map: FIXTURE_MAP.to_string(),
+            flags: vec!["-O2"],
+            soname: "libfix.so.1",
+        }
+    }
+
+    fn source(mut self, from: &str, to: &str) -> Fixture {
+        assert!(self.source.contains(from), "fixture has no {from:?}");
+        self.source = self.source.replace(from, to);
+        self
+    }
+
+    fn map(mut self, from: &str, to: &str) -> Fixture {
+        assert!(self.map.contains(from), "map has no {from:?}");
+        self.map = self.map.replace(from, to);
+        self
+    }
+
+    fn flag(mut self, flag: &'static str) -> Fixture {
+        self.flags.push(flag);
+        self
+    }
+
+    /// Compiles the library and returns its stub bytes and ABI hash.
+    fn stub(&self) -> (Vec<u8>, String) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("fix.c"), &self.source).unwrap();
+        std::fs::write(dir.path().join("fix.map"), &self.map).unwrap();
+        let soname = format!("-Wl,-soname,{}", self.soname);
+        let mut args = vec!["-shared", "-fPIC", "-Wl,--version-script=fix.map", &soname];
+        args.extend(self.flags.iter().copied());
+        args.extend(["fix.c", "-o", "libfix.so"]);
+        run("gcc", &args, dir.path());
+        let lib = dir.path().join("libfix.so");
+        let stub = make_stub(&lib, dir.path());
+        let hash = run(
+            abicut(),
+            &["stubgen", "--hash", lib.to_str().unwrap()],
+            dir.path(),
+        );
+        (
+            std::fs::read(stub).unwrap(),
+            hash.split_whitespace().next().unwrap().to_string(),
+        )
+    }
+}
+
+#[test]
+fn cutoff_changes_that_keep_the_interface() {
+    if !have("gcc") {
+        return;
+    }
+    let (base, base_hash) = Fixture::base().stub();
+    let same = [
+        ("function body", Fixture::base().source("return a + b;", "return (a ^ b) + 2 * (a & b);")),
+        (
+            "function becomes an IFUNC",
+            Fixture::base().source(
+                "int fixture_mul(int a, int b) { return a * b; }",
+                "static int mul_impl(int a, int b) { return a * b; }\n\
+                 static void *resolve_mul(void) { return (void *)mul_impl; }\n\
+                 int fixture_mul(int a, int b) __attribute__((ifunc(\"resolve_mul\")));",
+            ),
+        ),
+        (
+            "static function added",
+            Fixture::base().source("int fixture_add", "static int twice(int x) { return 2 * x; }\nint fixture_add"),
+        ),
+        ("optimisation level", Fixture::base().flag("-O0")),
+        ("debug info", Fixture::base().flag("-g")),
+        ("RPATH", Fixture::base().flag("-Wl,-rpath,/nix/store/00000000000000000000000000000000-x/lib")),
+        (
+            "source reordered",
+            Fixture::base().source(
+                "int fixture_add(int a, int b) { return a + b; }\nint fixture_mul(int a, int b) { return a * b; }",
+                "int fixture_mul(int a, int b) { return a * b; }\nint fixture_add(int a, int b) { return a + b; }",
+            ),
+        ),
+    ];
+    for (what, fixture) in same {
+        let (stub, hash) = fixture.stub();
+        assert_eq!(hash, base_hash, "{what} changed the ABI hash");
+        assert!(stub == base, "{what} changed the stub bytes");
+    }
+}
+
+#[test]
+fn sensitivity_changes_that_break_or_extend_the_interface() {
+    if !have("gcc") {
+        return;
+    }
+    let (_, base_hash) = Fixture::base().stub();
+    let different = [
+        (
+            "exported symbol added",
+            Fixture::base()
+                .source(
+                    "int fixture_mul",
+                    "int fixture_new(void) { return 7; }\nint fixture_mul",
+                )
+                .map("fixture_mul;", "fixture_mul; fixture_new;"),
+        ),
+        (
+            "exported symbol removed",
+            Fixture::base().map("fixture_sum; ", ""),
+        ),
+        (
+            "object size",
+            Fixture::base().source("int fixture_counter = 1;", "long fixture_counter = 1;"),
+        ),
+        (
+            "symbol type",
+            Fixture::base().source("__thread int fixture_tls;", "int fixture_tls;"),
+        ),
+        (
+            "binding",
+            Fixture::base().source(
+                "int fixture_mul(int a",
+                "__attribute__((weak)) int fixture_mul(int a",
+            ),
+        ),
+        (
+            "visibility",
+            Fixture::base().source(
+                "int fixture_mul(int a",
+                "__attribute__((visibility(\"protected\"))) int fixture_mul(int a",
+            ),
+        ),
+        (
+            "version",
+            Fixture::base().map(
+                "FIX_2.0 { global: fixture_mul; }",
+                "FIX_3.0 { global: fixture_mul; }",
+            ),
+        ),
+        (
+            "default version becomes hidden",
+            Fixture::base().source(
+                "int fixture_mul(int a",
+                "__asm__(\".symver fixture_mul, fixture_mul@FIX_2.0\");\nint fixture_mul(int a",
+            ),
+        ),
+        (
+            "SONAME",
+            Fixture {
+                soname: "libfix.so.2",
+                ..Fixture::base()
+            },
+        ),
+        (
+            "NEEDED",
+            Fixture::base().flag("-Wl,--no-as-needed").flag("-lm"),
+        ),
+    ];
+    for (what, fixture) in different {
+        let (_, hash) = fixture.stub();
+        assert_ne!(hash, base_hash, "{what} did not change the ABI hash");
+    }
+}
+
+#[test]
+fn fixture_stub_links_identically() {
+    if !have("gcc") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Fixture::base();
+    std::fs::write(dir.path().join("fix.c"), &fixture.source).unwrap();
+    std::fs::write(dir.path().join("fix.map"), &fixture.map).unwrap();
+    run(
+        "gcc",
+        &[
+            "-shared",
+            "-fPIC",
+            "-O2",
+            "-Wl,--version-script=fix.map",
+            "-Wl,-soname,libfix.so.1",
+            "fix.c",
+            "-o",
+            "libfix.so.1",
+        ],
+        dir.path(),
+    );
+    let lib = dir.path().join("libfix.so.1");
+    assert_link_identity(&lib, &Target::native(), Mode::Default);
+    assert_link_identity(&lib, &Target::native(), Mode::Exact);
+}
+
+#[test]
+fn fixture_interfaces_snapshot() {
+    if !have("gcc") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Fixture::base();
+    std::fs::write(dir.path().join("fix.c"), &fixture.source).unwrap();
+    std::fs::write(dir.path().join("fix.map"), &fixture.map).unwrap();
+    run(
+        "gcc",
+        &[
+            "-shared",
+            "-fPIC",
+            "-O2",
+            "-Wl,--version-script=fix.map",
+            "-Wl,-soname,libfix.so.1",
+            "fix.c",
+            "-o",
+            "libfix.so.1",
+        ],
+        dir.path(),
+    );
+    let json = run(
+        abicut(),
+        &["stubgen", "--format", "json", "libfix.so.1"],
+        dir.path(),
+    );
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    insta::with_settings!({snapshot_path => "../snapshots", prepend_module_to_snapshot => false}, {
+        insta::assert_json_snapshot!("fixture_interface", value);
+    });
+}
+
+#[test]
+fn batch_reports_bad_inputs_and_finishes_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("not-elf.so"), b"hello, world\n").unwrap();
+    let libc = std::fs::read(Path::new(SYSTEM).join("libc.so.6")).unwrap();
+    std::fs::write(d.join("truncated.so"), &libc[..200]).unwrap();
+    let mut corrupt = libc.clone();
+    // e_shoff far past the end of the file.
+    corrupt[0x28..0x30].copy_from_slice(&0x7fff_ffff_u64.to_le_bytes());
+    std::fs::write(d.join("corrupt.so"), &corrupt).unwrap();
+    std::fs::write(
+        d.join("archive.a"),
+        b"!<arch>\nfoo.o/          0           0     0     644     4         `\nabcd",
+    )
+    .unwrap();
+    std::fs::create_dir(d.join("a-directory.so")).unwrap();
+    let static_exe = d.join("static-exe");
+    if have("gcc") {
+        std::fs::write(d.join("main.c"), "int main(void) { return 0; }\n").unwrap();
+        run("gcc", &["-static", "main.c", "-o", "static-exe"], d);
+    }
+    let out = d.join("out");
+    let mut args = vec![
+        "stubgen".to_string(),
+        "--out-dir".into(),
+        out.to_string_lossy().into_owned(),
+        Path::new(SYSTEM)
+            .join("libz.so.1")
+            .to_string_lossy()
+            .into_owned(),
+    ];
+    for bad in [
+        "not-elf.so",
+        "truncated.so",
+        "corrupt.so",
+        "archive.a",
+        "a-directory.so",
+    ] {
+        args.push(d.join(bad).to_string_lossy().into_owned());
+    }
+    if static_exe.exists() {
+        args.push(static_exe.to_string_lossy().into_owned());
+    }
+    let result = duct::cmd(abicut(), &args)
+        .stderr_capture()
+        .stdout_capture()
+        .unchecked()
+        .run()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(3), "stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    for (file, cause) in [
+        ("not-elf.so", "not an ELF file"),
+        ("truncated.so", "truncated"),
+        ("corrupt.so", "section header"),
+        ("archive.a", "static archive"),
+        ("a-directory.so", "is a directory"),
+    ] {
+        let line = stderr
+            .lines()
+            .find(|l| l.contains(file))
+            .unwrap_or_else(|| panic!("no error for {file}: {stderr}"));
+        assert!(
+            line.contains(cause),
+            "error for {file} does not say {cause:?}: {line}"
+        );
+    }
+    if static_exe.exists() {
+        assert!(
+            stderr.contains("static-exe: not a shared library"),
+            "{stderr}"
+        );
+    }
+    assert!(
+        out.join("libz.so.1").is_file(),
+        "the good library was not written"
+    );
+    let written: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        written,
+        vec![std::ffi::OsString::from("libz.so.1")],
+        "partial or temporary output left behind"
+    );
+}
+
+#[test]
+fn single_bad_input_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.so"), b"\x7fELF\x02\x01\x01").unwrap();
+    let out = dir.path().join("stub.so");
+    let result = duct::cmd!(abicut(), "stubgen", "-o", &out, dir.path().join("bad.so"))
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .unwrap();
+    assert_eq!(result.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(stderr.contains("bad.so"), "{stderr}");
+    assert!(!out.exists());
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "temporary file left behind"
+    );
+}
+
+#[test]
+fn multicall_name_runs_stubgen() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("stubgen");
+    std::os::unix::fs::symlink(abicut(), &link).unwrap();
+    let by_link = run(
+        &link,
+        &["--hash", &format!("{SYSTEM}/libz.so.1")],
+        dir.path(),
+    );
+    let direct = run(
+        abicut(),
+        &["stubgen", "--hash", &format!("{SYSTEM}/libz.so.1")],
+        dir.path(),
+    );
+    assert_eq!(by_link, direct);
+    assert_eq!(by_link.split_whitespace().next().map(str::len), Some(64));
+}
+
+#[test]
+fn stub_is_its_own_interface() {
+    // Reading a stub gives back the interface it was written from: stubs of stubs are stable.
+    let dir = tempfile::tempdir().unwrap();
+    for lib in ["libc.so.6", "libstdc++.so.6", "libz.so.1"] {
+        let real = Path::new(SYSTEM).join(lib);
+        let stub = make_stub(&real, dir.path());
+        let again = dir.path().join("again.so");
+        run(
+            abicut(),
+            &[
+                "stubgen",
+                "-o",
+                again.to_str().unwrap(),
+                stub.to_str().unwrap(),
+            ],
+            dir.path(),
+        );
+        assert!(
+            std::fs::read(&stub).unwrap() == std::fs::read(&again).unwrap(),
+            "{lib}: stub of stub differs"
+        );
+    }
+}
+
+#[test]
+fn ifs_round_trip_is_read_by_llvm_ifs() {
+    if !have("llvm-ifs-14") && !have("llvm-ifs") {
+        return;
+    }
+    let tool = if have("llvm-ifs") {
+        "llvm-ifs"
+    } else {
+        "llvm-ifs-14"
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ifs = run(
+        abicut(),
+        &["stubgen", "--format", "ifs", &format!("{SYSTEM}/libz.so.1")],
+        dir.path(),
+    );
+    assert!(
+        ifs.contains("deflate@@ZLIB_") || ifs.contains("{ Name: deflate,"),
+        "{ifs}"
+    );
+    assert!(
+        ifs.contains("Name: 'gzopen64@ZLIB_1.2.3.3'") || ifs.contains("gzopen64@@ZLIB_1.2.3.3")
+    );
+    std::fs::write(dir.path().join("z.ifs"), &ifs).unwrap();
+    run(
+        tool,
+        &["--input-format=IFS", "--output-elf=llvm.so", "z.ifs"],
+        dir.path(),
+    );
+    // Our IFS reader accepts llvm-ifs's own output too.
+    run(
+        tool,
+        &["--output-ifs=theirs.ifs", &format!("{SYSTEM}/libz.so.1")],
+        dir.path(),
+    );
+    let from_theirs = run(
+        abicut(),
+        &["stubgen", "--format", "json", "theirs.ifs"],
+        dir.path(),
+    );
+    assert!(
+        from_theirs.contains("\"name\":\"deflate\""),
+        "{from_theirs}"
+    );
+    let again = run(
+        abicut(),
+        &["stubgen", "--format", "ifs", "z.ifs"],
+        dir.path(),
+    );
+    assert_eq!(again, ifs, "IFS → interface → IFS is not stable");
+}
+
+/// Two builds of the same Debian package, chosen at test time from what the archive offers.
+fn two_versions(package: &str) -> Option<(String, String)> {
+    let out = duct::cmd!("apt-cache", "madison", package).read().ok()?;
+    let mut versions: Vec<String> = out
+        .lines()
+        .filter(|l| l.contains("amd64") || l.contains("Packages"))
+        .filter_map(|l| l.split('|').nth(1).map(|v| v.trim().to_string()))
+        .collect();
+    versions.dedup();
+    (versions.len() >= 2).then(|| (versions[0].clone(), versions[1].clone()))
+}
+
+fn debian_update_keeps_stub(package: &str, libs: &[&str]) {
+    if !have("apt-get") || !have("dpkg") {
+        return;
+    }
+    let Some((a, b)) = two_versions(package) else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "the archive offers one build of {package}"
+        );
+        eprintln!("SKIPPED: one build of {package} in the archive");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut stubs = Vec::new();
+    for version in [&a, &b] {
+        let sub = dir.path().join(version.replace(['+', '~', ':'], "_"));
+        std::fs::create_dir_all(&sub).unwrap();
+        run(
+            "apt-get",
+            &["download", &format!("{package}={version}")],
+            &sub,
+        );
+        let deb = std::fs::read_dir(&sub)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|e| e == "deb"))
+            .unwrap();
+        run("dpkg", &["-x", deb.to_str().unwrap(), "root"], &sub);
+        let mut these = Vec::new();
+        for lib in libs {
+            let path = sub.join("root/usr/lib/x86_64-linux-gnu").join(lib);
+            let path = if path.exists() {
+                path
+            } else {
+                sub.join("root/lib/x86_64-linux-gnu").join(lib)
+            };
+            let out = sub.join(format!("{lib}.stub"));
+            run(
+                abicut(),
+                &[
+                    "stubgen",
+                    "-o",
+                    out.to_str().unwrap(),
+                    path.to_str().unwrap(),
+                ],
+                &sub,
+            );
+            these.push((std::fs::read(&path).unwrap(), std::fs::read(&out).unwrap()));
+        }
+        stubs.push(these);
+    }
+    for (i, lib) in libs.iter().enumerate() {
+        assert!(
+            stubs[0][i].0 != stubs[1][i].0,
+            "{package} {a} and {b} ship the same {lib}: nothing was tested"
+        );
+        assert!(
+            stubs[0][i].1 == stubs[1][i].1,
+            "{lib}: stubs of {package} {a} and {b} differ"
+        );
+    }
+}
+
+#[test]
+fn real_update_libssl3() {
+    debian_update_keeps_stub("libssl3", &["libssl.so.3", "libcrypto.so.3"]);
+}
+
+#[test]
+fn real_update_libc6() {
+    debian_update_keeps_stub("libc6", &["libc.so.6", "libm.so.6"]);
+}

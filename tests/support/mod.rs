@@ -1,0 +1,47 @@
+//! Helpers shared by the integration tests.
+
+#![allow(dead_code)]
+
+pub mod linkcheck;
+
+use std::path::{Path, PathBuf};
+
+/// The abicut binary under test.
+pub fn abicut() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_abicut"))
+}
+
+/// Whether `tool` can be run. A missing tool fails the test under `CI=true` (CI must have
+/// everything) and skips it, loudly, on a developer's machine.
+pub fn have(tool: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|p| p.join(tool).is_file()))
+        .unwrap_or(false)
+        || Path::new(tool).is_file();
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{tool} is required under CI=true but is not installed"
+        );
+        eprintln!("SKIPPED: {tool} is not installed");
+    }
+    found
+}
+
+/// Runs a command, panicking with its stderr on failure.
+pub fn run(program: impl AsRef<std::ffi::OsStr>, args: &[&str], dir: &Path) -> String {
+    let out = duct::cmd(program.as_ref(), args)
+        .dir(dir)
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .expect("command starts");
+    assert!(
+        out.status.success(),
+        "{:?} {args:?} failed:\n{}",
+        program.as_ref(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
