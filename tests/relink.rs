@@ -301,6 +301,7 @@ fn killed_relink_leaves_no_or_complete_dest() {
         .unwrap();
         std::thread::sleep(Duration::from_micros(next(&mut seed) % (full + full / 4)));
         handle.kill().unwrap();
+        handle.wait().unwrap();
         if dest.exists() {
             assert_eq!(snapshot(&dest), expected, "round {round}: DEST incomplete");
             complete += 1;
@@ -316,6 +317,13 @@ fn killed_relink_leaves_no_or_complete_dest() {
         ]);
         assert_eq!(code, 0, "round {round}: rerun failed: {stderr}");
         assert_eq!(snapshot(&dest), expected, "round {round}: rerun differs");
+        let prefix = format!(".dest{round}.abicut-");
+        let stale: Vec<String> = fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(&prefix))
+            .collect();
+        assert!(stale.is_empty(), "round {round}: left behind: {stale:?}");
     }
     eprintln!("{absent} killed before completion, {complete} completed");
 }

@@ -497,6 +497,8 @@ impl Staging {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
+        let prefix = format!(".{}.abicut-", name.to_string_lossy());
+        remove_stale(parent, &prefix);
         let mut tmp_name = std::ffi::OsString::from(".");
         tmp_name.push(name);
         static SEQ: AtomicU64 = AtomicU64::new(0);
@@ -535,6 +537,25 @@ impl Drop for Staging {
     fn drop(&mut self) {
         if !self.committed && fs::symlink_metadata(&self.path).is_ok() {
             let _ = remove_any(&self.path);
+        }
+    }
+}
+
+/// Removes what killed runs for the same DEST left beside it: staging directories whose
+/// process no longer exists. Best effort: a failure here only leaves garbage, as before.
+fn remove_stale(parent: &Path, prefix: &str) {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(prefix)) else {
+            continue;
+        };
+        let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
+        let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
+        if pid.is_some() && !alive {
+            let _ = remove_any(&entry.path());
         }
     }
 }
