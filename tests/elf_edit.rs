@@ -139,6 +139,18 @@ fn needed_edits_on_system_programs() {
         duct::cmd!(&prog, "--version").stdout_null().run().unwrap();
         let needed = patchelf("--print-needed", &prog);
         assert_eq!(needed, elf(&["--print-needed", p]).trim());
+        let facts: serde_json::Value = serde_json::from_str(&elf(&["--json", p])).unwrap();
+        let from_json: Vec<&str> = facts["needed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(from_json.join("\n"), needed);
+        assert_eq!(
+            facts["interpreter"].as_str().unwrap(),
+            patchelf("--print-interpreter", &prog)
+        );
         for lib in ["libc.so.6", "libm.so.6", "libutil.so.1"] {
             assert!(needed.lines().any(|l| l == lib), "{name}: {needed}");
             assert!(readelf("-d", &prog).contains(&format!("Shared library: [{lib}]")));
@@ -462,4 +474,36 @@ fn hostile_files_are_refused_and_untouched() {
         6,
         "no temporary files left"
     );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+    /// Corrupting header, program-header or dynamic bytes of a real program never panics
+    /// the editor or the dependency reader: either it works or it says why it does not.
+    #[test]
+    fn corrupted_files_never_panic(
+        header_flips in proptest::collection::vec((0usize..0x400, proptest::prelude::any::<u8>()), 0..6),
+        flips in proptest::collection::vec((0usize..1 << 20, proptest::prelude::any::<u8>()), 0..6),
+        cut in proptest::option::of(0usize..200_000),
+    ) {
+        let mut bytes = fs::read("/usr/bin/true").unwrap();
+        let len = bytes.len();
+        for (at, v) in header_flips.into_iter().chain(flips) {
+            bytes[at % len] = v;
+        }
+        if let Some(c) = cut {
+            bytes.truncate(c.min(len));
+        }
+        let path = Path::new("corrupt");
+        let _ = abicut::elf::deps::read(path, &bytes);
+        if let Ok(elf) = abicut::elf::edit::ElfFile::parse(path, bytes) {
+            let _ = elf.needed();
+            let _ = elf.interpreter();
+            let _ = elf.edit(&[
+                abicut::elf::edit::Edit::SetRpath("/a/much/longer/runpath/than/any/before/it".into()),
+                abicut::elf::edit::Edit::AddNeeded("libextra.so.1".into()),
+                abicut::elf::edit::Edit::SetInterpreter("/a/much/longer/interpreter/path/ld.so".into()),
+            ]);
+        }
+    }
 }

@@ -301,6 +301,7 @@ fn killed_relink_leaves_no_or_complete_dest() {
         .unwrap();
         std::thread::sleep(Duration::from_micros(next(&mut seed) % (full + full / 4)));
         handle.kill().unwrap();
+        handle.wait().unwrap();
         if dest.exists() {
             assert_eq!(snapshot(&dest), expected, "round {round}: DEST incomplete");
             complete += 1;
@@ -316,6 +317,129 @@ fn killed_relink_leaves_no_or_complete_dest() {
         ]);
         assert_eq!(code, 0, "round {round}: rerun failed: {stderr}");
         assert_eq!(snapshot(&dest), expected, "round {round}: rerun differs");
+        let prefix = format!(".dest{round}.abicut-");
+        let stale: Vec<String> = fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(&prefix))
+            .collect();
+        assert!(stale.is_empty(), "round {round}: left behind: {stale:?}");
     }
     eprintln!("{absent} killed before completion, {complete} completed");
+}
+
+#[test]
+fn large_files_hard_links_and_single_files() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let (from, to) = (
+        "/nix/store/cccccccccccccccccccccccccccccccc-y",
+        "/nix/store/dddddddddddddddddddddddddddddddd-y",
+    );
+    // Few occurrences in a large file (kernel copy + patches), many (one whole write).
+    let mut few = vec![b'x'; 3 << 20];
+    for at in [0, 1 << 20, (3 << 20) - from.len()] {
+        few[at..at + from.len()].copy_from_slice(from.as_bytes());
+    }
+    let many = format!("{from} ").repeat(20_000);
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("few"), &few).unwrap();
+    fs::write(src.join("many"), &many).unwrap();
+    write(&src.join("plain"), "no store path here\n");
+    fs::hard_link(src.join("few"), src.join("few-again")).unwrap();
+    let dest = tmp.path().join("dest");
+    let map = format!("{from}={to}");
+    let (code, stdout, stderr) = abicut(&[
+        "relink",
+        "--json",
+        "--hardlink-unchanged",
+        "--map",
+        &map,
+        src.to_str().unwrap(),
+        dest.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["mappings"][0]["occurrences"], 20_003);
+    assert_eq!(summary["files"], 4);
+    assert_eq!(summary["files_hardlinked"], 1);
+    let expect_few = String::from_utf8(few).unwrap().replace(from, to);
+    assert_eq!(fs::read_to_string(dest.join("few")).unwrap(), expect_few);
+    assert_eq!(
+        fs::read_to_string(dest.join("many")).unwrap(),
+        many.replace(from, to)
+    );
+    let ino = |p: &Path| fs::metadata(p).unwrap().ino();
+    assert_eq!(
+        ino(&dest.join("few")),
+        ino(&dest.join("few-again")),
+        "hard links kept"
+    );
+    assert_ne!(ino(&dest.join("few")), ino(&src.join("few")));
+    assert_eq!(
+        ino(&dest.join("plain")),
+        ino(&src.join("plain")),
+        "unchanged file hard-linked"
+    );
+
+    // SRC may be a single file.
+    let one = tmp.path().join("one");
+    let (code, _, stderr) = abicut(&[
+        "relink",
+        "--map",
+        &map,
+        src.join("many").to_str().unwrap(),
+        one.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(fs::read_to_string(&one).unwrap(), many.replace(from, to));
+}
+
+#[test]
+fn relink_verifies_before_renaming() {
+    if !have("cc") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let from = tmp.path().join("aaaaaaaa-pkg");
+    let to = tmp.path().join("bbbbbbbb-pkg");
+    build_package(tmp.path(), &from);
+    let libc = duct::cmd!("cc", "-print-file-name=libc.so.6")
+        .read()
+        .unwrap();
+    let libc_dir = fs::canonicalize(libc)
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let map = format!("{}={}", from.display(), to.display());
+    let args = |dest: &Path| {
+        vec![
+            "relink".to_owned(),
+            "--verify".into(),
+            "--lib-path".into(),
+            libc_dir.display().to_string(),
+            "--map".into(),
+            map.clone(),
+            from.display().to_string(),
+            dest.display().to_string(),
+        ]
+    };
+    let a = args(&to);
+    let (code, _, stderr) = abicut(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0, "{stderr}");
+
+    // The relinked RUNPATH names `to`: without it and without libbase, nothing resolves.
+    fs::remove_dir_all(&to).unwrap();
+    fs::remove_file(from.join("lib/libbase.so.1")).unwrap();
+    let broken = tmp.path().join("cccccccc-pkg");
+    let a = args(&broken);
+    let (code, _, stderr) = abicut(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 3);
+    assert!(
+        stderr.contains("verification failed") && stderr.contains("libbase.so.1"),
+        "{stderr}"
+    );
+    assert!(!broken.exists());
 }

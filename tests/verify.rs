@@ -256,3 +256,47 @@ fn hostile_elf_is_reported_not_panicked() {
         "{stdout}"
     );
 }
+
+#[test]
+fn main_rpath_serves_its_libraries() {
+    if !have("cc") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = tmp.path().join("elsewhere/lib");
+    fs::create_dir_all(&lib).unwrap();
+    cc(
+        tmp.path(),
+        "bar",
+        "int bar(void) { return 5; }\n",
+        &lib.join("libbar.so"),
+        &["-shared", "-fPIC"],
+    );
+    let l = format!("-L{}", lib.display());
+    // libfoo needs libbar but has no search path of its own.
+    cc(
+        tmp.path(),
+        "foo2",
+        "int bar(void);\nint foo_new(void) { return bar(); }\n",
+        &lib.join("libfoo.so"),
+        &["-shared", "-fPIC", &l, "-lbar"],
+    );
+    let tree = tmp.path().join("tree");
+    fs::create_dir_all(&tree).unwrap();
+    let r = format!("-Wl,-rpath,{}", lib.display());
+    cc(
+        tmp.path(),
+        "prog",
+        PROG_C,
+        &tree.join("prog"),
+        &[&l, "-lfoo", &r, "-Wl,--disable-new-dtags"],
+    );
+    assert_eq!(
+        duct::cmd(tree.join("prog"), Vec::<String>::new())
+            .read()
+            .unwrap(),
+        "5"
+    );
+    let (code, report) = verify(&tree, &[]);
+    assert_eq!(code, 0, "{report}");
+}

@@ -42,6 +42,9 @@ pub struct Args {
     print_soname: bool,
     #[arg(long)]
     print_needed: bool,
+    /// Print the queried values as JSON (one object per file).
+    #[arg(long)]
+    json: bool,
     /// Write the result here instead of editing the file in place (one input file only).
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -94,7 +97,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
             }
         }
         let shown = args.output.as_ref().unwrap_or(file);
-        print_queries(&args, &ElfFile::read(shown)?)?;
+        let elf = ElfFile::read(shown)?;
+        if args.json {
+            println!("{}", serde_json::to_string(&facts(&args, shown, &elf)?)?);
+        } else {
+            print_queries(&args, &elf)?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -125,4 +133,25 @@ fn print_queries(args: &Args, elf: &ElfFile) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The queried values of one file, for `--json` (all of them when none was asked for).
+fn facts(args: &Args, path: &std::path::Path, elf: &ElfFile) -> Result<serde_json::Value> {
+    let all =
+        !(args.print_interpreter || args.print_rpath || args.print_soname || args.print_needed);
+    let mut obj = serde_json::Map::new();
+    obj.insert("file".into(), path.display().to_string().into());
+    if all || args.print_interpreter {
+        obj.insert("interpreter".into(), elf.interpreter()?.into());
+    }
+    if all || args.print_rpath {
+        obj.insert("rpath".into(), elf.rpath()?.into());
+    }
+    if all || args.print_soname {
+        obj.insert("soname".into(), elf.soname()?.into());
+    }
+    if all || args.print_needed {
+        obj.insert("needed".into(), elf.needed()?.into());
+    }
+    Ok(serde_json::Value::Object(obj))
 }

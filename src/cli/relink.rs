@@ -29,6 +29,12 @@ pub struct Args {
     /// Hard-link files without any occurrence instead of copying them.
     #[arg(long)]
     hardlink_unchanged: bool,
+    /// Verify the output (see `abicut verify`) before renaming it into place.
+    #[arg(long)]
+    verify: bool,
+    /// With --verify: searched for needed libraries (like LD_LIBRARY_PATH).
+    #[arg(long = "lib-path", value_name = "DIR", requires = "verify")]
+    lib_paths: Vec<PathBuf>,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -47,6 +53,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         mappings,
         forbid: args.forbid,
         hardlink_unchanged: args.hardlink_unchanged,
+        verify: args.verify.then(|| relink::verify::Options {
+            lib_paths: args.lib_paths,
+            forbid: Vec::new(),
+        }),
     };
     let bar = Bar::default();
     let summary = relink::relink(&args.src, &args.dest, &opts, &bar)?;

@@ -520,41 +520,51 @@ impl<'a> Plan<'a> {
                 Ok(())
             }
             Edit::ReplaceNeeded(old, new) => self.replace_needed(old, new),
-            Edit::AddNeeded(n) => {
-                if self.has_needed(n)? {
-                    return Ok(());
-                }
-                let off = self.add_string(n)?;
-                let at = self
-                    .dynamic
-                    .iter()
-                    .rposition(|(t, _, _)| *t == DT_NEEDED)
-                    .map_or(0, |i| i + 1);
-                self.dynamic.insert(at, (DT_NEEDED, off, None));
-                Ok(())
-            }
-            Edit::RemoveNeeded(n) => {
-                let strs = self.strings_of(DT_NEEDED)?;
-                let mut i = 0;
-                self.dynamic.retain(|(t, _, _)| {
-                    let keep = *t != DT_NEEDED || strs.get(i).is_none_or(|s| s != n);
-                    if *t == DT_NEEDED {
-                        i += 1;
-                    }
-                    keep
-                });
-                Ok(())
-            }
-            Edit::SetSoname(s) => {
-                let off = self.add_string(s)?;
-                match self.dynamic.iter_mut().find(|(t, _, _)| *t == DT_SONAME) {
-                    Some(entry) => entry.1 = off,
-                    None => self.dynamic.insert(0, (DT_SONAME, off, None)),
-                }
-                Ok(())
-            }
+            Edit::AddNeeded(n) => self.add_needed(n),
+            Edit::RemoveNeeded(n) => self.remove_needed(n),
+            Edit::SetSoname(so) => self.set_soname(so),
             Edit::SetInterpreter(_) => Ok(()),
         }
+    }
+
+    /// New entries go after the last DT_NEEDED, so existing ones keep their search order.
+    fn after_needed(&self) -> usize {
+        self.dynamic
+            .iter()
+            .rposition(|(t, _, _)| *t == DT_NEEDED)
+            .map_or(0, |i| i + 1)
+    }
+
+    fn add_needed(&mut self, name: &str) -> Result<()> {
+        if self.has_needed(name)? {
+            return Ok(());
+        }
+        let off = self.add_string(name)?;
+        let at = self.after_needed();
+        self.dynamic.insert(at, (DT_NEEDED, off, None));
+        Ok(())
+    }
+
+    fn remove_needed(&mut self, name: &str) -> Result<()> {
+        let names = self.strings_of(DT_NEEDED)?;
+        let mut i = 0;
+        self.dynamic.retain(|(t, _, _)| {
+            if *t != DT_NEEDED {
+                return true;
+            }
+            i += 1;
+            names.get(i - 1).is_none_or(|s| s != name)
+        });
+        Ok(())
+    }
+
+    fn set_soname(&mut self, soname: &str) -> Result<()> {
+        let off = self.add_string(soname)?;
+        match self.dynamic.iter_mut().find(|(t, _, _)| *t == DT_SONAME) {
+            Some(entry) => entry.1 = off,
+            None => self.dynamic.insert(0, (DT_SONAME, off, None)),
+        }
+        Ok(())
     }
 
     fn string_at(&self, off: u64) -> Result<String> {
@@ -594,11 +604,7 @@ impl<'a> Plan<'a> {
             .position(|(t, _, _)| *t == tag || *t == other);
         let Some(i) = existing else {
             let off = self.add_string(path)?;
-            let at = self
-                .dynamic
-                .iter()
-                .rposition(|(t, _, _)| *t == DT_NEEDED)
-                .map_or(0, |i| i + 1);
+            let at = self.after_needed();
             self.dynamic.insert(at, (tag, off, None));
             return Ok(());
         };
@@ -650,104 +656,99 @@ impl<'a> Plan<'a> {
     /// new loadable segment at the end of the file.
     fn finish(self) -> Result<Vec<u8>> {
         let elf = self.elf;
-        let w = elf.lay.word_size();
-        let ent = 2 * w;
         let mut out = elf.data.clone();
-        let grow_str = self.strtab.len() > elf.str_size;
-        let move_dyn = self.dynamic.len() + 1 > elf.dyn_cap;
-        let old_interp = elf.phdrs.iter().position(|p| p.p_type == PT_INTERP);
-        let move_interp = match (&self.interp, old_interp) {
-            (Some(i), Some(k)) => i.len() as u64 + 1 > elf.phdrs[k].filesz,
-            _ => false,
+        let grow = Growth {
+            strtab: self.strtab.len() > elf.str_size,
+            dynamic: self.dynamic.len() + 1 > elf.dyn_cap,
+            interp: self.interp_index().filter(|&k| {
+                self.interp
+                    .as_ref()
+                    .is_some_and(|i| i.len() as u64 + 1 > elf.phdrs[k].filesz)
+            }),
         };
-        if !grow_str {
+        if !grow.strtab {
             out[elf.str_off..elf.str_off + elf.str_size].copy_from_slice(&self.strtab);
         }
-        if let (Some(i), Some(k), false) = (&self.interp, old_interp, move_interp) {
+        if let (Some(i), Some(k), None) = (&self.interp, self.interp_index(), grow.interp) {
             let p = elf.phdrs[k];
             let slot = &mut out[p.offset as usize..(p.offset + p.filesz) as usize];
             slot.fill(0);
             slot[..i.len()].copy_from_slice(i.as_bytes());
         }
-        let mut phdrs = elf.phdrs.clone();
-        let mut dyn_place = (elf.dyn_off, self.dyn_vaddr(), elf.dyn_cap);
-        let mut str_vaddr = None;
-        if grow_str || move_dyn || move_interp {
-            let mut seg = NewSegment::start(elf, &mut out);
-            let phdr_at = seg.reserve((phdrs.len() + 1) * elf.phentsize(), w);
-            if let (true, Some(i), Some(k)) = (move_interp, &self.interp, old_interp) {
-                let (off, addr) = seg.put(&[i.as_bytes(), &[0]].concat(), 1);
-                phdrs[k] = Phdr {
-                    offset: off,
-                    vaddr: addr,
-                    paddr: addr,
-                    filesz: i.len() as u64 + 1,
-                    memsz: i.len() as u64 + 1,
-                    ..phdrs[k]
-                };
-                self.move_section(&mut out, elf.phdrs[k].offset, off, addr, i.len() as u64 + 1);
+        let place = if grow.any() {
+            self.grow(&mut out, &grow)?
+        } else {
+            Placement {
+                dyn_off: elf.dyn_off,
+                dyn_vaddr: self.dyn_vaddr(),
+                dyn_cap: elf.dyn_cap,
+                str_vaddr: None,
             }
-            if grow_str {
-                let (off, addr) = seg.put(&self.strtab, 1);
-                str_vaddr = Some(addr);
-                self.move_section(
-                    &mut out,
-                    elf.str_off as u64,
-                    off,
-                    addr,
-                    self.strtab.len() as u64,
-                );
-            }
-            if move_dyn {
-                let n = self.dynamic.len() + 1;
-                let off = seg.reserve(n * ent, w);
-                dyn_place = (off as usize, seg.vaddr_of(off), n);
-                if let Some(k) = phdrs.iter().position(|p| p.p_type == PT_DYNAMIC) {
-                    let size = (n * ent) as u64;
-                    phdrs[k] = Phdr {
-                        offset: off,
-                        vaddr: dyn_place.1,
-                        paddr: dyn_place.1,
-                        filesz: size,
-                        memsz: size,
-                        ..phdrs[k]
-                    };
-                }
-                self.move_section(
-                    &mut out,
-                    elf.dyn_off as u64,
-                    off,
-                    dyn_place.1,
-                    (n * ent) as u64,
-                );
-            }
-            let load = seg.finish(&mut out, move_dyn);
-            let at = phdrs
-                .iter()
-                .rposition(|p| p.p_type == PT_LOAD)
-                .map_or(phdrs.len(), |i| i + 1);
-            phdrs.insert(at, load);
-            let table_size = (phdrs.len() * elf.phentsize()) as u64;
-            let table_addr = load.vaddr + (phdr_at - load.offset);
-            for p in phdrs.iter_mut().filter(|p| p.p_type == PT_PHDR) {
-                *p = Phdr {
-                    offset: phdr_at,
-                    vaddr: table_addr,
-                    paddr: table_addr,
-                    filesz: table_size,
-                    memsz: table_size,
-                    ..*p
-                };
-            }
-            if phdrs.len() >= 0xffff {
-                return Err(elf.bad("too many program headers"));
-            }
-            elf.write_ehdr_phdrs(&mut out, phdr_at, &phdrs);
-        }
-        let dynamic = self.final_dynamic(str_vaddr, dyn_place.1);
-        elf.write_dynamic(&mut out, dyn_place.0, dyn_place.2, &dynamic);
+        };
+        let dynamic = self.final_dynamic(place.str_vaddr, place.dyn_vaddr);
+        elf.write_dynamic(&mut out, place.dyn_off, place.dyn_cap, &dynamic);
         self.patch_verneed(&mut out)?;
         Ok(out)
+    }
+
+    fn interp_index(&self) -> Option<usize> {
+        self.elf.phdrs.iter().position(|p| p.p_type == PT_INTERP)
+    }
+
+    /// Appends the new segment (program headers, then whatever grew) and points the
+    /// program headers, section headers and ELF header at it.
+    fn grow(&self, out: &mut Vec<u8>, grow: &Growth) -> Result<Placement> {
+        let elf = self.elf;
+        let w = elf.lay.word_size();
+        let mut phdrs = elf.phdrs.clone();
+        let mut seg = NewSegment::start(elf, out);
+        let phdr_at = seg.reserve((phdrs.len() + 1) * elf.phentsize(), w);
+        if let (Some(k), Some(i)) = (grow.interp, &self.interp) {
+            let bytes = [i.as_bytes(), &[0]].concat();
+            let (off, addr) = seg.put(&bytes, 1);
+            phdrs[k] = moved(phdrs[k], off, addr, bytes.len() as u64);
+            self.move_section(out, elf.phdrs[k].offset, off, addr, bytes.len() as u64);
+        }
+        let mut str_vaddr = None;
+        if grow.strtab {
+            let (off, addr) = seg.put(&self.strtab, 1);
+            str_vaddr = Some(addr);
+            self.move_section(out, elf.str_off as u64, off, addr, self.strtab.len() as u64);
+        }
+        let mut place = Placement {
+            dyn_off: elf.dyn_off,
+            dyn_vaddr: self.dyn_vaddr(),
+            dyn_cap: elf.dyn_cap,
+            str_vaddr,
+        };
+        if grow.dynamic {
+            let n = self.dynamic.len() + 1;
+            let size = (n * 2 * w) as u64;
+            let off = seg.reserve(n * 2 * w, w);
+            place.dyn_off = off as usize;
+            place.dyn_vaddr = seg.vaddr_of(off);
+            place.dyn_cap = n;
+            for p in phdrs.iter_mut().filter(|p| p.p_type == PT_DYNAMIC) {
+                *p = moved(*p, off, place.dyn_vaddr, size);
+            }
+            self.move_section(out, elf.dyn_off as u64, off, place.dyn_vaddr, size);
+        }
+        let load = seg.finish(out, grow.dynamic);
+        let at = phdrs
+            .iter()
+            .rposition(|p| p.p_type == PT_LOAD)
+            .map_or(phdrs.len(), |i| i + 1);
+        phdrs.insert(at, load);
+        if phdrs.len() >= 0xffff {
+            return Err(elf.bad("too many program headers"));
+        }
+        let table_size = (phdrs.len() * elf.phentsize()) as u64;
+        let table_addr = load.vaddr + (phdr_at - load.offset);
+        for p in phdrs.iter_mut().filter(|p| p.p_type == PT_PHDR) {
+            *p = moved(*p, phdr_at, table_addr, table_size);
+        }
+        elf.write_ehdr_phdrs(out, phdr_at, &phdrs);
+        Ok(place)
     }
 
     fn dyn_vaddr(&self) -> u64 {
@@ -839,6 +840,40 @@ impl<'a> Plan<'a> {
     }
 }
 
+/// What no longer fits where it was.
+struct Growth {
+    strtab: bool,
+    dynamic: bool,
+    /// The index of PT_INTERP when the new interpreter is longer than its slot.
+    interp: Option<usize>,
+}
+
+impl Growth {
+    fn any(&self) -> bool {
+        self.strtab || self.dynamic || self.interp.is_some()
+    }
+}
+
+/// Where the dynamic array and string table end up.
+struct Placement {
+    dyn_off: usize,
+    dyn_vaddr: u64,
+    dyn_cap: usize,
+    str_vaddr: Option<u64>,
+}
+
+/// `p` describing `size` bytes at a new offset and address.
+fn moved(p: Phdr, offset: u64, addr: u64, size: u64) -> Phdr {
+    Phdr {
+        offset,
+        vaddr: addr,
+        paddr: addr,
+        filesz: size,
+        memsz: size,
+        ..p
+    }
+}
+
 /// The loadable segment appended for grown data, built in its own buffer.
 struct NewSegment {
     offset: u64,
@@ -848,8 +883,10 @@ struct NewSegment {
 }
 
 impl NewSegment {
-    /// Starts at the next page boundary after both the file's end and the highest loaded
-    /// address, so offset and address agree modulo the page size.
+    /// Starts at the end of the file (no padding) and at an address past every loaded byte
+    /// that agrees with the offset modulo the page size, as mmap requires. The page size is
+    /// the largest segment alignment, capped at 64 KiB (some linkers align to 2 MiB for huge
+    /// pages; padding the file to that would only waste space).
     fn start(elf: &ElfFile, out: &mut Vec<u8>) -> NewSegment {
         let loads = elf.phdrs.iter().filter(|p| p.p_type == PT_LOAD);
         let page = loads
@@ -857,16 +894,16 @@ impl NewSegment {
             .map(|p| p.align)
             .max()
             .unwrap_or(0)
-            .max(0x1000);
+            .clamp(0x1000, 0x10000);
         let end = loads
             .map(|p| p.vaddr.saturating_add(p.memsz))
             .max()
             .unwrap_or(0);
-        let offset = align_up(out.len() as u64, page);
+        let offset = align_up(out.len() as u64, 16);
         out.resize(offset as usize, 0);
         NewSegment {
             offset,
-            vaddr: align_up(end, page),
+            vaddr: align_up(end, page) + offset % page,
             page,
             buf: Vec::new(),
         }

@@ -114,24 +114,34 @@ impl Rewriter {
         self.to.len()
     }
 
-    /// Rewrites `buf` in place, adding to `counts` (one per mapping) and returning the
-    /// changed byte ranges (for patching a kernel-copied file).
-    pub fn rewrite(&self, buf: &mut [u8], counts: &mut [u64]) -> Vec<(usize, usize)> {
+    /// Finds every occurrence in `bytes` (one scan for all mappings), adding to `counts`
+    /// (one per mapping) and returning those that change bytes: (offset, mapping index).
+    pub fn find(&self, bytes: &[u8], counts: &mut [u64]) -> Vec<(usize, usize)> {
         let Some(ac) = &self.ac else {
             return Vec::new();
         };
-        let found: Vec<_> = ac.find_iter(&*buf).collect();
-        let mut changed = Vec::new();
-        for m in found {
+        let mut changes = Vec::new();
+        for m in ac.find_iter(bytes) {
             let pid = m.pattern().as_usize();
             counts[pid] += 1;
-            let to = &self.to[pid];
-            if buf[m.start()..m.end()] != to[..] {
-                buf[m.start()..m.end()].copy_from_slice(to);
-                changed.push((m.start(), m.end()));
+            if bytes[m.start()..m.end()] != self.to[pid][..] {
+                changes.push((m.start(), pid));
             }
         }
-        changed
+        changes
+    }
+
+    /// The replacement bytes of mapping `pid`.
+    pub fn replacement(&self, pid: usize) -> &[u8] {
+        &self.to[pid]
+    }
+
+    /// Applies changes found by [`Rewriter::find`] to `buf`.
+    pub fn apply(&self, buf: &mut [u8], changes: &[(usize, usize)]) {
+        for &(at, pid) in changes {
+            let to = &self.to[pid];
+            buf[at..at + to.len()].copy_from_slice(to);
+        }
     }
 }
 
@@ -170,4 +180,79 @@ fn automaton<'a>(pats: impl Iterator<Item = &'a [u8]>) -> Result<AhoCorasick> {
         .match_kind(MatchKind::LeftmostLongest)
         .build(pats)
         .map_err(|e| Error::Usage(format!("cannot build the pattern automaton: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H1: &str = "0123456789abcdfghijklmnpqrsvwxyz";
+    const H2: &str = "zyxwvsrqpnmlkjihgfdcba9876543210";
+
+    #[test]
+    fn parses_paths_and_hashes() {
+        assert!(Mapping::parse(&format!("{H1}={H2}")).is_ok());
+        assert!(Mapping::parse("/nix/store/a-x=/nix/store/b-x").is_ok());
+        assert!(
+            !is_nix_hash("0123456789abcdfghijklmnpqrsvwxye"),
+            "e is not nix-base32"
+        );
+        let err = Mapping::parse("/a/b=/a/bc").unwrap_err().to_string();
+        assert!(
+            err.contains("/a/b -> /a/bc") && err.contains("lengths differ"),
+            "{err}"
+        );
+        assert!(Mapping::parse("/a").is_err());
+        assert!(Mapping::parse("a=b").is_err());
+    }
+
+    #[test]
+    fn refuses_conflicting_mappings() {
+        let m = |f: &str, t: &str| Mapping::new(f, t).unwrap();
+        assert!(check_consistent(&[m("/a", "/b"), m("/a", "/b")]).is_ok());
+        assert!(check_consistent(&[m("/a", "/b"), m("/a", "/c")]).is_err());
+    }
+
+    #[test]
+    fn rewrites_all_patterns_in_one_pass() {
+        let maps = [
+            Mapping::new(H1, H2).unwrap(),
+            Mapping::new(
+                &format!("/nix/store/{H1}-long"),
+                &format!("/nix/store/{H2}-LONG"),
+            )
+            .unwrap(),
+        ];
+        let r = Rewriter::new(&maps).unwrap();
+        let mut buf = format!("x {H1} /nix/store/{H1}-long {H1}").into_bytes();
+        let mut counts = [0, 0];
+        let changes = r.find(&buf, &mut counts);
+        r.apply(&mut buf, &changes);
+        assert_eq!(
+            String::from_utf8(buf).unwrap(),
+            format!("x {H2} /nix/store/{H2}-LONG {H2}")
+        );
+        assert_eq!(
+            counts,
+            [2, 1],
+            "the longest match wins where patterns overlap"
+        );
+    }
+
+    proptest::proptest! {
+        /// Same-length rewriting never moves a byte: the output has the input's length and
+        /// equals a plain replace for a single mapping.
+        #[test]
+        fn same_length_and_plain_replace(parts in proptest::collection::vec("[a-z /]{0,12}", 0..20)) {
+            let from = format!("/nix/store/{H1}");
+            let to = format!("/nix/store/{H2}");
+            let text = parts.join(&from);
+            let r = Rewriter::new(&[Mapping::new(&from, &to).unwrap()]).unwrap();
+            let mut buf = text.clone().into_bytes();
+            let changes = r.find(&buf, &mut [0]);
+            r.apply(&mut buf, &changes);
+            proptest::prop_assert_eq!(buf.len(), text.len());
+            proptest::prop_assert_eq!(String::from_utf8(buf).unwrap(), text.replace(&from, &to));
+        }
+    }
 }

@@ -14,16 +14,23 @@ use mapping::{Forbidden, Mapping, Rewriter};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileExt, PermissionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use mapping::read_map_file;
+
+/// Files at least this large are scanned through a memory mapping and copied by the
+/// kernel; smaller ones are cheaper to read and write whole.
+const MMAP_MIN: u64 = 256 << 10;
+/// Above this many changed ranges one whole write beats many small ones.
+const MAX_PATCHES: usize = 64;
 
 /// What the caller asks of a relink.
 #[derive(Debug, Default, Clone)]
@@ -34,6 +41,8 @@ pub struct Options {
     /// Hard-link files that hold no occurrence instead of copying them (SRC and DEST then
     /// share those inodes, so the caller must not modify either afterwards).
     pub hardlink_unchanged: bool,
+    /// Verify the output before it is renamed into place; any problem fails the relink.
+    pub verify: Option<verify::Options>,
 }
 
 /// Counts for one mapping.
@@ -68,9 +77,25 @@ impl Progress for NoProgress {}
 
 /// One entry of the source tree, relative to its root.
 enum Entry {
-    Dir { rel: PathBuf, mode: u32 },
-    File { rel: PathBuf, mode: u32, len: u64 },
-    Symlink { rel: PathBuf, target: PathBuf },
+    Dir {
+        rel: PathBuf,
+        mode: u32,
+    },
+    File {
+        rel: PathBuf,
+        mode: u32,
+        len: u64,
+    },
+    Symlink {
+        rel: PathBuf,
+        target: PathBuf,
+    },
+    /// A second name of a file already listed (same inode in SRC): linked again in DEST,
+    /// so it is rewritten once and the tree keeps its shape.
+    HardLink {
+        rel: PathBuf,
+        first: PathBuf,
+    },
 }
 
 /// Relinks `src` into `dest`. DEST appears only when complete; an existing DEST is replaced.
@@ -111,8 +136,41 @@ pub fn relink(src: &Path, dest: &Path, opts: &Options, progress: &dyn Progress) 
     if src_meta.is_dir() {
         set_mode(&staging.path, src_meta.permissions().mode())?;
     }
+    if let Some(v) = &opts.verify {
+        check(&staging.path, dest, v, &opts.forbid)?;
+    }
     staging.commit(dest)?;
     Ok(job.summary(&entries, &opts.mappings))
+}
+
+/// Runs `verify` on the finished (not yet renamed) output; problems become one error.
+fn check(staged: &Path, dest: &Path, v: &verify::Options, forbid: &[String]) -> Result<()> {
+    const SHOWN: usize = 20;
+    let mut v = v.clone();
+    v.forbid.extend(forbid.iter().cloned());
+    let report = verify::verify(staged, &v)?;
+    if report.ok() {
+        return Ok(());
+    }
+    let mut lines: Vec<String> = report
+        .problems
+        .iter()
+        .take(SHOWN)
+        .map(|p| {
+            let rel = p.file.strip_prefix(staged).unwrap_or(&p.file);
+            format!("  {}: {}", rel.display(), p.detail)
+        })
+        .collect();
+    if report.problems.len() > SHOWN {
+        lines.push(format!("  ... and {} more", report.problems.len() - SHOWN));
+    }
+    Err(Error::invalid(
+        dest,
+        format!(
+            "verification failed, nothing written:\n{}",
+            lines.join("\n")
+        ),
+    ))
 }
 
 /// State shared by the worker threads of one relink.
@@ -141,7 +199,7 @@ impl Job<'_> {
                     fs::create_dir(&p).map_err(|e| Error::io(&p, e))?;
                 }
                 Entry::Symlink { rel, target } => self.symlink(rel, target, out)?,
-                Entry::File { .. } => {}
+                Entry::File { .. } | Entry::HardLink { .. } => {}
             }
         }
         let first_error = Mutex::new(None);
@@ -160,6 +218,12 @@ impl Job<'_> {
         if let Some(err) = first_error.into_inner().ok().flatten() {
             return Err(err);
         }
+        for e in entries {
+            if let Entry::HardLink { rel, first } = e {
+                let p = out.join(rel);
+                fs::hard_link(out.join(first), &p).map_err(|e| Error::io(&p, e))?;
+            }
+        }
         // Deepest first, so read-only directories are closed after their contents exist.
         for e in entries.iter().rev() {
             if let Entry::Dir { rel, mode } = e {
@@ -172,7 +236,8 @@ impl Job<'_> {
     fn symlink(&self, rel: &Path, target: &Path, out: &Path) -> Result<()> {
         let mut bytes = target.as_os_str().as_bytes().to_vec();
         let mut counts = vec![0; self.rewriter.patterns()];
-        self.rewriter.rewrite(&mut bytes, &mut counts);
+        let changes = self.rewriter.find(&bytes, &mut counts);
+        self.rewriter.apply(&mut bytes, &changes);
         self.add_counts(&counts);
         let link = self.src.join(rel);
         if let Some(bad) = self.forbid.find(&bytes) {
@@ -183,39 +248,103 @@ impl Job<'_> {
     }
 
     fn file(&self, rel: &Path, mode: u32, out: &Path, progress: &dyn Progress) -> Result<()> {
-        thread_local!(static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) });
         let (from, to) = if rel.as_os_str().is_empty() {
             (self.src.to_path_buf(), out.to_path_buf())
         } else {
             (self.src.join(rel), out.join(rel))
         };
-        BUF.with(|cell| {
-            let mut buf = cell.borrow_mut();
-            buf.clear();
-            let mut input = File::open(&from).map_err(|e| Error::io(&from, e))?;
-            input
-                .read_to_end(&mut buf)
+        let mut input = File::open(&from).map_err(|e| Error::io(&from, e))?;
+        let len = input.metadata().map_err(|e| Error::io(&from, e))?.len();
+        if len >= MMAP_MIN {
+            // SAFETY: the mapping is only read. Store paths are immutable; a file truncated
+            // by someone else while it is being relinked would fault (SIGBUS), as with cp.
+            let map = unsafe { memmap2::MmapOptions::new().populate().map(&input) }
                 .map_err(|e| Error::io(&from, e))?;
-            let mut counts = vec![0; self.rewriter.patterns()];
-            let changed = self.rewriter.rewrite(&mut buf, &mut counts);
-            self.add_counts(&counts);
-            if let Some(bad) = self.forbid.find(&buf) {
-                return Err(forbidden(&from, bad));
+            self.large(&from, &to, &mut input, &map, mode)?;
+        } else {
+            thread_local!(static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) });
+            BUF.with(|cell| {
+                let mut buf = cell.borrow_mut();
+                buf.clear();
+                input
+                    .read_to_end(&mut buf)
+                    .map_err(|e| Error::io(&from, e))?;
+                self.small(&from, &to, &mut buf, mode)
+            })?;
+        }
+        progress.advance(len);
+        self.bytes.fetch_add(len, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Small files: rewritten in memory and written with one call.
+    fn small(&self, from: &Path, to: &Path, buf: &mut [u8], mode: u32) -> Result<()> {
+        let changes = self.scan(buf);
+        self.rewriter.apply(buf, &changes);
+        if let Some(bad) = self.forbid.find(buf) {
+            return Err(forbidden(from, bad));
+        }
+        if self.link_unchanged(from, to, &changes)? {
+            return Ok(());
+        }
+        fs::write(to, &*buf).map_err(|e| Error::io(to, e))?;
+        set_mode(to, mode)
+    }
+
+    /// Large files: scanned through a mapping, copied by the kernel, patched in place.
+    fn large(&self, from: &Path, to: &Path, input: &mut File, map: &[u8], mode: u32) -> Result<()> {
+        let changes = self.scan(map);
+        if !self.forbid.is_empty() {
+            let mut result = map.to_vec();
+            self.rewriter.apply(&mut result, &changes);
+            if let Some(bad) = self.forbid.find(&result) {
+                return Err(forbidden(from, bad));
             }
-            if changed.is_empty() && self.hardlink {
-                fs::hard_link(&from, &to).map_err(|e| Error::io(&to, e))?;
-                self.hardlinked.fetch_add(1, Ordering::Relaxed);
-            } else {
-                write_copy(&mut input, &to, &buf, &changed)?;
-                set_mode(&to, mode)?;
+        }
+        if self.link_unchanged(from, to, &changes)? {
+            return Ok(());
+        }
+        let mut output = File::create(to).map_err(|e| Error::io(to, e))?;
+        if changes.len() > MAX_PATCHES {
+            let mut result = map.to_vec();
+            self.rewriter.apply(&mut result, &changes);
+            std::io::Write::write_all(&mut output, &result).map_err(|e| Error::io(to, e))?;
+        } else {
+            let copied = std::io::copy(input, &mut output).map_err(|e| Error::io(to, e))?;
+            if copied != map.len() as u64 {
+                return Err(Error::invalid(
+                    from,
+                    "file changed size while being relinked",
+                ));
             }
-            if !changed.is_empty() {
-                self.rewritten.fetch_add(1, Ordering::Relaxed);
+            for &(at, pid) in &changes {
+                output
+                    .write_all_at(self.rewriter.replacement(pid), at as u64)
+                    .map_err(|e| Error::io(to, e))?;
             }
-            self.bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
-            progress.advance(buf.len() as u64);
-            Ok(())
-        })
+        }
+        drop(output);
+        set_mode(to, mode)
+    }
+
+    fn scan(&self, bytes: &[u8]) -> Vec<(usize, usize)> {
+        let mut counts = vec![0; self.rewriter.patterns()];
+        let changes = self.rewriter.find(bytes, &mut counts);
+        self.add_counts(&counts);
+        if !changes.is_empty() {
+            self.rewritten.fetch_add(1, Ordering::Relaxed);
+        }
+        changes
+    }
+
+    /// Hard-links an unchanged file when the caller allows it; true if it did.
+    fn link_unchanged(&self, from: &Path, to: &Path, changes: &[(usize, usize)]) -> Result<bool> {
+        if !changes.is_empty() || !self.hardlink {
+            return Ok(false);
+        }
+        fs::hard_link(from, to).map_err(|e| Error::io(to, e))?;
+        self.hardlinked.fetch_add(1, Ordering::Relaxed);
+        Ok(true)
     }
 
     fn add_counts(&self, counts: &[u64]) {
@@ -229,7 +358,7 @@ impl Job<'_> {
     fn summary(&self, entries: &[Entry], maps: &[Mapping]) -> Summary {
         let count = |f: fn(&Entry) -> bool| entries.iter().filter(|e| f(e)).count() as u64;
         Summary {
-            files: count(|e| matches!(e, Entry::File { .. })),
+            files: count(|e| matches!(e, Entry::File { .. } | Entry::HardLink { .. })),
             directories: count(|e| matches!(e, Entry::Dir { .. })) + 1,
             symlinks: count(|e| matches!(e, Entry::Symlink { .. })),
             bytes: self.bytes.load(Ordering::Relaxed),
@@ -252,33 +381,6 @@ fn forbidden(file: &Path, what: &str) -> Error {
     Error::invalid(file, format!("still references forbidden path {what}"))
 }
 
-/// Writes the rewritten file: a kernel copy of the input plus the few changed ranges when
-/// they are few, else the whole buffer.
-fn write_copy(input: &mut File, to: &Path, buf: &[u8], changed: &[(usize, usize)]) -> Result<()> {
-    const MAX_PATCHES: usize = 64;
-    let mut output = File::create(to).map_err(|e| Error::io(to, e))?;
-    if changed.len() > MAX_PATCHES {
-        return std::io::Write::write_all(&mut output, buf).map_err(|e| Error::io(to, e));
-    }
-    use std::io::Seek;
-    input
-        .seek(std::io::SeekFrom::Start(0))
-        .map_err(|e| Error::io(to, e))?;
-    let copied = std::io::copy(input, &mut output).map_err(|e| Error::io(to, e))?;
-    if copied != buf.len() as u64 {
-        return Err(Error::invalid(
-            to,
-            "source file changed size while being relinked",
-        ));
-    }
-    for &(start, end) in changed {
-        output
-            .write_all_at(&buf[start..end], start as u64)
-            .map_err(|e| Error::io(to, e))?;
-    }
-    Ok(())
-}
-
 fn set_mode(path: &Path, mode: u32) -> Result<()> {
     fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o7777))
         .map_err(|e| Error::io(path, e))
@@ -289,6 +391,7 @@ fn set_mode(path: &Path, mode: u32) -> Result<()> {
 fn walk(root: &Path) -> Result<Vec<Entry>> {
     let canon_root = fs::canonicalize(root).map_err(|e| Error::io(root, e))?;
     let mut out = Vec::new();
+    let mut inodes: HashMap<(u64, u64), PathBuf> = HashMap::new();
     let mut stack = vec![PathBuf::new()];
     while let Some(dir) = stack.pop() {
         let abs = root.join(&dir);
@@ -314,6 +417,23 @@ fn walk(root: &Path) -> Result<Vec<Entry>> {
                     mode,
                 });
                 stack.push(rel);
+            } else if ft.is_file() && meta.nlink() > 1 {
+                match inodes.entry((meta.dev(), meta.ino())) {
+                    std::collections::hash_map::Entry::Occupied(first) => {
+                        out.push(Entry::HardLink {
+                            rel,
+                            first: first.get().clone(),
+                        })
+                    }
+                    std::collections::hash_map::Entry::Vacant(slot) => {
+                        slot.insert(rel.clone());
+                        out.push(Entry::File {
+                            rel,
+                            mode,
+                            len: meta.len(),
+                        });
+                    }
+                }
             } else if ft.is_file() {
                 out.push(Entry::File {
                     rel,
@@ -377,6 +497,8 @@ impl Staging {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
+        let prefix = format!(".{}.abicut-", name.to_string_lossy());
+        remove_stale(parent, &prefix);
         let mut tmp_name = std::ffi::OsString::from(".");
         tmp_name.push(name);
         static SEQ: AtomicU64 = AtomicU64::new(0);
@@ -415,6 +537,25 @@ impl Drop for Staging {
     fn drop(&mut self) {
         if !self.committed && fs::symlink_metadata(&self.path).is_ok() {
             let _ = remove_any(&self.path);
+        }
+    }
+}
+
+/// Removes what killed runs for the same DEST left beside it: staging directories whose
+/// process no longer exists. Best effort: a failure here only leaves garbage, as before.
+fn remove_stale(parent: &Path, prefix: &str) {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(prefix)) else {
+            continue;
+        };
+        let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
+        let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
+        if pid.is_some() && !alive {
+            let _ = remove_any(&entry.path());
         }
     }
 }

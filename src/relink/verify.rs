@@ -393,27 +393,32 @@ impl Ctx<'_> {
         if name.contains('/') {
             return self.cache.load(Path::new(name)).filter(compatible);
         }
-        let origin = from.path.parent().unwrap_or(Path::new("/"));
-        let expand = |d: &String| {
-            PathBuf::from(
-                d.replace("${ORIGIN}", "$ORIGIN")
-                    .replace("$ORIGIN", &origin.to_string_lossy()),
-            )
-        };
-        let rpath = if from.deps.runpath.is_empty() {
-            from.deps.rpath.as_slice()
-        } else {
-            &[]
-        };
-        rpath
-            .iter()
-            .map(expand)
+        self.rpath_dirs(from, main)
+            .into_iter()
             .chain(self.opts.lib_paths.iter().cloned())
-            .chain(from.deps.runpath.iter().map(expand))
+            .chain(from.deps.runpath.iter().map(|d| expand_origin(d, from)))
             .map(|d| d.join(name))
             .chain(self.by_name.get(name).into_iter().flatten().cloned())
             .filter(|p| p.is_file())
             .find_map(|p| self.cache.load(&p).filter(compatible))
+    }
+
+    /// DT_RPATH counts only without DT_RUNPATH; glibc then also searches the main
+    /// object's RPATH for libraries loaded on its behalf.
+    fn rpath_dirs(&self, from: &Lib, main: &Lib) -> Vec<PathBuf> {
+        if !from.deps.runpath.is_empty() {
+            return Vec::new();
+        }
+        let mut dirs: Vec<PathBuf> = from
+            .deps
+            .rpath
+            .iter()
+            .map(|d| expand_origin(d, from))
+            .collect();
+        if from.path != main.path && main.deps.runpath.is_empty() {
+            dirs.extend(main.deps.rpath.iter().map(|d| expand_origin(d, main)));
+        }
+        dirs
     }
 
     /// Every version an object needs from a library must be defined by the library it loads
@@ -443,6 +448,15 @@ impl Ctx<'_> {
             }
         }
     }
+}
+
+/// `$ORIGIN` (or `${ORIGIN}`) is the directory of the object whose entry it is.
+fn expand_origin(dir: &str, of: &Lib) -> PathBuf {
+    let origin = of.path.parent().unwrap_or(Path::new("/")).to_string_lossy();
+    PathBuf::from(
+        dir.replace("${ORIGIN}", "$ORIGIN")
+            .replace("$ORIGIN", &origin),
+    )
 }
 
 fn check_import(obj: &Lib, import: &Symbol, scope: &[Arc<Lib>]) -> Option<Problem> {
