@@ -17,6 +17,22 @@ pub fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::io(path, e))
 }
 
+/// Maps a whole file read-only. Reading a library's interface touches only its headers and
+/// dynamic tables, a small part of a large library: mapping reads just those pages.
+///
+/// Store paths and system libraries are not modified in place; a file truncated by someone
+/// else while mapped would end the process with SIGBUS rather than an error.
+pub fn map(path: &Path) -> Result<memmap2::Mmap> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+    if meta.is_dir() {
+        return Err(Error::invalid(path, "is a directory, expected a file"));
+    }
+    // SAFETY: the mapping is read-only and private to this process; see above for the one
+    // way another process can still invalidate it.
+    unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))
+}
+
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, then rename.
 /// The file gets mode 0644 (tempfile creates 0600, which would make stubs and plans
 /// unreadable to other users of a shared machine or builder).

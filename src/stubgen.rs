@@ -47,7 +47,7 @@ pub fn load(path: &Path, options: &Options) -> Result<Interface> {
 }
 
 fn parse(path: &Path) -> Result<Interface> {
-    let bytes = crate::fsx::read(path)?;
+    let bytes = crate::fsx::map(path)?;
     let reason = match bytes.first() {
         Some(b'{') => Interface::from_json(&bytes),
         Some(b'-') if bytes.starts_with(b"--- !ifs-v1") => std::str::from_utf8(&bytes)
