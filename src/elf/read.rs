@@ -399,15 +399,27 @@ impl<'a> Parsed<'a> {
             return Ok(Region::Text);
         }
         let read_only_segment = self.in_read_only_segment(sym.st_value);
+        let in_relro = self.in_relro(sym.st_value);
         let writable = flags & u64::from(section_header::SHF_WRITE) != 0;
         let named_relro = self.section_name(sh) == ".data.rel.ro";
-        Ok(match (writable, read_only_segment, named_relro) {
-            (true, true, true) => Region::Relro,
-            (true, true, false) => Region::RelroOther,
-            (true, false, true) => Region::DataNamedRelro,
-            (true, false, false) => Region::Data,
-            (false, true, _) => Region::Rodata,
-            (false, false, _) => Region::RodataInWritable,
+        Ok(match (writable, read_only_segment, in_relro, named_relro) {
+            (false, true, _, _) => Region::Rodata,
+            (false, false, _, _) => Region::RodataInWritable,
+            (true, true, _, true) => Region::Relro,
+            (true, true, _, false) => Region::RelroOther,
+            (true, false, true, true) => Region::RelroWritableSegment,
+            (true, false, true, false) => Region::RelroOtherWritableSegment,
+            (true, false, false, true) => Region::DataNamedRelro,
+            (true, false, false, false) => Region::Data,
+        })
+    }
+
+    /// GNU ld's test: inside any `PT_GNU_RELRO`, whatever its flags.
+    fn in_relro(&self, value: u64) -> bool {
+        self.segments.iter().any(|ph| {
+            ph.p_type == program_header::PT_GNU_RELRO
+                && value >= ph.p_vaddr
+                && value - ph.p_vaddr < ph.p_memsz
         })
     }
 

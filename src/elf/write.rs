@@ -322,6 +322,8 @@ struct Addresses {
     text_size: u64,
     rw: u64,
     relro_end: u64,
+    /// End of the `PF_W` `PT_GNU_RELRO` (gold's), which starts at `relro_end`.
+    writable_relro_end: u64,
     rw_end: u64,
 }
 
@@ -425,8 +427,16 @@ impl<'a> StubWriter<'a> {
         (self.dynsym_count() / 2).max(1)
     }
 
+    fn has_writable_relro(&self) -> bool {
+        self.layout
+            .spaces
+            .keys()
+            .any(|slot| matches!(slot, Slot::Data(r, _) if r.relro() == Some(true)))
+    }
+
     fn segment_count(&self) -> u32 {
-        let tls = u32::from(self.layout.spaces.contains_key(&Slot::Tls));
+        let tls = u32::from(self.layout.spaces.contains_key(&Slot::Tls))
+            + u32::from(self.has_writable_relro());
         let extra: usize = self
             .blobs
             .iter()
@@ -532,17 +542,19 @@ impl<'a> StubWriter<'a> {
             space.addr = rw;
         }
         let mut va = rw + dynamic_size;
-        let mut relro_end = va;
-        for in_relro in [true, false] {
+        let mut relro_end = [va, va];
+        for relro in [Some(false), Some(true), None] {
+            let start = va;
             for (slot, space) in spaces.iter_mut() {
-                if matches!(slot, Slot::Data(r, _) if *r != Region::Rodata && r.in_relro() == in_relro)
-                {
+                if matches!(slot, Slot::Data(r, _) if *r != Region::Rodata && r.relro() == relro) {
                     space.addr = align_up(va, space.align);
                     va = space.addr + space.size;
                 }
             }
-            if in_relro {
-                relro_end = va;
+            match relro {
+                Some(false) => relro_end[0] = va,
+                Some(true) => relro_end[1] = va.max(start),
+                None => {}
             }
         }
         Addresses {
@@ -551,7 +563,8 @@ impl<'a> StubWriter<'a> {
             text,
             text_size,
             rw,
-            relro_end,
+            relro_end: relro_end[0],
+            writable_relro_end: relro_end[1],
             rw_end: va,
         }
     }
@@ -619,6 +632,19 @@ impl<'a> StubWriter<'a> {
         ];
         if let Some((size, align)) = tls {
             headers.push(segment(elf::PT_TLS, r, o.dynamic, a.rw, 0, size, align));
+        }
+        if self.has_writable_relro() {
+            let size = a.writable_relro_end - a.relro_end;
+            let offset = o.dynamic + dynamic;
+            headers.push(segment(
+                elf::PT_GNU_RELRO,
+                r | w,
+                offset,
+                a.relro_end,
+                0,
+                size,
+                1,
+            ));
         }
         for (blob, (_, offset)) in self.blobs.iter().zip(&o.blobs) {
             let len = blob.data.len() as u64;
@@ -923,7 +949,8 @@ fn nobits_name(slot: Slot) -> String {
         Slot::Abs | Slot::Common => return String::new(),
         Slot::Data(Region::Relro | Region::DataNamedRelro, _) => return ".data.rel.ro".into(),
         Slot::Data(Region::Rodata, _) => ".rodata",
-        Slot::Data(Region::RelroOther, _) => ".relro",
+        Slot::Data(Region::RelroWritableSegment, _) => return ".data.rel.ro".into(),
+        Slot::Data(Region::RelroOther | Region::RelroOtherWritableSegment, _) => ".relro",
         Slot::Data(Region::RodataInWritable, _) => ".rodata.rw",
         Slot::Data(..) => ".data",
     };

@@ -150,9 +150,11 @@ pub enum Visibility {
 
 /// Where a symbol lives, as far as a linker can tell. Linkers place copy-relocated objects
 /// by three different tests, and a stub must answer all three as the library does:
-/// GNU ld asks whether the section is writable; gold also treats a writable section named
-/// `.data.rel.ro` as read-only; lld and mold ask whether the address lies in a read-only
-/// `PT_LOAD` or in `PT_GNU_RELRO`.
+/// GNU ld treats a section as read-only when it is not writable or lies in `PT_GNU_RELRO`
+/// (whatever that segment's flags); gold when it is not writable or is named
+/// `.data.rel.ro`; lld and mold when the address lies in a `PT_LOAD` or `PT_GNU_RELRO`
+/// without `PF_W` (gold marks its `PT_GNU_RELRO` `RW`, so the three disagree on gold's
+/// libraries).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Region {
@@ -168,6 +170,11 @@ pub enum Region {
     Relro,
     /// Writable section with another name inside `PT_GNU_RELRO` (glibc's `__libc_IO_vtables`).
     RelroOther,
+    /// Writable section named `.data.rel.ro` inside a `PT_GNU_RELRO` that has `PF_W`, as gold
+    /// writes it: read-only to GNU ld and gold, writable to lld and mold.
+    RelroWritableSegment,
+    /// Writable section with another name inside a `PT_GNU_RELRO` that has `PF_W`.
+    RelroOtherWritableSegment,
     /// Read-only section in a read-only segment.
     Rodata,
     /// Read-only section inside a writable segment.
@@ -187,9 +194,14 @@ impl Region {
         )
     }
 
-    /// Whether the region lies inside `PT_GNU_RELRO` in a stub.
-    pub fn in_relro(self) -> bool {
-        matches!(self, Region::Relro | Region::RelroOther)
+    /// Which `PT_GNU_RELRO` of a stub holds the region: `Some(false)` the read-only one,
+    /// `Some(true)` the one with `PF_W`, `None` neither.
+    pub fn relro(self) -> Option<bool> {
+        match self {
+            Region::Relro | Region::RelroOther => Some(false),
+            Region::RelroWritableSegment | Region::RelroOtherWritableSegment => Some(true),
+            _ => None,
+        }
     }
 }
 
