@@ -3,11 +3,12 @@
 //! `readelf` shows the change and Debian's patchelf reads the same values back.
 //! Hostile files are refused with a clear error and left untouched.
 
-mod common;
+mod support;
 
-use common::*;
 use std::fs;
 use std::path::{Path, PathBuf};
+use support::files::*;
+use support::have;
 
 fn elf(args: &[&str]) -> String {
     let (code, stdout, stderr) = abicut(&[&["elf"], args].concat());

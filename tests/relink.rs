@@ -1,13 +1,14 @@
 //! `abicut relink` against real programs: relinked binaries must run from the new path,
 //! interrupted runs must leave no or a complete DEST, bad mappings must write nothing.
 
-mod common;
+mod support;
 
-use common::*;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
+use support::files::*;
+use support::have;
 
 const BASE_C: &str = "int base_add(int a, int b) { return a + b; }\n";
 const TOP_C: &str = "int base_add(int, int);\nint top_twice(int a) { return base_add(a, a); }\n";

@@ -2,12 +2,13 @@
 //! missing symbol, a symbol only in the wrong version, a missing version node and a
 //! forbidden (stub) path are each reported with file, symbol and version.
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::Value;
 use std::fs;
 use std::path::{Path, PathBuf};
+use support::files::*;
+use support::have;
 
 const PROG_C: &str = "#include <stdio.h>\nint foo_new(void);\nint main(void) { printf(\"%d\\n\", foo_new()); return 0; }\n";
 

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod files;
 pub mod linkcheck;
 pub mod package;
 
@@ -12,13 +13,18 @@ pub fn abicut() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_abicut"))
 }
 
+/// Whether `tool` is an executable on PATH (or a path to one).
+pub fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|p| p.join(tool).is_file()))
+        .unwrap_or(false)
+        || Path::new(tool).is_file()
+}
+
 /// Whether `tool` can be run. A missing tool fails the test under `CI=true` (CI must have
 /// everything) and skips it, loudly, on a developer's machine.
 pub fn have(tool: &str) -> bool {
-    let found = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|p| p.join(tool).is_file()))
-        .unwrap_or(false)
-        || Path::new(tool).is_file();
+    let found = on_path(tool);
     if !found {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),

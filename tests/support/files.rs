@@ -1,5 +1,4 @@
-//! Helpers shared by the relink, elf-edit and verify tests.
-#![allow(dead_code)]
+//! Files, fixtures and CLI runs shared by the relink, elf-edit and verify tests.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -7,24 +6,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 pub const ABICUT: &str = env!("CARGO_BIN_EXE_abicut");
-
-/// True when `tool` is on PATH. A missing tool fails the test under CI=true and skips it otherwise.
-pub fn have(tool: &str) -> bool {
-    let found = duct::cmd!("sh", "-c", format!("command -v {tool}"))
-        .stdout_null()
-        .unchecked()
-        .run()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{tool} is required under CI=true"
-        );
-        eprintln!("skipping: {tool} not installed");
-    }
-    found
-}
 
 /// True when a path exists (for cross sysroots).
 pub fn have_path(path: &str) -> bool {
