@@ -14,4 +14,4 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 export CI="${CI:-}"
-cargo test --release --all-targets -- --test-threads="${TEST_THREADS:-2}"
+cargo test --release --all-targets --no-fail-fast -- --test-threads="${TEST_THREADS:-2}"
