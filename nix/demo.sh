@@ -32,13 +32,12 @@ cp target/release/abicut "$work/abicut/bin/abicut"
 abicut=target/release/abicut
 cd "$work"
 
-# Prints "role package" for every derivation a nix-build log reports building, from Nix's
-# own description of that derivation.
+# Prints "role package milliseconds" for every derivation a nix-build log reports
+# building: role and package from Nix's own description of the derivation, the time from
+# the line the builder leaves in the build log (`nix log`).
 built() {
   grep -o "building '/nix/store/[^']*'" "$1" | cut -d"'" -f2 | while read -r drv; do
-    nix show-derivation "$drv" \
-      | grep -o '"abicutRole": *"[a-z]*"\|"name": *"[^"]*"' \
-      | sed 's/.*: *"\(.*\)"/\1/; s/-[0-9.]*$//' | paste -sd' '
+    nix log "$drv" 2>/dev/null | grep -o 'abicut-builder: .*' | awk '{sub(/-[0-9.]*$/, "", $3); print $2, $3, $4}'
   done | sort
 }
 
@@ -54,7 +53,11 @@ build() {
 
 echo "== first build"
 first=$(build first)
-echo "   $first s, $(built first.log | wc -l) derivations built"
+built first.log > first.built
+echo "   $first s, $(wc -l < first.built) derivations built"
+for role in compile interface relink; do
+  printf '   %-10s %5d ms in all\n' "$role:" "$(awk -v r="$role" '$1==r{t+=$3} END{print t+0}' first.built)"
+done
 nix-instantiate nix/tests --arg abicut "$work/abicut" -A classic.prog1 -A classic.prog2 2>/dev/null \
   | xargs nix show-derivation -r > graph.json
 
@@ -64,7 +67,9 @@ second=$(build second)
 built second.log > second.built
 echo "   $second s, $(wc -l < second.built) derivations built"
 for role in compile interface relink; do
-  printf '   %-10s %s\n' "$role:" "$(awk -v r="$role" '$1==r{print $2}' second.built | paste -sd' ')"
+  printf '   %-10s %-24s %5d ms in all\n' "$role:" \
+    "$(awk -v r="$role" '$1==r{print $2}' second.built | paste -sd' ')" \
+    "$(awk -v r="$role" '$1==r{t+=$3} END{print t+0}' second.built)"
 done
 echo "== the programs now run the new base"
 for p in prog1 prog2; do
