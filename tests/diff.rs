@@ -7,7 +7,7 @@ mod support;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use support::{abicut, have, run};
+use support::{abicut, have, run, unpack_debs};
 
 fn abicut_json(args: &[&str]) -> (i32, Value) {
     let out = duct::cmd(abicut(), args)
@@ -44,22 +44,8 @@ fn versions(package: &str) -> Vec<String> {
 
 /// Unpacks `packages` at `version` into `dir/root`.
 fn fetch(packages: &[&str], version: &str, dir: &Path) -> PathBuf {
-    let debs = dir.join("debs");
-    std::fs::create_dir_all(&debs).unwrap();
     let specs: Vec<String> = packages.iter().map(|p| format!("{p}={version}")).collect();
-    let mut args = vec!["download"];
-    args.extend(specs.iter().map(String::as_str));
-    run("apt-get", &args, &debs);
-    let root = dir.join("root");
-    for deb in std::fs::read_dir(&debs).unwrap() {
-        let deb = deb.unwrap().path();
-        run(
-            "dpkg",
-            &["-x", deb.to_str().unwrap(), root.to_str().unwrap()],
-            dir,
-        );
-    }
-    root
+    unpack_debs(&specs, dir)
 }
 
 fn tree(root: &Path, dest: &Path) -> PathBuf {

@@ -8,23 +8,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use support::linkcheck::{self, OutputKind, Target, Verdict};
 use support::package::Package;
-use support::{abicut, have, run};
-
-/// Runs `abicut ARGS` and returns (exit status, stdout, stderr).
-fn abicut_status(args: &[&str], dir: &Path) -> (i32, String, String) {
-    let out = duct::cmd(abicut(), args)
-        .dir(dir)
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .run()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use support::{abicut, abicut_status, have, run, unpack_debs};
 
 /// Builds the interface tree of `output` into `tree` and returns its hash.
 fn tree_hash(output: &Path, tree: &Path, flags: &[&str]) -> String {
@@ -44,21 +28,8 @@ fn tree_hash(output: &Path, tree: &Path, flags: &[&str]) -> String {
 // ---------------------------------------------------------------- Debian packages (5a)
 
 fn unpack(packages: &[&str], dir: &Path) -> PathBuf {
-    let debs = dir.join("debs");
-    std::fs::create_dir_all(&debs).unwrap();
-    let mut args = vec!["download"];
-    args.extend(packages);
-    run("apt-get", &args, &debs);
-    let root = dir.join("root");
-    for deb in std::fs::read_dir(&debs).unwrap() {
-        let deb = deb.unwrap().path();
-        run(
-            "dpkg",
-            &["-x", deb.to_str().unwrap(), root.to_str().unwrap()],
-            dir,
-        );
-    }
-    root
+    let specs: Vec<String> = packages.iter().map(|p| p.to_string()).collect();
+    unpack_debs(&specs, dir)
 }
 
 fn all_files(root: &Path) -> Vec<PathBuf> {

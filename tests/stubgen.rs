@@ -6,7 +6,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use support::linkcheck::{self, OutputKind, Target, Verdict};
-use support::{abicut, have, on_path, run};
+use support::{abicut, have, on_path, run, unpack_debs};
 
 const SYSTEM: &str = "/usr/lib/x86_64-linux-gnu";
 
@@ -189,16 +189,22 @@ impl Fixture {
     }
 
     /// Compiles the library and returns its stub bytes and ABI hash.
-    fn stub(&self) -> (Vec<u8>, String) {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("fix.c"), &self.source).unwrap();
-        std::fs::write(dir.path().join("fix.map"), &self.map).unwrap();
+    /// Compiles the library into `dir` and returns its path.
+    fn build(&self, dir: &Path) -> PathBuf {
+        std::fs::write(dir.join("fix.c"), &self.source).unwrap();
+        std::fs::write(dir.join("fix.map"), &self.map).unwrap();
         let soname = format!("-Wl,-soname,{}", self.soname);
         let mut args = vec!["-shared", "-fPIC", "-Wl,--version-script=fix.map", &soname];
         args.extend(self.flags.iter().copied());
         args.extend(["fix.c", "-o", "libfix.so"]);
-        run("gcc", &args, dir.path());
-        let lib = dir.path().join("libfix.so");
+        run("gcc", &args, dir);
+        dir.join("libfix.so")
+    }
+
+    /// Compiles the library and returns its stub bytes and ABI hash.
+    fn stub(&self) -> (Vec<u8>, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let lib = self.build(dir.path());
         let stub = make_stub(&lib, dir.path());
         let hash = run(
             abicut(),
@@ -331,24 +337,7 @@ fn fixture_stub_links_identically() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let fixture = Fixture::base();
-    std::fs::write(dir.path().join("fix.c"), &fixture.source).unwrap();
-    std::fs::write(dir.path().join("fix.map"), &fixture.map).unwrap();
-    run(
-        "gcc",
-        &[
-            "-shared",
-            "-fPIC",
-            "-O2",
-            "-Wl,--version-script=fix.map",
-            "-Wl,-soname,libfix.so.1",
-            "fix.c",
-            "-o",
-            "libfix.so.1",
-        ],
-        dir.path(),
-    );
-    let lib = dir.path().join("libfix.so.1");
+    let lib = Fixture::base().build(dir.path());
     assert_link_identity(&lib, &Target::native(), Mode::Default);
     assert_link_identity(&lib, &Target::native(), Mode::Exact);
 }
@@ -359,26 +348,10 @@ fn fixture_interfaces_snapshot() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let fixture = Fixture::base();
-    std::fs::write(dir.path().join("fix.c"), &fixture.source).unwrap();
-    std::fs::write(dir.path().join("fix.map"), &fixture.map).unwrap();
-    run(
-        "gcc",
-        &[
-            "-shared",
-            "-fPIC",
-            "-O2",
-            "-Wl,--version-script=fix.map",
-            "-Wl,-soname,libfix.so.1",
-            "fix.c",
-            "-o",
-            "libfix.so.1",
-        ],
-        dir.path(),
-    );
+    let lib = Fixture::base().build(dir.path());
     let json = run(
         abicut(),
-        &["stubgen", "--format", "json", "libfix.so.1"],
+        &["stubgen", "--format", "json", lib.to_str().unwrap()],
         dir.path(),
     );
     let value: serde_json::Value = serde_json::from_str(&json).unwrap();
@@ -619,25 +592,14 @@ fn debian_update_keeps_stub(package: &str, libs: &[&str]) {
     let mut stubs = Vec::new();
     for version in [&a, &b] {
         let sub = dir.path().join(version.replace(['+', '~', ':'], "_"));
-        std::fs::create_dir_all(&sub).unwrap();
-        run(
-            "apt-get",
-            &["download", &format!("{package}={version}")],
-            &sub,
-        );
-        let deb = std::fs::read_dir(&sub)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .find(|p| p.extension().is_some_and(|e| e == "deb"))
-            .unwrap();
-        run("dpkg", &["-x", deb.to_str().unwrap(), "root"], &sub);
+        let root = unpack_debs(&[format!("{package}={version}")], &sub);
         let mut these = Vec::new();
         for lib in libs {
-            let path = sub.join("root/usr/lib/x86_64-linux-gnu").join(lib);
+            let path = root.join("usr/lib/x86_64-linux-gnu").join(lib);
             let path = if path.exists() {
                 path
             } else {
-                sub.join("root/lib/x86_64-linux-gnu").join(lib)
+                root.join("lib/x86_64-linux-gnu").join(lib)
             };
             let out = sub.join(format!("{lib}.stub"));
             run(

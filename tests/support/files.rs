@@ -42,17 +42,7 @@ pub fn cc(dir: &Path, name: &str, src: &str, out: &Path, args: &[&str]) {
 
 /// Runs abicut and returns (exit code, stdout, stderr).
 pub fn abicut(args: &[&str]) -> (i32, String, String) {
-    let out = duct::cmd(ABICUT, args)
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .run()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    super::abicut_status(args, Path::new("."))
 }
 
 /// A tree as (relative path → kind, mode, content or link target), for comparing trees.

@@ -52,3 +52,39 @@ pub fn run(program: impl AsRef<std::ffi::OsStr>, args: &[&str], dir: &Path) -> S
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Runs `abicut ARGS` in `dir` and returns (exit status, stdout, stderr).
+pub fn abicut_status(args: &[&str], dir: &Path) -> (i32, String, String) {
+    let out = duct::cmd(abicut(), args)
+        .dir(dir)
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .expect("abicut starts");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Downloads Debian packages (`name` or `name=version`) with `apt-get download` and
+/// unpacks them all with `dpkg -x` into `dir/root`, which it returns.
+pub fn unpack_debs(specs: &[String], dir: &Path) -> PathBuf {
+    let debs = dir.join("debs");
+    std::fs::create_dir_all(&debs).unwrap();
+    let mut args = vec!["download"];
+    args.extend(specs.iter().map(String::as_str));
+    run("apt-get", &args, &debs);
+    let root = dir.join("root");
+    for deb in std::fs::read_dir(&debs).unwrap() {
+        let deb = deb.unwrap().path();
+        run(
+            "dpkg",
+            &["-x", deb.to_str().unwrap(), root.to_str().unwrap()],
+            dir,
+        );
+    }
+    root
+}
