@@ -7,7 +7,6 @@
 //! arch note/attribute sections. Everything is bounds-checked: bad input is an error that
 //! names the file, never a panic.
 
-use crate::error::{Error, Result};
 use crate::iface::{
     ArchSection, Binding, FileClass, Import, Interface, Kind, NeededVersion, Region,
     SCHEMA_VERSION, Symbol, VersionDef, VersionNeed, Visibility,
@@ -23,7 +22,6 @@ use goblin::strtab::Strtab;
 use scroll::Pread;
 use scroll::ctx::SizeWith;
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
 
 /// Sections kept verbatim in the interface, because linkers merge or check them across inputs.
 const ARCH_SECTIONS: &[&str] = &[
@@ -36,15 +34,9 @@ const ARCH_SECTIONS: &[&str] = &[
 
 const WARNING_PREFIX: &str = ".gnu.warning.";
 
-/// Reads the interface of the shared object at `path`.
-pub fn read_file(path: &Path) -> Result<Interface> {
-    let bytes = crate::fsx::read(path)?;
-    read_bytes(&bytes).map_err(|reason| Error::invalid(path, reason))
-}
-
-/// Reads the interface of a shared object held in memory. Errors are plain reasons; the
-/// caller adds the file name.
-pub fn read_bytes(bytes: &[u8]) -> std::result::Result<Interface, String> {
+/// Reads the interface of a shared object held in memory (see [`crate::stubgen::load`] for
+/// files). Errors are plain reasons; the caller adds the file name.
+pub fn read_bytes(bytes: &[u8]) -> Result<Interface, String> {
     let elf = Parsed::new(bytes)?;
     elf.interface()
 }
@@ -60,7 +52,7 @@ struct Parsed<'a> {
 }
 
 impl<'a> Parsed<'a> {
-    fn new(bytes: &'a [u8]) -> std::result::Result<Self, String> {
+    fn new(bytes: &'a [u8]) -> Result<Self, String> {
         check_magic(bytes)?;
         let header = goblin::elf::Elf::parse_header(bytes)
             .map_err(|e| format!("cannot parse ELF header: {e}"))?;
@@ -111,7 +103,7 @@ impl<'a> Parsed<'a> {
     }
 
     /// The file bytes of section `index`, checked against the file size.
-    fn section_data(&self, index: usize, what: &str) -> std::result::Result<&'a [u8], String> {
+    fn section_data(&self, index: usize, what: &str) -> Result<&'a [u8], String> {
         let sh = self
             .sections
             .get(index)
@@ -132,7 +124,7 @@ impl<'a> Parsed<'a> {
             })
     }
 
-    fn strtab(&self, index: usize, what: &str) -> std::result::Result<Strtab<'a>, String> {
+    fn strtab(&self, index: usize, what: &str) -> Result<Strtab<'a>, String> {
         let data = self.section_data(index, what)?;
         Strtab::parse(data, 0, data.len(), 0).map_err(|e| format!("{what}: {e}"))
     }
@@ -141,7 +133,7 @@ impl<'a> Parsed<'a> {
         self.sections.iter().position(|s| s.sh_type == sh_type)
     }
 
-    fn interface(&self) -> std::result::Result<Interface, String> {
+    fn interface(&self) -> Result<Interface, String> {
         let dynsym_index = self.find_section(section_header::SHT_DYNSYM).ok_or(
             "no dynamic symbol table (.dynsym): not a shared library, or a static executable",
         )?;
@@ -214,7 +206,7 @@ impl<'a> Parsed<'a> {
         Ok(iface)
     }
 
-    fn dynamic_symbols(&self, index: usize) -> std::result::Result<Vec<Sym>, String> {
+    fn dynamic_symbols(&self, index: usize) -> Result<Vec<Sym>, String> {
         let data = self.section_data(index, ".dynsym")?;
         let entsize = Sym::size_with(&self.ctx);
         Sym::parse(data, 0, data.len() / entsize, self.ctx)
@@ -222,7 +214,7 @@ impl<'a> Parsed<'a> {
     }
 
     /// `DT_SONAME`, `DT_NEEDED` (in order) and `DT_FLAGS_1`, from the `.dynamic` section.
-    fn dynamic_entries(&self) -> std::result::Result<(Option<String>, Vec<String>, u64), String> {
+    fn dynamic_entries(&self) -> Result<(Option<String>, Vec<String>, u64), String> {
         let Some(index) = self.find_section(section_header::SHT_DYNAMIC) else {
             return Ok((None, Vec::new(), 0));
         };
@@ -256,7 +248,7 @@ impl<'a> Parsed<'a> {
         Ok((soname, needed, flags_1))
     }
 
-    fn version_definitions(&self) -> std::result::Result<Vec<VersionDef>, String> {
+    fn version_definitions(&self) -> Result<Vec<VersionDef>, String> {
         let Some(index) = self.find_section(section_header::SHT_GNU_VERDEF) else {
             return Ok(Vec::new());
         };
@@ -287,7 +279,7 @@ impl<'a> Parsed<'a> {
         Ok(defs)
     }
 
-    fn version_needs(&self) -> std::result::Result<Vec<VersionNeed>, String> {
+    fn version_needs(&self) -> Result<Vec<VersionNeed>, String> {
         let Some(index) = self.find_section(section_header::SHT_GNU_VERNEED) else {
             return Ok(Vec::new());
         };
@@ -311,7 +303,7 @@ impl<'a> Parsed<'a> {
                         name: name(aux.vna_name)?,
                     })
                 })
-                .collect::<std::result::Result<_, String>>()?;
+                .collect::<Result<_, String>>()?;
             needs.push(VersionNeed {
                 file: name(need.vn_file)?,
                 versions,
@@ -326,7 +318,7 @@ impl<'a> Parsed<'a> {
         sym: &Sym,
         raw_version: u16,
         version_names: &HashMap<u16, &str>,
-    ) -> std::result::Result<Symbol, String> {
+    ) -> Result<Symbol, String> {
         let region = self.region(name, sym)?;
         let kind = kind(sym);
         let index = raw_version & 0x7fff;
@@ -379,7 +371,7 @@ impl<'a> Parsed<'a> {
         }
     }
 
-    fn region(&self, name: &str, sym: &Sym) -> std::result::Result<Region, String> {
+    fn region(&self, name: &str, sym: &Sym) -> Result<Region, String> {
         match sym.st_shndx as u32 {
             section_header::SHN_ABS => return Ok(Region::Abs),
             section_header::SHN_COMMON => return Ok(Region::Common),
@@ -459,7 +451,7 @@ impl<'a> Parsed<'a> {
         }
     }
 
-    fn arch_sections(&self) -> std::result::Result<Vec<ArchSection>, String> {
+    fn arch_sections(&self) -> Result<Vec<ArchSection>, String> {
         let mut kept = Vec::new();
         for (index, sh) in self.sections.iter().enumerate() {
             let name = self.section_name(sh);
@@ -479,7 +471,7 @@ impl<'a> Parsed<'a> {
     }
 
     /// `.gnu.warning.SYMBOL` sections: GNU ld prints their text when a link uses SYMBOL.
-    fn warnings(&self) -> std::result::Result<BTreeMap<String, String>, String> {
+    fn warnings(&self) -> Result<BTreeMap<String, String>, String> {
         let mut warnings = BTreeMap::new();
         for (index, sh) in self.sections.iter().enumerate() {
             let name = self.section_name(sh);
@@ -508,7 +500,7 @@ fn normalized_os_abi(os_abi: u8) -> u8 {
     }
 }
 
-fn check_magic(bytes: &[u8]) -> std::result::Result<(), String> {
+fn check_magic(bytes: &[u8]) -> Result<(), String> {
     if bytes.starts_with(b"!<arch>\n") {
         return Err("is a static archive (ar), not a shared library".into());
     }
@@ -530,7 +522,7 @@ fn check_table(
     offset: u64,
     count: u16,
     entsize: u16,
-) -> std::result::Result<(), String> {
+) -> Result<(), String> {
     let len = bytes.len() as u64;
     let end = offset.saturating_add(u64::from(count) * u64::from(entsize));
     if count == 0 || end <= len {
@@ -547,7 +539,7 @@ fn check_table(
     }
 }
 
-fn context(header: &Header) -> std::result::Result<Ctx, String> {
+fn context(header: &Header) -> Result<Ctx, String> {
     let container = match header.e_ident[header::EI_CLASS] {
         header::ELFCLASS32 => Container::Little,
         header::ELFCLASS64 => Container::Big,
@@ -583,7 +575,7 @@ fn import(
     raw_version: u16,
     position: u32,
     needed_versions: &HashMap<u16, (&str, &str)>,
-) -> std::result::Result<Import, String> {
+) -> Result<Import, String> {
     let (from, version) = match raw_version & 0x7fff {
         0 | 1 => (None, None),
         n => {
