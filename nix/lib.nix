@@ -43,45 +43,60 @@ let
       }
       // extra
     );
+  concatMap = f: l: builtins.concatLists (map f l);
+
+  # The environment a build script sees for its inputs: per input `n`, `$n` is its default
+  # (first) output and `$n_<output>` each of its outputs (`$zlib_dev`, `$zlib_out`), taken
+  # from the derivation `pick` chooses (the interface, or the classic build).
+  inputEnv = pick: libs:
+    builtins.listToAttrs (concatMap
+      (n:
+        let drv = pick libs.${n}; in
+        [{ name = n; value = drv; }]
+        ++ map (o: { name = "${n}_${o}"; value = drv.${o}; }) drv.outputs)
+      (builtins.attrNames libs));
 in
 rec {
-  # package { name, src, build, libs ? { }, tools ? { } }
-  #   build: a bash script run in the compile derivation with $out and $src set, and one
-  #          environment variable per input, named as in `libs` and `tools`.
-  #   libs:  packages made by this function that are linked or included: the compile
-  #          derivation sees their interfaces, the relink maps those to the real outputs.
-  #   tools: anything else (derivations or paths), passed through unchanged.
-  # Returns { name, compile, interface, out } where `out` is the final, relinked output.
-  package = { name, src, build, libs ? { }, tools ? { } }:
+  # package { name, src, build, libs ? { }, tools ? { }, outputs ? [ "out" ] }
+  #   build:   a bash script run in the compile derivation with $src and one variable per
+  #            output set ($out, $dev, ...), and the inputs' variables (see inputEnv).
+  #   libs:    packages made by this function that are linked or included: the compile
+  #            derivation sees their interfaces, the relink maps those to the real outputs.
+  #   tools:   anything else (derivations or paths), passed through unchanged.
+  #   outputs: as in nixpkgs, the first being the default; the interface and the relink
+  #            have the same ones, each made from the compile output of the same name.
+  # Returns { name, outputs, compile, interface, out } where `out` is the final, relinked
+  # derivation (all its outputs: `out.dev`, ...).
+  package = { name, src, build, libs ? { }, tools ? { }, outputs ? [ "out" ] }:
     let
       libList = builtins.attrValues libs;
       compile = common name "compile" (
-        { inherit src; buildScript = build; }
-        // builtins.mapAttrs (_: lib: lib.interface) libs
+        { inherit src outputs; buildScript = build; }
+        // inputEnv (lib: lib.interface) libs
         // tools
       );
-      interface = common name "interface" { abicutCompile = compile; };
-      out = common name "relink" {
-        abicutCompile = compile;
-        abicutMaps = map (lib: "${lib.interface}=${lib.out}") libList;
-        disallowedReferences = map (lib: lib.interface) libList;
-      };
+      ofCompile = { inherit outputs; abicutCompile = map (o: "${o}=${compile.${o}}") outputs; };
+      interface = common name "interface" ofCompile;
+      out = common name "relink" (ofCompile // {
+        abicutMaps = concatMap (lib: map (o: "${lib.interface.${o}}=${lib.out.${o}}") lib.outputs) libList;
+        disallowedReferences = concatMap (lib: map (o: lib.interface.${o}) lib.outputs) libList;
+      });
     in
-    { inherit name compile interface out; };
+    { inherit name outputs compile interface out; };
 
   # The classic build of the same description, for comparison and planning: every input
   # is the real output, one derivation per package.
-  classic = { name, src, build, libs ? { }, tools ? { } }:
+  classic = { name, src, build, libs ? { }, tools ? { }, outputs ? [ "out" ] }:
     derivation (
       {
-        inherit name system src;
+        inherit name system src outputs;
         builder = bash;
         args = [ "-euc" "source $buildScript" ];
         buildScript = build;
         PATH = hostPath;
         buildInputs = builtins.attrValues libs;
       }
-      // libs
+      // inputEnv (drv: drv) libs
       // tools
     );
 }

@@ -6,7 +6,8 @@
 # For each listed package P: `P` becomes the relink of `P.abicutCompile`, which is P
 # built with each of its buildInputs/propagatedBuildInputs that is itself split replaced by
 # that input's interface; `P.abicutInterface` is the content-addressed interface of the
-# compile output. Packages in `optOut` (or not listed) are left as they are.
+# compile output. All three have P's outputs (out, dev, lib, ...), each made from the
+# compile output of the same name. Packages in `optOut` (or not listed) are left as they are.
 { packages ? [ ], optOut ? [ ] }:
 final: prev:
 let
@@ -21,39 +22,45 @@ let
   };
 
   isSplit = drv: drv ? abicutInterface;
-  toInterface = drv: if isSplit drv then drv.abicutInterface else drv;
-  maps = inputs: map (d: "${d.abicutInterface}=${d}") (lib.filter isSplit inputs);
+  # `zlib.dev` (the relinked dev output) compiles against the interface's dev output.
+  toInterface = drv:
+    if isSplit drv then drv.abicutInterface.${drv.outputName or "out"} else drv;
+  splitInputs = inputs: lib.unique (map (d: d.abicutInterface) (lib.filter isSplit inputs));
+  everyOutput = drv: map (o: drv.${o}) (drv.outputs or [ "out" ]);
 
-  splitOne = name: pkg:
+  splitOne = pkg:
     let
+      outputs = pkg.outputs or [ "out" ];
       compile = pkg.overrideAttrs (old: contentAddressed // {
         buildInputs = map toInterface (old.buildInputs or [ ]);
         propagatedBuildInputs = map toInterface (old.propagatedBuildInputs or [ ]);
       });
-      libInputs = (pkg.buildInputs or [ ]) ++ (pkg.propagatedBuildInputs or [ ]);
-      interface = prev.stdenvNoCC.mkDerivation (contentAddressed // {
-        name = pkg.name;
+      interfaces = splitInputs ((pkg.buildInputs or [ ]) ++ (pkg.propagatedBuildInputs or [ ]));
+      # The interface and the relink copy the compile outputs whole, nix-support included;
+      # stdenv must not write its own propagation into them first.
+      fromCompile = role: contentAddressed // {
+        # The compile's name: same-length paths, so relinking is a same-length rewrite.
+        inherit (pkg) name;
+        inherit outputs;
         nativeBuildInputs = [ abicut ];
         dontUnpack = true;
-        abicutRole = "interface";
-        abicutCompile = compile;
+        propagatedBuildOutputs = [ ];
+        abicutRole = role;
+        abicutCompile = map (o: "${o}=${compile.${o}}") outputs;
         installPhase = "runHook preInstall; runHook postInstall";
-      });
-      relinked = prev.stdenvNoCC.mkDerivation (contentAddressed // {
-        name = pkg.name;
-        nativeBuildInputs = [ abicut ];
-        dontUnpack = true;
-        abicutRole = "relink";
-        abicutCompile = compile;
-        abicutMaps = maps libInputs;
-        disallowedReferences = map toInterface (lib.filter isSplit libInputs);
-        installPhase = "runHook preInstall; runHook postInstall";
+      };
+      interface = prev.stdenvNoCC.mkDerivation (fromCompile "interface");
+      relinked = prev.stdenvNoCC.mkDerivation (fromCompile "relink" // {
+        abicutMaps = lib.concatMap
+          (i: map (o: "${i.${o}}=${i.abicutReal.${o}}") (i.outputs or [ "out" ]))
+          interfaces;
+        disallowedReferences = lib.concatMap everyOutput interfaces;
         passthru = (pkg.passthru or { }) // {
           abicutCompile = compile;
-          abicutInterface = interface;
+          abicutInterface = interface // { abicutReal = relinked; };
         };
       });
     in
     relinked;
 in
-lib.genAttrs (lib.filter (n: prev ? ${n} && split n) packages) (n: splitOne n prev.${n})
+lib.genAttrs (lib.filter (n: prev ? ${n} && split n) packages) (n: splitOne prev.${n})

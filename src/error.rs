@@ -8,12 +8,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// An operating-system error while reading or writing `path`.
-    #[error("{}: {source}", path.display())]
+    /// An operating-system error while reading or writing `path`. The cause is part of the
+    /// message rather than a `source`, so `{:#}` at the edge does not print it twice.
+    #[error("{}: {cause}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// `path` exists but its content is not what the operation needs (not ELF, truncated, corrupt).
     #[error("{}: {reason}", path.display())]
@@ -24,10 +24,10 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, cause: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            cause,
         }
     }
 

@@ -60,6 +60,9 @@ pub enum Class {
     Object,
     /// A text file named like a shared object (glibc's `libc.so`), or `*.lds`.
     LinkerScript,
+    /// Anything under a `nix-support` directory: nixpkgs' stdenv reads what an input
+    /// propagates and its setup hook from there, so it shapes a consumer's build.
+    NixSupport,
     /// `*.a`, or an `ar` archive by content: kept only with `--with-static`.
     StaticArchive,
     /// Executables, documentation, data: not part of the interface.
@@ -108,6 +111,10 @@ pub fn classify(rel: &[u8], bytes: &[u8]) -> Class {
     let ext = extension(name);
     if in_documentation(rel) {
         return Class::Dropped;
+    }
+    let mut dirs = rel.split(|&c| c == b'/').rev().skip(1);
+    if dirs.any(|dir| dir == b"nix-support") {
+        return Class::NixSupport;
     }
     if bytes.starts_with(ELF_MAGIC) {
         return match elf_type(bytes) {
@@ -186,11 +193,17 @@ pub fn build(outputs: &[PathBuf], options: &Options) -> Result<Tree> {
         .iter()
         .map(|p| p.as_os_str().as_bytes())
         .collect();
+    let given: Vec<&[u8]> = outputs
+        .iter()
+        .map(|p| p.as_os_str().as_bytes())
+        .filter(|p| p.starts_with(b"/"))
+        .collect();
     for (i, output) in outputs.iter().enumerate() {
+        let path = output.as_os_str().as_bytes();
         let own = if own_paths.len() == outputs.len() {
             Some(own_paths[i])
         } else {
-            None
+            path.starts_with(b"/").then_some(path)
         };
         let prefix = if outputs.len() == 1 {
             Vec::new()
@@ -203,7 +216,11 @@ pub fn build(outputs: &[PathBuf], options: &Options) -> Result<Tree> {
                 "another output has the same file name",
             ));
         }
-        build_output(output, own, &prefix, options, &selfs, &mut tree)?;
+        let package = Package {
+            selfs: &selfs,
+            outputs: &given,
+        };
+        build_output(output, own, &prefix, options, &package, &mut tree)?;
     }
     Ok(tree)
 }
@@ -220,6 +237,19 @@ fn output_prefix(output: &Path, selfs: &SelfPaths) -> Result<Vec<u8>> {
     Ok(prefix)
 }
 
+/// What makes outputs one package: its own store paths, and the outputs given together (a
+/// `dev` output's `lib/libz.so` may lead into the `out` output by absolute path).
+struct Package<'a> {
+    selfs: &'a SelfPaths,
+    outputs: &'a [&'a [u8]],
+}
+
+impl Package<'_> {
+    fn contains(&self, target: &[u8]) -> bool {
+        self.selfs.contains(target) || self.outputs.iter().any(|o| strip_dir(target, o).is_some())
+    }
+}
+
 /// A raw item found by the walk.
 enum Raw {
     File { path: PathBuf, exec: bool },
@@ -231,9 +261,10 @@ fn build_output(
     own: Option<&[u8]>,
     prefix: &[u8],
     options: &Options,
-    selfs: &SelfPaths,
+    package: &Package,
     tree: &mut Tree,
 ) -> Result<()> {
+    let selfs = package.selfs;
     let meta = std::fs::metadata(root).map_err(|e| Error::io(root, e))?;
     if !meta.is_dir() {
         return Err(Error::invalid(
@@ -263,7 +294,7 @@ fn build_output(
         own,
         files: &files,
         links: &links,
-        selfs,
+        package,
     };
     for (rel, target) in &links {
         let class = resolver.class(rel, target)?;
@@ -340,15 +371,15 @@ fn file_entry(rel: &[u8], path: &Path, exec: bool, selfs: &SelfPaths) -> Result<
 /// A symlink takes the class of the file it leads to inside the same output (so it is kept
 /// exactly when that file is, and never left dangling into a dropped file); one that leads
 /// nowhere inside the output is kept when its own name is. A target outside the output is
-/// refused. An absolute target is inside when it lies in the output's own store path (`own`;
-/// `/` for a package unpacked from a Debian archive), or in another of the package's own
-/// store paths (then its own name decides).
+/// refused. An absolute target is inside when it lies in the output's own path (`own`: its
+/// `--self` path, `/` for a package unpacked from a Debian archive, or the output as given),
+/// or in another of the package's outputs (then its own name decides).
 struct Links<'a> {
     root: &'a Path,
     own: Option<&'a [u8]>,
     files: &'a BTreeMap<Vec<u8>, Entry>,
     links: &'a BTreeMap<&'a [u8], &'a [u8]>,
-    selfs: &'a SelfPaths,
+    package: &'a Package<'a>,
 }
 
 /// Where a symlink leads.
@@ -389,7 +420,7 @@ impl Links<'_> {
         if let Some(rest) = self.own.and_then(|own| strip_dir(target, own)) {
             return resolve(b"", rest).map(Lead::Inside).ok_or_else(refuse);
         }
-        if self.selfs.contains(target) {
+        if self.package.contains(target) {
             return Ok(Lead::OwnOutput);
         }
         Err(refuse())
@@ -690,6 +721,15 @@ mod tests {
         assert_eq!(classify(b"lib/pkgconfig/z.pc", b"x"), Class::PkgConfig);
         assert_eq!(classify(b"lib/cmake/Z/ZConfig.cmake", b"x"), Class::Cmake);
         assert_eq!(classify(b"lib/libz.la", b"x"), Class::Libtool);
+        assert_eq!(
+            classify(b"nix-support/propagated-build-inputs", b"x"),
+            Class::NixSupport
+        );
+        assert_eq!(
+            classify(b"abc-zlib-dev/nix-support/setup-hook", b"x"),
+            Class::NixSupport
+        );
+        assert_eq!(classify(b"bin/nix-support", b"x"), Class::Dropped);
         assert_eq!(classify(b"share/doc/z/README", b"x"), Class::Dropped);
         assert_eq!(classify(b"share/doc/z/examples/x.h", b"x"), Class::Dropped);
         assert_eq!(

@@ -676,3 +676,28 @@ fn several_outputs_go_under_their_names_without_store_hashes() {
     }
     assert_eq!(hashes[0], hashes[1]);
 }
+
+#[test]
+fn symlinks_between_outputs_given_together_are_kept() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("0123456789abcdfghijklmnpqrsvwxyz-foo-1.0");
+    let dev = work
+        .path()
+        .join("0123456789abcdfghijklmnpqrsvwxyz-foo-1.0-dev");
+    std::fs::create_dir_all(out.join("lib")).unwrap();
+    std::fs::create_dir_all(dev.join("lib")).unwrap();
+    std::fs::write(out.join("lib/foo.la"), "libdir='/x'\n").unwrap();
+    let target = out.join("lib/foo.la");
+    std::os::unix::fs::symlink(&target, dev.join("lib/foo.la")).unwrap();
+    let tree = work.path().join("tree");
+    let (dev_s, tree_s) = (dev.to_str().unwrap(), tree.to_str().unwrap());
+    // Alone, `dev` leads outside its tree.
+    let (exit, _, stderr) = abicut_status(&["interface", "-o", tree_s, dev_s], work.path());
+    assert_eq!(exit, 3, "{stderr}");
+    assert!(stderr.contains("outside the tree"), "{stderr}");
+    // Given with `out`, the link stays inside the package and is kept as it is.
+    let args = ["interface", "-o", tree_s, out.to_str().unwrap(), dev_s];
+    run(abicut(), &args, work.path());
+    let link = tree.join(dev.file_name().unwrap()).join("lib/foo.la");
+    assert_eq!(std::fs::read_link(link).unwrap(), target);
+}

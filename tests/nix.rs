@@ -5,6 +5,7 @@
 //! derivation of a dependent and reruns every relink; an added export, a header macro and a
 //! `.pc` flag rebuild dependents' compiles; a removed function breaks the compile loudly;
 //! the plan from `abicut relink-plan` over the classic derivation graph equals what Nix built.
+//! `mid` has three outputs (out, lib, dev) that refer to each other, as nixpkgs libraries do.
 
 mod support;
 
@@ -28,6 +29,8 @@ struct Build {
     built: BTreeSet<(String, String)>,
     log: String,
     elapsed: Duration,
+    /// The output paths nix-build printed.
+    outputs: Vec<String>,
 }
 
 impl Build {
@@ -120,6 +123,22 @@ impl World {
         for p in PACKAGES {
             args.extend(["-A".into(), format!("{p}.out")]);
         }
+        self.build_with(args)
+    }
+
+    /// Builds `prog` from the stand-in nixpkgs with nix/overlay.nix splitting `packages`
+    /// except `opt_out`.
+    fn build_overlay(&self, packages: &str, opt_out: &str) -> Build {
+        let mut args = self.common_args();
+        args[0] = "nix/tests/stdenv".into();
+        for (name, value) in [("packages", packages), ("optOut", opt_out)] {
+            args.extend(["--arg".into(), name.into(), value.into()]);
+        }
+        args.extend(["-A".into(), "prog".into()]);
+        self.build_with(args)
+    }
+
+    fn build_with(&self, mut args: Vec<String>) -> Build {
         args.push("--no-out-link".into());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let start = Instant::now();
@@ -136,6 +155,10 @@ impl World {
             built,
             log,
             elapsed,
+            outputs: String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(str::to_string)
+                .collect(),
         }
     }
 
@@ -151,24 +174,25 @@ impl World {
     }
 
     fn run(&self, program: &str) -> String {
-        let mut args = self.common_args();
-        args.extend([
-            "-A".into(),
-            format!("{program}.out"),
-            "--no-out-link".into(),
-        ]);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = self.nix("nix-build", &args).run().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        let exe = format!("{path}/bin/{program}");
-        let result = duct::cmd!(&exe).stdout_capture().run().unwrap();
-        String::from_utf8_lossy(&result.stdout).into_owned()
+        self.run_in(&format!("{program}.out"), program)
     }
+
+    /// Builds the attribute `attr` and runs bin/`program` from it.
+    fn run_in(&self, attr: &str, program: &str) -> String {
+        let mut args = self.common_args();
+        args.extend(["-A".into(), attr.into()]);
+        let build = self.build_with(args);
+        assert!(build.ok, "{}", build.log);
+        run_program(&build.outputs[0], program)
+    }
+}
+
+fn run_program(output: &str, program: &str) -> String {
+    let result = duct::cmd!(format!("{output}/bin/{program}"))
+        .stdout_capture()
+        .run()
+        .unwrap();
+    String::from_utf8_lossy(&result.stdout).into_owned()
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -231,6 +255,9 @@ fn abi_neutral_change_rebuilds_no_dependent_compile() {
     // The programs run the new library code.
     assert!(world.run("prog1").contains("hello from base v2, faster"));
     assert!(world.run("prog2").contains("mid_compute(5) = 45"));
+    // mid's program, in its `out` output, loads libmid from its `lib` output.
+    let midtool = world.run_in("mid.out.out", "midtool");
+    assert!(midtool.contains("hello from base v2, faster"), "{midtool}");
 }
 
 #[test]
@@ -365,4 +392,69 @@ fn plan_matches_what_nix_built() {
     );
     let report = duct::cmd!(abicut(), "report", &plan_file).read().unwrap();
     eprintln!("{report}");
+}
+
+/// nix/overlay.nix over a stand-in for nixpkgs (nix/tests/stdenv: stdenv.mkDerivation,
+/// overrideAttrs, outputs with passthru, setup hooks): the same cutoff, and an opted-out
+/// package stays a classic build.
+#[test]
+fn overlay_splits_stdenv_packages() {
+    let Some(world) = World::new() else {
+        return;
+    };
+    let all = r#"[ "base" "mid" "prog" ]"#;
+    let first = world.build_overlay(all, "[ ]");
+    assert!(first.ok, "{}", first.log);
+    world.edit("base/base.c", "hello from base v1", "hello from base v2");
+    let second = world.build_overlay(all, "[ ]");
+    assert!(second.ok, "{}", second.log);
+    // The stand-in's compile derivations are the packages themselves (no abicutRole).
+    assert_eq!(second.rebuilt("classic"), set(&["base"]), "{}", second.log);
+    assert_eq!(second.rebuilt("interface"), set(&["base"]));
+    assert_eq!(second.rebuilt("relink"), set(&["base", "mid", "prog"]));
+    assert!(run_program(&second.outputs[0], "prog1").contains("hello from base v2"));
+
+    world.edit("base/base.c", "hello from base v2", "hello from base v3");
+    let opted = world.build_overlay(all, r#"[ "mid" ]"#);
+    assert!(opted.ok, "{}", opted.log);
+    assert_eq!(opted.rebuilt("classic"), set(&["base", "mid", "prog"]));
+    assert_eq!(opted.rebuilt("relink"), set(&["base", "prog"]));
+    assert!(run_program(&opted.outputs[0], "prog1").contains("hello from base v3"));
+}
+
+/// What cannot be built here (package.nix and flake.nix need nixpkgs, which cannot be
+/// fetched) is at least parsed by the real Nix, like every other Nix file of the repository.
+#[test]
+fn every_nix_file_parses() {
+    if !have("nix-instantiate") {
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![root.join("flake.nix")];
+    let mut dirs = vec![root.join("nix")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "nix") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() >= 6, "{files:?}");
+    for file in files {
+        let out = duct::cmd!("nix-instantiate", "--parse", &file)
+            .stdout_null()
+            .stderr_capture()
+            .unchecked()
+            .run()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            file.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

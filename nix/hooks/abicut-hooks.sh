@@ -6,38 +6,73 @@
 # functions register themselves the way nixpkgs hooks do: `abicutInterfaceHook` and
 # `abicutRelinkHook` run from postFixupHooks when `abicutRole` says so.
 
-# Builds the interface tree of the compile output $1 into $out. The compile output's own
-# path becomes $out (same length: both derivations carry the package's name), so a
-# content-addressed interface does not change when only the compile output's path does.
+# $abicutCompile names the compile derivation's outputs as "NAME=PATH ...", NAME being an
+# output of this derivation too (the three derivations of a package share their outputs).
+# Prints, one per line, NAME PATH.
+abicutCompileOutputs() {
+    local pair
+    for pair in ${abicutCompile:?abicutCompile is not set}; do
+        printf '%s %s\n' "${pair%%=*}" "${pair#*=}"
+    done
+}
+
+# The --map arguments that turn each compile output's path into this derivation's output
+# of the same name (same length: same name, same output suffix), so references between a
+# package's outputs (a .pc in `dev` naming `lib`) follow the package.
+abicutSelfMaps() {
+    local name path
+    while read -r name path; do
+        printf -- '--map\n%s=%s\n' "$path" "${!name:?no output named $name}"
+    done < <(abicutCompileOutputs)
+}
+
+# Builds the interface tree of every compile output into the output of the same name. The
+# outputs are read together, so a symlink from one into another (dev's lib/libz.so into
+# out) stays inside the package; their paths then become this derivation's, and a
+# content-addressed interface does not change when only the compile paths do.
 abicutInterface() {
-    local compile=$1 tmp
+    local tmp name path from maps=() paths=()
+    mapfile -t maps < <(abicutSelfMaps)
+    while read -r name path; do paths+=("$path"); done < <(abicutCompileOutputs)
     tmp=$(mktemp -d "${TMPDIR:-/tmp}/abicut-interface.XXXXXX")
-    abicut interface "$compile" -o "$tmp/tree" ${abicutInterfaceFlags:-}
-    abicut relink --map "$compile=$out" "$tmp/tree" "$out"
+    abicut interface "${paths[@]}" -o "$tmp/tree" ${abicutInterfaceFlags:-}
+    while read -r name path; do
+        from=$tmp/tree
+        ((${#paths[@]} == 1)) || from=$tmp/tree/${path##*/}
+        # An output with no interface (only programs, say) has no directory in the tree.
+        [ -d "$from" ] || mkdir -p "$from"
+        abicut relink "${maps[@]}" "$from" "${!name}"
+    done < <(abicutCompileOutputs)
     rm -rf "$tmp"
 }
 
-# Relinks the compile output $1 into $out: every interface path in $abicutMaps
-# ("IFACE=REAL ...") becomes its real library, the compile output's path becomes $out;
-# then verifies that every library and symbol resolves and no interface is referenced.
+# Relinks every compile output into the output of the same name: every interface path in
+# $abicutMaps ("IFACE=REAL ...") becomes its real library, the compile paths become this
+# derivation's; then verifies each output (every library and symbol resolves, no
+# interface is referenced) once all exist, since one may load libraries from another.
 abicutRelink() {
-    local compile=$1 map args=() forbid=()
+    local map name path args=() forbid=() selfs=()
     for map in ${abicutMaps:-}; do
         args+=(--map "$map")
         forbid+=(--forbid "${map%%=*}")
     done
-    abicut relink "${args[@]}" "${forbid[@]}" --map "$compile=$out" "$compile" "$out"
-    abicut verify "$out" "${forbid[@]}" ${abicutLibPath:-}
+    mapfile -t selfs < <(abicutSelfMaps)
+    while read -r name path; do
+        abicut relink "${args[@]}" "${forbid[@]}" "${selfs[@]}" "$path" "${!name}"
+    done < <(abicutCompileOutputs)
+    while read -r name path; do
+        abicut verify "${!name}" "${forbid[@]}" ${abicutLibPath:-}
+    done < <(abicutCompileOutputs)
 }
 
 abicutInterfaceHook() {
     [ "${abicutRole:-}" = interface ] || return 0
-    abicutInterface "$abicutCompile"
+    abicutInterface
 }
 
 abicutRelinkHook() {
     [ "${abicutRole:-}" = relink ] || return 0
-    abicutRelink "$abicutCompile"
+    abicutRelink
 }
 
 if declare -p postFixupHooks >/dev/null 2>&1; then

@@ -6,8 +6,8 @@ source "$abicutHooks/abicut-hooks.sh"
 start=$(date +%s%N)
 case "$abicutRole" in
     compile) source "$buildScript" ;;
-    interface) abicutInterface "$abicutCompile" ;;
-    relink) abicutRelink "$abicutCompile" ;;
+    interface) abicutInterface ;;
+    relink) abicutRelink ;;
     *) echo "abicut builder: unknown role '$abicutRole'" >&2; exit 1 ;;
 esac
 # One line per build in Nix's log, for `nix log`: what ran and how long it took.

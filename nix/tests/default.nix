@@ -1,7 +1,8 @@
 # A self-contained package set for abicut's end-to-end tests: no nixpkgs, no network, the
 # host's gcc (sandbox off). `base` plays libc (versioned symbols, a linker script), `mid`
-# is a library on top of it with headers and a pkg-config file, `prog1` links both and
-# `prog2` finds mid through pkg-config.
+# is a library on top of it with headers and a pkg-config file, split into outputs out, lib
+# and dev the way nixpkgs splits libraries; `prog1` links both and `prog2` finds mid
+# through pkg-config.
 #
 #   nix-build nix/tests -A prog1.out --arg abicut /path/to/dir-with-bin/abicut
 #   nix-build nix/tests -A classic.prog1 ...       (the same set without abicut)
@@ -19,6 +20,7 @@ let
       src = src + "/mid";
       build = src + "/mid/build.sh";
       libs = { inherit base; };
+      outputs = [ "out" "lib" "dev" ];
     };
     prog1 = f {
       name = "prog1-1.0";
