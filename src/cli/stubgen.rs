@@ -85,9 +85,9 @@ pub fn run(args: StubgenArgs) -> anyhow::Result<ExitCode> {
 fn batch(args: &StubgenArgs, dir: &PathBuf, format: Format) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut failed = 0;
-    for outcome in stubgen::batch(&args.libs, dir, format, &options(args)) {
+    for outcome in stubgen::batch(&args.libs, dir, format, &options(args), args.hash) {
         match outcome.result {
-            Ok((_, hash)) if args.hash => print_hash(&hash, &outcome.input, args.json),
+            Ok((_, Some(hash))) => print_hash(&hash, &outcome.input, args.json),
             Ok(_) => {}
             Err(err) => {
                 failed += 1;

@@ -609,19 +609,19 @@ fn kind(sym: &Sym) -> Kind {
 /// alias of it. Addresses are compared within a region and section, as linkers do when
 /// redirecting the aliases of a copy-relocated object.
 fn link_aliases(symbols: &mut [Symbol], addresses: &[(Region, usize, u64)]) {
+    let keys: Vec<String> = symbols.iter().map(Symbol::sort_key).collect();
     let mut order: Vec<usize> = (0..symbols.len()).collect();
-    order.sort_by_cached_key(|&i| symbols[i].sort_key());
-    let mut leaders: HashMap<(Region, usize, u64), String> = HashMap::new();
+    order.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
+    let mut leaders: HashMap<(Region, usize, u64), usize> = HashMap::new();
     for i in order {
         let (region, _, _) = addresses[i];
         if matches!(region, Region::Abs | Region::Common) {
             continue;
         }
-        let key = symbols[i].sort_key();
         match leaders.get(&addresses[i]) {
-            Some(leader) => symbols[i].alias_of = Some(leader.clone()),
+            Some(&leader) => symbols[i].alias_of = Some(keys[leader].clone()),
             None => {
-                leaders.insert(addresses[i], key);
+                leaders.insert(addresses[i], i);
             }
         }
     }

@@ -82,25 +82,38 @@ struct Layout {
 
 impl Layout {
     fn new(iface: &Interface) -> Result<Layout, String> {
-        let group_size = group_sizes(&iface.symbols);
+        let keys: Vec<String> = iface.symbols.iter().map(Symbol::sort_key).collect();
+        let index: HashMap<&str, usize> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.as_str(), i))
+            .collect();
+        let leaders: Vec<Option<usize>> = iface
+            .symbols
+            .iter()
+            .enumerate()
+            .map(|(i, sym)| match &sym.alias_of {
+                Some(leader) => index.get(leader.as_str()).copied(),
+                None => Some(i),
+            })
+            .collect();
+        let group_size = group_sizes(&iface.symbols, &leaders);
         let mut spaces: BTreeMap<Slot, Space> = BTreeMap::new();
-        let mut leaders: HashMap<String, u64> = HashMap::new();
+        let mut offsets: Vec<Option<u64>> = vec![None; keys.len()];
         let mut placed = Vec::with_capacity(iface.symbols.len());
-        for sym in &iface.symbols {
-            let key = sym.sort_key();
+        for (i, sym) in iface.symbols.iter().enumerate() {
             let slot = slot_of(sym);
-            let offset = match &sym.alias_of {
-                Some(leader) => leaders.get(leader.as_str()).copied().ok_or_else(|| {
+            let offset = match (&sym.alias_of, leaders[i]) {
+                (None, _) => allocate(&mut spaces, slot, sym, group_size[i]),
+                (Some(leader), at) => at.and_then(|l| offsets[l]).ok_or_else(|| {
                     format!(
-                        "symbol {key} is an alias of {leader}, which comes later or does not exist"
+                        "symbol {} is an alias of {leader}, which comes later or does not exist",
+                        keys[i]
                     )
                 })?,
-                None => allocate(&mut spaces, slot, sym, group_size[&key]),
             };
             placed.push((slot, offset));
-            if sym.alias_of.is_none() {
-                leaders.insert(key, offset);
-            }
+            offsets[i] = Some(offset);
         }
         let versym = versym_entries(iface)?;
         let mut order: Vec<(u32, Entry)> = iface
@@ -137,14 +150,15 @@ impl Layout {
     }
 }
 
-/// The size each alias group needs: the largest member, and at least one byte so that
-/// distinct groups never share an address.
-fn group_sizes(symbols: &[Symbol]) -> HashMap<String, u64> {
-    let mut sizes: HashMap<String, u64> = HashMap::new();
-    for sym in symbols {
-        let leader = sym.alias_of.clone().unwrap_or_else(|| sym.sort_key());
-        let entry = sizes.entry(leader).or_insert(1);
-        *entry = (*entry).max(sym.size);
+/// The size each alias group needs, at its leader's index (`leaders[i]`: the index of
+/// symbol i's leader, itself for a leader): the largest member, and at least one byte so
+/// that distinct groups never share an address.
+fn group_sizes(symbols: &[Symbol], leaders: &[Option<usize>]) -> Vec<u64> {
+    let mut sizes = vec![1; symbols.len()];
+    for (sym, leader) in symbols.iter().zip(leaders) {
+        if let Some(l) = *leader {
+            sizes[l] = sizes[l].max(sym.size);
+        }
     }
     sizes
 }
