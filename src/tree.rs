@@ -198,6 +198,10 @@ pub fn build(outputs: &[PathBuf], options: &Options) -> Result<Tree> {
         .map(|p| p.as_os_str().as_bytes())
         .filter(|p| p.starts_with(b"/"))
         .collect();
+    let package = Package {
+        selfs: &selfs,
+        outputs: &given,
+    };
     for (i, output) in outputs.iter().enumerate() {
         let path = output.as_os_str().as_bytes();
         let own = if own_paths.len() == outputs.len() {
@@ -216,10 +220,6 @@ pub fn build(outputs: &[PathBuf], options: &Options) -> Result<Tree> {
                 "another output has the same file name",
             ));
         }
-        let package = Package {
-            selfs: &selfs,
-            outputs: &given,
-        };
         build_output(output, own, &prefix, options, &package, &mut tree)?;
     }
     Ok(tree)
