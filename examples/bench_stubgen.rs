@@ -5,9 +5,12 @@
 //! `cargo build --release && cargo run --release --example bench_stubgen [-- DIR]`
 //! (default DIR: /usr/lib/x86_64-linux-gnu; llvm-ifs from Debian's `llvm` package).
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use support::abicut_binary;
 
 fn main() {
     let dir = std::env::args()
@@ -89,15 +92,6 @@ fn main() {
         "ratio llvm-ifs / abicut per library:  {:>6.1}x",
         secs(llvm) / secs(per_process)
     );
-}
-
-fn abicut_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("own path");
-    exe.ancestors()
-        .nth(2)
-        .map(|d| d.join("abicut"))
-        .filter(|p| p.is_file())
-        .expect("build abicut first: cargo build --release")
 }
 
 fn time<T>(f: impl FnOnce() -> T) -> (Duration, T) {

@@ -7,9 +7,12 @@
 //! Downloads libc6, libc6-dev, libssl3, libssl-dev, zlib1g and zlib1g-dev (newest build, and
 //! libc6/libc6-dev's previous build for the diff) with `apt-get download`.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use support::abicut_binary;
 
 const PACKAGES: &[&str] = &[
     "libc6",
@@ -142,15 +145,6 @@ fn main() {
         secs(diff),
         ratio(abidiff, diff)
     );
-}
-
-fn abicut_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("own path");
-    exe.ancestors()
-        .nth(2)
-        .map(|d| d.join("abicut"))
-        .filter(|p| p.is_file())
-        .expect("build abicut first: cargo build --release")
 }
 
 fn previous_version(package: &str) -> Option<String> {
