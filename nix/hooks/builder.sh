@@ -1,12 +1,13 @@
 # shellcheck shell=bash
 # The builder of nix/lib.nix's derivations (plain `derivation`, no stdenv): one script,
-# three roles. PATH comes from the derivation.
+# four roles. PATH comes from the derivation.
 set -euo pipefail
 source "$abicutHooks/abicut-hooks.sh"
 start=$(date +%s%N)
 case "$abicutRole" in
     compile) source "$buildScript" ;;
     interface) abicutInterface ;;
+    indirection) abicutIndirection ;;
     relink) abicutRelink ;;
     *) echo "abicut builder: unknown role '$abicutRole'" >&2; exit 1 ;;
 esac
