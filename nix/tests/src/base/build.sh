@@ -5,3 +5,9 @@ gcc -O2 -fPIC -shared -Wl,-soname,libbase.so.1 -Wl,--version-script="$src/base.m
     "$src/base.c" -I"$src" -o "$out/lib/libbase.so.1"
 printf '/* GNU ld script */\nGROUP ( %s/lib/libbase.so.1 )\n' "$out" > "$out/lib/libbase.so"
 cp "$src/base.h" "$out/include/"
+# A `static` output, when the derivation has one (nixpkgs' zlib does): the archive.
+if [ -n "${static:-}" ]; then
+    mkdir -p "$static/lib"
+    gcc -O2 -c "$src/base.c" -I"$src" -o base.o
+    ar rcs "$static/lib/libbase.a" base.o
+fi
