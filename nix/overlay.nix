@@ -21,7 +21,10 @@
 # into itself, so its interface is the archives themselves (abicut interface --with-static):
 # a consumer of `P.static` compiles again whenever an archive changes, and never gets an
 # empty directory in its place (nix/hooks/abicut-hooks.sh).
-{ packages ? [ ], optOut ? [ ], staticOutputs ? [ "static" ] }:
+#
+# systemLibDirs: where `abicut verify` finds libraries from outside the store (a native
+# stdenv, built with the host's C library); nixpkgs' own glibc is on every RUNPATH.
+{ packages ? [ ], optOut ? [ ], staticOutputs ? [ "static" ], systemLibDirs ? [ ] }:
 final: prev:
 let
   inherit (prev) lib;
@@ -106,6 +109,8 @@ let
         ${if pkg ? pname then "pname" else null} = pkg.pname;
         ${if pkg ? version then "version" else null} = pkg.version;
         meta = pkg.meta or { };
+        ${if systemLibDirs != [ ] then "abicutLibPath" else null} =
+          toString (map (d: "--lib-path ${d}") systemLibDirs);
         abicutMaps = lib.concatMap
           (i: map (o: "${i.${o}}=${i.abicutIndirection.${o}}") (i.outputs or [ "out" ]))
           interfaces;
