@@ -439,6 +439,26 @@ fn version_bump_with_abi_neutral_change_compiles_only_the_package() {
     }
     // prog1's binary, libmid and midtool at least point to a new indirection.
     assert!(differ >= 3, "only {differ} files changed");
+
+    // prog1's interpreter (base ships the dynamic linker, as glibc does) is reached through
+    // base's indirection, which mirrors base's final output with symlinks; prog1 ran above.
+    let mut args = world.common_args();
+    args.extend(["-A".into(), "base.indirection".into()]);
+    let indirection = world.build_with(args);
+    assert!(indirection.ok, "{}", indirection.log);
+    let prog1 = &after.iter().find(|(a, _)| *a == "prog1.out").unwrap().1;
+    let headers = duct::cmd!("readelf", "-l", prog1.join("bin/prog1"))
+        .read()
+        .unwrap();
+    let interp = format!("{}/lib/ld-base.so.2", indirection.outputs[0]);
+    assert!(headers.contains(&interp), "{headers}");
+    let real = std::fs::canonicalize(&interp).unwrap();
+    assert!(
+        real.to_string_lossy()
+            .ends_with("-base-1.0.1/lib/ld-base.so.2"),
+        "{}",
+        real.display()
+    );
 }
 
 /// The same bump with a header change: base's interface changes, so its dependents compile.
