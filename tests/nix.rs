@@ -459,6 +459,16 @@ fn version_bump_with_abi_neutral_change_compiles_only_the_package() {
         "{}",
         real.display()
     );
+    // So does a path in a script.
+    let libdir = run_program(&prog1.to_string_lossy(), "prog1-base-libdir");
+    assert_eq!(libdir.trim(), format!("{}/lib", indirection.outputs[0]));
+    let real = std::fs::canonicalize(Path::new(libdir.trim()).join("libbase.so.1")).unwrap();
+    assert!(
+        real.to_string_lossy()
+            .ends_with("-base-1.0.1/lib/libbase.so.1"),
+        "{}",
+        real.display()
+    );
 }
 
 /// The same bump with a header change: base's interface changes, so its dependents compile.
