@@ -143,11 +143,13 @@ pub fn relink(src: &Path, dest: &Path, opts: &Options, progress: &dyn Progress) 
     Ok(job.summary(&entries, &opts.mappings))
 }
 
-/// Runs `verify` on the finished (not yet renamed) output; problems become one error.
+/// Runs `verify` on the finished (not yet renamed) output, as the loader will see it at
+/// DEST; problems become one error.
 fn check(staged: &Path, dest: &Path, v: &verify::Options, forbid: &[String]) -> Result<()> {
     const SHOWN: usize = 20;
     let mut v = v.clone();
     v.forbid.extend(forbid.iter().cloned());
+    v.installed_at = Some(final_path(dest)?);
     let report = verify::verify(staged, &v)?;
     if report.ok() {
         return Ok(());
@@ -171,6 +173,19 @@ fn check(staged: &Path, dest: &Path, v: &verify::Options, forbid: &[String]) -> 
             lines.join("\n")
         ),
     ))
+}
+
+/// DEST as the loader will see it: absolute, its parent without symlinks.
+fn final_path(dest: &Path) -> Result<PathBuf> {
+    let parent = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let parent = fs::canonicalize(parent).map_err(|e| Error::io(parent, e))?;
+    Ok(match dest.file_name() {
+        Some(name) => parent.join(name),
+        None => parent,
+    })
 }
 
 /// State shared by the worker threads of one relink.
