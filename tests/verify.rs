@@ -301,3 +301,373 @@ fn main_rpath_serves_its_libraries() {
     let (code, report) = verify(&tree, &[]);
     assert_eq!(code, 0, "{report}");
 }
+
+// ---------------------------------------------------------------------------------------
+// Verdicts against the real loader: for good and broken programs, `abicut verify PROG`
+// passes exactly when `LD_BIND_NOW=1` ld.so loads PROG (on the host, and under qemu-user
+// for aarch64). The fixtures use no C library (a `_start` that exits by system call), so
+// one source builds for every architecture with clang and lld alone.
+
+/// Exits by system call: the program needs nothing but the loader and its own libraries.
+const EXIT_C: &str = r#"
+static void sys_exit(int code) {
+#if defined(__x86_64__)
+  __asm__ volatile("syscall" :: "a"(60), "D"(code));
+#elif defined(__aarch64__)
+  register long x0 __asm__("x0") = code;
+  register long x8 __asm__("x8") = 93;
+  __asm__ volatile("svc #0" :: "r"(x0), "r"(x8));
+#else
+#error "no exit for this architecture"
+#endif
+  for (;;) {}
+}
+"#;
+
+const FOO_PROG: &str =
+    "int foo_new(void);\nvoid _start(void) { sys_exit(foo_new() == 2 ? 0 : 1); }\n";
+const FL_PROG: &str = "int libmain(void);\nint yylex(void) { return 41; }\nvoid _start(void) { sys_exit(libmain() == 42 ? 0 : 1); }\n";
+const FL_STUB: &str = "int libmain(void) { return 1; }\n";
+const FL_REAL: &str = "extern int yylex(void);\nint libmain(void) { return yylex() + 1; }\n";
+
+/// An architecture the oracle runs on.
+struct Arch {
+    triple: &'static str,
+    /// Another machine's triple, for libraries the loader must skip.
+    other: &'static str,
+    /// The root qemu-user and `verify --sysroot` read the target's libraries from.
+    sysroot: Option<&'static str>,
+}
+
+impl Arch {
+    /// Whether ld.so loads `prog` with LD_BIND_NOW=1 (it then runs and exits 0).
+    fn loads(&self, prog: &Path) -> bool {
+        let p = prog.to_str().unwrap();
+        let cmd = match self.sysroot {
+            None => duct::cmd(p, Vec::<&str>::new()).env("LD_BIND_NOW", "1"),
+            Some(root) => {
+                let qemu = format!("qemu-{}", self.triple.split('-').next().unwrap());
+                duct::cmd(qemu, ["-L", root, "-E", "LD_BIND_NOW=1", p])
+            }
+        };
+        // The kernel refusing the program (no interpreter) is a failure to load too.
+        cmd.stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .run()
+            .is_ok_and(|out| out.status.success())
+    }
+
+    /// Whether `abicut verify PROG` passes (no --lib-path: the interpreter's directories).
+    fn verifies(&self, prog: &Path) -> (bool, String) {
+        let mut args = vec!["verify", prog.to_str().unwrap()];
+        if let Some(root) = self.sysroot {
+            args.extend(["--sysroot", root]);
+        }
+        let (code, stdout, stderr) = abicut(&args);
+        assert!(code == 0 || code == 1, "{stdout} {stderr}");
+        (code == 0, stdout)
+    }
+}
+
+/// Builds C for one architecture with clang and lld, without any C library.
+fn build(triple: &str, work: &Path, src: &str, out: &Path, args: &[&str]) {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let c = work.join(format!("src{n}.c"));
+    write(&c, &format!("{EXIT_C}{src}"));
+    fs::create_dir_all(out.parent().unwrap()).unwrap();
+    let target = format!("--target={triple}");
+    let mut argv = vec![
+        target.as_str(),
+        "-fuse-ld=lld",
+        "-nostdlib",
+        "-fPIC",
+        "-O1",
+        "-Wno-unused-function",
+        "-Wl,--allow-shlib-undefined",
+        c.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    argv.extend_from_slice(args);
+    support::run("clang", &argv, work);
+}
+
+/// A shared library `lib<name>.so` (that soname) in `dir`, with an optional version script.
+fn shared(
+    triple: &str,
+    work: &Path,
+    dir: &Path,
+    name: &str,
+    src: &str,
+    map: Option<&str>,
+    args: &[&str],
+) {
+    let soname = format!("-Wl,-soname,lib{name}.so");
+    let mut all = vec!["-shared", soname.as_str()];
+    let vs;
+    if let Some(m) = map {
+        let f = work.join(format!("{name}-{}.map", dir.display().to_string().len()));
+        write(&f, m);
+        vs = format!("-Wl,--version-script={}", f.display());
+        all.push(&vs);
+    }
+    all.extend_from_slice(args);
+    build(triple, work, src, &dir.join(format!("lib{name}.so")), &all);
+}
+
+/// One program of the oracle: builds it under `w` and returns it with whether ld.so is
+/// expected to load it (a check on the fixture itself).
+type Case = (&'static str, bool, fn(&Arch, &Path) -> PathBuf);
+
+fn foo_lib(a: &Arch, w: &Path, dir: &Path) {
+    shared(a.triple, w, dir, "foo", GOOD_BODY, Some(GOOD_MAP), &[]);
+}
+
+/// tree/bin/prog needing libfoo.so, with the given link arguments.
+fn foo_prog(a: &Arch, w: &Path, args: &[&str]) -> PathBuf {
+    let prog = w.join("tree/bin/prog");
+    let l = format!("-L{}", w.join("tree/lib").display());
+    let mut all = vec![l.as_str(), "-lfoo"];
+    all.extend_from_slice(args);
+    build(a.triple, w, FOO_PROG, &prog, &all);
+    prog
+}
+
+fn good(a: &Arch, w: &Path) -> PathBuf {
+    foo_lib(a, w, &w.join("tree/lib"));
+    foo_prog(a, w, &["-Wl,-rpath,$ORIGIN/../lib"])
+}
+
+const CASES: &[Case] = &[
+    ("good ($ORIGIN/../lib)", true, good),
+    ("missing interpreter", false, |a, w| {
+        foo_lib(a, w, &w.join("tree/lib"));
+        foo_prog(
+            a,
+            w,
+            &[
+                "-Wl,-rpath,$ORIGIN/../lib",
+                "-Wl,--dynamic-linker=/nonexistent/ld.so.1",
+            ],
+        )
+    }),
+    ("missing library", false, |a, w| {
+        let p = good(a, w);
+        fs::remove_file(w.join("tree/lib/libfoo.so")).unwrap();
+        p
+    }),
+    (
+        "RUNPATH /nonexistent/lib, library in the tree",
+        false,
+        |a, w| {
+            foo_lib(a, w, &w.join("tree/lib"));
+            foo_prog(a, w, &["-Wl,-rpath,/nonexistent/lib"])
+        },
+    ),
+    ("$ORIGIN/lib pointing nowhere", false, |a, w| {
+        foo_lib(a, w, &w.join("tree/lib"));
+        foo_prog(a, w, &["-Wl,-rpath,$ORIGIN/lib"])
+    }),
+    ("$ORIGIN/../$LIB", true, |a, w| {
+        let lib = format!("tree/lib/{}", a.triple);
+        foo_lib(a, w, &w.join(&lib));
+        foo_lib(a, w, &w.join("tree/lib"));
+        let p = foo_prog(a, w, &["-Wl,-rpath,$ORIGIN/../$LIB"]);
+        fs::remove_file(w.join("tree/lib/libfoo.so")).unwrap();
+        p
+    }),
+    ("missing version", false, |a, w| {
+        let p = good(a, w);
+        let map = "FOO_1 { global: foo_old; foo_new; local: *; };\n";
+        shared(
+            a.triple,
+            w,
+            &w.join("tree/lib"),
+            "foo",
+            GOOD_BODY,
+            Some(map),
+            &[],
+        );
+        p
+    }),
+    ("missing symbol", false, |a, w| {
+        let p = good(a, w);
+        let map = "FOO_1 { global: foo_old; local: *; };\nFOO_2 { global: foo_other; } FOO_1;\n";
+        let body = "int foo_old(void) { return 1; }\nint foo_other(void) { return 3; }\n";
+        shared(
+            a.triple,
+            w,
+            &w.join("tree/lib"),
+            "foo",
+            body,
+            Some(map),
+            &[],
+        );
+        p
+    }),
+    ("weak undefined import", true, |a, w| {
+        foo_lib(a, w, &w.join("tree/lib"));
+        let prog = w.join("tree/bin/prog");
+        let l = format!("-L{}", w.join("tree/lib").display());
+        let src = "int foo_new(void);\nextern int maybe(void) __attribute__((weak));\nvoid _start(void) { sys_exit((maybe ? 1 : 0) + (foo_new() == 2 ? 0 : 1)); }\n";
+        build(
+            a.triple,
+            w,
+            src,
+            &prog,
+            &[&l, "-lfoo", "-Wl,-rpath,$ORIGIN/../lib"],
+        );
+        prog
+    }),
+    (
+        "DT_RPATH of the program serves its libraries",
+        true,
+        |a, w| rpath_chain(a, w, "--disable-new-dtags"),
+    ),
+    ("DT_RUNPATH of the program does not", false, |a, w| {
+        rpath_chain(a, w, "--enable-new-dtags")
+    }),
+    ("other machine's library skipped", true, |a, w| {
+        shared(
+            a.other,
+            w,
+            &w.join("tree/other"),
+            "foo",
+            GOOD_BODY,
+            Some(GOOD_MAP),
+            &[],
+        );
+        foo_lib(a, w, &w.join("tree/lib"));
+        foo_prog(a, w, &["-Wl,-rpath,$ORIGIN/../other:$ORIGIN/../lib"])
+    }),
+    ("only another machine's library", false, |a, w| {
+        shared(
+            a.other,
+            w,
+            &w.join("tree/other"),
+            "foo",
+            GOOD_BODY,
+            Some(GOOD_MAP),
+            &[],
+        );
+        foo_lib(a, w, &w.join("tree/lib"));
+        let p = foo_prog(a, w, &["-Wl,-rpath,$ORIGIN/../other"]);
+        fs::remove_file(w.join("tree/lib/libfoo.so")).unwrap();
+        p
+    }),
+    ("non-ELF file first in the path", false, |a, w| {
+        write(&w.join("tree/text/libfoo.so"), "INPUT(-lfoo)\n");
+        foo_lib(a, w, &w.join("tree/lib"));
+        foo_prog(a, w, &["-Wl,-rpath,$ORIGIN/../text:$ORIGIN/../lib"])
+    }),
+    (
+        "yylex: linked against a libfl.so without it, run with the real one",
+        false,
+        |a, w| yylex(a, w, false),
+    ),
+    ("yylex: linked against the real libfl.so", true, |a, w| {
+        yylex(a, w, true)
+    }),
+];
+
+/// libbar in tree/lib2, libfoo in tree/lib needing it with no search path of its own, and
+/// a program naming both directories in its DT_RPATH or DT_RUNPATH.
+fn rpath_chain(a: &Arch, w: &Path, tags: &str) -> PathBuf {
+    let lib2 = w.join("tree/lib2");
+    shared(
+        a.triple,
+        w,
+        &lib2,
+        "bar",
+        "int bar(void) { return 2; }\n",
+        None,
+        &[],
+    );
+    let l2 = format!("-L{}", lib2.display());
+    let body = "int bar(void);\nint foo_new(void) { return bar(); }\n";
+    shared(
+        a.triple,
+        w,
+        &w.join("tree/lib"),
+        "foo",
+        body,
+        None,
+        &[&l2, "-lbar"],
+    );
+    let rpath = format!("-Wl,-rpath,$ORIGIN/../lib:$ORIGIN/../lib2,{tags}");
+    foo_prog(a, w, &[&rpath])
+}
+
+/// The flex case: libfl.so imports yylex, which the program must export.
+fn yylex(a: &Arch, w: &Path, against_real: bool) -> PathBuf {
+    let stub = w.join("stub");
+    let lib = w.join("tree/lib");
+    shared(a.triple, w, &stub, "fl", FL_STUB, None, &[]);
+    shared(a.triple, w, &lib, "fl", FL_REAL, None, &[]);
+    let l = format!("-L{}", if against_real { &lib } else { &stub }.display());
+    let prog = w.join("tree/bin/prog");
+    build(
+        a.triple,
+        w,
+        FL_PROG,
+        &prog,
+        &[&l, "-lfl", "-Wl,-rpath,$ORIGIN/../lib"],
+    );
+    prog
+}
+
+/// Runs every case on `arch`; prints the table; fails on any disagreement.
+fn oracle(arch: &Arch) {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut table = format!("{:<70} {:>8} {:>8}\n", arch.triple, "ld.so", "verify");
+    let mut wrong = Vec::new();
+    for (i, (name, expected, make)) in CASES.iter().enumerate() {
+        let w = tmp.path().join(format!("case{i}"));
+        fs::create_dir_all(&w).unwrap();
+        let prog = make(arch, &w);
+        let loads = arch.loads(&prog);
+        let (passes, said) = arch.verifies(&prog);
+        let word = |b: bool| if b { "loads" } else { "fails" };
+        table.push_str(&format!(
+            "{name:<70} {:>8} {:>8}\n",
+            word(loads),
+            word(passes)
+        ));
+        if loads != *expected || passes != loads {
+            wrong.push(format!(
+                "{name}: ld.so {loads} (expected {expected}), verify {passes}:\n{said}"
+            ));
+        }
+    }
+    eprintln!("{table}");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn verdicts_equal_the_host_loader() {
+    if !have("clang") || !have("ld.lld") {
+        return;
+    }
+    oracle(&Arch {
+        triple: "x86_64-linux-gnu",
+        other: "aarch64-linux-gnu",
+        sysroot: None,
+    });
+}
+
+#[test]
+fn verdicts_equal_the_aarch64_loader_under_qemu() {
+    if !have("clang") || !have("ld.lld") || !have("qemu-aarch64") {
+        return;
+    }
+    if !have_path("/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1") {
+        return;
+    }
+    oracle(&Arch {
+        triple: "aarch64-linux-gnu",
+        other: "x86_64-linux-gnu",
+        sysroot: Some("/usr/aarch64-linux-gnu"),
+    });
+}

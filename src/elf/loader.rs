@@ -674,7 +674,7 @@ impl Closure {
             }
         }
         Err(if other_target {
-            "only found of another ELF class or machine".to_owned()
+            "found only with another ELF class or machine".to_owned()
         } else {
             "not found".to_owned()
         })

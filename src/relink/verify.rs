@@ -101,9 +101,11 @@ pub fn verify(given: &Path, opts: &Options) -> Result<Report> {
         exports: Mutex::default(),
     };
     let mut roots = Vec::new();
+    let mut elf_objects = 0;
     for (file, s) in listing.files.iter().zip(scanned) {
         problems.extend(s.problems);
         if let Some(d) = s.deps {
+            elf_objects += 1;
             let dynamic = d.dynamic;
             ctx.files.insert(file, d)?;
             if dynamic {
@@ -111,7 +113,6 @@ pub fn verify(given: &Path, opts: &Options) -> Result<Report> {
             }
         }
     }
-    let elf_objects = roots.len();
     let found: Vec<Vec<Problem>> = roots.par_iter().map(|f| ctx.check(f)).collect();
     problems.extend(found.into_iter().flatten());
     for p in &mut problems {
@@ -398,17 +399,15 @@ impl Ctx<'_> {
                 }
             };
         for m in &closure.missing {
-            let by = &closure.objects[m.needed_by].path;
-            let detail = if m.needed_by == 0 {
-                format!("needed library {} not found ({})", m.name, m.reason)
-            } else {
-                format!(
-                    "needed library {} (needed by {}) not found ({})",
-                    m.name,
-                    by.display(),
-                    m.reason
-                )
+            let by = match m.needed_by {
+                0 => String::new(),
+                i => format!(" (needed by {})", closure.objects[i].path.display()),
             };
+            let why = match m.reason.as_str() {
+                "not found" => String::new(),
+                r => format!(": {r}"),
+            };
+            let detail = format!("needed library {}{by} not found{why}", m.name);
             problems.push(problem(
                 file,
                 Kind::MissingLibrary,
