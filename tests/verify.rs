@@ -671,3 +671,206 @@ fn verdicts_equal_the_aarch64_loader_under_qemu() {
         sysroot: Some("/usr/aarch64-linux-gnu"),
     });
 }
+
+/// `abicut verify --json ARGS...` without any --lib-path: (exit code, report).
+fn verify_bare(args: &[&str]) -> (i32, Value) {
+    let mut all = vec!["verify", "--json"];
+    all.extend_from_slice(args);
+    let (code, stdout, stderr) = abicut(&all);
+    let report = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout} {stderr}"));
+    (code, report)
+}
+
+#[test]
+fn interpreter_is_found_at_its_path_or_not_at_all() {
+    if !have("cc") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("tree");
+    fs::create_dir_all(&tree).unwrap();
+    let t = tree.join("true");
+    fs::copy("/bin/true", &t).unwrap();
+    let (code, report) = verify_bare(&[tree.to_str().unwrap()]);
+    assert_eq!(code, 0, "{report}");
+    let (code, _, stderr) = abicut(&[
+        "elf",
+        "--set-interpreter",
+        "/nonexistent/ld-linux-x86-64.so.2",
+        t.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        duct::cmd(&t, Vec::<&str>::new()).unchecked().run().is_err(),
+        "the kernel refuses it"
+    );
+    // Neither a file of that name in the tree nor one on --lib-path stands in for it.
+    let real = duct::cmd!("cc", "-print-file-name=ld-linux-x86-64.so.2")
+        .read()
+        .unwrap();
+    fs::copy(&real, tree.join("ld-linux-x86-64.so.2")).unwrap();
+    let libc = libc_dir();
+    let (code, report) =
+        verify_bare(&[tree.to_str().unwrap(), "--lib-path", libc.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(kinds(&report), ["missing-interpreter"], "{report}");
+    assert!(
+        report["problems"][0]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("/true")
+    );
+}
+
+#[test]
+fn runpath_elsewhere_is_not_rescued_by_the_tree() {
+    if !have("cc") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("tree");
+    libfoo(tmp.path(), &tree.join("lib"), GOOD_MAP, GOOD_BODY);
+    let l = format!("-L{}", tree.join("lib").display());
+    let prog = tree.join("bin/prog");
+    fs::create_dir_all(prog.parent().unwrap()).unwrap();
+    cc(
+        tmp.path(),
+        "prog",
+        PROG_C,
+        &prog,
+        &[
+            &l,
+            "-lfoo",
+            "-Wl,-rpath,/nonexistent/lib",
+            "-Wl,--enable-new-dtags",
+        ],
+    );
+    let ran = duct::cmd(&prog, Vec::<&str>::new())
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .unwrap();
+    assert!(!ran.status.success());
+    let (code, report) = verify_bare(&[tree.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(kinds(&report), ["missing-library"], "{report}");
+    assert_eq!(report["problems"][0]["library"], "libfoo.so");
+    // $ORIGIN is expanded, and then the same tree is fine.
+    cc(
+        tmp.path(),
+        "prog",
+        PROG_C,
+        &prog,
+        &[
+            &l,
+            "-lfoo",
+            "-Wl,-rpath,$ORIGIN/../lib",
+            "-Wl,--enable-new-dtags",
+        ],
+    );
+    let (code, report) = verify_bare(&[tree.to_str().unwrap()]);
+    assert_eq!(code, 0, "{report}");
+}
+
+/// The flex case built as a user would (cc, GNU ld): a program that defines yylex but was
+/// linked against a libfl.so that does not import it, so it does not export it, then run
+/// with the real libfl.so. ld.so refuses it; verify names the program, libfl.so and yylex.
+#[test]
+fn program_that_does_not_export_what_a_library_imports() {
+    if !have("cc") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let w = tmp.path();
+    let so = |name: &str, src: &str, dir: &Path| {
+        fs::create_dir_all(dir).unwrap();
+        cc(
+            w,
+            name,
+            src,
+            &dir.join("libfl.so"),
+            &["-shared", "-fPIC", "-Wl,-soname,libfl.so"],
+        );
+    };
+    so("stub", FL_STUB, &w.join("stub"));
+    let lib = w.join("tree/lib");
+    so("real", FL_REAL, &lib);
+    let prog = w.join("tree/bin/prog");
+    fs::create_dir_all(prog.parent().unwrap()).unwrap();
+    let src = "#include <stdio.h>\nint libmain(void);\nint yylex(void) { return 41; }\nint main(void) { printf(\"%d\\n\", libmain()); return 0; }\n";
+    for (dir, runs) in [(w.join("stub"), false), (lib.clone(), true)] {
+        let l = format!("-L{}", dir.display());
+        cc(
+            w,
+            "prog",
+            src,
+            &prog,
+            &[&l, "-lfl", "-Wl,-rpath,$ORIGIN/../lib"],
+        );
+        let ran = duct::cmd(&prog, Vec::<&str>::new())
+            .env("LD_BIND_NOW", "1")
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .run()
+            .unwrap();
+        assert_eq!(
+            ran.status.success(),
+            runs,
+            "{}",
+            String::from_utf8_lossy(&ran.stderr)
+        );
+        let (code, report) = verify_bare(&[prog.to_str().unwrap()]);
+        if runs {
+            assert_eq!(code, 0, "{report}");
+            continue;
+        }
+        assert!(String::from_utf8_lossy(&ran.stderr).contains("undefined symbol: yylex"));
+        assert_eq!(code, 1);
+        assert_eq!(kinds(&report), ["missing-symbol"], "{report}");
+        let p = &report["problems"][0];
+        assert!(p["file"].as_str().unwrap().ends_with("bin/prog"), "{p}");
+        assert!(p["library"].as_str().unwrap().ends_with("/libfl.so"), "{p}");
+        assert_eq!(p["symbol"], "yylex");
+    }
+}
+
+/// A host program relinked to a new path runs, and verify passes it with no --lib-path:
+/// the C library is found where the host's ld.so looks.
+#[test]
+fn relinked_host_program_passes_without_lib_path() {
+    if !have("cc") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let from = tmp.path().join("aaaaaaaa-pkg");
+    let to = tmp.path().join("bbbbbbbb-pkg");
+    libfoo(tmp.path(), &from.join("lib"), GOOD_MAP, GOOD_BODY);
+    let l = format!("-L{}", from.join("lib").display());
+    let r = format!("-Wl,-rpath,{}", from.join("lib").display());
+    fs::create_dir_all(from.join("bin")).unwrap();
+    cc(
+        tmp.path(),
+        "prog",
+        PROG_C,
+        &from.join("bin/prog"),
+        &[&l, "-lfoo", &r],
+    );
+    let map = format!("{}={}", from.display(), to.display());
+    let (code, _, stderr) = abicut(&[
+        "relink",
+        "--verify",
+        "--map",
+        &map,
+        from.to_str().unwrap(),
+        to.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    fs::remove_dir_all(&from).unwrap();
+    let out = duct::cmd(to.join("bin/prog"), Vec::<&str>::new())
+        .read()
+        .unwrap();
+    assert_eq!(out, "2");
+    let (code, report) = verify_bare(&[to.to_str().unwrap()]);
+    assert_eq!(code, 0, "{report}");
+}
