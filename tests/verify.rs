@@ -835,6 +835,54 @@ fn program_that_does_not_export_what_a_library_imports() {
     }
 }
 
+/// A library checked on its own cannot know its program: libfl.so's unversioned yylex is
+/// owed by the program (a note, exit 0), while a versioned import that its library lacks
+/// stays a problem. A program in the same tree that does not export yylex still fails.
+#[test]
+fn library_alone_owes_unversioned_imports_to_its_program() {
+    if !have("cc") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let w = tmp.path();
+    let lib = w.join("tree/lib");
+    fs::create_dir_all(&lib).unwrap();
+    let soname = ["-shared", "-fPIC", "-Wl,-soname,libfl.so"];
+    cc(w, "real", FL_REAL, &lib.join("libfl.so"), &soname);
+    let (code, report) = verify(&lib, &[]);
+    assert_eq!(code, 0, "{report}");
+    let owed = report["owed"].as_array().unwrap();
+    assert_eq!(owed.len(), 1, "{report}");
+    assert_eq!(owed[0]["kind"], "owed-by-program");
+    assert_eq!(owed[0]["symbol"], "yylex");
+    let (_, text, _) = abicut(&["verify", lib.to_str().unwrap()]);
+    assert!(
+        text.contains("imports yylex, which nothing it loads defines"),
+        "{text}"
+    );
+
+    // foo_new@FOO_2 from a libfoo.so that only defines FOO_1: named, so never owed.
+    let old_map = "FOO_1 { global: foo_old; local: *; };\n";
+    libfoo(
+        w,
+        &w.join("tree/dep"),
+        old_map,
+        "int foo_old(void) { return 1; }\n",
+    );
+    libfoo(w, &w.join("new"), GOOD_MAP, GOOD_BODY);
+    let l = format!("-L{}", w.join("new").display());
+    let user = "int foo_new(void);\nint user(void) { return foo_new(); }\n";
+    let r = "-Wl,-rpath,$ORIGIN/../dep";
+    let args = ["-shared", "-fPIC", "-Wl,-soname,libuser.so", &l, "-lfoo", r];
+    cc(w, "user", user, &lib.join("libuser.so"), &args);
+    let (code, report) = verify(&lib, &[]);
+    assert_eq!(code, 1, "{report}");
+    assert!(
+        kinds(&report).contains(&"missing-version".to_owned()),
+        "{report}"
+    );
+}
+
 /// A host program relinked to a new path runs, and verify passes it with no --lib-path:
 /// the C library is found where the host's ld.so looks.
 #[test]

@@ -39,12 +39,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
         for p in &report.problems {
             println!("{}: {}", p.file.display(), p.detail);
         }
+        for p in &report.owed {
+            println!("note: {}: {}", p.file.display(), p.detail);
+        }
         println!(
-            "{}: {} files, {} ELF objects, {} problems",
+            "{}: {} files, {} ELF objects, {} problems, {} imports owed by programs",
             args.tree.display(),
             report.files,
             report.elf_objects,
-            report.problems.len()
+            report.problems.len(),
+            report.owed.len()
         );
     }
     Ok(if report.ok() {

@@ -6,7 +6,12 @@
 //! every non-weak import of every loaded object (libraries outside the tree included) must
 //! be defined, with its version, by the program's exports or an object of the global scope.
 //! A shared library in the tree is judged as loaded by a program of its machine that
-//! names glibc's standard interpreter.
+//! names glibc's standard interpreter. Such a program is unknown, and a library may import
+//! what only its program defines (flex's `libfl` imports `yylex`, a Perl or Python
+//! extension its interpreter's API): an *unversioned* import that nothing in the library's
+//! closure defines is reported as owed by the program, a note that does not fail. A
+//! versioned import names the library that must define it, so it stays a problem, and every
+//! program in the tree that loads the library is checked with its own exports.
 
 use super::mapping::Forbidden;
 use crate::elf::deps::{self, Symbol};
@@ -44,6 +49,8 @@ pub enum Kind {
     MissingSymbol,
     WrongVersion,
     ForbiddenReference,
+    /// A library's unversioned import that only the program loading it can define.
+    OwedByProgram,
 }
 
 /// One problem, naming the file and (where it applies) the library, symbol and version.
@@ -67,6 +74,9 @@ pub struct Report {
     pub files: usize,
     pub elf_objects: usize,
     pub problems: Vec<Problem>,
+    /// Notes, not failures: imports of libraries checked on their own that the program
+    /// loading them must define (see the module doc).
+    pub owed: Vec<Problem>,
 }
 
 impl Report {
@@ -114,7 +124,21 @@ pub fn verify(given: &Path, opts: &Options) -> Result<Report> {
         }
     }
     let found: Vec<Vec<Problem>> = roots.par_iter().map(|f| ctx.check(f)).collect();
-    problems.extend(found.into_iter().flatten());
+    let (owed, found): (Vec<Problem>, Vec<Problem>) = found
+        .into_iter()
+        .flatten()
+        .partition(|p| p.kind == Kind::OwedByProgram);
+    problems.extend(found);
+    Ok(Report {
+        files: listing.files.len(),
+        elf_objects,
+        problems: as_given(problems, tree, given),
+        owed: as_given(owed, tree, given),
+    })
+}
+
+/// Problems named by the path the user gave, sorted, each once.
+fn as_given(mut problems: Vec<Problem>, tree: &Path, given: &Path) -> Vec<Problem> {
     for p in &mut problems {
         if let Ok(rest) = p.file.strip_prefix(tree) {
             p.file = if rest.as_os_str().is_empty() {
@@ -126,11 +150,7 @@ pub fn verify(given: &Path, opts: &Options) -> Result<Report> {
     }
     problems.sort();
     problems.dedup();
-    Ok(Report {
-        files: listing.files.len(),
-        elf_objects,
-        problems,
-    })
+    problems
 }
 
 struct Listing {
@@ -416,7 +436,9 @@ impl Ctx<'_> {
             return problems;
         }
         self.check_version_needs(file, &closure, &mut problems);
-        self.check_imports(file, &closure, &mut problems);
+        // No interpreter: a library, judged without the program that will load it.
+        let program_unknown = root.deps.interpreter.is_none();
+        self.check_imports(file, &closure, program_unknown, &mut problems);
         problems
     }
 
@@ -465,8 +487,15 @@ impl Ctx<'_> {
     }
 
     /// Every non-weak import of every loaded object binds in the global scope, which is the
-    /// closure in order (the program first, so its exports count).
-    fn check_imports(&self, file: &Path, closure: &Closure, problems: &mut Vec<Problem>) {
+    /// closure in order (the program first, so its exports count). Without a program, an
+    /// unversioned import nothing defines is owed by the program (see the module doc).
+    fn check_imports(
+        &self,
+        file: &Path,
+        closure: &Closure,
+        program_unknown: bool,
+        problems: &mut Vec<Problem>,
+    ) {
         let scope: Vec<Arc<Exports>> = closure
             .objects
             .iter()
@@ -477,10 +506,23 @@ impl Ctx<'_> {
                 if scope.iter().any(|e| e.satisfies(import)) {
                     continue;
                 }
-                problems.push(unbound(file, closure, i, import, &scope));
+                let mut p = unbound(file, closure, i, import, &scope);
+                if program_unknown && import.version.is_none() && p.kind == Kind::MissingSymbol {
+                    p.kind = Kind::OwedByProgram;
+                    p.detail = owed_detail(closure, i, &import.name);
+                }
+                problems.push(p);
             }
         }
     }
+}
+
+fn owed_detail(closure: &Closure, i: usize, name: &str) -> String {
+    let by = match i {
+        0 => String::new(),
+        _ => format!(" (by {})", closure.objects[i].path.display()),
+    };
+    format!("imports {name}{by}, which nothing it loads defines: the program that loads it must")
 }
 
 /// The problem for an import of object `i` of the closure that nothing defines.
