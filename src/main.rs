@@ -16,6 +16,7 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse_from(multicall_args(std::env::args_os().collect()));
     match cli::run(cli) {
         Ok(code) => code,
+        Err(err) if cli::out::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("abicut: {err:#}");
             ExitCode::from(cli::EXIT_ERROR)

@@ -1,5 +1,6 @@
 //! `abicut verify`: every library resolves, every import binds, nothing forbidden remains.
 
+use super::out::outln;
 use abicut::relink::verify::{self, Options};
 use anyhow::Result;
 use std::path::PathBuf;
@@ -27,18 +28,18 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     let report = verify::verify(&args.tree, &opts)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
         for p in &report.problems {
-            println!("{}: {}", p.file.display(), p.detail);
+            outln!("{}: {}", p.file.display(), p.detail)?;
         }
-        println!(
+        outln!(
             "{}: {} files, {} ELF objects, {} problems",
             args.tree.display(),
             report.files,
             report.elf_objects,
             report.problems.len()
-        );
+        )?;
     }
     Ok(if report.ok() {
         ExitCode::SUCCESS

@@ -1,0 +1,171 @@
+//! The command line as a user meets it: usage lines that work as printed, output into a
+//! closed pipe, names under multicall links.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use support::abicut;
+
+/// A chain graph `n0 <- n1 <- ... <- n{len-1}`, each linking the one before.
+fn chain_graph(dir: &Path, len: usize) -> PathBuf {
+    let nodes: Vec<serde_json::Value> = (0..len)
+        .map(|i| {
+            let inputs = if i == 0 {
+                serde_json::json!({})
+            } else {
+                serde_json::json!({ format!("n{}", i - 1): "lib" })
+            };
+            serde_json::json!({ "id": format!("n{i}"), "inputs": inputs })
+        })
+        .collect();
+    let graph = serde_json::json!({ "schema": "abicut-graph", "version": 1, "nodes": nodes });
+    let path = dir.join("graph.json");
+    std::fs::write(&path, graph.to_string()).expect("write graph");
+    path
+}
+
+/// Runs `abicut ARGS | head -1` in bash and returns (abicut's exit status, its stderr, the
+/// line `head` printed).
+fn into_head(args: &[&str]) -> (i32, String, String) {
+    let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+    let script = format!(
+        "'{}' {} 2>stderr | head -1; echo \"status=${{PIPESTATUS[0]}}\"",
+        abicut().display(),
+        quoted.join(" ")
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(dir.path())
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let status = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("status="))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(-1);
+    let stderr = std::fs::read_to_string(dir.path().join("stderr")).unwrap_or_default();
+    (
+        status,
+        stderr,
+        stdout.lines().next().unwrap_or("").to_owned(),
+    )
+}
+
+#[test]
+fn relink_plan_into_closed_pipe_exits_zero() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let graph = chain_graph(dir.path(), 20_000);
+    let graph = graph.to_str().expect("utf-8 path");
+    let (status, stderr, first) = into_head(&["relink-plan", graph, "--changed", "n0"]);
+    assert_eq!(
+        status, 0,
+        "abicut exits 0 when head closes the pipe: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!first.is_empty(), "head saw the first line");
+}
+
+#[test]
+fn diff_into_closed_pipe_exits_zero() {
+    let libc = "/usr/lib/x86_64-linux-gnu/libc.so.6";
+    let libm = "/usr/lib/x86_64-linux-gnu/libm.so.6";
+    let (status, stderr, first) = into_head(&["diff", libc, libm]);
+    assert_eq!(
+        status, 0,
+        "abicut exits 0 when head closes the pipe: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(first, "breaking");
+}
+
+/// The `Usage:` line `abicut ARGS --help` prints, without the `Usage: ` prefix.
+fn usage(program: &Path, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .arg("--help")
+        .output()
+        .expect("abicut runs");
+    let help = String::from_utf8_lossy(&out.stdout).into_owned();
+    help.lines()
+        .find_map(|l| l.strip_prefix("Usage: "))
+        .unwrap_or_else(|| panic!("no usage line in {help}"))
+        .to_owned()
+}
+
+/// Runs a usage line as printed, each `<PLACEHOLDER>` replaced by its value.
+fn run_usage(line: &str, values: &[(&str, &str)]) -> std::process::Output {
+    let words: Vec<String> = line
+        .split_whitespace()
+        .skip(1)
+        .filter(|w| *w != "[OPTIONS]")
+        .map(|w| {
+            values
+                .iter()
+                .find(|(k, _)| *k == w)
+                .map_or_else(|| w.to_owned(), |(_, v)| (*v).to_owned())
+        })
+        .collect();
+    assert!(
+        !words.iter().any(|w| w.starts_with('<')),
+        "unfilled: {line}"
+    );
+    Command::new(abicut())
+        .args(&words)
+        .output()
+        .expect("abicut runs")
+}
+
+#[test]
+fn relink_plan_and_explain_usage_order_works() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let graph = chain_graph(dir.path(), 3);
+    let graph = graph.to_str().expect("utf-8 path");
+    let values = [("<NAME>", "n0"), ("<GRAPH>", graph), ("<NODE>", "n2")];
+    for cmd in ["relink-plan", "explain"] {
+        let line = usage(&abicut(), &[cmd]);
+        let out = run_usage(&line, &values);
+        assert!(
+            out.status.success(),
+            "usage line `{line}` fails: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn changed_repeats_before_and_after_the_graph() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let graph = chain_graph(dir.path(), 4);
+    let graph = graph.to_str().expect("utf-8 path");
+    let before = support::abicut_status(
+        &[
+            "relink-plan",
+            "--changed",
+            "n0",
+            "--changed",
+            "n2",
+            graph,
+            "--json",
+        ],
+        dir.path(),
+    );
+    let after = support::abicut_status(
+        &[
+            "relink-plan",
+            graph,
+            "--changed",
+            "n0",
+            "--changed",
+            "n2",
+            "--json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(before.0, 0, "{}", before.2);
+    assert_eq!(before.1, after.1);
+    assert!(before.1.contains("\"n2\""), "{}", before.1);
+}
