@@ -169,3 +169,71 @@ fn changed_repeats_before_and_after_the_graph() {
     assert_eq!(before.1, after.1);
     assert!(before.1.contains("\"n2\""), "{}", before.1);
 }
+
+/// A Nix-like graph: derivations named `pname-version`, no pname recorded.
+fn versioned_graph(dir: &Path, extra: &[&str]) -> PathBuf {
+    let mut nodes = vec![
+        serde_json::json!({ "id": "/nix/store/a-base-1.0.drv", "name": "base-1.0" }),
+        serde_json::json!({ "id": "/nix/store/b-python3-3.11.drv", "name": "python3-3.11" }),
+        serde_json::json!({
+            "id": "/nix/store/c-app-2.drv",
+            "name": "app-2",
+            "inputs": { "/nix/store/a-base-1.0.drv": "lib" }
+        }),
+    ];
+    for (i, name) in extra.iter().enumerate() {
+        nodes
+            .push(serde_json::json!({ "id": format!("/nix/store/x{i}-{name}.drv"), "name": name }));
+    }
+    let graph = serde_json::json!({ "schema": "abicut-graph", "version": 1, "nodes": nodes });
+    let path = dir.join("nix-graph.json");
+    std::fs::write(&path, graph.to_string()).expect("write graph");
+    path
+}
+
+#[test]
+fn changed_matches_a_derivation_name_without_its_version() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let graph = versioned_graph(dir.path(), &[]);
+    let graph = graph.to_str().expect("utf-8 path");
+    let plan = |name: &str| {
+        support::abicut_status(
+            &["relink-plan", graph, "--changed", name, "--abi", "changed"],
+            dir.path(),
+        )
+    };
+    let (code, by_version_free, stderr) = plan("base");
+    assert_eq!(code, 0, "{stderr}");
+    let (_, by_full, _) = plan("base-1.0");
+    assert_eq!(by_version_free, by_full);
+    assert!(by_full.contains("app-2"), "{by_full}");
+    let (code, _, stderr) = plan("python3");
+    assert_eq!(code, 0, "a digit inside the name stays in it: {stderr}");
+}
+
+#[test]
+fn a_version_free_name_matching_two_derivations_is_an_error_listing_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let graph = versioned_graph(dir.path(), &["base-2.0"]);
+    let graph = graph.to_str().expect("utf-8 path");
+    let (code, stdout, stderr) =
+        support::abicut_status(&["relink-plan", graph, "--changed", "base"], dir.path());
+    assert_eq!(code, 3, "{stdout}");
+    assert!(stderr.contains("ambiguous"), "{stderr}");
+    assert!(
+        stderr.contains("base-1.0") && stderr.contains("base-2.0"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn stubgen_multicall_usage_names_stubgen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let link = dir.path().join("stubgen");
+    std::os::unix::fs::symlink(abicut(), &link).expect("symlink");
+    let line = usage(&link, &[]);
+    assert!(line.starts_with("stubgen "), "usage under stubgen: {line}");
+    let out = Command::new(&link).output().expect("stubgen runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("abicut stubgen"), "{stderr}");
+}
