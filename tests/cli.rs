@@ -237,3 +237,67 @@ fn stubgen_multicall_usage_names_stubgen() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("abicut stubgen"), "{stderr}");
 }
+
+#[test]
+fn every_elf_print_flag_has_help_text() {
+    let out = Command::new(abicut())
+        .args(["elf", "--help"])
+        .output()
+        .expect("abicut runs");
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--print-rpath",
+        "--print-interpreter",
+        "--print-soname",
+        "--print-needed",
+    ] {
+        let line = help
+            .lines()
+            .find(|l| l.trim_start().starts_with(flag))
+            .unwrap_or_else(|| panic!("{flag} missing from help:\n{help}"));
+        assert!(
+            line.trim_start().len() > flag.len() + 5,
+            "{flag} has no help text: {line:?}"
+        );
+    }
+}
+
+/// README and the sources cite only documents the repository holds.
+#[test]
+fn no_citation_of_a_design_document_outside_the_repository() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if root.join("DESIGN.md").exists() {
+        return;
+    }
+    let mut files = vec![root.join("README.md")];
+    for dir in ["src", "examples"] {
+        for entry in walkdir(&root.join(dir)) {
+            files.push(entry);
+        }
+    }
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        assert!(
+            !text.contains("DESIGN.md"),
+            "{} cites DESIGN.md, which is not in the repository",
+            file.display()
+        );
+    }
+}
+
+/// Every file under `dir`, recursively.
+fn walkdir(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("read_dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}

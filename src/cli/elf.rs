@@ -35,12 +35,16 @@ pub struct Args {
     /// Set DT_SONAME.
     #[arg(long, value_name = "NAME")]
     set_soname: Option<String>,
+    /// Print DT_RUNPATH (or DT_RPATH when there is no RUNPATH); empty when neither.
     #[arg(long)]
     print_rpath: bool,
+    /// Print the program interpreter (PT_INTERP); an error when the file has none.
     #[arg(long)]
     print_interpreter: bool,
+    /// Print DT_SONAME; empty when there is none.
     #[arg(long)]
     print_soname: bool,
+    /// Print each DT_NEEDED entry on its own line, in file order.
     #[arg(long)]
     print_needed: bool,
     /// Print the queried values as JSON (one object per file).

@@ -37,7 +37,7 @@ impl Hasher for IdHasher {
     }
 }
 
-/// How a derivation uses one of its inputs (DESIGN.md, "Planning").
+/// How a derivation uses one of its inputs (README, "Planning": the rules each role follows).
 ///
 /// Ordered by strength: a `tool` edge forces at least what a `lib` edge forces, which
 /// forces at least what a `runtime` edge does, so duplicate edges keep the strongest.
