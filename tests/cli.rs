@@ -301,3 +301,101 @@ fn walkdir(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Runs examples/debian-sources.sh against the apt configuration in `etc` (no update) and
+/// returns what `apt-get indextargets` then reports: (deb targets, deb-src targets, stderr).
+fn debian_sources(etc: &Path) -> (Vec<String>, Vec<String>, String) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/debian-sources.sh");
+    let run = Command::new("sh")
+        .arg(&script)
+        .env("APT_ETC", etc)
+        .env("ABICUT_NO_UPDATE", "1")
+        .output()
+        .expect("sh runs");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let out = Command::new("apt-get")
+        .arg(format!("-o=Dir::Etc={}", etc.display()))
+        .args([
+            "indextargets",
+            "--format",
+            "$(TARGET_OF) $(REPO_URI) $(RELEASE) $(COMPONENT)",
+        ])
+        .output()
+        .expect("apt-get runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.sort_unstable();
+    lines.dedup();
+    let of = |kind: &str| -> Vec<String> {
+        lines
+            .iter()
+            .filter_map(|l| l.strip_prefix(kind))
+            .map(str::to_owned)
+            .collect()
+    };
+    (
+        of("deb "),
+        of("deb-src "),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn debian_sources_adds_only_missing_deb_src_entries() {
+    if !support::have("apt-get") {
+        return;
+    }
+    let keyring = "/usr/share/keyrings/debian-archive-keyring.gpg";
+    for deb822 in [true, false] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let etc = dir.path();
+        std::fs::create_dir_all(etc.join("sources.list.d")).expect("mkdir");
+        if deb822 {
+            let stanza = |uri: &str, suites: &str| {
+                format!(
+                    "Types: deb\nURIs: {uri}\nSuites: {suites}\nComponents: main\nSigned-By: {keyring}\n"
+                )
+            };
+            let text = stanza("http://deb.debian.org/debian", "bookworm bookworm-updates")
+                + "\n"
+                + &stanza("http://deb.debian.org/debian-security", "bookworm-security");
+            std::fs::write(etc.join("sources.list.d/debian.sources"), text).expect("write");
+        } else {
+            let text = format!(
+                "deb [signed-by={keyring}] http://deb.debian.org/debian bookworm main\n\
+                 deb [signed-by={keyring}] http://deb.debian.org/debian bookworm-updates main\n\
+                 deb [signed-by={keyring}] http://deb.debian.org/debian-security bookworm-security main\n"
+            );
+            std::fs::write(etc.join("sources.list"), text).expect("write");
+        }
+        // One deb-src entry the user already has, in a file of their own.
+        std::fs::write(
+            etc.join("sources.list.d/mine.list"),
+            format!("deb-src [signed-by={keyring}] http://deb.debian.org/debian bookworm main\n"),
+        )
+        .expect("write");
+        for _ in 0..2 {
+            let (deb, src, stderr) = debian_sources(etc);
+            assert_eq!(deb.len(), 3, "{deb:?}");
+            assert_eq!(src, deb, "every deb entry has its deb-src, once");
+            assert!(
+                !stderr.contains("configured multiple times") && !stderr.contains("E:"),
+                "apt complains (deb822={deb822}): {stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn readme_runs_debian_sources_without_sudo() {
+    let readme = include_str!("../README.md");
+    assert!(readme.contains("sh examples/debian-sources.sh"));
+    assert!(
+        !readme.contains("sudo "),
+        "a root Debian machine has no sudo"
+    );
+}
