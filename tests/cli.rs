@@ -399,3 +399,54 @@ fn readme_runs_debian_sources_without_sudo() {
         "a root Debian machine has no sudo"
     );
 }
+
+/// An example's binary, built if `cargo test` did not build it (`--test cli` alone).
+fn example(name: &str) -> PathBuf {
+    let release = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent()?.parent().map(Path::to_path_buf))
+        .expect("test binary sits in target/<profile>/deps");
+    let bin = release.join("examples").join(name);
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--release", "--example", name])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success());
+    }
+    bin
+}
+
+#[test]
+fn bench_relink_leaves_nothing_behind() {
+    if !support::have("patchelf") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tree = dir.path().join("tree");
+    std::fs::create_dir(&tree).expect("mkdir");
+    for lib in ["libz.so.1", "libm.so.6"] {
+        std::fs::copy(
+            Path::new("/usr/lib/x86_64-linux-gnu").join(lib),
+            tree.join(lib),
+        )
+        .expect("copy a library");
+    }
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).expect("mkdir");
+    let out = Command::new(example("bench_relink"))
+        .arg(&tree)
+        .arg(&work)
+        .current_dir(dir.path())
+        .output()
+        .expect("bench runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let left: Vec<_> = std::fs::read_dir(&work).expect("read_dir").collect();
+    assert!(left.is_empty(), "the bench left {left:?} in its WORKDIR");
+}
