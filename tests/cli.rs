@@ -450,3 +450,28 @@ fn bench_relink_leaves_nothing_behind() {
     let left: Vec<_> = std::fs::read_dir(&work).expect("read_dir").collect();
     assert!(left.is_empty(), "the bench left {left:?} in its WORKDIR");
 }
+
+/// Bare `abicut` in README's commands needs it on PATH: the install step comes first.
+#[test]
+fn readme_installs_abicut_before_using_it_bare() {
+    let readme = include_str!("../README.md");
+    let install = readme
+        .find("cargo install --path .")
+        .expect("README has an install step");
+    let mut offset = 0;
+    let mut in_sh = false;
+    let mut first_bare = None;
+    for line in readme.split_inclusive('\n') {
+        if line.starts_with("```") {
+            in_sh = line.trim_end() == "```sh" && !in_sh;
+        } else if in_sh && line.trim_start().starts_with("abicut ") && first_bare.is_none() {
+            first_bare = Some(offset);
+        }
+        offset += line.len();
+    }
+    let first_bare = first_bare.expect("README runs abicut somewhere");
+    assert!(
+        install < first_bare,
+        "README runs bare `abicut` (offset {first_bare}) before installing it (offset {install})"
+    );
+}
