@@ -475,3 +475,34 @@ fn readme_installs_abicut_before_using_it_bare() {
         "README runs bare `abicut` (offset {first_bare}) before installing it (offset {install})"
     );
 }
+
+/// An unknown ABI (the default `--abi unknown`, or a node missing from `--interfaces`)
+/// counts as changed: the dependents compile, as under `--abi changed`, not as under `same`.
+#[test]
+fn unknown_abi_counts_as_changed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let graph = chain_graph(dir.path(), 3);
+    let graph = graph.to_str().expect("utf-8 path");
+    let plan = |extra: &[&str]| {
+        let mut args = vec!["relink-plan", graph, "--changed", "n0"];
+        args.extend(extra);
+        let (code, text, stderr) = support::abicut_status(&args, dir.path());
+        assert_eq!(code, 0, "{stderr}");
+        text
+    };
+    let changed = plan(&["--abi", "changed"]);
+    let same = plan(&["--abi", "same"]);
+    assert_ne!(changed, same);
+    assert!(changed.contains("compile   n1"), "{changed}");
+    assert_eq!(plan(&[]), changed, "the default is unknown, which counts as changed");
+    assert_eq!(plan(&["--abi", "unknown"]), changed);
+    let old = dir.path().join("old.json");
+    let new = dir.path().join("new.json");
+    std::fs::write(&old, r#"{"n1": "h1"}"#).expect("write");
+    std::fs::write(&new, r#"{"n1": "h1"}"#).expect("write");
+    let measured = plan(&["--interfaces", old.to_str().unwrap(), new.to_str().unwrap()]);
+    assert!(
+        measured.contains("compile   n1"),
+        "n0 is missing from the measurements, so unknown: {measured}"
+    );
+}
