@@ -494,7 +494,11 @@ fn unknown_abi_counts_as_changed() {
     let same = plan(&["--abi", "same"]);
     assert_ne!(changed, same);
     assert!(changed.contains("compile   n1"), "{changed}");
-    assert_eq!(plan(&[]), changed, "the default is unknown, which counts as changed");
+    assert_eq!(
+        plan(&[]),
+        changed,
+        "the default is unknown, which counts as changed"
+    );
     assert_eq!(plan(&["--abi", "unknown"]), changed);
     let old = dir.path().join("old.json");
     let new = dir.path().join("new.json");
