@@ -510,3 +510,25 @@ fn unknown_abi_counts_as_changed() {
         "n0 is missing from the measurements, so unknown: {measured}"
     );
 }
+
+/// Every command prints through `cli::out` (a closed pipe is success there); a bare
+/// `println!` would panic on one again.
+#[test]
+fn no_command_prints_around_cli_out() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = walkdir(&root.join("src/cli"));
+    files.push(root.join("src/main.rs"));
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        for (n, line) in text.lines().enumerate() {
+            let bare = line.contains("println!(") && !line.contains("eprintln!(")
+                || line.contains("print!(") && !line.contains("eprint!(");
+            assert!(
+                !bare,
+                "{}:{}: prints around cli::out: {line}",
+                file.display(),
+                n + 1
+            );
+        }
+    }
+}
