@@ -3,10 +3,11 @@
 //!
 //! `cargo run --release --example bench_relink [TREE] [WORKDIR]`
 //!
-//! TREE (default /usr/lib/x86_64-linux-gnu) is copied to WORKDIR/src (default
-//! target/bench-relink); every dynamic ELF file in the copy gets a RUNPATH naming a fake
-//! store path, so the mapping occurs in many files, as in a Nix output; symlinks stay as
-//! they are (relative ones leading out of the tree included). The three
+//! TREE (default /usr/lib/x86_64-linux-gnu) is copied into a temporary directory inside
+//! WORKDIR (default target), removed at exit, even on error; every dynamic ELF file in the
+//! copy gets a RUNPATH naming a fake store path, so the mapping occurs in many files, as in
+//! a Nix output; symlinks stay as they are (relative ones leading out of the tree
+//! included). The three
 //! contenders then run in `REPEAT` interleaved rounds on a warm page cache, each after
 //! `sync`; every run is printed, and the median of each is used for the ratios. On a
 //! busy machine, a WORKDIR on tmpfs (`/dev/shm/...`) keeps disk writeback out of the figures.
@@ -28,7 +29,12 @@ fn main() -> anyhow::Result<()> {
         args.first()
             .map_or("/usr/lib/x86_64-linux-gnu", String::as_str),
     );
-    let work = PathBuf::from(args.get(1).map_or("target/bench-relink", String::as_str));
+    let parent = PathBuf::from(args.get(1).map_or("target", String::as_str));
+    fs::create_dir_all(&parent)?;
+    let temp = tempfile::Builder::new()
+        .prefix("abicut-bench-relink.")
+        .tempdir_in(&parent)?;
+    let work = temp.path();
     let src = work.join("src");
     let elves = prepare(&tree, &src)?;
     let (files, bytes) = size(&src)?;

@@ -5,7 +5,7 @@
 
 mod cli;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use std::ffi::OsString;
 use std::process::ExitCode;
 
@@ -13,9 +13,9 @@ use std::process::ExitCode;
 const MULTICALL: &[&str] = &["stubgen", "relink-plan"];
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse_from(multicall_args(std::env::args_os().collect()));
-    match cli::run(cli) {
+    match cli::run(parse()) {
         Ok(code) => code,
+        Err(err) if cli::out::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("abicut: {err:#}");
             ExitCode::from(cli::EXIT_ERROR)
@@ -23,16 +23,17 @@ fn main() -> ExitCode {
     }
 }
 
-/// Rewrites `stubgen ARGS` into `abicut stubgen ARGS` when invoked through a multicall link.
-fn multicall_args(mut args: Vec<OsString>) -> Vec<OsString> {
+/// Parses the arguments; under a multicall name clap takes the program name as the
+/// subcommand, so usage and errors say `stubgen ...`, not `abicut stubgen ...`.
+fn parse() -> cli::Cli {
+    let args: Vec<OsString> = std::env::args_os().collect();
     let invoked = args
         .first()
         .and_then(|a| std::path::Path::new(a).file_name())
-        .and_then(|n| n.to_str())
-        .map(str::to_owned);
-    if let Some(name) = invoked.filter(|n| MULTICALL.contains(&n.as_str())) {
-        args.insert(1, OsString::from(name));
-        args[0] = OsString::from("abicut");
-    }
-    args
+        .and_then(|n| n.to_str());
+    let multicall = invoked.is_some_and(|n| MULTICALL.contains(&n));
+    let matches = cli::Cli::command()
+        .multicall(multicall)
+        .get_matches_from(args);
+    cli::Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit())
 }

@@ -500,3 +500,194 @@ fn diff_errors_exit_3() {
         assert!(!out.stderr.is_empty());
     }
 }
+
+/// Every reason a diff of two interfaces can give that the snapshot above does not show,
+/// each produced by one edit of a hand-written interface (canonical JSON), with the verdict
+/// the reason carries.
+#[test]
+fn every_interface_reason_is_produced() {
+    let base = || -> Value {
+        let mut a = sym("foo_a", "V1", "object", 4, "data", 3);
+        let b = sym("foo_b", "V1", "object", 4, "data", 4);
+        a["alias_of"] = Value::Null;
+        serde_json::from_str(&interface_json(
+            &[
+                sym("foo_f", "V1", "func", 0, "text", 1),
+                sym("foo_g", "V1", "func", 0, "text", 2),
+                a,
+                b,
+            ],
+            &["V1", "V2"],
+            &["libc.so.6"],
+        ))
+        .unwrap()
+    };
+    let symbol = |v: &mut Value, name: &str| -> usize {
+        v["symbols"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|s| s["name"] == name)
+            .unwrap()
+    };
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, &str, Edit)> = vec![
+        (
+            "type_changed",
+            "breaking",
+            Box::new(move |v: &mut Value| {
+                let i = symbol(v, "foo_g");
+                v["symbols"][i]["kind"] = "notype".into();
+            }),
+        ),
+        (
+            "visibility_changed",
+            "breaking",
+            Box::new(move |v: &mut Value| {
+                let i = symbol(v, "foo_f");
+                v["symbols"][i]["visibility"] = "protected".into();
+            }),
+        ),
+        (
+            "other_changed",
+            "breaking",
+            Box::new(move |v: &mut Value| {
+                let i = symbol(v, "foo_f");
+                v["symbols"][i]["other"] = 128.into();
+            }),
+        ),
+        (
+            "alias_changed",
+            "breaking",
+            Box::new(move |v: &mut Value| {
+                let i = symbol(v, "foo_b");
+                v["symbols"][i]["alias_of"] = "foo_a@@V1".into();
+            }),
+        ),
+        (
+            "soname_changed",
+            "breaking",
+            Box::new(|v: &mut Value| v["soname"] = "libfoo.so.2".into()),
+        ),
+        (
+            "version_node_changed",
+            "breaking",
+            Box::new(|v: &mut Value| v["versions"][2]["parents"] = serde_json::json!(["V1"])),
+        ),
+        (
+            "section_changed",
+            "breaking",
+            Box::new(|v: &mut Value| {
+                v["sections"] = serde_json::json!([{
+                    "align": 8, "data": "04000000", "flags": 2,
+                    "name": ".note.gnu.property", "type": 7
+                }])
+            }),
+        ),
+        (
+            "warning_changed",
+            "compatible",
+            Box::new(|v: &mut Value| {
+                v["warnings"] = serde_json::json!({"foo_g": "foo_g is deprecated"})
+            }),
+        ),
+        (
+            "file_class_changed",
+            "breaking",
+            Box::new(|v: &mut Value| v["file"]["os_abi"] = 3.into()),
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old.json");
+    std::fs::write(&old, base().to_string()).unwrap();
+    let (code, report) = abicut_json(&[
+        "diff",
+        "--json",
+        old.to_str().unwrap(),
+        old.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{report}");
+    let mut failures = Vec::new();
+    for (reason, verdict, edit) in &cases {
+        let mut new = base();
+        edit(&mut new);
+        let path = dir.path().join(format!("{reason}.json"));
+        std::fs::write(&path, new.to_string()).unwrap();
+        let (_, report) = abicut_json(&[
+            "diff",
+            "--json",
+            old.to_str().unwrap(),
+            path.to_str().unwrap(),
+        ]);
+        let found = changes(&report)
+            .iter()
+            .any(|c| c["reason"] == *reason && c["verdict"] == *verdict);
+        if !found {
+            failures.push(format!("{reason} ({verdict}) not in {report}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// abidiff's incompatible-change verdict (exit bit 8) and abicut's breaking one on the same
+/// pair: a library that drops an exported function.
+#[test]
+fn abidiff_incompatible_change_is_breaking() {
+    if !have("gcc") || !have("abidiff") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let build = |name: &str, source: &str| -> PathBuf {
+        let src = dir.path().join(format!("{name}.c"));
+        std::fs::write(&src, source).unwrap();
+        let lib = dir.path().join(format!("{name}/libdrop.so.1"));
+        std::fs::create_dir_all(lib.parent().unwrap()).unwrap();
+        run(
+            "gcc",
+            &[
+                "-g",
+                "-shared",
+                "-fPIC",
+                "-Wl,-soname,libdrop.so.1",
+                src.to_str().unwrap(),
+                "-o",
+                lib.to_str().unwrap(),
+            ],
+            dir.path(),
+        );
+        lib
+    };
+    let old = build(
+        "old",
+        "int drop_kept(int x) { return x + 1; }\nint drop_gone(int x) { return x * 2; }\n",
+    );
+    let new = build("new", "int drop_kept(int x) { return x + 1; }\n");
+    let abidiff = duct::cmd!("abidiff", &old, &new)
+        .stdout_capture()
+        .unchecked()
+        .run()
+        .unwrap();
+    let code = abidiff.status.code().unwrap_or(-1);
+    assert!(
+        code >= 0 && code & 8 != 0,
+        "abidiff exit {code}, not an incompatible change:\n{}",
+        String::from_utf8_lossy(&abidiff.stdout)
+    );
+    assert_eq!(abidiff_verdict(&old, &new), "breaking");
+    let (code, report) = abicut_json(&[
+        "diff",
+        "--json",
+        old.to_str().unwrap(),
+        new.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        (code, report["verdict"].as_str()),
+        (2, Some("breaking")),
+        "{report}"
+    );
+    assert!(
+        changes(&report).iter().any(|c| c["reason"] == "removed"
+            && c["subject"].as_str().unwrap_or("").contains("drop_gone")),
+        "{report}"
+    );
+}

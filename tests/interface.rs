@@ -751,3 +751,250 @@ fn self_path_to_another_length() {
     );
     assert!(!tree.exists(), "a tree was written despite the error");
 }
+
+// ---------------------------------------------------------------- tree modes and file kinds
+
+/// A hand-made package output: a header, a second header, a pkg-config file, a setup hook
+/// under nix-support/ and documentation (dropped), in `dir/out`.
+fn small_output(dir: &Path) -> PathBuf {
+    let out = dir.join("out");
+    for (path, text) in [
+        ("include/a.h", "int a(void);\n"),
+        ("include/c.h", "int c(void);\n"),
+        (
+            "lib/pkgconfig/a.pc",
+            "Name: a\nVersion: 1\nDescription: a\n",
+        ),
+        ("nix-support/propagated-build-inputs", "/nix/store/x-dep\n"),
+        ("share/doc/a/README", "read me\n"),
+    ] {
+        let file = out.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, text).unwrap();
+    }
+    out
+}
+
+/// `abicut interface --hash` of `out` with extra flags.
+fn hash_of(out: &Path, flags: &[&str]) -> String {
+    let mut args = vec!["interface", "--hash", out.to_str().unwrap()];
+    args.extend(flags);
+    run(abicut(), &args, out.parent().unwrap())
+        .trim()
+        .to_string()
+}
+
+/// The reasons `abicut diff --json` gives for two trees built from `old` and `new`.
+fn tree_diff_reasons(old: &Path, new: &Path, dir: &Path) -> Vec<String> {
+    let (a, b) = (dir.join("tree-old"), dir.join("tree-new"));
+    for (out, tree) in [(old, &a), (new, &b)] {
+        let _ = std::fs::remove_dir_all(tree);
+        tree_hash(out, tree, &[]);
+    }
+    let (_, json, stderr) = abicut_status(
+        &["diff", "--json", a.to_str().unwrap(), b.to_str().unwrap()],
+        dir,
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}{stderr}"));
+    report["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["reason"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Applies `change` to a copy of the small output and checks that the tree hash changes and
+/// that `diff` of the two trees names `reason`.
+fn assert_change_seen(change: impl Fn(&Path), reason: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let old = small_output(&dir.path().join("old"));
+    let new = small_output(&dir.path().join("new"));
+    change(&new);
+    assert_ne!(
+        hash_of(&old, &[]),
+        hash_of(&new, &[]),
+        "the tree hash misses: {reason}"
+    );
+    let reasons = tree_diff_reasons(&old, &new, dir.path());
+    assert!(
+        reasons.iter().any(|r| r == reason),
+        "diff names {reasons:?}, not {reason}"
+    );
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn executable_bit_alone_changes_the_hash() {
+    assert_change_seen(
+        |out| set_mode(&out.join("include/a.h"), 0o755),
+        "executable_bit_changed",
+    );
+}
+
+#[test]
+fn symlink_target_alone_changes_the_hash() {
+    let link = |out: &Path, to: &str| {
+        std::os::unix::fs::symlink(to, out.join("include/b.h")).unwrap();
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let old = small_output(&dir.path().join("old"));
+    let new = small_output(&dir.path().join("new"));
+    link(&old, "a.h");
+    link(&new, "c.h");
+    assert_ne!(hash_of(&old, &[]), hash_of(&new, &[]));
+    let reasons = tree_diff_reasons(&old, &new, dir.path());
+    assert!(
+        reasons.iter().any(|r| r == "symlink_target_changed"),
+        "{reasons:?}"
+    );
+}
+
+#[test]
+fn file_turned_symlink_changes_the_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = small_output(&dir.path().join("old"));
+    let new = small_output(&dir.path().join("new"));
+    std::fs::write(old.join("include/b.h"), "int c(void);\n").unwrap();
+    std::os::unix::fs::symlink("c.h", new.join("include/b.h")).unwrap();
+    assert_ne!(hash_of(&old, &[]), hash_of(&new, &[]));
+    let reasons = tree_diff_reasons(&old, &new, dir.path());
+    assert!(
+        reasons.iter().any(|r| r == "file_type_changed"),
+        "{reasons:?}"
+    );
+}
+
+#[test]
+fn nix_support_is_kept_and_hashed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = small_output(dir.path());
+    let tree = dir.path().join("tree");
+    tree_hash(&out, &tree, &[]);
+    assert_eq!(
+        std::fs::read_to_string(tree.join("nix-support/propagated-build-inputs")).unwrap(),
+        "/nix/store/x-dep\n"
+    );
+    assert_change_seen(
+        |out| {
+            std::fs::write(
+                out.join("nix-support/propagated-build-inputs"),
+                "/nix/store/y-dep\n",
+            )
+            .unwrap()
+        },
+        "content_changed",
+    );
+}
+
+/// A symlink kept in the tree must lead to something in the tree: one into a dropped file
+/// (documentation, a program) would dangle in the interface.
+#[test]
+fn no_symlink_into_a_dropped_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = small_output(dir.path());
+    std::fs::create_dir_all(out.join("bin")).unwrap();
+    std::fs::write(out.join("bin/tool"), "#!/bin/sh\n").unwrap();
+    set_mode(&out.join("bin/tool"), 0o755);
+    std::os::unix::fs::symlink("../share/doc/a/README", out.join("include/readme.h")).unwrap();
+    std::os::unix::fs::symlink("../bin/tool", out.join("lib/tool")).unwrap();
+    std::os::unix::fs::symlink("a.h", out.join("include/kept.h")).unwrap();
+    let tree = dir.path().join("tree");
+    tree_hash(&out, &tree, &[]);
+    assert!(
+        tree.join("include/kept.h").is_symlink(),
+        "a symlink to a kept header stays"
+    );
+    for link in ["include/readme.h", "lib/tool"] {
+        let path = tree.join(link);
+        assert!(
+            !path.is_symlink() || path.exists(),
+            "{link} is kept but leads into a dropped file"
+        );
+    }
+}
+
+// ---------------------------------------------------------------- --headers tokens against clang
+
+/// The tokens clang's raw lexer sees in `text`, comments and whitespace left out: the
+/// independent judge of whether two headers differ in tokens.
+fn clang_tokens(text: &str, dir: &Path) -> Vec<String> {
+    let file = dir.join("probe.h");
+    std::fs::write(&file, text).unwrap();
+    let out = std::process::Command::new("clang")
+        .args(["-cc1", "-dump-raw-tokens"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_lowercase()) && l.contains("Loc=<"))
+        .filter(|l| !l.starts_with("comment ") && !l.starts_with("unknown "))
+        .filter_map(|l| {
+            let (kind, rest) = l.split_once(' ')?;
+            let spelling = rest.split('\t').next()?;
+            Some(format!("{kind} {spelling}"))
+        })
+        .collect()
+}
+
+#[test]
+fn header_tokens_hash_agrees_with_clangs_lexer() {
+    if !have("clang") {
+        return;
+    }
+    let base = "/* foo */\n#ifndef FOO_H\n#define FOO_H\n#define FOO_MAX 10\n\
+                struct foo { int a; };\nint foo_f(struct foo *p);\n#endif\n";
+    let variants = [
+        (
+            "comment changed",
+            base.replace("/* foo */", "/* foo, the library */"),
+        ),
+        (
+            "line comment added",
+            base.replace("int a; };", "int a; }; // a"),
+        ),
+        (
+            "reindented",
+            base.replace("struct foo { int a; };", "struct foo {\n    int a;\n};"),
+        ),
+        (
+            "spaces",
+            base.replace("int foo_f(struct foo *p);", "int  foo_f( struct foo * p );"),
+        ),
+        ("macro value", base.replace("FOO_MAX 10", "FOO_MAX 20")),
+        ("renamed field", base.replace("int a;", "int b;")),
+        ("added field", base.replace("int a;", "int a; long b;")),
+        ("pointer level", base.replace("*p", "**p")),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let hash = |text: &str, name: &str| {
+        let out = small_output(&dir.path().join(name));
+        std::fs::write(out.join("include/a.h"), text).unwrap();
+        hash_of(&out, &["--headers", "tokens"])
+    };
+    let base_hash = hash(base, "base");
+    let base_tokens = clang_tokens(base, dir.path());
+    let mut same = 0;
+    for (i, (name, text)) in variants.iter().enumerate() {
+        let clang_same = clang_tokens(text, dir.path()) == base_tokens;
+        let ours_same = hash(text, &format!("v{i}")) == base_hash;
+        assert_eq!(
+            ours_same,
+            clang_same,
+            "{name}: tokens hash {} but clang's lexer says the tokens are {}",
+            if ours_same { "unchanged" } else { "changed" },
+            if clang_same { "the same" } else { "different" }
+        );
+        same += usize::from(clang_same);
+    }
+    assert!(
+        same > 0 && same < variants.len(),
+        "the variants cover both outcomes"
+    );
+}

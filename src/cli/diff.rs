@@ -1,6 +1,7 @@
 //! `abicut diff`: why an interface changed, for people (text) and scripts (exit status, JSON).
 
 use super::interface::Headers;
+use super::out::outln;
 use abicut::iface::diff::{self, Report, Verdict};
 use abicut::{stubgen, tree};
 use anyhow::bail;
@@ -45,15 +46,15 @@ pub fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
         _ => bail!("compare two interface trees (directories) or two libraries, not one of each"),
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        print_text(&report, !args.no_patch);
+        print_text(&report, !args.no_patch)?;
     }
     Ok(ExitCode::from(report.verdict.exit_code()))
 }
 
-fn print_text(report: &Report, patches: bool) {
-    println!("{}", verdict_word(report.verdict));
+fn print_text(report: &Report, patches: bool) -> std::io::Result<()> {
+    outln!("{}", verdict_word(report.verdict))?;
     for change in &report.changes {
         let mut line = format!(
             "  {:<10} {}: {}",
@@ -73,13 +74,14 @@ fn print_text(report: &Report, patches: bool) {
             Some(false) => line.push_str(" [comments/whitespace only: same tokens]"),
             None => {}
         }
-        println!("{line}");
+        outln!("{line}")?;
         if let (true, Some(patch)) = (patches, &change.diff) {
             for l in patch.lines() {
-                println!("      {l}");
+                outln!("      {l}")?;
             }
         }
     }
+    Ok(())
 }
 
 fn verdict_word(v: Verdict) -> &'static str {

@@ -1,5 +1,6 @@
 //! `abicut elf`: patchelf-like edits and queries of ELF dynamic entries.
 
+use super::out::outln;
 use abicut::elf::edit::{Edit, ElfFile};
 use anyhow::{Context, Result, bail};
 use std::path::PathBuf;
@@ -34,12 +35,16 @@ pub struct Args {
     /// Set DT_SONAME.
     #[arg(long, value_name = "NAME")]
     set_soname: Option<String>,
+    /// Print DT_RUNPATH (or DT_RPATH when there is no RUNPATH); empty when neither.
     #[arg(long)]
     print_rpath: bool,
+    /// Print the program interpreter (PT_INTERP); an error when the file has none.
     #[arg(long)]
     print_interpreter: bool,
+    /// Print DT_SONAME; empty when there is none.
     #[arg(long)]
     print_soname: bool,
+    /// Print each DT_NEEDED entry on its own line, in file order.
     #[arg(long)]
     print_needed: bool,
     /// Print the queried values as JSON (one object per file).
@@ -99,7 +104,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let shown = args.output.as_ref().unwrap_or(file);
         let elf = ElfFile::read(shown)?;
         if args.json {
-            println!("{}", serde_json::to_string(&facts(&args, shown, &elf)?)?);
+            outln!("{}", serde_json::to_string(&facts(&args, shown, &elf)?)?)?;
         } else {
             print_queries(&args, &elf)?;
         }
@@ -117,19 +122,19 @@ fn copy_mode(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
 fn print_queries(args: &Args, elf: &ElfFile) -> Result<()> {
     if args.print_interpreter {
         match elf.interpreter()? {
-            Some(i) => println!("{i}"),
+            Some(i) => outln!("{i}")?,
             None => bail!("no interpreter (PT_INTERP) in this file"),
         }
     }
     if args.print_rpath {
-        println!("{}", elf.rpath()?.unwrap_or_default());
+        outln!("{}", elf.rpath()?.unwrap_or_default())?;
     }
     if args.print_soname {
-        println!("{}", elf.soname()?.unwrap_or_default());
+        outln!("{}", elf.soname()?.unwrap_or_default())?;
     }
     if args.print_needed {
         for n in elf.needed()? {
-            println!("{n}");
+            outln!("{n}")?;
         }
     }
     Ok(())

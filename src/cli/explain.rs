@@ -1,6 +1,7 @@
 //! `abicut explain GRAPH NODE --changed ...`: the chain of inputs that forces NODE to
 //! rebuild, like `nix why-depends` for rebuilds.
 
+use super::out::out;
 use super::plan::PlanInput;
 use abicut::graph::plan;
 use std::process::ExitCode;
@@ -45,6 +46,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         out = serde_json::to_string_pretty(&chains)? + "\n";
     }
-    print!("{out}");
+    out!("{out}")?;
     Ok(ExitCode::SUCCESS)
 }

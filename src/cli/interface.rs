@@ -1,5 +1,6 @@
 //! `abicut interface`: the interface tree of package outputs and its Merkle hash.
 
+use super::out::outln;
 use abicut::tree::{self, HeaderMode};
 use anyhow::bail;
 use clap::{Args, ValueEnum};
@@ -70,7 +71,7 @@ pub fn run(args: InterfaceArgs) -> anyhow::Result<ExitCode> {
     }
     let hash = built.hash();
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "hash": hash,
@@ -78,9 +79,9 @@ pub fn run(args: InterfaceArgs) -> anyhow::Result<ExitCode> {
                 "entries": built.entries.len(),
                 "output": args.output.as_ref().map(|p| p.to_string_lossy()),
             })
-        );
+        )?;
     } else if args.hash {
-        println!("{hash}");
+        outln!("{hash}")?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,6 +5,7 @@ mod diff;
 mod elf;
 mod explain;
 mod interface;
+pub mod out;
 mod plan;
 mod relink;
 mod report;
@@ -53,7 +54,14 @@ enum Command {
     Report(report::Args),
 }
 
+/// Runs the command, then flushes standard output so that a write error surfaces here.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let code = dispatch(cli)?;
+    out::flush()?;
+    Ok(code)
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Stubgen(args) => stubgen::run(args),
         Command::Interface(args) => interface::run(args),

@@ -1,6 +1,7 @@
 //! `abicut relink-plan GRAPH --changed NAME...`: which derivations compile, which only
 //! relink, which are untouched, with early cutoff on interface hashes.
 
+use super::out::out;
 use abicut::graph::Graph;
 use abicut::graph::overrides::Overrides;
 use abicut::graph::plan::{self, Abi, AbiFacts, Plan};
@@ -14,8 +15,9 @@ pub struct PlanInput {
     /// Derivation graph: abicut graph JSON, or Nix's `nix show-derivation -r` /
     /// `nix derivation show -r` JSON.
     pub graph: PathBuf,
-    /// Changed derivations, by id, name or pname.
-    #[arg(long, required = true, num_args = 1..)]
+    /// A changed derivation, by id, name or pname; repeat for several. One value per flag, so
+    /// that the graph may come before or after it.
+    #[arg(long, required = true, num_args = 1, action = clap::ArgAction::Append, value_name = "NAME")]
     pub changed: Vec<String>,
     /// Whether a rebuilt derivation's interface hash changes (unknown counts as changed).
     #[arg(
@@ -98,7 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 pub fn emit(output: Option<&Path>, text: &str) -> anyhow::Result<()> {
     match output {
         Some(path) => abicut::fsx::write_atomic(path, text.as_bytes())?,
-        None => print!("{text}"),
+        None => out!("{text}")?,
     }
     Ok(())
 }

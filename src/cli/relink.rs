@@ -1,5 +1,6 @@
 //! `abicut relink`: copy a compile output to its real output, rewriting store paths.
 
+use super::out::outln;
 use abicut::relink::{self, Options, Progress, mapping::Mapping};
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -68,9 +69,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         b.finish_and_clear();
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        outln!("{}", serde_json::to_string_pretty(&summary)?)?;
     } else {
-        println!(
+        outln!(
             "relinked {} -> {}: {} files ({} bytes, {} rewritten, {} hard-linked), {} symlinks, {} directories",
             args.src.display(),
             args.dest.display(),
@@ -80,9 +81,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
             summary.files_hardlinked,
             summary.symlinks,
             summary.directories
-        );
+        )?;
         for m in &summary.mappings {
-            println!("  {} -> {}: {} occurrences", m.from, m.to, m.occurrences);
+            outln!("  {} -> {}: {} occurrences", m.from, m.to, m.occurrences)?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -1,5 +1,6 @@
 //! `abicut stubgen`: interface stubs and ABI hashes of shared libraries.
 
+use super::out::outln;
 use abicut::stubgen::{self, Format};
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
@@ -77,7 +78,7 @@ pub fn run(args: StubgenArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if args.hash {
-        print_hash(&iface.abi_hash(), lib, args.json);
+        print_hash(&iface.abi_hash(), lib, args.json)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -87,7 +88,7 @@ fn batch(args: &StubgenArgs, dir: &PathBuf, format: Format) -> anyhow::Result<Ex
     let mut failed = 0;
     for outcome in stubgen::batch(&args.libs, dir, format, &options(args), args.hash) {
         match outcome.result {
-            Ok((_, Some(hash))) => print_hash(&hash, &outcome.input, args.json),
+            Ok((_, Some(hash))) => print_hash(&hash, &outcome.input, args.json)?,
             Ok(_) => {}
             Err(err) => {
                 failed += 1;
@@ -106,13 +107,14 @@ fn options(args: &StubgenArgs) -> stubgen::Options {
     stubgen::Options { exact: args.exact }
 }
 
-fn print_hash(hash: &str, lib: &std::path::Path, json: bool) {
+fn print_hash(hash: &str, lib: &std::path::Path, json: bool) -> std::io::Result<()> {
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({"path": lib.to_string_lossy(), "abi_hash": hash})
-        );
+        )?;
     } else {
-        println!("{hash}  {}", lib.display());
+        outln!("{hash}  {}", lib.display())?;
     }
+    Ok(())
 }

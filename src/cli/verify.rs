@@ -1,6 +1,7 @@
 //! `abicut verify`: the loader finds every library, every import of every loaded object
 //! binds, nothing forbidden remains.
 
+use super::out::outln;
 use abicut::relink::verify::{self, Options};
 use anyhow::Result;
 use std::path::PathBuf;
@@ -34,22 +35,22 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     let report = verify::verify(&args.tree, &opts)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
         for p in &report.problems {
-            println!("{}: {}", p.file.display(), p.detail);
+            outln!("{}: {}", p.file.display(), p.detail)?;
         }
         for p in &report.owed {
-            println!("note: {}: {}", p.file.display(), p.detail);
+            outln!("note: {}: {}", p.file.display(), p.detail)?;
         }
-        println!(
+        outln!(
             "{}: {} files, {} ELF objects, {} problems, {} imports owed by programs",
             args.tree.display(),
             report.files,
             report.elf_objects,
             report.problems.len(),
             report.owed.len()
-        );
+        )?;
     }
     Ok(if report.ok() {
         ExitCode::SUCCESS

@@ -11,7 +11,7 @@ pub mod plan;
 use crate::error::{Error, Result};
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
 
@@ -37,7 +37,7 @@ impl Hasher for IdHasher {
     }
 }
 
-/// How a derivation uses one of its inputs (DESIGN.md, "Planning").
+/// How a derivation uses one of its inputs (README, "Planning": the rules each role follows).
 ///
 /// Ordered by strength: a `tool` edge forces at least what a `lib` edge forces, which
 /// forces at least what a `runtime` edge does, so duplicate edges keep the strongest.
@@ -203,10 +203,14 @@ impl Graph {
     pub fn resolve_all(&self, keys: &[String]) -> Result<Vec<NodeIndex>> {
         let mut out = Vec::new();
         for key in keys {
-            let found = self.resolve(key);
+            let mut found = self.resolve(key);
+            if found.is_empty() {
+                found = self.resolve_without_version(key)?;
+            }
             if found.is_empty() {
                 return Err(Error::Usage(format!(
-                    "no node named {key:?} in the graph (matched against ids, names and pnames)"
+                    "no node named {key:?} in the graph (matched against ids, names, pnames \
+                     and names without their version)"
                 )));
             }
             out.extend(found);
@@ -214,6 +218,26 @@ impl Graph {
         out.sort_unstable();
         out.dedup();
         Ok(out)
+    }
+
+    /// Nodes whose name is `key` once its version is cut off (`base-1.0` for `base`): plain Nix
+    /// derivations carry no pname, and users name a package without its version. Several
+    /// different names matching is ambiguous, an error listing them.
+    fn resolve_without_version(&self, key: &str) -> Result<Vec<NodeIndex>> {
+        let found: Vec<NodeIndex> = self
+            .dag
+            .node_indices()
+            .filter(|&ix| name_without_version(&self.dag[ix].name) == key)
+            .collect();
+        let names: BTreeSet<&str> = found.iter().map(|&ix| self.dag[ix].name.as_str()).collect();
+        if names.len() > 1 {
+            let list: Vec<&str> = names.into_iter().collect();
+            return Err(Error::Usage(format!(
+                "{key:?} is ambiguous: it names {}; give one of them",
+                list.join(", ")
+            )));
+        }
+        Ok(found)
     }
 
     /// Loads a graph file, recognising its format: abicut graph JSON carries a
@@ -420,4 +444,18 @@ fn input_rows(dag: &DiGraph<Node, Role>, topo: &[NodeIndex]) -> (Vec<Input>, Vec
         offsets.push(inputs.len());
     }
     (inputs, offsets)
+}
+
+/// A derivation name without its version, as Nix's `builtins.parseDrvName` splits it: the
+/// version starts after the first `-` not followed by a letter (`python3-3.11` → `python3`).
+fn name_without_version(name: &str) -> &str {
+    name.char_indices()
+        .find(|&(i, c)| {
+            c == '-'
+                && name[i + 1..]
+                    .chars()
+                    .next()
+                    .is_some_and(|n| !n.is_ascii_alphabetic())
+        })
+        .map_or(name, |(i, _)| &name[..i])
 }

@@ -1,5 +1,6 @@
 //! The plan: for every derivation, whether its compile reruns, only its relink reruns, or
-//! nothing does, with early cutoff on interface hashes (DESIGN.md, "Planning"):
+//! nothing does, with early cutoff on interface hashes (the rules README's "Planning"
+//! section states):
 //!
 //! - compile(n) reruns iff n changed, or a `tool` input's final output changed, or a `lib`
 //!   input's interface changed (unknown counts as changed);

@@ -2,15 +2,21 @@
 //!
 //! The format has no field for symbol versions, so a versioned symbol carries its version in
 //! its name, as `name@@VER` (default) or `name@VER` (hidden); version definitions are implied
-//! by those names. Everything else IFS cannot say (alignment, regions, aliases, imports'
-//! versions, arch sections) is lost on the way out, and gets conservative defaults on the
-//! way in: IFS is for exchange, the canonical JSON is the interface.
+//! by those names, and a version's marker symbol (`VER@@VER`, absolute in the library) is read
+//! back as one. Version parents and flags ride in comments llvm-ifs ignores
+//! (`# abicut-version: VER parents P... flags N`), so a library and its own IFS diff as
+//! identical when nothing else is lost; symbols are listed in `.dynsym` order, which the
+//! reader keeps. What IFS cannot carry at all (data alignment and regions, alias groups,
+//! protected visibility, arch sections, link warnings,
+//! imports' providers) is named, with counts, in a leading comment when the interface has
+//! any, and gets conservative defaults on the way in: IFS is for exchange, the canonical
+//! JSON is the interface.
 
 use super::{
     Binding, FileClass, Import, Interface, Kind, Region, SCHEMA_VERSION, Symbol, VersionDef,
     Visibility,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 /// ELF machines and the names llvm-ifs gives them.
@@ -28,7 +34,19 @@ const ARCHES: &[(u16, &str)] = &[
 
 /// Renders `iface` as llvm-ifs text.
 pub fn render(iface: &Interface) -> String {
-    let mut out = String::from("--- !ifs-v1\nIfsVersion:      3.0\n");
+    let mut out = String::from("--- !ifs-v1\n");
+    let lost = not_carried(iface);
+    if !lost.is_empty() {
+        let _ = writeln!(out, "# abicut: IFS cannot carry {}", lost.join(", "));
+    }
+    out.push_str("IfsVersion:      3.0\n");
+    for v in &iface.versions {
+        let _ = write!(out, "# {VERSION_COMMENT} {} index {}", v.name, v.index);
+        if !v.parents.is_empty() {
+            let _ = write!(out, " parents {}", v.parents.join(" "));
+        }
+        let _ = writeln!(out, " flags {}", v.flags);
+    }
     if let Some(soname) = &iface.soname {
         let _ = writeln!(out, "SoName:          {}", quote(soname));
     }
@@ -53,14 +71,58 @@ pub fn render(iface: &Interface) -> String {
         }
     }
     out.push_str("Symbols:\n");
-    let mut lines: Vec<String> = iface.symbols.iter().map(symbol_line).collect();
-    lines.extend(iface.imports.iter().map(import_line));
+    // In `.dynsym` order, which the reader takes back from the line order.
+    let mut lines: Vec<(u32, String)> = iface
+        .symbols
+        .iter()
+        .map(|s| (s.position, symbol_line(s)))
+        .collect();
+    lines.extend(iface.imports.iter().map(|i| (i.position, import_line(i))));
     lines.sort();
-    for line in lines {
+    for (_, line) in lines {
         out.push_str(&line);
     }
     out.push_str("...\n");
     out
+}
+
+/// The comment that carries a version definition's parents and flags.
+const VERSION_COMMENT: &str = "abicut-version:";
+
+/// What of `iface` the IFS text loses, with counts, for the leading comment.
+fn not_carried(iface: &Interface) -> Vec<String> {
+    let mut lost = Vec::new();
+    let mut count = |n: usize, what: &str| {
+        if n > 0 {
+            lost.push(format!("{n} {what}"));
+        }
+    };
+    let data = |s: &&Symbol| s.region.is_data() || s.region == Region::Common;
+    count(
+        iface.symbols.iter().filter(data).count(),
+        "data symbols' alignment and region",
+    );
+    let groups: BTreeSet<&str> = iface
+        .symbols
+        .iter()
+        .filter_map(|s| s.alias_of.as_deref())
+        .collect();
+    count(groups.len(), "alias groups");
+    count(
+        iface
+            .symbols
+            .iter()
+            .filter(|s| s.visibility == Visibility::Protected)
+            .count(),
+        "protected symbols",
+    );
+    count(iface.sections.len(), "arch sections");
+    count(iface.warnings.len(), "link warnings");
+    count(
+        iface.imports.iter().filter(|i| i.from.is_some()).count(),
+        "imports' providers",
+    );
+    lost
 }
 
 fn symbol_line(sym: &Symbol) -> String {
@@ -134,10 +196,17 @@ pub fn parse(text: &str) -> Result<Interface, String> {
     let mut imports = Vec::new();
     let mut section = "";
     let mut saw_version = false;
-    for (n, raw) in text.lines().enumerate() {
-        let line = raw.trim_end();
-        let at = |msg: &str| format!("line {}: {msg}", n + 1);
-        if line.is_empty() || line.starts_with('#') || line == "--- !ifs-v1" || line == "..." {
+    let mut carried = BTreeMap::new();
+    for (n, line) in block_lines(text)? {
+        let at = |msg: &str| format!("line {n}: {msg}");
+        if let Some(comment) = line.trim_start().strip_prefix('#') {
+            if let Some(def) = comment.trim_start().strip_prefix(VERSION_COMMENT) {
+                let def = parse_version_comment(def).map_err(|e| at(&e))?;
+                carried.insert(def.name.clone(), def);
+            }
+            continue;
+        }
+        if line.is_empty() || line == "--- !ifs-v1" || line == "..." {
             continue;
         }
         if let Some(item) = line.trim_start().strip_prefix("- ") {
@@ -178,7 +247,7 @@ pub fn parse(text: &str) -> Result<Interface, String> {
     if !saw_version {
         return Err("not llvm-ifs text: no IfsVersion".into());
     }
-    let versions = implied_versions(soname.as_deref(), &symbols);
+    let versions = carried_versions(implied_versions(soname.as_deref(), &symbols), carried);
     let mut iface = Interface {
         file,
         imports,
@@ -207,6 +276,119 @@ fn parse_target(value: &str, file: &mut FileClass) -> Result<(), String> {
     file.big_endian = fields.get("Endianness").map(String::as_str) == Some("big");
     file.elf64 = fields.get("BitWidth").map(String::as_str) != Some("32");
     Ok(())
+}
+
+/// The text's lines, numbered from 1, with YAML flow sequences (`Symbols: [ { ... }, ... ]`,
+/// on one line or several, as llvm-ifs accepts them) unfolded into block items
+/// (`Symbols:` then `- { ... }`), which the reader then takes like the block style.
+fn block_lines(text: &str) -> Result<Vec<(usize, String)>, String> {
+    let mut out = Vec::new();
+    let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim_end()));
+    while let Some((n, line)) = lines.next() {
+        let flow = (!line.trim_start().starts_with(['#', '-']))
+            .then(|| line.split_once(':'))
+            .flatten()
+            .filter(|(_, v)| v.trim_start().starts_with('['));
+        let Some((key, value)) = flow else {
+            out.push((n, line.to_string()));
+            continue;
+        };
+        let mut body = value.trim_start()[1..].to_string();
+        let items = loop {
+            if let Some(items) = flow_items(&body) {
+                break items;
+            }
+            let Some((_, more)) = lines.next() else {
+                return Err(format!("line {n}: `{}: [` has no closing ]", key.trim()));
+            };
+            body.push(' ');
+            body.push_str(more);
+        };
+        out.push((n, format!("{}:", key.trim_end())));
+        out.extend(items.into_iter().map(|item| (n, format!("  - {item}"))));
+    }
+    Ok(out)
+}
+
+/// The items of a flow sequence whose opening `[` is already consumed, or `None` while its
+/// closing `]` has not been seen. Commas inside `{ }` and quotes do not split items.
+fn flow_items(body: &str) -> Option<Vec<String>> {
+    let mut items = Vec::new();
+    let (mut depth, mut quoted, mut start) = (0usize, false, 0);
+    for (i, c) in body.char_indices() {
+        match c {
+            '\'' => quoted = !quoted,
+            _ if quoted => {}
+            '{' => depth += 1,
+            '}' => depth = depth.saturating_sub(1),
+            ',' | ']' if depth == 0 => {
+                let item = body[start..i].trim();
+                if !item.is_empty() {
+                    items.push(item.to_string());
+                }
+                if c == ']' {
+                    return Some(items);
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Parses `VER index I [parents P...] flags N`, the rest of an `# abicut-version:` comment.
+fn parse_version_comment(text: &str) -> Result<VersionDef, String> {
+    let mut words = text.split_whitespace();
+    let name = words
+        .next()
+        .ok_or("abicut-version comment without a version")?;
+    let mut def = VersionDef {
+        flags: 0,
+        index: 0,
+        name: name.to_string(),
+        parents: Vec::new(),
+    };
+    let mut in_parents = false;
+    while let Some(word) = words.next() {
+        let mut number = |what: &str| {
+            let value = words.next().unwrap_or("");
+            value
+                .parse::<u16>()
+                .map_err(|_| format!("version {name}: bad {what} {value:?}"))
+        };
+        match word {
+            "parents" => in_parents = true,
+            "index" => (def.index, in_parents) = (number("index")?, false),
+            "flags" => (def.flags, in_parents) = (number("flags")?, false),
+            parent if in_parents => def.parents.push(parent.to_string()),
+            other => return Err(format!("version {name}: unexpected {other:?}")),
+        }
+    }
+    Ok(def)
+}
+
+/// The implied version definitions, with what the comments carried (index, parents, flags,
+/// the base version's name) taking precedence; in index order.
+fn carried_versions(
+    implied: Vec<VersionDef>,
+    carried: BTreeMap<String, VersionDef>,
+) -> Vec<VersionDef> {
+    if carried.is_empty() {
+        return implied;
+    }
+    let mut versions: Vec<VersionDef> = carried.into_values().collect();
+    let next = versions.iter().map(|v| v.index).max().unwrap_or(1);
+    let missing: Vec<VersionDef> = implied
+        .into_iter()
+        .filter(|v| v.flags & 1 == 0 && !versions.iter().any(|c| c.name == v.name))
+        .collect();
+    for (k, mut v) in missing.into_iter().enumerate() {
+        v.index = next + 1 + k as u16;
+        versions.push(v);
+    }
+    versions.sort_by_key(|v| v.index);
+    versions
 }
 
 /// Parses `{ Key: value, Key: 'quoted, value' }`.
@@ -277,7 +459,10 @@ fn parse_symbol(fields: &BTreeMap<String, String>, position: u32) -> Result<Symb
             .map_err(|_| format!("symbol {full}: bad Size {s}"))?,
         None => 0,
     };
+    // A version's marker symbol (`VER@@VER`, size 0) is absolute in the library.
+    let marker = version.as_deref() == Some(name.as_str()) && !hidden && size == 0;
     let region = match kind {
+        _ if marker => Region::Abs,
         Kind::Func => Region::Text,
         Kind::Tls => Region::Tls,
         _ => Region::Data,

@@ -1,0 +1,534 @@
+//! The command line as a user meets it: usage lines that work as printed, output into a
+//! closed pipe, names under multicall links.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use support::abicut;
+
+/// A chain graph `n0 <- n1 <- ... <- n{len-1}`, each linking the one before.
+fn chain_graph(dir: &Path, len: usize) -> PathBuf {
+    let nodes: Vec<serde_json::Value> = (0..len)
+        .map(|i| {
+            let inputs = if i == 0 {
+                serde_json::json!({})
+            } else {
+                serde_json::json!({ format!("n{}", i - 1): "lib" })
+            };
+            serde_json::json!({ "id": format!("n{i}"), "inputs": inputs })
+        })
+        .collect();
+    let graph = serde_json::json!({ "schema": "abicut-graph", "version": 1, "nodes": nodes });
+    let path = dir.join("graph.json");
+    std::fs::write(&path, graph.to_string()).expect("write graph");
+    path
+}
+
+/// Runs `abicut ARGS | head -1` in bash and returns (abicut's exit status, its stderr, the
+/// line `head` printed).
+fn into_head(args: &[&str]) -> (i32, String, String) {
+    let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+    let script = format!(
+        "'{}' {} 2>stderr | head -1; echo \"status=${{PIPESTATUS[0]}}\"",
+        abicut().display(),
+        quoted.join(" ")
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(dir.path())
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let status = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("status="))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(-1);
+    let stderr = std::fs::read_to_string(dir.path().join("stderr")).unwrap_or_default();
+    (
+        status,
+        stderr,
+        stdout.lines().next().unwrap_or("").to_owned(),
+    )
+}
+
+#[test]
+fn relink_plan_into_closed_pipe_exits_zero() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let graph = chain_graph(dir.path(), 20_000);
+    let graph = graph.to_str().expect("utf-8 path");
+    let (status, stderr, first) = into_head(&["relink-plan", graph, "--changed", "n0"]);
+    assert_eq!(
+        status, 0,
+        "abicut exits 0 when head closes the pipe: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!first.is_empty(), "head saw the first line");
+}
+
+#[test]
+fn diff_into_closed_pipe_exits_zero() {
+    let libc = "/usr/lib/x86_64-linux-gnu/libc.so.6";
+    let libm = "/usr/lib/x86_64-linux-gnu/libm.so.6";
+    let (status, stderr, first) = into_head(&["diff", libc, libm]);
+    assert_eq!(
+        status, 0,
+        "abicut exits 0 when head closes the pipe: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(first, "breaking");
+}
+
+/// The `Usage:` line `abicut ARGS --help` prints, without the `Usage: ` prefix.
+fn usage(program: &Path, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .arg("--help")
+        .output()
+        .expect("abicut runs");
+    let help = String::from_utf8_lossy(&out.stdout).into_owned();
+    help.lines()
+        .find_map(|l| l.strip_prefix("Usage: "))
+        .unwrap_or_else(|| panic!("no usage line in {help}"))
+        .to_owned()
+}
+
+/// Runs a usage line as printed, each `<PLACEHOLDER>` replaced by its value.
+fn run_usage(line: &str, values: &[(&str, &str)]) -> std::process::Output {
+    let words: Vec<String> = line
+        .split_whitespace()
+        .skip(1)
+        .filter(|w| *w != "[OPTIONS]")
+        .map(|w| {
+            values
+                .iter()
+                .find(|(k, _)| *k == w)
+                .map_or_else(|| w.to_owned(), |(_, v)| (*v).to_owned())
+        })
+        .collect();
+    assert!(
+        !words.iter().any(|w| w.starts_with('<')),
+        "unfilled: {line}"
+    );
+    Command::new(abicut())
+        .args(&words)
+        .output()
+        .expect("abicut runs")
+}
+
+#[test]
+fn relink_plan_and_explain_usage_order_works() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let graph = chain_graph(dir.path(), 3);
+    let graph = graph.to_str().expect("utf-8 path");
+    let values = [("<NAME>", "n0"), ("<GRAPH>", graph), ("<NODE>", "n2")];
+    for cmd in ["relink-plan", "explain"] {
+        let line = usage(&abicut(), &[cmd]);
+        let out = run_usage(&line, &values);
+        assert!(
+            out.status.success(),
+            "usage line `{line}` fails: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn changed_repeats_before_and_after_the_graph() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let graph = chain_graph(dir.path(), 4);
+    let graph = graph.to_str().expect("utf-8 path");
+    let before = support::abicut_status(
+        &[
+            "relink-plan",
+            "--changed",
+            "n0",
+            "--changed",
+            "n2",
+            graph,
+            "--json",
+        ],
+        dir.path(),
+    );
+    let after = support::abicut_status(
+        &[
+            "relink-plan",
+            graph,
+            "--changed",
+            "n0",
+            "--changed",
+            "n2",
+            "--json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(before.0, 0, "{}", before.2);
+    assert_eq!(before.1, after.1);
+    assert!(before.1.contains("\"n2\""), "{}", before.1);
+}
+
+/// A Nix-like graph: derivations named `pname-version`, no pname recorded.
+fn versioned_graph(dir: &Path, extra: &[&str]) -> PathBuf {
+    let mut nodes = vec![
+        serde_json::json!({ "id": "/nix/store/a-base-1.0.drv", "name": "base-1.0" }),
+        serde_json::json!({ "id": "/nix/store/b-python3-3.11.drv", "name": "python3-3.11" }),
+        serde_json::json!({
+            "id": "/nix/store/c-app-2.drv",
+            "name": "app-2",
+            "inputs": { "/nix/store/a-base-1.0.drv": "lib" }
+        }),
+    ];
+    for (i, name) in extra.iter().enumerate() {
+        nodes
+            .push(serde_json::json!({ "id": format!("/nix/store/x{i}-{name}.drv"), "name": name }));
+    }
+    let graph = serde_json::json!({ "schema": "abicut-graph", "version": 1, "nodes": nodes });
+    let path = dir.join("nix-graph.json");
+    std::fs::write(&path, graph.to_string()).expect("write graph");
+    path
+}
+
+#[test]
+fn changed_matches_a_derivation_name_without_its_version() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let graph = versioned_graph(dir.path(), &[]);
+    let graph = graph.to_str().expect("utf-8 path");
+    let plan = |name: &str| {
+        support::abicut_status(
+            &["relink-plan", graph, "--changed", name, "--abi", "changed"],
+            dir.path(),
+        )
+    };
+    let (code, by_version_free, stderr) = plan("base");
+    assert_eq!(code, 0, "{stderr}");
+    let (_, by_full, _) = plan("base-1.0");
+    assert_eq!(by_version_free, by_full);
+    assert!(by_full.contains("app-2"), "{by_full}");
+    let (code, _, stderr) = plan("python3");
+    assert_eq!(code, 0, "a digit inside the name stays in it: {stderr}");
+}
+
+#[test]
+fn a_version_free_name_matching_two_derivations_is_an_error_listing_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let graph = versioned_graph(dir.path(), &["base-2.0"]);
+    let graph = graph.to_str().expect("utf-8 path");
+    let (code, stdout, stderr) =
+        support::abicut_status(&["relink-plan", graph, "--changed", "base"], dir.path());
+    assert_eq!(code, 3, "{stdout}");
+    assert!(stderr.contains("ambiguous"), "{stderr}");
+    assert!(
+        stderr.contains("base-1.0") && stderr.contains("base-2.0"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn stubgen_multicall_usage_names_stubgen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let link = dir.path().join("stubgen");
+    std::os::unix::fs::symlink(abicut(), &link).expect("symlink");
+    let line = usage(&link, &[]);
+    assert!(line.starts_with("stubgen "), "usage under stubgen: {line}");
+    let out = Command::new(&link).output().expect("stubgen runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("abicut stubgen"), "{stderr}");
+}
+
+#[test]
+fn every_elf_print_flag_has_help_text() {
+    let out = Command::new(abicut())
+        .args(["elf", "--help"])
+        .output()
+        .expect("abicut runs");
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--print-rpath",
+        "--print-interpreter",
+        "--print-soname",
+        "--print-needed",
+    ] {
+        let line = help
+            .lines()
+            .find(|l| l.trim_start().starts_with(flag))
+            .unwrap_or_else(|| panic!("{flag} missing from help:\n{help}"));
+        assert!(
+            line.trim_start().len() > flag.len() + 5,
+            "{flag} has no help text: {line:?}"
+        );
+    }
+}
+
+/// README and the sources cite only documents the repository holds.
+#[test]
+fn no_citation_of_a_design_document_outside_the_repository() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if root.join("DESIGN.md").exists() {
+        return;
+    }
+    let mut files = vec![root.join("README.md")];
+    for dir in ["src", "examples"] {
+        for entry in walkdir(&root.join(dir)) {
+            files.push(entry);
+        }
+    }
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        assert!(
+            !text.contains("DESIGN.md"),
+            "{} cites DESIGN.md, which is not in the repository",
+            file.display()
+        );
+    }
+}
+
+/// Every file under `dir`, recursively.
+fn walkdir(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("read_dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+/// Runs examples/debian-sources.sh against the apt configuration in `etc` (no update) and
+/// returns what `apt-get indextargets` then reports: (deb targets, deb-src targets, stderr).
+fn debian_sources(etc: &Path) -> (Vec<String>, Vec<String>, String) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/debian-sources.sh");
+    let run = Command::new("sh")
+        .arg(&script)
+        .env("APT_ETC", etc)
+        .env("ABICUT_NO_UPDATE", "1")
+        .output()
+        .expect("sh runs");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let out = Command::new("apt-get")
+        .arg(format!("-o=Dir::Etc={}", etc.display()))
+        .args([
+            "indextargets",
+            "--format",
+            "$(TARGET_OF) $(REPO_URI) $(RELEASE) $(COMPONENT)",
+        ])
+        .output()
+        .expect("apt-get runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.sort_unstable();
+    lines.dedup();
+    let of = |kind: &str| -> Vec<String> {
+        lines
+            .iter()
+            .filter_map(|l| l.strip_prefix(kind))
+            .map(str::to_owned)
+            .collect()
+    };
+    (
+        of("deb "),
+        of("deb-src "),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn debian_sources_adds_only_missing_deb_src_entries() {
+    if !support::have("apt-get") {
+        return;
+    }
+    let keyring = "/usr/share/keyrings/debian-archive-keyring.gpg";
+    for deb822 in [true, false] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let etc = dir.path();
+        std::fs::create_dir_all(etc.join("sources.list.d")).expect("mkdir");
+        if deb822 {
+            let stanza = |uri: &str, suites: &str| {
+                format!(
+                    "Types: deb\nURIs: {uri}\nSuites: {suites}\nComponents: main\nSigned-By: {keyring}\n"
+                )
+            };
+            let text = stanza("http://deb.debian.org/debian", "bookworm bookworm-updates")
+                + "\n"
+                + &stanza("http://deb.debian.org/debian-security", "bookworm-security");
+            std::fs::write(etc.join("sources.list.d/debian.sources"), text).expect("write");
+        } else {
+            let text = format!(
+                "deb [signed-by={keyring}] http://deb.debian.org/debian bookworm main\n\
+                 deb [signed-by={keyring}] http://deb.debian.org/debian bookworm-updates main\n\
+                 deb [signed-by={keyring}] http://deb.debian.org/debian-security bookworm-security main\n"
+            );
+            std::fs::write(etc.join("sources.list"), text).expect("write");
+        }
+        // One deb-src entry the user already has, in a file of their own.
+        std::fs::write(
+            etc.join("sources.list.d/mine.list"),
+            format!("deb-src [signed-by={keyring}] http://deb.debian.org/debian bookworm main\n"),
+        )
+        .expect("write");
+        for _ in 0..2 {
+            let (deb, src, stderr) = debian_sources(etc);
+            assert_eq!(deb.len(), 3, "{deb:?}");
+            assert_eq!(src, deb, "every deb entry has its deb-src, once");
+            assert!(
+                !stderr.contains("configured multiple times") && !stderr.contains("E:"),
+                "apt complains (deb822={deb822}): {stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn readme_runs_debian_sources_without_sudo() {
+    let readme = include_str!("../README.md");
+    assert!(readme.contains("sh examples/debian-sources.sh"));
+    assert!(
+        !readme.lines().any(|l| l.trim_start().starts_with("sudo ")),
+        "a root Debian machine has no sudo"
+    );
+}
+
+/// An example's binary, built if `cargo test` did not build it (`--test cli` alone).
+fn example(name: &str) -> PathBuf {
+    let release = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent()?.parent().map(Path::to_path_buf))
+        .expect("test binary sits in target/<profile>/deps");
+    let bin = release.join("examples").join(name);
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--release", "--example", name])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success());
+    }
+    bin
+}
+
+#[test]
+fn bench_relink_leaves_nothing_behind() {
+    if !support::have("patchelf") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tree = dir.path().join("tree");
+    std::fs::create_dir(&tree).expect("mkdir");
+    for lib in ["libz.so.1", "libm.so.6"] {
+        std::fs::copy(
+            Path::new("/usr/lib/x86_64-linux-gnu").join(lib),
+            tree.join(lib),
+        )
+        .expect("copy a library");
+    }
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).expect("mkdir");
+    let out = Command::new(example("bench_relink"))
+        .arg(&tree)
+        .arg(&work)
+        .current_dir(dir.path())
+        .output()
+        .expect("bench runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let left: Vec<_> = std::fs::read_dir(&work).expect("read_dir").collect();
+    assert!(left.is_empty(), "the bench left {left:?} in its WORKDIR");
+}
+
+/// Bare `abicut` in README's commands needs it on PATH: the install step comes first.
+#[test]
+fn readme_installs_abicut_before_using_it_bare() {
+    let readme = include_str!("../README.md");
+    let install = readme
+        .find("cargo install --path .")
+        .expect("README has an install step");
+    let mut offset = 0;
+    let mut in_sh = false;
+    let mut first_bare = None;
+    for line in readme.split_inclusive('\n') {
+        if line.starts_with("```") {
+            in_sh = line.trim_end() == "```sh" && !in_sh;
+        } else if in_sh && line.trim_start().starts_with("abicut ") && first_bare.is_none() {
+            first_bare = Some(offset);
+        }
+        offset += line.len();
+    }
+    let first_bare = first_bare.expect("README runs abicut somewhere");
+    assert!(
+        install < first_bare,
+        "README runs bare `abicut` (offset {first_bare}) before installing it (offset {install})"
+    );
+}
+
+/// An unknown ABI (the default `--abi unknown`, or a node missing from `--interfaces`)
+/// counts as changed: the dependents compile, as under `--abi changed`, not as under `same`.
+#[test]
+fn unknown_abi_counts_as_changed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let graph = chain_graph(dir.path(), 3);
+    let graph = graph.to_str().expect("utf-8 path");
+    let plan = |extra: &[&str]| {
+        let mut args = vec!["relink-plan", graph, "--changed", "n0"];
+        args.extend(extra);
+        let (code, text, stderr) = support::abicut_status(&args, dir.path());
+        assert_eq!(code, 0, "{stderr}");
+        text
+    };
+    let changed = plan(&["--abi", "changed"]);
+    let same = plan(&["--abi", "same"]);
+    assert_ne!(changed, same);
+    assert!(changed.contains("compile   n1"), "{changed}");
+    assert_eq!(
+        plan(&[]),
+        changed,
+        "the default is unknown, which counts as changed"
+    );
+    assert_eq!(plan(&["--abi", "unknown"]), changed);
+    let old = dir.path().join("old.json");
+    let new = dir.path().join("new.json");
+    std::fs::write(&old, r#"{"n1": "h1"}"#).expect("write");
+    std::fs::write(&new, r#"{"n1": "h1"}"#).expect("write");
+    let measured = plan(&["--interfaces", old.to_str().unwrap(), new.to_str().unwrap()]);
+    assert!(
+        measured.contains("compile   n1"),
+        "n0 is missing from the measurements, so unknown: {measured}"
+    );
+}
+
+/// Every command prints through `cli::out` (a closed pipe is success there); a bare
+/// `println!` would panic on one again.
+#[test]
+fn no_command_prints_around_cli_out() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = walkdir(&root.join("src/cli"));
+    files.push(root.join("src/main.rs"));
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        for (n, line) in text.lines().enumerate() {
+            let bare = line.contains("println!(") && !line.contains("eprintln!(")
+                || line.contains("print!(") && !line.contains("eprint!(");
+            assert!(
+                !bare,
+                "{}:{}: prints around cli::out: {line}",
+                file.display(),
+                n + 1
+            );
+        }
+    }
+}
