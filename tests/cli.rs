@@ -406,17 +406,16 @@ fn example(name: &str) -> PathBuf {
         .ok()
         .and_then(|p| p.parent()?.parent().map(Path::to_path_buf))
         .expect("test binary sits in target/<profile>/deps");
-    let bin = release.join("examples").join(name);
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--release", "--example", name])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo runs");
-        assert!(status.success());
-    }
-    bin
+    // Always asked for: `cargo test` builds examples only as test targets, so a binary in
+    // target/release/examples may be older than the source (a no-op when it is current).
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--release", "--example", name])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("cargo runs");
+    assert!(status.success());
+    release.join("examples").join(name)
 }
 
 #[test]
