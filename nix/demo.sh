@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The main job, end to end on a fresh Debian machine: install what is missing (Nix 2.8
 # from Debian, gcc, pkg-config), build abicut, build the package set in nix/tests with a
-# real Nix, make an ABI-neutral change to its base library, rebuild, and print what Nix
-# compiled, what it only relinked, the time of each build, and abicut's report.
+# real Nix, bump its base library's version (base-1.0 -> base-1.0.1, as nixpkgs renames a
+# package on nearly every update) with an ABI-neutral code change, rebuild, and print what
+# Nix built per role (compile, interface, indirection, relink), the time of each build,
+# what the programs print and abicut's report; then bump it again with a header change,
+# which compiles the dependents.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,31 +54,63 @@ build() {
   awk -v ns=$((end - start)) 'BEGIN { printf "%.2f", ns / 1e9 }'
 }
 
-echo "== first build"
+# Prints the derivations built, per role, with their builders' total time.
+roles() {
+  local role
+  for role in compile interface indirection relink; do
+    printf '   %-12s %-24s %5d ms in all\n' "$role:" \
+      "$(awk -v r="$role" '$1==r{print $2}' "$1" | paste -sd' ')" \
+      "$(awk -v r="$role" '$1==r{t+=$3} END{print t+0}' "$1")"
+  done
+}
+
+# Sets base's version in nix/tests/default.nix (its pname is on the line before).
+bump() {
+  sed -i "/pname = \"base\";/{n;s/version = \"[^\"]*\"/version = \"$1\"/}" nix/tests/default.nix
+}
+
+interface() {
+  nix-build nix/tests --arg abicut "$work/abicut" -A base.interface --no-out-link 2>/dev/null
+}
+
+programs() {
+  for p in prog1 prog2; do
+    "$(nix-build nix/tests --arg abicut "$work/abicut" -A "$p.out" --no-out-link 2>/dev/null)/bin/$p"
+  done
+}
+
+echo "== first build (base-1.0)"
 first=$(build first)
 built first.log > first.built
 echo "   $first s, $(wc -l < first.built) derivations built"
-for role in compile interface relink; do
-  printf '   %-10s %5d ms in all\n' "$role:" "$(awk -v r="$role" '$1==r{t+=$3} END{print t+0}' first.built)"
-done
+roles first.built
 nix-instantiate nix/tests --arg abicut "$work/abicut" -A classic.prog1 -A classic.prog2 2>/dev/null \
   | xargs nix show-derivation -r > graph.json
+programs
+before=$(interface)
 
-sed -i 's/hello from base v1/hello from base v2 (ABI-neutral change)/' nix/tests/src/base/base.c
-echo "== rebuild after an ABI-neutral change to base"
+bump 1.0.1
+sed -i 's/hello from base v1/hello from base v1.0.1 (ABI-neutral change)/' nix/tests/src/base/base.c
+echo "== base-1.0 -> base-1.0.1, an ABI-neutral change: no dependent compiles"
 second=$(build second)
 built second.log > second.built
 echo "   $second s, $(wc -l < second.built) derivations built"
-for role in compile interface relink; do
-  printf '   %-10s %-24s %5d ms in all\n' "$role:" \
-    "$(awk -v r="$role" '$1==r{print $2}' second.built | paste -sd' ')" \
-    "$(awk -v r="$role" '$1==r{t+=$3} END{print t+0}' second.built)"
-done
+roles second.built
+echo "   base's interface: $before"
+echo "                  -> $(interface) ($([ "$before" = "$(interface)" ] && echo same path || echo NEW PATH))"
 echo "== the programs now run the new base"
-for p in prog1 prog2; do
-  "$(nix-build nix/tests --arg abicut "$work/abicut" -A "$p.out" --no-out-link 2>/dev/null)/bin/$p"
-done
-echo "== abicut's plan and report for the same change"
+programs
+
+bump 1.0.2
+sed -i 's/#define BASE_MAGIC 40/#define BASE_MAGIC 41/' nix/tests/src/base/base.h
+echo "== base-1.0.1 -> base-1.0.2, a changed header: the dependents compile"
+third=$(build third)
+built third.log > third.built
+echo "   $third s, $(wc -l < third.built) derivations built"
+roles third.built
+programs
+
+echo "== abicut's plan and report for the ABI-neutral change"
 cd - >/dev/null
 "$abicut" relink-plan "$work/graph.json" --changed base-1.0 --abi same --json > "$work/plan.json"
 "$abicut" report "$work/plan.json"

@@ -1,14 +1,27 @@
-# Turns package descriptions into abicut's three derivations per package:
+# Turns package descriptions into abicut's derivations. A library package P (name
+# "P-V", pname P) becomes four:
 #
-#   compile    the real build, with every `lib` input replaced by that input's interface;
-#   interface  the interface tree of the compile output (floating content-addressed), which
-#              is what dependents compile against: it changes only when the ABI does;
-#   relink     the final output: the compile output with every interface path rewritten to
-#              the real library and its own path to the final one, then verified. Nix refuses
-#              it if any interface path is still referenced (disallowedReferences).
+#   compile      "P-V"  the real build, with every `lib` input replaced by that input's
+#                       interface;
+#   interface    "P"    the interface tree of the compile output (floating content-addressed),
+#                       which is what dependents compile against. Named from the pname, not
+#                       the version, so it keeps its store path through a version bump that
+#                       keeps the interface, and dependents' compiles stay cached. Its own
+#                       paths inside it are its own (abicut interface --self COMPILE=OUT), so
+#                       its content holds no version either;
+#   indirection  "P"    a tiny output mirroring the final output with symlinks: the same name
+#                       as the interface, so the relink of a dependent rewrites the interface
+#                       path into it by a same-length hash rewrite, and RUNPATH, PT_INTERP,
+#                       .pc files and scripts resolve through it to the real files;
+#   relink       "P-V"  the final output: the compile output with every interface path
+#                       rewritten to its indirection and its own path to the final one, then
+#                       verified. Nix refuses it if any interface path is still referenced
+#                       (disallowedReferences).
 #
-# All three carry the package's name, so their store paths have one length and relinking
-# is a same-length rewrite. Works with plain `derivation` and no nixpkgs; see overlay.nix
+# On an ABI-neutral update of P (its version included), P's compile, interface, indirection
+# and relink rebuild; the interface comes out byte-identical at the same path, so no
+# dependent compiles; dependents relink, and what changes in their outputs is only the
+# indirection's store hash. Works with plain `derivation` and no nixpkgs; see overlay.nix
 # for nixpkgs' stdenv.
 {
   # abicut: a derivation or directory with bin/abicut (nix/package.nix builds one).
@@ -57,18 +70,22 @@ let
       (builtins.attrNames libs));
 in
 rec {
-  # package { name, src, build, libs ? { }, tools ? { }, outputs ? [ "out" ] }
+  # package { pname, version, src, build, libs ? { }, tools ? { }, outputs ? [ "out" ] }
+  #   name:    "${pname}-${version}", as in nixpkgs: the compile and the final output carry
+  #            it; the interface and the indirection carry pname only.
   #   build:   a bash script run in the compile derivation with $src and one variable per
   #            output set ($out, $dev, ...), and the inputs' variables (see inputEnv).
   #   libs:    packages made by this function that are linked or included: the compile
-  #            derivation sees their interfaces, the relink maps those to the real outputs.
+  #            derivation sees their interfaces, the relink maps those to their
+  #            indirections.
   #   tools:   anything else (derivations or paths), passed through unchanged.
-  #   outputs: as in nixpkgs, the first being the default; the interface and the relink
-  #            have the same ones, each made from the compile output of the same name.
-  # Returns { name, outputs, compile, interface, out } where `out` is the final, relinked
-  # derivation (all its outputs: `out.dev`, ...).
-  package = { name, src, build, libs ? { }, tools ? { }, outputs ? [ "out" ] }:
+  #   outputs: as in nixpkgs, the first being the default; every derivation of the package
+  #            has the same ones, each made from the output of the same name.
+  # Returns { pname, version, name, outputs, compile, interface, indirection, out } where
+  # `out` is the final, relinked derivation (all its outputs: `out.dev`, ...).
+  package = { pname, version, src, build, libs ? { }, tools ? { }, outputs ? [ "out" ] }:
     let
+      name = "${pname}-${version}";
       libList = builtins.attrValues libs;
       compile = common name "compile" (
         { inherit src outputs; buildScript = build; }
@@ -76,13 +93,17 @@ rec {
         // tools
       );
       ofCompile = { inherit outputs; abicutCompile = map (o: "${o}=${compile.${o}}") outputs; };
-      interface = common name "interface" ofCompile;
+      interface = common pname "interface" ofCompile;
+      indirection = common pname "indirection" {
+        inherit outputs;
+        abicutReal = map (o: "${o}=${out.${o}}") outputs;
+      };
       out = common name "relink" (ofCompile // {
-        abicutMaps = concatMap (lib: map (o: "${lib.interface.${o}}=${lib.out.${o}}") lib.outputs) libList;
+        abicutMaps = concatMap (lib: map (o: "${lib.interface.${o}}=${lib.indirection.${o}}") lib.outputs) libList;
         disallowedReferences = concatMap (lib: map (o: lib.interface.${o}) lib.outputs) libList;
       });
     in
-    { inherit name outputs compile interface out; };
+    { inherit pname version name outputs compile interface indirection out; };
 
   # test PACKAGE { check, tools ? { } }: runs the package's test suite after its final
   # build, against the real libraries: a derivation (role "test") that sees the final
@@ -98,20 +119,32 @@ rec {
     );
 
   # The classic build of the same description, for comparison and planning: every input
-  # is the real output, one derivation per package.
-  classic = { name, src, build, libs ? { }, tools ? { }, outputs ? [ "out" ] }:
-    derivation (
-      {
-        inherit name system src outputs;
-        builder = bash;
-        args = [ ./hooks/builder.sh ];
-        abicutHooks = ./hooks;
-        abicutRole = "classic";
-        buildScript = build;
-        PATH = hostPath;
-        buildInputs = builtins.attrValues libs;
-      }
-      // inputEnv (drv: drv) libs
-      // tools
-    );
+  # is the real output, one derivation per package. It is returned as the derivation
+  # itself, with the same attributes as `package`'s result (every role being itself), so
+  # code written against either takes both.
+  classic = { pname, version, src, build, libs ? { }, tools ? { }, outputs ? [ "out" ] }:
+    let
+      name = "${pname}-${version}";
+      drv = derivation (
+        {
+          inherit name system src outputs;
+          builder = bash;
+          args = [ ./hooks/builder.sh ];
+          abicutHooks = ./hooks;
+          abicutRole = "classic";
+          buildScript = build;
+          PATH = hostPath;
+          buildInputs = builtins.attrValues libs;
+        }
+        // inputEnv (d: d) libs
+        // tools
+      );
+    in
+    drv // {
+      inherit pname version name outputs;
+      compile = drv;
+      interface = drv;
+      indirection = drv;
+      out = drv;
+    };
 }

@@ -39,7 +39,7 @@ let
       # The interface and the relink copy the compile outputs whole, nix-support included;
       # stdenv must not write its own propagation into them first.
       fromCompile = role: contentAddressed // {
-        # The compile's name: same-length paths, so relinking is a same-length rewrite.
+        # The compile's name, so relinking the compile output is a same-length rewrite.
         inherit (pkg) name;
         inherit outputs;
         nativeBuildInputs = [ abicut ];
@@ -49,15 +49,21 @@ let
         abicutCompile = map (o: "${o}=${compile.${o}}") outputs;
         installPhase = "runHook preInstall; runHook postInstall";
       };
-      interface = prev.stdenvNoCC.mkDerivation (fromCompile "interface");
+      stable = pkg.pname or (builtins.parseDrvName pkg.name).name;
+      # Named from the pname: keeps its path through a version bump (see lib.nix).
+      interface = prev.stdenvNoCC.mkDerivation (fromCompile "interface" // { name = stable; });
+      indirection = prev.stdenvNoCC.mkDerivation (removeAttrs (fromCompile "indirection") [ "abicutCompile" ] // {
+        name = stable;
+        abicutReal = map (o: "${o}=${relinked.${o}}") outputs;
+      });
       relinked = prev.stdenvNoCC.mkDerivation (fromCompile "relink" // {
         abicutMaps = lib.concatMap
-          (i: map (o: "${i.${o}}=${i.abicutReal.${o}}") (i.outputs or [ "out" ]))
+          (i: map (o: "${i.${o}}=${i.abicutIndirection.${o}}") (i.outputs or [ "out" ]))
           interfaces;
         disallowedReferences = lib.concatMap everyOutput interfaces;
         passthru = (pkg.passthru or { }) // {
           abicutCompile = compile;
-          abicutInterface = interface // { abicutReal = relinked; };
+          abicutInterface = interface // { abicutIndirection = indirection; };
         };
       });
     in

@@ -38,11 +38,37 @@ pub enum HeaderMode {
 /// How to build a tree.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
-    /// The package's own store paths, replaced by a placeholder of the same length.
-    pub self_paths: Vec<PathBuf>,
+    /// The package's own store paths, and what each becomes in the tree.
+    pub self_paths: Vec<SelfPath>,
     /// Keep static archives (left out by default: they change with any code change).
     pub with_static: bool,
     pub headers: HeaderMode,
+}
+
+/// One of the package's own paths (`--self PATH[=TO]`) and what it becomes in the tree: `TO`
+/// when given (nix/hooks names the interface derivation's own output there), else a
+/// placeholder without the store hash or the version (see [`placeholders`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SelfPath {
+    pub path: PathBuf,
+    pub to: Option<PathBuf>,
+}
+
+impl std::str::FromStr for SelfPath {
+    type Err = Error;
+
+    /// `PATH` or `PATH=TO`. Nix allows `=` in store names, so the split is at the first `=`
+    /// that starts an absolute path.
+    fn from_str(s: &str) -> Result<SelfPath> {
+        let (path, to) = match s.find("=/") {
+            Some(at) => (&s[..at], Some(PathBuf::from(&s[at + 1..]))),
+            None => (s, None),
+        };
+        Ok(SelfPath {
+            path: PathBuf::from(path),
+            to,
+        })
+    }
 }
 
 /// What a file is to a consumer's build.
@@ -191,7 +217,7 @@ pub fn build(outputs: &[PathBuf], options: &Options) -> Result<Tree> {
     let own_paths: Vec<&[u8]> = options
         .self_paths
         .iter()
-        .map(|p| p.as_os_str().as_bytes())
+        .map(|p| p.path.as_os_str().as_bytes())
         .collect();
     let given: Vec<&[u8]> = outputs
         .iter()
@@ -228,7 +254,7 @@ pub fn build(outputs: &[PathBuf], options: &Options) -> Result<Tree> {
 /// Where an output goes in a tree of several: under its file name, with its store hash
 /// replaced like any other self-reference, or the hash would be in every path of the tree.
 fn output_prefix(output: &Path, selfs: &SelfPaths) -> Result<Vec<u8>> {
-    let replaced = selfs.replace(output.as_os_str().as_bytes());
+    let replaced = selfs.replace_text(output.as_os_str().as_bytes());
     let name = Path::new(OsStr::from_bytes(&replaced))
         .file_name()
         .ok_or_else(|| Error::invalid(output, "has no file name to place it under"))?;
@@ -300,7 +326,7 @@ fn build_output(
         let class = resolver.class(rel, target)?;
         if class.kept(options) {
             let node = Node::Symlink {
-                target: selfs.replace(target),
+                target: selfs.replace_text(target),
             };
             tree.entries
                 .insert([prefix, rel].concat(), Entry { class, node });
@@ -362,7 +388,7 @@ fn file_entry(rel: &[u8], path: &Path, exec: bool, selfs: &SelfPaths) -> Result<
         _ => bytes,
     };
     let node = Node::File {
-        bytes: selfs.replace(&bytes),
+        bytes: selfs.replace_file(&bytes, path)?,
         exec,
     };
     Ok((rel.to_vec(), Entry { class, node }))
@@ -462,19 +488,17 @@ fn resolve(rel: &[u8], target: &[u8]) -> Option<Vec<u8>> {
     Some(parts.join(&b'/'))
 }
 
-/// The package's own store paths and their placeholders.
+/// The package's own store paths and what each becomes.
 struct SelfPaths {
     paths: Vec<Vec<u8>>,
     matcher: Option<aho_corasick::AhoCorasick>,
-    placeholders: Vec<Vec<u8>>,
+    replacements: Vec<Vec<u8>>,
 }
 
 impl SelfPaths {
-    fn new(paths: &[PathBuf]) -> Result<SelfPaths> {
-        let paths: Vec<Vec<u8>> = paths
-            .iter()
-            .map(|p| p.as_os_str().as_bytes().to_vec())
-            .collect();
+    fn new(given: &[SelfPath]) -> Result<SelfPaths> {
+        let bytes = |p: &Path| p.as_os_str().as_bytes().to_vec();
+        let paths: Vec<Vec<u8>> = given.iter().map(|s| bytes(&s.path)).collect();
         if let Some(p) = paths.iter().find(|p| !p.starts_with(b"/")) {
             return Err(Error::Usage(format!(
                 "--self {}: expected an absolute store path",
@@ -483,29 +507,66 @@ impl SelfPaths {
         }
         // `/` (a package unpacked at the root) only places absolute symlinks; it has no text
         // to replace.
-        let replaced: Vec<&Vec<u8>> = paths.iter().filter(|p| p.as_slice() != b"/").collect();
+        let replaced: Vec<&SelfPath> = given.iter().filter(|s| s.path != Path::new("/")).collect();
         let matcher = if replaced.is_empty() {
             None
         } else {
             let m = aho_corasick::AhoCorasick::builder()
                 .match_kind(aho_corasick::MatchKind::LeftmostLongest)
-                .build(&replaced)
+                .build(replaced.iter().map(|s| bytes(&s.path)))
                 .map_err(|e| Error::Usage(format!("--self: {e}")))?;
             Some(m)
         };
-        let placeholders = replaced.iter().map(|p| placeholder(p)).collect();
+        let plain: Vec<Vec<u8>> = replaced.iter().map(|s| bytes(&s.path)).collect();
+        let placeholders = placeholders(&plain);
+        let replacements = replaced
+            .iter()
+            .zip(placeholders)
+            .map(|(s, ph)| s.to.as_deref().map_or(ph, bytes))
+            .collect();
         Ok(SelfPaths {
             paths,
             matcher,
-            placeholders,
+            replacements,
         })
     }
 
-    fn replace(&self, bytes: &[u8]) -> Vec<u8> {
+    /// For symlink targets and names: text, whose length may change.
+    fn replace_text(&self, bytes: &[u8]) -> Vec<u8> {
         match &self.matcher {
-            Some(m) => m.replace_all_bytes(bytes, &self.placeholders),
+            Some(m) => m.replace_all_bytes(bytes, &self.replacements),
             None => bytes.to_vec(),
         }
+    }
+
+    /// For a file's content. A text file may change length (a `.pc`, a header, a linker
+    /// script); a binary one (a stub, a static archive, a crt object) may not, since its
+    /// offsets and string tables would no longer match: that is an error naming the file,
+    /// never a silently corrupted tree. Stubs keep no RUNPATH, so in practice only a
+    /// static archive or an object with a path compiled in meets it.
+    fn replace_file(&self, bytes: &[u8], file: &Path) -> Result<Vec<u8>> {
+        let Some(m) = &self.matcher else {
+            return Ok(bytes.to_vec());
+        };
+        let needs_length_change =
+            |f: &aho_corasick::Match| self.replacements[f.pattern().as_usize()].len() != f.len();
+        if let Some(found) = m.find_iter(bytes).find(needs_length_change)
+            && is_binary(bytes)
+        {
+            let to = &self.replacements[found.pattern().as_usize()];
+            return Err(Error::invalid(
+                file,
+                format!(
+                    "is a binary file holding the package's own path {}, which the tree \
+                     names {} (another length); a binary file cannot be rewritten to \
+                     another length: leave it out of the interface (static archives are \
+                     out by default) or keep the package's name the same length",
+                    String::from_utf8_lossy(&bytes[found.range()]),
+                    String::from_utf8_lossy(to)
+                ),
+            ));
+        }
+        Ok(m.replace_all_bytes(bytes, &self.replacements))
     }
 
     fn contains(&self, target: &[u8]) -> bool {
@@ -513,22 +574,72 @@ impl SelfPaths {
     }
 }
 
-/// The placeholder for a store path, of the same length: a Nix store path
-/// `<dir>/<32-char hash>-<name>` keeps its directory and name and gets the hash
-/// `eeee…`, so outputs of one package stay apart; any other path becomes
-/// `/abicut-self-…` padded with `-` (or cut) to its length.
-fn placeholder(path: &[u8]) -> Vec<u8> {
-    let base_at = path.iter().rposition(|&c| c == b'/').map_or(0, |i| i + 1);
-    let base = &path[base_at..];
+/// Binary by content: ELF, an `ar` archive, or any NUL byte.
+fn is_binary(bytes: &[u8]) -> bool {
+    bytes.starts_with(ELF_MAGIC) || bytes.starts_with(b"!<arch>\n") || bytes.contains(&0)
+}
+
+const PLACEHOLDER_HASH: [u8; 32] = [b'e'; 32];
+
+/// The placeholders of a package's own paths. A Nix store path `<dir>/<hash>-<name>`
+/// becomes `<dir>/eeee…-<pname><suffix>`: the hash and the version go, since either
+/// changes on an update that keeps the interface (nixpkgs renames a package on nearly every
+/// update), and the output suffix stays, so `out`, `lib` and `dev` stay apart. The package
+/// name is the shortest store name that every other one extends with `-<output>`
+/// (`mid-1.0` for `mid-1.0`, `mid-1.0-lib`, `mid-1.0-dev`), and its pname is what Nix's
+/// `builtins.parseDrvName` keeps (up to the first `-` not followed by a letter). Any other
+/// path becomes `/abicut-self-----…`, of its own length.
+fn placeholders(paths: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let names: Vec<Option<(usize, &[u8])>> = paths.iter().map(|p| store_name(p)).collect();
+    let package = names
+        .iter()
+        .flatten()
+        .map(|(_, n)| *n)
+        .filter(|n| {
+            names
+                .iter()
+                .flatten()
+                .all(|(_, o)| o == n || o.strip_prefix(*n).is_some_and(|r| r.starts_with(b"-")))
+        })
+        .min_by_key(|n| n.len());
+    paths
+        .iter()
+        .zip(&names)
+        .map(|(path, name)| match name {
+            Some((at, name)) => {
+                let package = package.unwrap_or(name);
+                let mut out = path[..*at].to_vec();
+                out.extend_from_slice(&PLACEHOLDER_HASH);
+                out.push(b'-');
+                out.extend_from_slice(pname(package));
+                out.extend_from_slice(&name[package.len()..]);
+                out
+            }
+            None => {
+                let mut out: Vec<u8> = b"/abicut-self".iter().copied().take(path.len()).collect();
+                out.resize(path.len(), b'-');
+                out
+            }
+        })
+        .collect()
+}
+
+/// Where the base name of a store path `<dir>/<32-char hash>-<name>` starts, and its name.
+fn store_name(path: &[u8]) -> Option<(usize, &[u8])> {
+    let at = path.iter().rposition(|&c| c == b'/').map_or(0, |i| i + 1);
+    let base = &path[at..];
     let is_hash = |c: &u8| c.is_ascii_digit() || c.is_ascii_lowercase();
-    if base.len() > 33 && base[32] == b'-' && base[..32].iter().all(is_hash) {
-        let mut out = path.to_vec();
-        out[base_at..base_at + 32].fill(b'e');
-        return out;
-    }
-    let mut out: Vec<u8> = b"/abicut-self".iter().copied().take(path.len()).collect();
-    out.resize(path.len(), b'-');
-    out
+    (base.len() > 33 && base[32] == b'-' && base[..32].iter().all(is_hash))
+        .then(|| (at, &base[33..]))
+}
+
+/// `builtins.parseDrvName`'s name: up to the first `-` followed by anything but a letter.
+fn pname(name: &[u8]) -> &[u8] {
+    let end = name
+        .windows(2)
+        .position(|w| w[0] == b'-' && !w[1].is_ascii_alphabetic())
+        .unwrap_or(name.len());
+    &name[..end]
 }
 
 /// Loads a tree already on disk, as written by [`write`]: every file and symlink, nothing
@@ -739,13 +850,40 @@ mod tests {
     }
 
     #[test]
-    fn placeholders_keep_length_and_name() {
-        let a = b"/nix/store/0123456789abcdfghijklmnpqrsvwxyz-zlib-1.3".as_slice();
-        let b = b"/nix/store/zyxwvsrqpnmlkjihgfdcba9876543210-zlib-1.3".as_slice();
-        assert_eq!(placeholder(a), placeholder(b));
-        assert_eq!(placeholder(a).len(), a.len());
-        assert!(placeholder(a).ends_with(b"-zlib-1.3"));
-        assert_eq!(placeholder(b"/tmp/x").len(), 6);
+    fn placeholders_drop_hash_and_version_keep_outputs() {
+        let one = |p: &str| placeholders(&[p.as_bytes().to_vec()]).remove(0);
+        let a = one("/nix/store/0123456789abcdfghijklmnpqrsvwxyz-zlib-1.3");
+        let b = one("/nix/store/zyxwvsrqpnmlkjihgfdcba9876543210-zlib-1.3.1");
+        assert_eq!(a, b);
+        assert_eq!(a, b"/nix/store/eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee-zlib");
+        let outputs: Vec<Vec<u8>> = ["mid-1.0", "mid-1.0-lib", "mid-1.0-dev"]
+            .iter()
+            .map(|n| format!("/nix/store/0123456789abcdfghijklmnpqrsvwxyz-{n}").into_bytes())
+            .collect();
+        let ends: Vec<String> = placeholders(&outputs)
+            .iter()
+            .map(|p| String::from_utf8_lossy(&p[44..]).into_owned())
+            .collect();
+        assert_eq!(ends, ["mid", "mid-lib", "mid-dev"]);
+        assert_eq!(pname(b"glibc-2.40-66"), b"glibc");
+        assert_eq!(pname(b"xorg-server-21.1"), b"xorg-server");
+        assert_eq!(one("/tmp/x").len(), 6);
+    }
+
+    #[test]
+    fn self_path_with_a_target() {
+        let s: SelfPath = "/nix/store/a-x=y-1.0=/nix/store/b-x=y".parse().unwrap();
+        assert_eq!(s.path, Path::new("/nix/store/a-x=y-1.0"));
+        assert_eq!(s.to.as_deref(), Some(Path::new("/nix/store/b-x=y")));
+        let selfs = SelfPaths::new(&[s]).unwrap();
+        let text = selfs.replace_file(b"libdir=/nix/store/a-x=y-1.0/lib\n", Path::new("x.pc"));
+        assert_eq!(text.unwrap(), b"libdir=/nix/store/b-x=y/lib\n");
+        let binary = selfs.replace_file(b"\0/nix/store/a-x=y-1.0/lib", Path::new("lib/x.a"));
+        let message = binary.unwrap_err().to_string();
+        assert!(
+            message.contains("lib/x.a") && message.contains("another length"),
+            "{message}"
+        );
     }
 
     #[test]

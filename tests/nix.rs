@@ -1,8 +1,10 @@
 //! End to end with a real Nix (Debian's nix-bin, Nix 2.8): the package set in nix/tests is
 //! built through nix/lib.nix, changed, and rebuilt; what Nix reports building decides.
 //!
-//! Scenarios (issue 6): an ABI-neutral change of the base library rebuilds no compile
-//! derivation of a dependent and reruns every relink; an added export, a header macro and a
+//! Scenarios (issues 6 and 10): an ABI-neutral change of the base library rebuilds no
+//! compile derivation of a dependent and reruns every relink, also when base's version
+//! changes with it (the interface is named from the pname, and dependents' outputs then
+//! differ only in the indirections' store hashes); an added export, a header macro and a
 //! `.pc` flag rebuild dependents' compiles; a removed function breaks the compile loudly;
 //! the plan from `abicut relink-plan` over the classic derivation graph equals what Nix built.
 //! `mid` has three outputs (out, lib, dev) that refer to each other, as nixpkgs libraries do.
@@ -89,10 +91,18 @@ impl World {
     }
 
     fn edit(&self, file: &str, from: &str, to: &str) {
-        let path = self.src(file);
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains(from), "{file} has no {from:?}");
-        std::fs::write(&path, text.replace(from, to)).unwrap();
+        edit_file(&self.src(file), from, to);
+    }
+
+    /// Changes the version of `package` in nix/tests/default.nix (each package states its
+    /// pname on the line before its version).
+    fn bump(&self, package: &str, from: &str, to: &str) {
+        let pname = format!("pname = \"{package}\";\n      version = ");
+        edit_file(
+            &self.dir.path().join("nix/tests/default.nix"),
+            &format!("{pname}\"{from}\""),
+            &format!("{pname}\"{to}\""),
+        );
     }
 
     fn nix(&self, program: &str, args: &[&str]) -> duct::Expression {
@@ -173,6 +183,28 @@ impl World {
         (role, package)
     }
 
+    /// The final (relinked) store path of each output of the dependents of base.
+    fn dependent_outputs(&self) -> Vec<(&'static str, PathBuf)> {
+        let attrs = [
+            "mid.out.out",
+            "mid.out.lib",
+            "mid.out.dev",
+            "prog1.out",
+            "prog2.out",
+        ];
+        let mut args = self.common_args();
+        for attr in attrs {
+            args.extend(["-A".into(), attr.into()]);
+        }
+        let build = self.build_with(args);
+        assert!(build.ok, "{}", build.log);
+        assert_eq!(build.outputs.len(), attrs.len(), "{:?}", build.outputs);
+        attrs
+            .into_iter()
+            .zip(build.outputs.iter().map(PathBuf::from))
+            .collect()
+    }
+
     fn run(&self, program: &str) -> String {
         self.run_in(&format!("{program}.out"), program)
     }
@@ -185,6 +217,12 @@ impl World {
         assert!(build.ok, "{}", build.log);
         run_program(&build.outputs[0], program)
     }
+}
+
+fn edit_file(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} has no {from:?}", path.display());
+    std::fs::write(path, text.replace(from, to)).unwrap();
 }
 
 fn run_program(output: &str, program: &str) -> String {
@@ -252,12 +290,143 @@ fn abi_neutral_change_rebuilds_no_dependent_compile() {
         set(&["base"]),
         "interfaces rebuilt"
     );
+    // The indirections of the libraries whose final output changed.
+    assert_eq!(second.rebuilt("indirection"), set(&["base", "mid"]));
     // The programs run the new library code.
     assert!(world.run("prog1").contains("hello from base v2, faster"));
     assert!(world.run("prog2").contains("mid_compute(5) = 45"));
     // mid's program, in its `out` output, loads libmid from its `lib` output.
     let midtool = world.run_in("mid.out.out", "midtool");
     assert!(midtool.contains("hello from base v2, faster"), "{midtool}");
+}
+
+/// Every file and symlink of a store output, by relative path: its bytes or its target.
+fn contents(root: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let rel = path.strip_prefix(root).unwrap().to_path_buf();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            if meta.is_symlink() {
+                let target = std::fs::read_link(&path).unwrap();
+                out.insert(rel, target.into_os_string().into_encoded_bytes());
+            } else if meta.is_dir() {
+                dirs.push(path);
+            } else {
+                out.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// `bytes` with the store hash of every path named one of `names` (exactly: `-base`, not
+/// `-base-1.0`) replaced by a fixed one.
+fn normalize(bytes: &[u8], names: &[&str]) -> Vec<u8> {
+    const STORE: &[u8] = b"/nix/store/";
+    let mut out = bytes.to_vec();
+    let name_char = |c: &u8| c.is_ascii_alphanumeric() || b"+-._?=".contains(c);
+    let mut at = 0;
+    while let Some(found) = memchr_find(&out[at..], STORE) {
+        let hash = at + found + STORE.len();
+        let name_at = hash + 33;
+        if name_at <= out.len() && out[hash + 32] == b'-' {
+            let len = out[name_at..].iter().take_while(|c| name_char(c)).count();
+            if names
+                .iter()
+                .any(|n| n.as_bytes() == &out[name_at..name_at + len])
+            {
+                out[hash..hash + 32].fill(b'x');
+            }
+        }
+        at = hash;
+    }
+    out
+}
+
+fn memchr_find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Issue 10: nixpkgs renames a package on nearly every update. base-1.0 -> base-1.0.1 with
+/// an ABI-neutral change compiles base alone: its interface, named `base`, comes out the
+/// same at the same path. The dependents' outputs then differ from the previous ones only
+/// in the store hashes of the indirections they point to (and, in mid's program, of mid's
+/// own outputs, which changed because libmid points to base's indirection).
+#[test]
+fn version_bump_with_abi_neutral_change_compiles_only_the_package() {
+    let Some((world, _)) = built_world() else {
+        return;
+    };
+    let before = world.dependent_outputs();
+    world.bump("base", "1.0", "1.0.1");
+    world.edit(
+        "base/base.c",
+        "hello from base v1",
+        "hello from base v1.0.1",
+    );
+    let build = world.build();
+    assert!(build.ok, "{}", build.log);
+    eprintln!("built after the bump: {:?}", build.built);
+    assert_eq!(build.rebuilt("compile"), set(&["base"]), "compiles rebuilt");
+    assert_eq!(build.rebuilt("interface"), set(&["base"]));
+    assert_eq!(build.rebuilt("indirection"), set(&["base", "mid"]));
+    assert_eq!(build.rebuilt("relink"), set(&PACKAGES));
+    assert!(world.run("prog1").contains("hello from base v1.0.1"));
+    assert!(world.run("prog2").contains("mid_compute(5) = 45"));
+    let midtool = world.run_in("mid.out.out", "midtool");
+    assert!(midtool.contains("hello from base v1.0.1"), "{midtool}");
+
+    let after = world.dependent_outputs();
+    let names = [
+        "base",
+        "mid",
+        "mid-lib",
+        "mid-dev",
+        "mid-1.0",
+        "mid-1.0-lib",
+        "mid-1.0-dev",
+    ];
+    let mut differ = 0;
+    for ((attr, old), (_, new)) in before.iter().zip(&after) {
+        let (old, new) = (contents(old), contents(new));
+        assert_eq!(
+            old.keys().collect::<Vec<_>>(),
+            new.keys().collect::<Vec<_>>(),
+            "{attr}"
+        );
+        for (rel, bytes) in &old {
+            let changed = &new[rel];
+            differ += usize::from(bytes != changed);
+            assert!(
+                normalize(bytes, &names) == normalize(changed, &names),
+                "{attr}: {} differs beyond the indirections' paths",
+                rel.display()
+            );
+        }
+    }
+    // prog1's binary, libmid and midtool at least point to a new indirection.
+    assert!(differ >= 3, "only {differ} files changed");
+}
+
+/// The same bump with a header change: base's interface changes, so its dependents compile.
+#[test]
+fn version_bump_with_header_change_compiles_dependents() {
+    let Some((world, _)) = built_world() else {
+        return;
+    };
+    world.bump("base", "1.0", "1.0.1");
+    world.edit(
+        "base/base.h",
+        "#define BASE_MAGIC 40",
+        "#define BASE_MAGIC 41",
+    );
+    let build = world.build();
+    assert!(build.ok, "{}", build.log);
+    assert_eq!(build.rebuilt("compile"), set(&PACKAGES));
+    assert!(world.run("prog1").contains("mid_compute(2) = 43; magic 41"));
 }
 
 #[test]

@@ -3,65 +3,116 @@
 #
 # nix/lib.nix's builders source this file and call the functions directly. In a nixpkgs
 # stdenv build, adding abicut to nativeBuildInputs sources it as a setupHook, and the
-# functions register themselves the way nixpkgs hooks do: `abicutInterfaceHook` and
-# `abicutRelinkHook` run from postFixupHooks when `abicutRole` says so.
+# functions register themselves the way nixpkgs hooks do: `abicutInterfaceHook`,
+# `abicutIndirectionHook` and `abicutRelinkHook` run from postFixupHooks when `abicutRole`
+# says so.
+#
+# The derivations of a package (nix/lib.nix explains them): compile (the real build, named
+# NAME), interface and indirection (both named PNAME, stable across versions), relink (the
+# final output, NAME). Every derivation has the package's outputs, each made from the
+# compile output (or, for the indirection, the final output) of the same name.
 
 # $abicutCompile names the compile derivation's outputs as "NAME=PATH ...", NAME being an
-# output of this derivation too (the three derivations of a package share their outputs).
-# Prints, one per line, NAME PATH.
+# output of this derivation too. Prints, one per line, NAME PATH.
 abicutCompileOutputs() {
+    abicutPairs "${abicutCompile[*]:?abicutCompile is not set}"
+}
+
+# Prints "NAME PATH" for each "NAME=PATH" word of $1. With structured attributes a list
+# attribute is a bash array, so callers pass "${array[*]}" (its words, not its first one).
+abicutPairs() {
     local pair
-    for pair in ${abicutCompile:?abicutCompile is not set}; do
+    for pair in $1; do
         printf '%s %s\n' "${pair%%=*}" "${pair#*=}"
     done
 }
 
+# The path of this derivation's output NAME: a variable of that name, or, with structured
+# attributes, the `outputs` associative array.
+abicutOutput() {
+    if [ "$(declare -p outputs 2>/dev/null | cut -c1-11)" = "declare -A " ]; then
+        printf '%s\n' "${outputs[$1]:?no output named $1}"
+    else
+        printf '%s\n' "${!1:?no output named $1}"
+    fi
+}
+
 # The --map arguments that turn each compile output's path into this derivation's output
-# of the same name (same length: same name, same output suffix), so references between a
-# package's outputs (a .pc in `dev` naming `lib`) follow the package.
+# of the same name, so references between a package's outputs (a .pc in `dev` naming
+# `lib`) follow the package. Same name, same length: a pure hash rewrite.
 abicutSelfMaps() {
     local name path
     while read -r name path; do
-        printf -- '--map\n%s=%s\n' "$path" "${!name:?no output named $name}"
+        printf -- '--map\n%s=%s\n' "$path" "$(abicutOutput "$name")"
     done < <(abicutCompileOutputs)
 }
 
 # Builds the interface tree of every compile output into the output of the same name. The
 # outputs are read together, so a symlink from one into another (dev's lib/libz.so into
-# out) stays inside the package; their paths then become this derivation's, and a
-# content-addressed interface does not change when only the compile paths do.
+# out) stays inside the package. Their own paths become this derivation's outputs
+# (`--self COMPILE=OUTPUT`): the interface is named from the package's pname, not its
+# name, so no version is left in its content either, and a content-addressed interface
+# keeps its path through a version bump. That rewrite changes length (`-base-1.0.1` ->
+# `-base`): abicut does it in text files (.pc, headers, linker scripts, symlinks) and
+# refuses loudly a binary file that holds the path; the rewrite back (interface ->
+# indirection in dependents) is same-length, since both derivations share the name.
 abicutInterface() {
-    local tmp name path from maps=() paths=()
-    mapfile -t maps < <(abicutSelfMaps)
-    while read -r name path; do paths+=("$path"); done < <(abicutCompileOutputs)
-    tmp=$(mktemp -d "${TMPDIR:-/tmp}/abicut-interface.XXXXXX")
-    abicut interface "${paths[@]}" -o "$tmp/tree" ${abicutInterfaceFlags:-}
+    local tmp name path own from selfs=() paths=()
     while read -r name path; do
+        paths+=("$path")
+        selfs+=(--self "$path=$(abicutOutput "$name")")
+    done < <(abicutCompileOutputs)
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/abicut-interface.XXXXXX")
+    abicut interface "${paths[@]}" -o "$tmp/tree" "${selfs[@]}" ${abicutInterfaceFlags:-}
+    while read -r name path; do
+        own=$(abicutOutput "$name")
         from=$tmp/tree
-        ((${#paths[@]} == 1)) || from=$tmp/tree/${path##*/}
+        ((${#paths[@]} == 1)) || from=$tmp/tree/${own##*/}
         # An output with no interface (only programs, say) has no directory in the tree.
         [ -d "$from" ] || mkdir -p "$from"
-        abicut relink "${maps[@]}" "$from" "${!name}"
+        rm -rf "$own"
+        cp -a "$from" "$own"
     done < <(abicutCompileOutputs)
     rm -rf "$tmp"
 }
 
+# The indirection: each output mirrors the final output of the same name ($abicutReal,
+# "NAME=PATH ...") with one symlink per top-level entry, so every path a dependent holds
+# into the interface (RUNPATH, PT_INTERP, a .pc, a script) resolves to the real files once
+# the relink rewrote the interface's hash into this derivation's (same name, same length).
+abicutIndirection() {
+    local name path own entry
+    while read -r name path; do
+        own=$(abicutOutput "$name")
+        if [ -d "$path" ]; then
+            mkdir -p "$own"
+            for entry in "$path"/* "$path"/.[!.]*; do
+                [ -e "$entry" ] || [ -L "$entry" ] || continue
+                ln -s "$entry" "$own/${entry##*/}"
+            done
+        else
+            ln -s "$path" "$own"
+        fi
+    done < <(abicutPairs "${abicutReal[*]:?abicutReal is not set}")
+}
+
 # Relinks every compile output into the output of the same name: every interface path in
-# $abicutMaps ("IFACE=REAL ...") becomes its real library, the compile paths become this
-# derivation's; then verifies each output (every library and symbol resolves, no
-# interface is referenced) once all exist, since one may load libraries from another.
+# $abicutMaps ("IFACE=INDIRECTION ...", same name on both sides) becomes the indirection,
+# the compile paths become this derivation's; then verifies each output (every library and
+# symbol resolves, no interface is referenced) once all exist, since one may load
+# libraries from another.
 abicutRelink() {
     local map name path args=() forbid=() selfs=()
-    for map in ${abicutMaps:-}; do
+    for map in ${abicutMaps[*]:-}; do
         args+=(--map "$map")
         forbid+=(--forbid "${map%%=*}")
     done
     mapfile -t selfs < <(abicutSelfMaps)
     while read -r name path; do
-        abicut relink "${args[@]}" "${forbid[@]}" "${selfs[@]}" "$path" "${!name}"
+        abicut relink "${args[@]}" "${forbid[@]}" "${selfs[@]}" "$path" "$(abicutOutput "$name")"
     done < <(abicutCompileOutputs)
     while read -r name path; do
-        abicut verify "${!name}" "${forbid[@]}" ${abicutLibPath:-}
+        abicut verify "$(abicutOutput "$name")" "${forbid[@]}" ${abicutLibPath:-}
     done < <(abicutCompileOutputs)
 }
 
@@ -70,11 +121,16 @@ abicutInterfaceHook() {
     abicutInterface
 }
 
+abicutIndirectionHook() {
+    [ "${abicutRole:-}" = indirection ] || return 0
+    abicutIndirection
+}
+
 abicutRelinkHook() {
     [ "${abicutRole:-}" = relink ] || return 0
     abicutRelink
 }
 
 if declare -p postFixupHooks >/dev/null 2>&1; then
-    postFixupHooks+=(abicutInterfaceHook abicutRelinkHook)
+    postFixupHooks+=(abicutInterfaceHook abicutIndirectionHook abicutRelinkHook)
 fi

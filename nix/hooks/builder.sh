@@ -1,12 +1,14 @@
 # shellcheck shell=bash
 # The builder of nix/lib.nix's derivations (plain `derivation`, no stdenv): one script,
-# one per role (the classic build, for comparison, is one too). PATH comes from the derivation.
+# one per role (the classic build, for comparison, is one too). PATH comes from the
+# derivation.
 set -euo pipefail
 source "$abicutHooks/abicut-hooks.sh"
 start=$(date +%s%N)
 case "$abicutRole" in
     compile | classic) source "$buildScript" ;;
     interface) abicutInterface ;;
+    indirection) abicutIndirection ;;
     relink) abicutRelink ;;
     test) source "$checkScript" ;;
     *) echo "abicut builder: unknown role '$abicutRole'" >&2; exit 1 ;;

@@ -11,25 +11,29 @@ let
   lib = import ../lib.nix { inherit abicut; };
   describe = f: rec {
     base = f {
-      name = "base-1.0";
+      pname = "base";
+      version = "1.0";
       src = src + "/base";
       build = src + "/base/build.sh";
     };
     mid = f {
-      name = "mid-1.0";
+      pname = "mid";
+      version = "1.0";
       src = src + "/mid";
       build = src + "/mid/build.sh";
       libs = { inherit base; };
       outputs = [ "out" "lib" "dev" ];
     };
     prog1 = f {
-      name = "prog1-1.0";
+      pname = "prog1";
+      version = "1.0";
       src = src + "/prog1";
       build = src + "/prog1/build.sh";
       libs = { inherit base mid; };
     };
     prog2 = f {
-      name = "prog2-1.0";
+      pname = "prog2";
+      version = "1.0";
       src = src + "/prog2";
       build = src + "/prog2/build.sh";
       libs = { inherit base mid; };

@@ -16,10 +16,12 @@ pub struct InterfaceArgs {
     /// an empty directory).
     #[arg(short, long, value_name = "DIR")]
     output: Option<PathBuf>,
-    /// The package's own store path (repeatable): every occurrence becomes a placeholder of
-    /// the same length, so the tree does not change when only the store hash does.
-    #[arg(long = "self", value_name = "STOREPATH")]
-    self_paths: Vec<PathBuf>,
+    /// The package's own store path (repeatable), as PATH or PATH=TO: every occurrence
+    /// becomes TO, or a placeholder without the store hash and the version, so the tree does
+    /// not change when only those do. Text files may change length; a binary file that
+    /// would have to is an error.
+    #[arg(long = "self", value_name = "STOREPATH[=TO]")]
+    self_paths: Vec<tree::SelfPath>,
     /// Keep static archives (`.a`). Left out by default: they change with any code change,
     /// and a consumer that needs one fails loudly without it.
     #[arg(long)]

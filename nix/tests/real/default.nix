@@ -85,13 +85,8 @@ let
     })
     packages;
 
-  # Until lib.nix takes { pname, version }: its `name`.
-  compat = f: args:
-    if (builtins.functionArgs f) ? pname then f args
-    else f (removeAttrs args [ "pname" "version" ] // { name = "${args.pname}-${args.version}"; });
-
-  split = set (compat lib.package);
-  classic = set (compat lib.classic);
+  split = set lib.package;
+  classic = set lib.classic;
 in
 split // {
   checks = checksOf split;

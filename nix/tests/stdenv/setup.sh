@@ -3,8 +3,8 @@
 # overlay depends on it: runHook and postFixupHooks, nativeBuildInputs on PATH and their
 # setup hooks sourced, `setupHook` installed as nix-support/setup-hook. The package sources in ../src are
 # written for nix/lib.nix, which names each input `$name` or `$name_output`; here those
-# variables come from the buildInputs' store names (base-1.0 -> $base, mid-1.0-dev ->
-# $mid_dev), which is how cc-wrapper's flags would reach the same files.
+# variables come from the buildInputs' store names (base-1.0 or base -> $base, mid-1.0-dev
+# or mid-dev -> $mid_dev), which is how cc-wrapper's flags would reach the same files.
 set -euo pipefail
 postFixupHooks=()
 
@@ -18,8 +18,8 @@ runHook() {
 
 for input in ${buildInputs:-}; do
     name=${input##*/}
-    if [[ ${name:33} =~ ^([A-Za-z0-9_]+)-[0-9][^-]*(-([a-z]+))?$ ]]; then
-        export "${BASH_REMATCH[1]}${BASH_REMATCH[3]:+_${BASH_REMATCH[3]}}=$input"
+    if [[ ${name:33} =~ ^([A-Za-z0-9_]+)(-[0-9][^-]*)?(-([a-z]+))?$ ]]; then
+        export "${BASH_REMATCH[1]}${BASH_REMATCH[4]:+_${BASH_REMATCH[4]}}=$input"
     fi
 done
 for input in ${nativeBuildInputs:-}; do
