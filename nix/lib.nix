@@ -127,7 +127,7 @@ rec {
       name = "${pname}-${version}";
       drv = derivation (
         {
-          inherit name system src outputs;
+          inherit name pname version system src outputs;
           builder = bash;
           args = [ ./hooks/builder.sh ];
           abicutHooks = ./hooks;
