@@ -73,7 +73,7 @@ fn main() -> anyhow::Result<()> {
 
     report(&abicut, &set, &graph, &split, &classic, &first)?;
 
-    let dependents = classic.packages("classic").len() - 1;
+    let dependents = classic.packages("classic").len().saturating_sub(1);
     let compiled = split
         .packages("compile")
         .iter()

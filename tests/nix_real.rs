@@ -131,7 +131,6 @@ fn real_software_through_the_split() {
                 .zip(&theirs)
                 .enumerate()
                 .filter(|(_, (a, b))| a != b)
-                .map(|(i, pair)| (i, pair))
                 .take(5)
                 .collect();
             assert!(
