@@ -93,7 +93,10 @@ rec {
         // tools
       );
       ofCompile = { inherit outputs; abicutCompile = map (o: "${o}=${compile.${o}}") outputs; };
-      interface = common pname "interface" ofCompile;
+      # A `static` output's interface is its archives (see nix/hooks/abicut-hooks.sh).
+      interface = common pname "interface" (ofCompile // {
+        abicutStaticOutputs = builtins.filter (o: o == "static") outputs;
+      });
       indirection = common pname "indirection" {
         inherit outputs;
         abicutReal = map (o: "${o}=${out.${o}}") outputs;

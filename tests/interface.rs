@@ -702,3 +702,52 @@ fn symlinks_between_outputs_given_together_are_kept() {
     let link = tree.join(dev.file_name().unwrap()).join("lib/foo.la");
     assert_eq!(std::fs::read_link(link).unwrap(), target);
 }
+
+/// `--self PATH=TO` (what nix/hooks passes: the compile output's path becomes the
+/// interface's own, of another length) rewrites text to the new length and refuses a
+/// binary file holding the path, naming it, with nothing written.
+#[test]
+fn self_path_to_another_length() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work
+        .path()
+        .join("0123456789abcdfghijklmnpqrsvwxyz-foo-1.0.1");
+    std::fs::create_dir_all(out.join("lib/pkgconfig")).unwrap();
+    std::fs::write(
+        out.join("lib/pkgconfig/foo.pc"),
+        format!("libdir={}/lib\n", out.display()),
+    )
+    .unwrap();
+    let to = work.path().join("zyxwvsrqpnmlkjihgfdcba9876543210-foo");
+    let self_arg = format!("{}={}", out.display(), to.display());
+    let tree = work.path().join("tree");
+    let args = [
+        "interface",
+        "-o",
+        tree.to_str().unwrap(),
+        "--self",
+        &self_arg,
+        out.to_str().unwrap(),
+    ];
+    run(abicut(), &args, work.path());
+    let pc = std::fs::read_to_string(tree.join("lib/pkgconfig/foo.pc")).unwrap();
+    assert_eq!(pc, format!("libdir={}/lib\n", to.display()));
+
+    // An archive with the path compiled in, kept with --with-static: refused.
+    std::fs::write(
+        out.join("lib/libfoo.a"),
+        format!("!<arch>\n\0{}/share\0", out.display()),
+    )
+    .unwrap();
+    let tree = work.path().join("tree-static");
+    let mut args = args.to_vec();
+    args[2] = tree.to_str().unwrap();
+    args.push("--with-static");
+    let (exit, _, stderr) = abicut_status(&args, work.path());
+    assert_eq!(exit, 3, "{stderr}");
+    assert!(
+        stderr.contains("lib/libfoo.a") && stderr.contains("another length"),
+        "{stderr}"
+    );
+    assert!(!tree.exists(), "a tree was written despite the error");
+}

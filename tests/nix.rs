@@ -76,11 +76,15 @@ impl World {
                 .unwrap()
                 .as_nanos()
         );
-        for p in PACKAGES {
-            let script = self.src(&format!("{p}/build.sh"));
+        for script in PACKAGES
+            .iter()
+            .map(|p| format!("{p}/build.sh"))
+            .chain(["prog1/build-static.sh".to_string()])
+        {
+            let script = self.src(&script);
             let text = std::fs::read_to_string(&script).unwrap();
             let salt = format!(
-                "mkdir -p \"$out/include\"\necho '/* test run {nonce} */' > \"$out/include/test-run-{p}.h\"\n"
+                "mkdir -p \"$out/include\"\necho '/* test run {nonce} */' > \"$out/include/test-run.h\"\n"
             );
             std::fs::write(&script, format!("{text}{salt}")).unwrap();
         }
@@ -136,16 +140,37 @@ impl World {
         self.build_with(args)
     }
 
-    /// Builds `prog` from the stand-in nixpkgs with nix/overlay.nix splitting `packages`
-    /// except `opt_out`.
-    fn build_overlay(&self, packages: &str, opt_out: &str) -> Build {
+    /// Builds `attrs` from the stand-in nixpkgs with nix/overlay.nix splitting `packages`
+    /// except `opt_out`, with structured attributes by default or not.
+    fn build_overlay(
+        &self,
+        packages: &str,
+        opt_out: &str,
+        structured: bool,
+        attrs: &[&str],
+    ) -> Build {
         let mut args = self.common_args();
         args[0] = "nix/tests/stdenv".into();
-        for (name, value) in [("packages", packages), ("optOut", opt_out)] {
+        let config = format!("{{ structuredAttrsByDefault = {structured}; }}");
+        for (name, value) in [
+            ("packages", packages),
+            ("optOut", opt_out),
+            ("config", config.as_str()),
+        ] {
             args.extend(["--arg".into(), name.into(), value.into()]);
         }
-        args.extend(["-A".into(), "prog".into()]);
+        for attr in attrs {
+            args.extend(["-A".into(), attr.to_string()]);
+        }
         self.build_with(args)
+    }
+
+    /// nix/tests/stdenv/checks.nix, with structured attributes or not.
+    fn checks_args(&self, structured: bool) -> Vec<String> {
+        let mut args = self.common_args();
+        args[0] = "nix/tests/stdenv/checks.nix".into();
+        args.extend(["--arg".into(), "structured".into(), structured.to_string()]);
+        args
     }
 
     fn build_with(&self, mut args: Vec<String>) -> Build {
@@ -177,6 +202,11 @@ impl World {
         let out = self.nix("nix", &["show-derivation", drv]).run().unwrap();
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let env = &json.as_object().unwrap().values().next().unwrap()["env"];
+        // With structured attributes the attributes are one JSON document.
+        let structured: Option<serde_json::Value> = env["__json"]
+            .as_str()
+            .map(|text| serde_json::from_str(text).unwrap());
+        let env = structured.as_ref().unwrap_or(env);
         let role = env["abicutRole"].as_str().unwrap_or("classic").to_string();
         let name = env["name"].as_str().unwrap();
         let package = name.split('-').next().unwrap().to_string();
@@ -409,6 +439,36 @@ fn version_bump_with_abi_neutral_change_compiles_only_the_package() {
     }
     // prog1's binary, libmid and midtool at least point to a new indirection.
     assert!(differ >= 3, "only {differ} files changed");
+
+    // prog1's interpreter (base ships the dynamic linker, as glibc does) is reached through
+    // base's indirection, which mirrors base's final output with symlinks; prog1 ran above.
+    let mut args = world.common_args();
+    args.extend(["-A".into(), "base.indirection".into()]);
+    let indirection = world.build_with(args);
+    assert!(indirection.ok, "{}", indirection.log);
+    let prog1 = &after.iter().find(|(a, _)| *a == "prog1.out").unwrap().1;
+    let headers = duct::cmd!("readelf", "-l", prog1.join("bin/prog1"))
+        .read()
+        .unwrap();
+    let interp = format!("{}/lib/ld-base.so.2", indirection.outputs[0]);
+    assert!(headers.contains(&interp), "{headers}");
+    let real = std::fs::canonicalize(&interp).unwrap();
+    assert!(
+        real.to_string_lossy()
+            .ends_with("-base-1.0.1/lib/ld-base.so.2"),
+        "{}",
+        real.display()
+    );
+    // So does a path in a script.
+    let libdir = run_program(&prog1.to_string_lossy(), "prog1-base-libdir");
+    assert_eq!(libdir.trim(), format!("{}/lib", indirection.outputs[0]));
+    let real = std::fs::canonicalize(Path::new(libdir.trim()).join("libbase.so.1")).unwrap();
+    assert!(
+        real.to_string_lossy()
+            .ends_with("-base-1.0.1/lib/libbase.so.1"),
+        "{}",
+        real.display()
+    );
 }
 
 /// The same bump with a header change: base's interface changes, so its dependents compile.
@@ -563,32 +623,153 @@ fn plan_matches_what_nix_built() {
     eprintln!("{report}");
 }
 
-/// nix/overlay.nix over a stand-in for nixpkgs (nix/tests/stdenv: stdenv.mkDerivation,
-/// overrideAttrs, outputs with passthru, setup hooks): the same cutoff, and an opted-out
-/// package stays a classic build.
-#[test]
-fn overlay_splits_stdenv_packages() {
+const OVERLAY_SPLIT: &str = r#"[ "base" "mid" "prog" "progstatic" ]"#;
+
+/// nix/overlay.nix over the stand-in for nixpkgs' stdenv (nix/tests/stdenv), with
+/// structured attributes off or on: `prog` names its input the ordinary way,
+/// `buildInputs = [ mid ]` (getDev picks the dev output of mid's interface, which
+/// propagates mid's lib and base), and `progstatic` links `base.static`. base's version
+/// goes from 1.0 to 1.0.1 with an ABI-neutral change: base compiles, and progstatic,
+/// whose input is base's archive; mid and prog only relink. The programs run the new code,
+/// and mid's dev output lists each propagated path once.
+fn overlay_scenario(structured: bool) {
     let Some(world) = World::new() else {
         return;
     };
-    let all = r#"[ "base" "mid" "prog" ]"#;
-    let first = world.build_overlay(all, "[ ]");
+    let attrs = ["prog", "progstatic"];
+    let first = world.build_overlay(OVERLAY_SPLIT, "[ ]", structured, &attrs);
     assert!(first.ok, "{}", first.log);
     world.edit("base/base.c", "hello from base v1", "hello from base v2");
-    let second = world.build_overlay(all, "[ ]");
+    edit_file(
+        &world.dir.path().join("nix/tests/stdenv/default.nix"),
+        "pname = \"base\";\n        version = \"1.0\";",
+        "pname = \"base\";\n        version = \"1.0.1\";",
+    );
+    let second = world.build_overlay(OVERLAY_SPLIT, "[ ]", structured, &attrs);
     assert!(second.ok, "{}", second.log);
+    eprintln!(
+        "structured attributes {structured}: built {:?}",
+        second.built
+    );
     // The stand-in's compile derivations are the packages themselves (no abicutRole).
-    assert_eq!(second.rebuilt("classic"), set(&["base"]), "{}", second.log);
+    assert_eq!(
+        second.rebuilt("classic"),
+        set(&["base", "progstatic"]),
+        "{}",
+        second.log
+    );
     assert_eq!(second.rebuilt("interface"), set(&["base"]));
-    assert_eq!(second.rebuilt("relink"), set(&["base", "mid", "prog"]));
+    assert_eq!(
+        second.rebuilt("relink"),
+        set(&["base", "mid", "prog", "progstatic"])
+    );
     assert!(run_program(&second.outputs[0], "prog1").contains("hello from base v2"));
+    assert!(run_program(&second.outputs[1], "progstatic").contains("hello from base v2"));
 
-    world.edit("base/base.c", "hello from base v2", "hello from base v3");
-    let opted = world.build_overlay(all, r#"[ "mid" ]"#);
+    let dev = world.build_overlay(OVERLAY_SPLIT, "[ ]", structured, &["mid.dev"]);
+    assert!(dev.ok, "{}", dev.log);
+    let listed = std::fs::read_to_string(
+        Path::new(&dev.outputs[0]).join("nix-support/propagated-build-inputs"),
+    )
+    .unwrap();
+    let paths: Vec<&str> = listed.split_whitespace().collect();
+    let unique: BTreeSet<&str> = paths.iter().copied().collect();
+    assert_eq!(paths.len(), unique.len(), "listed twice: {listed}");
+    assert_eq!(paths.len(), 3, "base, mid's lib and out: {listed}");
+}
+
+#[test]
+fn overlay_splits_stdenv_packages() {
+    overlay_scenario(false);
+}
+
+#[test]
+fn overlay_splits_stdenv_packages_with_structured_attrs() {
+    overlay_scenario(true);
+}
+
+/// An opted-out package is a classic build again, over split inputs.
+#[test]
+fn overlay_opt_out_is_a_classic_build() {
+    let Some(world) = World::new() else {
+        return;
+    };
+    let first = world.build_overlay(OVERLAY_SPLIT, r#"[ "mid" ]"#, false, &["prog"]);
+    assert!(first.ok, "{}", first.log);
+    world.edit("base/base.c", "hello from base v1", "hello from base v3");
+    let opted = world.build_overlay(OVERLAY_SPLIT, r#"[ "mid" ]"#, false, &["prog"]);
     assert!(opted.ok, "{}", opted.log);
     assert_eq!(opted.rebuilt("classic"), set(&["base", "mid", "prog"]));
     assert_eq!(opted.rebuilt("relink"), set(&["base", "prog"]));
     assert!(run_program(&opted.outputs[0], "prog1").contains("hello from base v3"));
+}
+
+/// The stand-in behaves as nixpkgs' stdenv where the overlay touches it, and the split
+/// packages keep what nixpkgs users rely on (nix/tests/stdenv/checks.nix): the facts
+/// (getDev and outputSpecified, pname, version, meta, passthru, outputs, override,
+/// overrideAttrs) and runHook's order (the postFixup string, then the hook array, then
+/// stdenv's _multioutPropagateDev appending), with structured attributes off and on.
+#[test]
+fn stand_in_behaves_like_nixpkgs_stdenv() {
+    let Some(world) = World::new() else {
+        return;
+    };
+    for structured in [false, true] {
+        let mut args = world.checks_args(structured);
+        args.extend(["--eval", "--strict", "--json", "-A", "facts"].map(String::from));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = world.nix("nix-instantiate", &args).run().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        let facts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        for (name, fact) in facts.as_object().unwrap() {
+            assert_eq!(fact["got"], fact["want"], "structured {structured}: {name}");
+        }
+        // What each check derivation wrote: out/order, and dev's propagated inputs with
+        // the store paths reduced to their names.
+        let seen = |attr: &str| -> (String, String) {
+            let mut args = world.checks_args(structured);
+            args.extend(["-A".into(), attr.into(), "-A".into(), format!("{attr}.dev")]);
+            let build = world.build_with(args);
+            assert!(build.ok, "{}", build.log);
+            let order = std::fs::read_to_string(Path::new(&build.outputs[0]).join("order"))
+                .unwrap()
+                .replace('\n', " ");
+            let dev = std::fs::read_to_string(
+                Path::new(&build.outputs[1]).join("nix-support/propagated-build-inputs"),
+            )
+            .unwrap()
+            .replace(&build.outputs[0], "OUT");
+            (order, dev.trim().to_string())
+        };
+        let (order, dev) = seen("hookOrder");
+        assert_eq!(order, "string array ", "runHook order");
+        assert_eq!(dev, "hook OUT", "_multioutPropagateDev after the hooks");
+        assert_eq!(seen("emptyString").1, "hook");
+        // An empty list is an empty bash array under structured attributes, which the
+        // hook takes for unset: it appends.
+        let want = if structured { "hook OUT" } else { "hook" };
+        assert_eq!(seen("emptyList").1, want, "structured {structured}");
+    }
+}
+
+/// A reference abicut cannot see (the bare store hash of an interface) is refused by Nix
+/// itself: mkDerivation hands disallowedReferences over as placeholders, and with
+/// structured attributes Nix reads only outputChecks.
+#[test]
+fn overlay_relink_refuses_a_hidden_interface_reference() {
+    let Some(world) = World::new() else {
+        return;
+    };
+    for structured in [false, true] {
+        let build = world.build_overlay(r#"[ "base" "leak" ]"#, "[ ]", structured, &["leak"]);
+        assert!(!build.ok, "structured {structured}: the leak was accepted");
+        assert!(
+            build.log.contains("is not allowed to refer to"),
+            "{}",
+            build.log
+        );
+    }
 }
 
 /// What cannot be built here (package.nix and flake.nix need nixpkgs, which cannot be

@@ -56,24 +56,42 @@ abicutSelfMaps() {
 # `-base`): abicut does it in text files (.pc, headers, linker scripts, symlinks) and
 # refuses loudly a binary file that holds the path; the rewrite back (interface ->
 # indirection in dependents) is same-length, since both derivations share the name.
+#
+# An output listed in $abicutStaticOutputs (nixpkgs' `static`) holds archives a consumer
+# links into itself: its interface is taken alone with --with-static, so it is the
+# archives, and a consumer compiles again whenever one changes (never an empty directory).
 abicutInterface() {
     local tmp name path own from selfs=() paths=()
     while read -r name path; do
-        paths+=("$path")
         selfs+=(--self "$path=$(abicutOutput "$name")")
+        abicutIsStatic "$name" || paths+=("$path")
     done < <(abicutCompileOutputs)
     tmp=$(mktemp -d "${TMPDIR:-/tmp}/abicut-interface.XXXXXX")
-    abicut interface "${paths[@]}" -o "$tmp/tree" "${selfs[@]}" ${abicutInterfaceFlags:-}
+    if ((${#paths[@]})); then
+        abicut interface "${paths[@]}" -o "$tmp/tree" "${selfs[@]}" ${abicutInterfaceFlags:-}
+    fi
     while read -r name path; do
         own=$(abicutOutput "$name")
+        rm -rf "$own"
+        if abicutIsStatic "$name"; then
+            abicut interface "$path" -o "$own" "${selfs[@]}" --with-static ${abicutInterfaceFlags:-}
+            continue
+        fi
         from=$tmp/tree
         ((${#paths[@]} == 1)) || from=$tmp/tree/${own##*/}
         # An output with no interface (only programs, say) has no directory in the tree.
         [ -d "$from" ] || mkdir -p "$from"
-        rm -rf "$own"
         cp -a "$from" "$own"
     done < <(abicutCompileOutputs)
     rm -rf "$tmp"
+}
+
+abicutIsStatic() {
+    local static
+    for static in ${abicutStaticOutputs[*]:-}; do
+        [ "$static" = "$1" ] && return 0
+    done
+    return 1
 }
 
 # The indirection: each output mirrors the final output of the same name ($abicutReal,
