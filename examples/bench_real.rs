@@ -111,9 +111,7 @@ fn print_builds(what: &str, build: &Build) {
 }
 
 /// `abicut relink-plan` and `abicut report` over the classic graph, weighted with the
-/// measured CPU times: a package's build is its classic build (the update's, or the first
-/// build's for packages the update did not touch), its relink all the split ran for it
-/// besides a compile (interface, indirection, relink, tests).
+/// measured CPU times (real::weights).
 fn report(
     abicut: &Path,
     set: &RealSet,
@@ -122,57 +120,12 @@ fn report(
     classic: &Build,
     first: &Build,
 ) -> anyhow::Result<()> {
-    let mut nodes = serde_json::Map::new();
-    for p in real::PACKAGES {
-        let of = |b: &Build, roles: &[&str]| -> f64 {
-            b.built
-                .iter()
-                .filter(|x| x.package == p && roles.contains(&x.role.as_str()))
-                .map(|x| x.cpu_ms as f64 / 1000.0)
-                .sum()
-        };
-        let mut build = of(classic, &["classic"]);
-        if build == 0.0 {
-            build = of(first, &["classic"]);
-        }
-        let relink = of(split, &["interface", "indirection", "relink", "test"]);
-        nodes.insert(
-            p.to_string(),
-            serde_json::json!({ "build": build, "relink": relink }),
-        );
-    }
-    let weights = set.dir().join("weights.json");
-    std::fs::write(
-        &weights,
-        serde_json::to_vec_pretty(&serde_json::json!({ "version": 1, "nodes": nodes }))?,
-    )?;
-    let plan = set.dir().join("plan.json");
-    let out = std::process::Command::new(abicut)
-        .args(["relink-plan"])
-        .arg(graph)
-        .args(["--changed", "zlib", "--abi", "same", "--json", "-o"])
-        .arg(&plan)
-        .output()
-        .context("abicut relink-plan")?;
-    ensure!(
-        out.status.success(),
-        "relink-plan: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = std::process::Command::new(abicut)
-        .arg("report")
-        .arg(&plan)
-        .arg("--weights")
-        .arg(&weights)
-        .output()
-        .context("abicut report")?;
-    ensure!(
-        out.status.success(),
-        "report: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let weights = real::weights(split, classic, first);
+    let (_, report) = real::plan_and_report(abicut, set.dir(), graph, &weights)
+        .map_err(anyhow::Error::msg)
+        .context("abicut relink-plan / report")?;
     println!("\nabicut report over the classic graph, weighted from these logs:\n");
-    println!("{}", String::from_utf8_lossy(&out.stdout).trim_end());
+    println!("{}", report.trim_end());
     println!();
     Ok(())
 }

@@ -76,6 +76,8 @@ fn real_software_through_the_split() {
 
     let first = set.build(&["checks", "classic.checks"], real::NONE);
     summary("first build, split and classic", &first);
+    let graph = set.dir().join("graph.json");
+    std::fs::write(&graph, set.classic_graph(real::NONE)).unwrap();
     let (passed, _) = assert_tests_pass(&first, "the first build");
     assert!(passed >= 90, "only {passed} test cases ran");
     assert_eq!(
@@ -109,6 +111,20 @@ fn real_software_through_the_split() {
         zlib_and_above,
         "classic rebuilds"
     );
+
+    // abicut's plan over the classic graph is what Nix did, and the report, weighted with
+    // the CPU times the builders logged, shows the time avoided.
+    let weights = real::weights(&update, &classic, &first);
+    let (plan, report) = real::plan_and_report(&abicut(), set.dir(), &graph, &weights).unwrap();
+    eprintln!("{report}");
+    assert_eq!(real::planned(&plan, "compile"), update.packages("compile"));
+    assert_eq!(
+        real::planned(&plan, "relink"),
+        sorted(&["libpng", "libxml2", "libxslt", "xmlpng"])
+    );
+    assert_eq!(real::planned(&plan, "untouched"), ["expat"]);
+    assert!(report.contains("### CPU time"), "{report}");
+    assert!(report.contains("| 0 |"), "every node weighted: {report}");
 
     // The split's programs bind as the classic ones do: the same symbols, from the same
     // libraries, in the same order.

@@ -322,3 +322,89 @@ pub fn bindings(program: &Path, scratch: &Path) -> Vec<String> {
         })
         .collect()
 }
+
+/// The weights file `abicut report --weights` reads, from what the builders logged: per
+/// package, `build` is its classic build (from `classic`, or `first` for a package the
+/// update left alone), `relink` all the split ran for it besides a compile (interface,
+/// indirection, relink, tests).
+pub fn weights(split: &Build, classic: &Build, first: &Build) -> serde_json::Value {
+    let mut nodes = serde_json::Map::new();
+    for p in PACKAGES {
+        let of = |b: &Build, roles: &[&str]| -> f64 {
+            b.built
+                .iter()
+                .filter(|x| x.package == p && roles.contains(&x.role.as_str()))
+                .map(|x| x.cpu_ms as f64 / 1000.0)
+                .sum()
+        };
+        let mut build = of(classic, &["classic"]);
+        if build == 0.0 {
+            build = of(first, &["classic"]);
+        }
+        let relink = of(split, &["interface", "indirection", "relink", "test"]);
+        nodes.insert(
+            p.to_string(),
+            serde_json::json!({ "build": build, "relink": relink }),
+        );
+    }
+    serde_json::json!({ "version": 1, "nodes": nodes })
+}
+
+/// `abicut relink-plan GRAPH --changed zlib --abi same --json` into DIR/plan.json, then
+/// `abicut report` of it with `weights`: (the plan, the Markdown report).
+pub fn plan_and_report(
+    abicut: &Path,
+    dir: &Path,
+    graph: &Path,
+    weights: &serde_json::Value,
+) -> Result<(serde_json::Value, String), String> {
+    let weights_file = dir.join("weights.json");
+    let plan_file = dir.join("plan.json");
+    std::fs::write(&weights_file, weights.to_string()).map_err(|e| e.to_string())?;
+    let run = |args: Vec<&std::ffi::OsStr>| -> Result<String, String> {
+        let out = duct::cmd(abicut, args)
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .run()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let os = |s: &'static str| std::ffi::OsStr::new(s);
+    run(vec![
+        os("relink-plan"),
+        graph.as_os_str(),
+        os("--changed"),
+        os("zlib"),
+        os("--abi"),
+        os("same"),
+        os("--json"),
+        os("-o"),
+        plan_file.as_os_str(),
+    ])?;
+    let report = run(vec![
+        os("report"),
+        plan_file.as_os_str(),
+        os("--weights"),
+        weights_file.as_os_str(),
+    ])?;
+    let plan = std::fs::read(&plan_file).map_err(|e| e.to_string())?;
+    let plan = serde_json::from_slice(&plan).map_err(|e| e.to_string())?;
+    Ok((plan, report))
+}
+
+/// The packages a plan gives `status` (compile, relink, ...), sorted.
+pub fn planned(plan: &serde_json::Value, status: &str) -> Vec<String> {
+    let mut v: Vec<String> = plan["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|n| n["status"] == status)
+        .filter_map(|n| n["pname"].as_str().map(String::from))
+        .collect();
+    v.sort();
+    v
+}
