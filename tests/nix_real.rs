@@ -66,6 +66,7 @@ fn real_software_through_the_split() {
         "autoreconf",
         "libtoolize",
         "patch",
+        "g++",
     ];
     if !tools.iter().all(|t| have(t)) {
         return;
