@@ -108,6 +108,19 @@ rec {
     in
     { inherit pname version name outputs compile interface indirection out; };
 
+  # test PACKAGE { check, tools ? { } }: runs the package's test suite after its final
+  # build, against the real libraries: a derivation (role "test") that sees the final
+  # outputs as $package and $package_<output> (the `out` of a split package, the classic
+  # build itself), and runs the bash script `check`; its output holds the results. Test
+  # programs are built by the compile step into an output of their own (say `tests`), so
+  # they are relinked like everything else and never run against an interface.
+  test = pkg: { check, tools ? { } }:
+    common "${pkg.name}-test" "test" (
+      { checkScript = check; }
+      // inputEnv (p: p.out) { package = pkg; }
+      // tools
+    );
+
   # The classic build of the same description, for comparison and planning: every input
   # is the real output, one derivation per package. It is returned as the derivation
   # itself, with the same attributes as `package`'s result (every role being itself), so
@@ -117,9 +130,11 @@ rec {
       name = "${pname}-${version}";
       drv = derivation (
         {
-          inherit name system src outputs;
+          inherit name pname version system src outputs;
           builder = bash;
-          args = [ "-euc" "source $buildScript" ];
+          args = [ ./hooks/builder.sh ];
+          abicutHooks = ./hooks;
+          abicutRole = "classic";
           buildScript = build;
           PATH = hostPath;
           buildInputs = builtins.attrValues libs;

@@ -5,6 +5,7 @@
 pub mod files;
 pub mod linkcheck;
 pub mod package;
+pub mod real;
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,178 @@
+//! Real software through the split (issue 12), with a real Nix: five upstream projects from
+//! Debian's source packages (zlib, libpng, expat, libxml2, libxslt) and a third-party
+//! program on top, each built by its own build system, split and classic
+//! (nix/tests/real). Every package's test suite runs after its final build, against the
+//! real libraries.
+//!
+//! One test, since every step needs the builds before it: the first build of both; an
+//! ABI-neutral update of zlib (a fix in deflate.c, a version bump) that compiles zlib alone
+//! and relinks and retests everything above it; the classic rebuild of the same sources,
+//! whose programs bind every symbol exactly as the split's do; and an update that changes
+//! zlib.h, which compiles zlib's dependents again.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use support::real::{self, Build, RealSet};
+use support::{abicut, have};
+
+fn sorted(items: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = items.iter().map(|s| s.to_string()).collect();
+    v.sort();
+    v
+}
+
+fn assert_tests_pass(build: &Build, what: &str) -> (usize, usize) {
+    let (passed, failed) = real::test_results(&build.outputs);
+    assert!(build.ok, "{what} failed:\n{}", tail(&build.log));
+    assert_eq!(failed, 0, "{what}: failed tests");
+    (passed, failed)
+}
+
+fn tail(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(80)..].join("\n")
+}
+
+fn summary(what: &str, build: &Build) {
+    let roles = [
+        "classic",
+        "compile",
+        "interface",
+        "indirection",
+        "relink",
+        "test",
+    ];
+    eprintln!("{what}: {:.1} s", build.elapsed.as_secs_f64());
+    for role in roles {
+        let packages = build.packages(role);
+        if !packages.is_empty() {
+            eprintln!(
+                "  {role:<12} {:>6.1} cpu-s  {}",
+                build.cpu_s(&[role]),
+                packages.join(" ")
+            );
+        }
+    }
+}
+
+#[test]
+fn real_software_through_the_split() {
+    let tools = [
+        "nix-build",
+        "apt-get",
+        "dpkg-source",
+        "autoreconf",
+        "libtoolize",
+        "patch",
+        "g++",
+    ];
+    if !tools.iter().all(|t| have(t)) {
+        return;
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let set = RealSet::new(repo, &abicut()).unwrap();
+    let zlib_and_above = sorted(&["zlib", "libpng", "libxml2", "libxslt", "xmlpng"]);
+
+    let first = set.build(&["checks", "classic.checks"], real::NONE);
+    summary("first build, split and classic", &first);
+    let graph = set.dir().join("graph.json");
+    std::fs::write(&graph, set.classic_graph(real::NONE)).unwrap();
+    let (passed, _) = assert_tests_pass(&first, "the first build");
+    assert!(passed >= 90, "only {passed} test cases ran");
+    assert_eq!(
+        first.packages("test").len(),
+        12,
+        "a test per package, split and classic"
+    );
+
+    // The ABI-neutral update: zlib compiles, nothing above it does; zlib and everything
+    // above it relinks and runs its tests again; expat, which does not use zlib, is left.
+    let update = set.build(&["checks"], real::ABI_NEUTRAL);
+    summary("ABI-neutral update of zlib, split", &update);
+    assert_tests_pass(&update, "the split after the ABI-neutral update");
+    assert_eq!(update.packages("compile"), ["zlib"], "compiled");
+    assert_eq!(update.packages("interface"), ["zlib"], "interfaces built");
+    // A library's indirection mirrors its final output, so it follows every relink (the
+    // program at the top has no dependents, so no indirection is built for it).
+    assert_eq!(
+        update.packages("indirection"),
+        sorted(&["zlib", "libpng", "libxml2", "libxslt"]),
+        "indirections built"
+    );
+    assert_eq!(update.packages("relink"), zlib_and_above, "relinked");
+    assert_eq!(update.packages("test"), zlib_and_above, "tests rerun");
+
+    let classic = set.build(&["classic.checks"], real::ABI_NEUTRAL);
+    summary("ABI-neutral update of zlib, classic", &classic);
+    assert_tests_pass(&classic, "the classic build after the update");
+    assert_eq!(
+        classic.packages("classic"),
+        zlib_and_above,
+        "classic rebuilds"
+    );
+
+    // abicut's plan over the classic graph is what Nix did, and the report, weighted with
+    // the CPU times the builders logged, shows the time avoided.
+    let weights = real::weights(&update, &classic, &first);
+    let (plan, report) = real::plan_and_report(&abicut(), set.dir(), &graph, &weights).unwrap();
+    eprintln!("{report}");
+    assert_eq!(real::planned(&plan, "compile"), update.packages("compile"));
+    assert_eq!(
+        real::planned(&plan, "relink"),
+        sorted(&["libpng", "libxml2", "libxslt", "xmlpng"])
+    );
+    assert_eq!(real::planned(&plan, "untouched"), ["expat"]);
+    assert!(report.contains("### CPU time"), "{report}");
+    assert!(report.contains("| 0 |"), "every node weighted: {report}");
+
+    // The split's programs bind as the classic ones do: the same symbols, from the same
+    // libraries, in the same order.
+    let scratch = tempfile::tempdir().unwrap();
+    let mut compared = 0;
+    for p in real::PACKAGES {
+        let split = real::programs(&set.outputs(&format!("{p}.out"), real::ABI_NEUTRAL));
+        let classic = real::programs(&set.outputs(&format!("classic.{p}"), real::ABI_NEUTRAL));
+        assert_eq!(
+            split.keys().collect::<Vec<_>>(),
+            classic.keys().collect::<Vec<_>>(),
+            "{p}: programs"
+        );
+        for (name, program) in &split {
+            let ours = real::bindings(program, scratch.path());
+            let theirs = real::bindings(&classic[name], scratch.path());
+            assert!(!ours.is_empty(), "{name}: no bindings");
+            let diff: BTreeMap<usize, (&String, &String)> = ours
+                .iter()
+                .zip(&theirs)
+                .enumerate()
+                .filter(|(_, (a, b))| a != b)
+                .take(5)
+                .collect();
+            assert!(
+                ours.len() == theirs.len() && diff.is_empty(),
+                "{name}: {} vs {} bindings, first differences {diff:?}",
+                ours.len(),
+                theirs.len()
+            );
+            compared += 1;
+        }
+    }
+    eprintln!("bindings: the same for all {compared} programs");
+    assert!(compared >= 15, "only {compared} programs");
+
+    // A header change: zlib's dependents compile again; expat, which does not use zlib,
+    // does not.
+    let header = set.build(&["checks"], real::HEADER_CHANGE);
+    summary("zlib.h changed, split", &header);
+    assert_tests_pass(&header, "the split after the header change");
+    let compiled = header.packages("compile");
+    for p in ["zlib", "libpng", "libxml2", "xmlpng"] {
+        assert!(
+            compiled.contains(&p.to_string()),
+            "{p} not compiled: {compiled:?}"
+        );
+    }
+    assert!(!compiled.contains(&"expat".to_string()), "{compiled:?}");
+}
