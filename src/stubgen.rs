@@ -4,6 +4,7 @@
 use crate::error::{Error, Result};
 use crate::iface::{Interface, ifs};
 use rayon::prelude::*;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// What `stubgen` writes.
@@ -28,12 +29,31 @@ impl Format {
     }
 }
 
+/// Which imports the default interface keeps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Imports {
+    /// Those no library of the library's `DT_NEEDED` closure defines: the ones a program must
+    /// provide. GNU ld, gold and lld export a program's definition of the others because the
+    /// dependency that defines them is in the link.
+    #[default]
+    Owed,
+    /// Every import name. mold exports a program's definition only when a library in the
+    /// link references it, so a program that interposes what a library imports from its
+    /// own dependency (a `malloc`, libssl's `ASN1_ANY_it`) needs the name in the stub.
+    All,
+}
+
 /// Which interface to take.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Options {
     /// Keep everything a linker's output can depend on, imports and exact data alignment
     /// included, instead of the default interface; see [`Interface::normalize`].
     pub exact: bool,
+    /// Which imports the default interface keeps.
+    pub imports: Imports,
+    /// Directories searched for the library's dependencies after its own RUNPATH and
+    /// before the default ones, as `LD_LIBRARY_PATH` is by the loader.
+    pub lib_path: Vec<PathBuf>,
 }
 
 /// Loads an interface from a shared library, a stub, canonical JSON or llvm-ifs text,
@@ -41,7 +61,13 @@ pub struct Options {
 pub fn load(path: &Path, options: &Options) -> Result<Interface> {
     let mut iface = parse(path)?;
     if !options.exact {
-        iface.normalize();
+        let provided = match options.imports {
+            Imports::Owed => {
+                crate::elf::closure::defined_names(path, &iface.needed, &options.lib_path)
+            }
+            Imports::All => HashSet::new(),
+        };
+        iface.normalize(&|name| provided.contains(name));
     }
     Ok(iface)
 }

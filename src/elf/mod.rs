@@ -1,6 +1,7 @@
 //! ELF in and out: [`read`] parses shared objects into interfaces, [`write`] writes stubs,
 //! [`deps`] reads dependency facts for verification, [`edit`] makes patchelf-style edits.
 
+pub mod closure;
 pub mod deps;
 pub mod edit;
 pub mod read;
