@@ -192,3 +192,36 @@ fn control_real_library_as_its_own_stub() {
         assert_all_same(&check(&lib, &stubs, &target, &runner), 12);
     }
 }
+
+macro_rules! cross_bindings {
+    ($($test:ident => $name:expr,)*) => {$(
+        #[test]
+        fn $test() {
+            let (_, target) = linkcheck::cross_targets()
+                .into_iter()
+                .find(|(n, _)| *n == $name)
+                .unwrap();
+            let runner = Runner::cross($name, &target);
+            if !tools(&target, &runner) {
+                return;
+            }
+            let combinations = 3 * target.linkers.len();
+            for lib in ["libc.so.6", "libm.so.6"] {
+                let lib = Path::new(target.libdir).join(lib);
+                let dir = tempfile::tempdir().unwrap();
+                let stubs = make_stubs(&lib, dir.path(), &[target.libdir]);
+                assert_all_same(&check(&lib, &stubs, &target, &runner), combinations);
+            }
+        }
+    )*};
+}
+
+cross_bindings! {
+    cross_bindings_i386 => "i386",
+    cross_bindings_armhf => "armhf",
+    cross_bindings_arm64 => "arm64",
+    cross_bindings_ppc64el => "ppc64el",
+    cross_bindings_riscv64 => "riscv64",
+    cross_bindings_s390x => "s390x",
+    cross_bindings_mips => "mips",
+}
