@@ -199,7 +199,7 @@ fn bare_hashes_map_file_and_forbid() {
 }
 
 #[test]
-fn bad_mappings_and_escaping_symlinks_write_nothing() {
+fn bad_mappings_write_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
     write(&src.join("f"), "x");
@@ -220,15 +220,76 @@ fn bad_mappings_and_escaping_symlinks_write_nothing() {
     assert_eq!(code, 3);
     assert!(stderr.contains("mapped twice"), "{stderr}");
 
-    std::os::unix::fs::symlink("../../etc/passwd", src.join("evil")).unwrap();
-    let (code, _, stderr) = abicut(&["relink", "--map", "/a=/b", s, d]);
-    assert_eq!(code, 3);
-    assert!(
-        stderr.contains("evil") && stderr.contains("escapes"),
-        "{stderr}"
-    );
     assert!(!dest.exists());
     assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1);
+}
+
+/// Symlinks are copied as they are, wherever they point (relink never follows one), with
+/// mapped paths rewritten in their targets, relative ones that leave the tree included.
+#[test]
+fn symlinks_are_copied_as_they_are() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let h1 = "0123456789abcdfghijklmnpqrsvwxyz";
+    let h2 = "zyxwvsrqpnmlkjihgfdcba9876543210";
+    write(&src.join("lib/f"), "x");
+    let links = [
+        (
+            "lib/escapes",
+            "../../etc/passwd".to_owned(),
+            "../../etc/passwd".to_owned(),
+        ),
+        (
+            "lib/llvm",
+            "../llvm-14/lib/libclang-cpp.so.14".into(),
+            "../llvm-14/lib/libclang-cpp.so.14".into(),
+        ),
+        (
+            "lib/dangling",
+            "nowhere/at/all".into(),
+            "nowhere/at/all".into(),
+        ),
+        ("lib/dir-out", "/etc".into(), "/etc".into()),
+        (
+            "lib/mapped-rel",
+            format!("../../{h1}-dep/lib/libx.so"),
+            format!("../../{h2}-dep/lib/libx.so"),
+        ),
+        (
+            "lib/mapped-abs",
+            format!("/nix/store/{h1}-dep/lib"),
+            format!("/nix/store/{h2}-dep/lib"),
+        ),
+        ("lib/inside", "f".into(), "f".into()),
+    ];
+    for (at, target, _) in &links {
+        std::os::unix::fs::symlink(target, src.join(at)).unwrap();
+    }
+    let dest = tmp.path().join("dest");
+    let (code, stdout, stderr) = abicut(&[
+        "relink",
+        "--json",
+        "--map",
+        &format!("{h1}={h2}"),
+        src.to_str().unwrap(),
+        dest.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["symlinks"], links.len());
+    assert_eq!(summary["mappings"][0]["occurrences"], 2);
+    for (at, _, expected) in &links {
+        assert_eq!(
+            fs::read_link(dest.join(at)).unwrap(),
+            Path::new(expected),
+            "{at}"
+        );
+    }
+    // Nothing was read through a link: /etc was not copied, the file inside is.
+    assert_eq!(
+        fs::read_dir(dest.join("lib")).unwrap().count(),
+        links.len() + 1
+    );
 }
 
 /// A tree big enough that a relink takes a noticeable time.
@@ -444,3 +505,135 @@ fn relink_verifies_before_renaming() {
     );
     assert!(!broken.exists());
 }
+
+/// `--forbid` holds on every path a file can take: small files, files large enough to be
+/// copied by the kernel (with and without hard-linking unchanged files), and symlink targets.
+#[test]
+fn forbid_covers_large_files_and_symlinks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let iface = "/nix/store/00000000000000000000000000000000-iface";
+    let (from, to) = (
+        "/nix/store/cccccccccccccccccccccccccccccccc-y",
+        "/nix/store/dddddddddddddddddddddddddddddddd-y",
+    );
+    let map = format!("{from}={to}");
+    let relink = |src: &Path, dest: &Path, extra: &[&str]| {
+        let mut args = vec!["relink", "--map", &map, "--forbid", iface];
+        args.extend_from_slice(extra);
+        args.extend([src.to_str().unwrap(), dest.to_str().unwrap()]);
+        abicut(&args)
+    };
+    // 300 KiB: above the size that takes the memory-mapped, kernel-copy path.
+    let mut big = vec![b'x'; 300 << 10];
+    big[100..100 + from.len()].copy_from_slice(from.as_bytes());
+    let clean = tmp.path().join("clean");
+    fs::create_dir_all(&clean).unwrap();
+    fs::write(clean.join("big"), &big).unwrap();
+    let (code, _, stderr) = relink(&clean, &tmp.path().join("ok"), &[]);
+    assert_eq!(code, 0, "{stderr}");
+
+    let at = 200 << 10;
+    big[at..at + iface.len()].copy_from_slice(iface.as_bytes());
+    let large = tmp.path().join("large");
+    fs::create_dir_all(&large).unwrap();
+    fs::write(large.join("big"), &big).unwrap();
+    let unchanged = tmp.path().join("unchanged");
+    fs::create_dir_all(&unchanged).unwrap();
+    big[100..100 + from.len()].fill(b'x');
+    fs::write(unchanged.join("big"), &big).unwrap();
+    let link = tmp.path().join("link");
+    fs::create_dir_all(&link).unwrap();
+    std::os::unix::fs::symlink(format!("{iface}/lib/libx.so"), link.join("libx.so")).unwrap();
+    for (src, extra, name) in [
+        (&large, &[][..], "big"),
+        (&unchanged, &["--hardlink-unchanged"][..], "big"),
+        (&link, &[][..], "libx.so"),
+    ] {
+        let dest = tmp.path().join("dest");
+        let (code, _, stderr) = relink(src, &dest, extra);
+        assert_eq!(code, 3, "{}: {stderr}", src.display());
+        assert!(
+            stderr.contains(name) && stderr.contains("forbidden path") && stderr.contains(iface),
+            "{stderr}"
+        );
+        assert!(!dest.exists());
+    }
+}
+
+/// `--verify` judges the output about to be renamed into place, as the loader will see it
+/// at DEST, never SRC: here SRC verifies and the output does not, and the other way round.
+#[test]
+fn verify_judges_the_output_not_the_source() {
+    if !have("cc") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let w = tmp.path();
+    let good_lib = |dir: &Path, body: &str| {
+        fs::create_dir_all(dir).unwrap();
+        cc(
+            w,
+            "foo",
+            body,
+            &dir.join("libfoo.so"),
+            &["-shared", "-fPIC", "-Wl,-soname,libfoo.so"],
+        );
+    };
+    let prog = |root: &Path, libdir: &Path| {
+        fs::create_dir_all(root.join("bin")).unwrap();
+        good_lib(&w.join("linkwith"), BASE_C_FOO);
+        let l = format!("-L{}", w.join("linkwith").display());
+        let r = format!("-Wl,-rpath,{}", libdir.display());
+        cc(
+            w,
+            "prog",
+            FOO_PROG_C,
+            &root.join("bin/prog"),
+            &[&l, "-lfoo", &r],
+        );
+    };
+    let iface = w.join("iiiiiiii-foo");
+    let real = w.join("rrrrrrrr-foo");
+    good_lib(&iface.join("lib"), BASE_C_FOO);
+    good_lib(&real.join("lib"), "int foo_other(void) { return 3; }\n");
+    let verify = |tree: &Path| abicut(&["verify", tree.to_str().unwrap()]).0;
+
+    // SRC loads its library from the interface; the output from the real one, which lacks foo.
+    let src = w.join("aaaaaaaa-pkg");
+    prog(&src, &iface.join("lib"));
+    assert_eq!(verify(&src), 0);
+    let map = format!("{}={}", iface.display(), real.display());
+    let dest = w.join("bbbbbbbb-pkg");
+    let args = |src: &Path, dest: &Path, map: &str| {
+        abicut(&[
+            "relink",
+            "--verify",
+            "--map",
+            map,
+            src.to_str().unwrap(),
+            dest.to_str().unwrap(),
+        ])
+    };
+    let (code, _, stderr) = args(&src, &dest, &map);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains("verification failed") && stderr.contains("foo"),
+        "{stderr}"
+    );
+    assert!(!dest.exists());
+
+    // SRC names a library directory that does not exist; the output the one that does.
+    let absent = w.join("xxxxxxxx-foo");
+    let there = w.join("gggggggg-foo");
+    good_lib(&there.join("lib"), BASE_C_FOO);
+    let src2 = w.join("cccccccc-pkg");
+    prog(&src2, &absent.join("lib"));
+    assert_eq!(verify(&src2), 1);
+    let map2 = format!("{}={}", absent.display(), there.display());
+    let (code, _, stderr) = args(&src2, &dest, &map2);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(verify(&dest), 0);
+}
+
+const BASE_C_FOO: &str = "int foo(void) { return 7; }\n";
+const FOO_PROG_C: &str = "int foo(void);\nint main(void) { return foo() == 7 ? 0 : 1; }\n";

@@ -301,3 +301,576 @@ fn main_rpath_serves_its_libraries() {
     let (code, report) = verify(&tree, &[]);
     assert_eq!(code, 0, "{report}");
 }
+
+// ---------------------------------------------------------------------------------------
+// Verdicts against the real loader: for good and broken programs, `abicut verify PROG`
+// passes exactly when `LD_BIND_NOW=1` ld.so loads PROG (on the host, and under qemu-user
+// for aarch64). The fixtures use no C library (a `_start` that exits by system call), so
+// one source builds for every architecture with clang and lld alone.
+
+/// Exits by system call: the program needs nothing but the loader and its own libraries.
+const EXIT_C: &str = r#"
+static void sys_exit(int code) {
+#if defined(__x86_64__)
+  __asm__ volatile("syscall" :: "a"(60), "D"(code));
+#elif defined(__aarch64__)
+  register long x0 __asm__("x0") = code;
+  register long x8 __asm__("x8") = 93;
+  __asm__ volatile("svc #0" :: "r"(x0), "r"(x8));
+#else
+#error "no exit for this architecture"
+#endif
+  for (;;) {}
+}
+"#;
+
+const FOO_PROG: &str =
+    "int foo_new(void);\nvoid _start(void) { sys_exit(foo_new() == 2 ? 0 : 1); }\n";
+const FL_PROG: &str = "int libmain(void);\nint yylex(void) { return 41; }\nvoid _start(void) { sys_exit(libmain() == 42 ? 0 : 1); }\n";
+const FL_STUB: &str = "int libmain(void) { return 1; }\n";
+const FL_REAL: &str = "extern int yylex(void);\nint libmain(void) { return yylex() + 1; }\n";
+
+/// An architecture the oracle runs on.
+struct Arch {
+    triple: &'static str,
+    /// Another machine's triple, for libraries the loader must skip.
+    other: &'static str,
+    /// The root qemu-user and `verify --sysroot` read the target's libraries from.
+    sysroot: Option<&'static str>,
+}
+
+impl Arch {
+    /// Whether ld.so loads `prog` with LD_BIND_NOW=1 (it then runs and exits 0).
+    fn loads(&self, prog: &Path) -> bool {
+        let p = prog.to_str().unwrap();
+        let cmd = match self.sysroot {
+            None => duct::cmd(p, Vec::<&str>::new()).env("LD_BIND_NOW", "1"),
+            Some(root) => {
+                let qemu = format!("qemu-{}", self.triple.split('-').next().unwrap());
+                duct::cmd(qemu, ["-L", root, "-E", "LD_BIND_NOW=1", p])
+            }
+        };
+        // The kernel refusing the program (no interpreter) is a failure to load too.
+        cmd.stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .run()
+            .is_ok_and(|out| out.status.success())
+    }
+
+    /// Whether `abicut verify PROG` passes (no --lib-path: the interpreter's directories).
+    fn verifies(&self, prog: &Path) -> (bool, String) {
+        let mut args = vec!["verify", prog.to_str().unwrap()];
+        if let Some(root) = self.sysroot {
+            args.extend(["--sysroot", root]);
+        }
+        let (code, stdout, stderr) = abicut(&args);
+        assert!(code == 0 || code == 1, "{stdout} {stderr}");
+        (code == 0, stdout)
+    }
+}
+
+/// Builds C for one architecture with clang and lld, without any C library.
+fn build(triple: &str, work: &Path, src: &str, out: &Path, args: &[&str]) {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let c = work.join(format!("src{n}.c"));
+    write(&c, &format!("{EXIT_C}{src}"));
+    fs::create_dir_all(out.parent().unwrap()).unwrap();
+    let target = format!("--target={triple}");
+    let mut argv = vec![
+        target.as_str(),
+        "-fuse-ld=lld",
+        "-nostdlib",
+        "-fPIC",
+        "-O1",
+        "-Wno-unused-function",
+        "-Wl,--allow-shlib-undefined",
+        c.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    argv.extend_from_slice(args);
+    support::run("clang", &argv, work);
+}
+
+/// A shared library `lib<name>.so` (that soname) in `dir`, with an optional version script.
+fn shared(
+    triple: &str,
+    work: &Path,
+    dir: &Path,
+    name: &str,
+    src: &str,
+    map: Option<&str>,
+    args: &[&str],
+) {
+    let soname = format!("-Wl,-soname,lib{name}.so");
+    let mut all = vec!["-shared", soname.as_str()];
+    let vs;
+    if let Some(m) = map {
+        let f = work.join(format!("{name}-{}.map", dir.display().to_string().len()));
+        write(&f, m);
+        vs = format!("-Wl,--version-script={}", f.display());
+        all.push(&vs);
+    }
+    all.extend_from_slice(args);
+    build(triple, work, src, &dir.join(format!("lib{name}.so")), &all);
+}
+
+/// One program of the oracle: builds it under `w` and returns it with whether ld.so is
+/// expected to load it (a check on the fixture itself).
+type Case = (&'static str, bool, fn(&Arch, &Path) -> PathBuf);
+
+fn foo_lib(a: &Arch, w: &Path, dir: &Path) {
+    shared(a.triple, w, dir, "foo", GOOD_BODY, Some(GOOD_MAP), &[]);
+}
+
+/// tree/bin/prog needing libfoo.so, with the given link arguments.
+fn foo_prog(a: &Arch, w: &Path, args: &[&str]) -> PathBuf {
+    let prog = w.join("tree/bin/prog");
+    let l = format!("-L{}", w.join("tree/lib").display());
+    let mut all = vec![l.as_str(), "-lfoo"];
+    all.extend_from_slice(args);
+    build(a.triple, w, FOO_PROG, &prog, &all);
+    prog
+}
+
+fn good(a: &Arch, w: &Path) -> PathBuf {
+    foo_lib(a, w, &w.join("tree/lib"));
+    foo_prog(a, w, &["-Wl,-rpath,$ORIGIN/../lib"])
+}
+
+const CASES: &[Case] = &[
+    ("good ($ORIGIN/../lib)", true, good),
+    ("missing interpreter", false, |a, w| {
+        foo_lib(a, w, &w.join("tree/lib"));
+        foo_prog(
+            a,
+            w,
+            &[
+                "-Wl,-rpath,$ORIGIN/../lib",
+                "-Wl,--dynamic-linker=/nonexistent/ld.so.1",
+            ],
+        )
+    }),
+    ("missing library", false, |a, w| {
+        let p = good(a, w);
+        fs::remove_file(w.join("tree/lib/libfoo.so")).unwrap();
+        p
+    }),
+    (
+        "RUNPATH /nonexistent/lib, library in the tree",
+        false,
+        |a, w| {
+            foo_lib(a, w, &w.join("tree/lib"));
+            foo_prog(a, w, &["-Wl,-rpath,/nonexistent/lib"])
+        },
+    ),
+    ("$ORIGIN/lib pointing nowhere", false, |a, w| {
+        foo_lib(a, w, &w.join("tree/lib"));
+        foo_prog(a, w, &["-Wl,-rpath,$ORIGIN/lib"])
+    }),
+    ("$ORIGIN/../$LIB", true, |a, w| {
+        let lib = format!("tree/lib/{}", a.triple);
+        foo_lib(a, w, &w.join(&lib));
+        foo_lib(a, w, &w.join("tree/lib"));
+        let p = foo_prog(a, w, &["-Wl,-rpath,$ORIGIN/../$LIB"]);
+        fs::remove_file(w.join("tree/lib/libfoo.so")).unwrap();
+        p
+    }),
+    ("missing version", false, |a, w| {
+        let p = good(a, w);
+        let map = "FOO_1 { global: foo_old; foo_new; local: *; };\n";
+        shared(
+            a.triple,
+            w,
+            &w.join("tree/lib"),
+            "foo",
+            GOOD_BODY,
+            Some(map),
+            &[],
+        );
+        p
+    }),
+    ("missing symbol", false, |a, w| {
+        let p = good(a, w);
+        let map = "FOO_1 { global: foo_old; local: *; };\nFOO_2 { global: foo_other; } FOO_1;\n";
+        let body = "int foo_old(void) { return 1; }\nint foo_other(void) { return 3; }\n";
+        shared(
+            a.triple,
+            w,
+            &w.join("tree/lib"),
+            "foo",
+            body,
+            Some(map),
+            &[],
+        );
+        p
+    }),
+    ("weak undefined import", true, |a, w| {
+        foo_lib(a, w, &w.join("tree/lib"));
+        let prog = w.join("tree/bin/prog");
+        let l = format!("-L{}", w.join("tree/lib").display());
+        let src = "int foo_new(void);\nextern int maybe(void) __attribute__((weak));\nvoid _start(void) { sys_exit((maybe ? 1 : 0) + (foo_new() == 2 ? 0 : 1)); }\n";
+        build(
+            a.triple,
+            w,
+            src,
+            &prog,
+            &[&l, "-lfoo", "-Wl,-rpath,$ORIGIN/../lib"],
+        );
+        prog
+    }),
+    (
+        "DT_RPATH of the program serves its libraries",
+        true,
+        |a, w| rpath_chain(a, w, "--disable-new-dtags"),
+    ),
+    ("DT_RUNPATH of the program does not", false, |a, w| {
+        rpath_chain(a, w, "--enable-new-dtags")
+    }),
+    ("other machine's library skipped", true, |a, w| {
+        shared(
+            a.other,
+            w,
+            &w.join("tree/other"),
+            "foo",
+            GOOD_BODY,
+            Some(GOOD_MAP),
+            &[],
+        );
+        foo_lib(a, w, &w.join("tree/lib"));
+        foo_prog(a, w, &["-Wl,-rpath,$ORIGIN/../other:$ORIGIN/../lib"])
+    }),
+    ("only another machine's library", false, |a, w| {
+        shared(
+            a.other,
+            w,
+            &w.join("tree/other"),
+            "foo",
+            GOOD_BODY,
+            Some(GOOD_MAP),
+            &[],
+        );
+        foo_lib(a, w, &w.join("tree/lib"));
+        let p = foo_prog(a, w, &["-Wl,-rpath,$ORIGIN/../other"]);
+        fs::remove_file(w.join("tree/lib/libfoo.so")).unwrap();
+        p
+    }),
+    ("non-ELF file first in the path", false, |a, w| {
+        write(&w.join("tree/text/libfoo.so"), "INPUT(-lfoo)\n");
+        foo_lib(a, w, &w.join("tree/lib"));
+        foo_prog(a, w, &["-Wl,-rpath,$ORIGIN/../text:$ORIGIN/../lib"])
+    }),
+    (
+        "yylex: linked against a libfl.so without it, run with the real one",
+        false,
+        |a, w| yylex(a, w, false),
+    ),
+    ("yylex: linked against the real libfl.so", true, |a, w| {
+        yylex(a, w, true)
+    }),
+];
+
+/// libbar in tree/lib2, libfoo in tree/lib needing it with no search path of its own, and
+/// a program naming both directories in its DT_RPATH or DT_RUNPATH.
+fn rpath_chain(a: &Arch, w: &Path, tags: &str) -> PathBuf {
+    let lib2 = w.join("tree/lib2");
+    shared(
+        a.triple,
+        w,
+        &lib2,
+        "bar",
+        "int bar(void) { return 2; }\n",
+        None,
+        &[],
+    );
+    let l2 = format!("-L{}", lib2.display());
+    let body = "int bar(void);\nint foo_new(void) { return bar(); }\n";
+    shared(
+        a.triple,
+        w,
+        &w.join("tree/lib"),
+        "foo",
+        body,
+        None,
+        &[&l2, "-lbar"],
+    );
+    let rpath = format!("-Wl,-rpath,$ORIGIN/../lib:$ORIGIN/../lib2,{tags}");
+    foo_prog(a, w, &[&rpath])
+}
+
+/// The flex case: libfl.so imports yylex, which the program must export.
+fn yylex(a: &Arch, w: &Path, against_real: bool) -> PathBuf {
+    let stub = w.join("stub");
+    let lib = w.join("tree/lib");
+    shared(a.triple, w, &stub, "fl", FL_STUB, None, &[]);
+    shared(a.triple, w, &lib, "fl", FL_REAL, None, &[]);
+    let l = format!("-L{}", if against_real { &lib } else { &stub }.display());
+    let prog = w.join("tree/bin/prog");
+    build(
+        a.triple,
+        w,
+        FL_PROG,
+        &prog,
+        &[&l, "-lfl", "-Wl,-rpath,$ORIGIN/../lib"],
+    );
+    prog
+}
+
+/// Runs every case on `arch`; prints the table; fails on any disagreement.
+fn oracle(arch: &Arch) {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut table = format!("{:<70} {:>8} {:>8}\n", arch.triple, "ld.so", "verify");
+    let mut wrong = Vec::new();
+    for (i, (name, expected, make)) in CASES.iter().enumerate() {
+        let w = tmp.path().join(format!("case{i}"));
+        fs::create_dir_all(&w).unwrap();
+        let prog = make(arch, &w);
+        let loads = arch.loads(&prog);
+        let (passes, said) = arch.verifies(&prog);
+        let word = |b: bool| if b { "loads" } else { "fails" };
+        table.push_str(&format!(
+            "{name:<70} {:>8} {:>8}\n",
+            word(loads),
+            word(passes)
+        ));
+        if loads != *expected || passes != loads {
+            wrong.push(format!(
+                "{name}: ld.so {loads} (expected {expected}), verify {passes}:\n{said}"
+            ));
+        }
+    }
+    eprintln!("{table}");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn verdicts_equal_the_host_loader() {
+    if !have("clang") || !have("ld.lld") {
+        return;
+    }
+    oracle(&Arch {
+        triple: "x86_64-linux-gnu",
+        other: "aarch64-linux-gnu",
+        sysroot: None,
+    });
+}
+
+#[test]
+fn verdicts_equal_the_aarch64_loader_under_qemu() {
+    if !have("clang") || !have("ld.lld") || !have("qemu-aarch64") {
+        return;
+    }
+    if !have_path("/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1") {
+        return;
+    }
+    oracle(&Arch {
+        triple: "aarch64-linux-gnu",
+        other: "x86_64-linux-gnu",
+        sysroot: Some("/usr/aarch64-linux-gnu"),
+    });
+}
+
+/// `abicut verify --json ARGS...` without any --lib-path: (exit code, report).
+fn verify_bare(args: &[&str]) -> (i32, Value) {
+    let mut all = vec!["verify", "--json"];
+    all.extend_from_slice(args);
+    let (code, stdout, stderr) = abicut(&all);
+    let report = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout} {stderr}"));
+    (code, report)
+}
+
+#[test]
+fn interpreter_is_found_at_its_path_or_not_at_all() {
+    if !have("cc") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("tree");
+    fs::create_dir_all(&tree).unwrap();
+    let t = tree.join("true");
+    fs::copy("/bin/true", &t).unwrap();
+    let (code, report) = verify_bare(&[tree.to_str().unwrap()]);
+    assert_eq!(code, 0, "{report}");
+    let (code, _, stderr) = abicut(&[
+        "elf",
+        "--set-interpreter",
+        "/nonexistent/ld-linux-x86-64.so.2",
+        t.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        duct::cmd(&t, Vec::<&str>::new()).unchecked().run().is_err(),
+        "the kernel refuses it"
+    );
+    // Neither a file of that name in the tree nor one on --lib-path stands in for it.
+    let real = duct::cmd!("cc", "-print-file-name=ld-linux-x86-64.so.2")
+        .read()
+        .unwrap();
+    fs::copy(&real, tree.join("ld-linux-x86-64.so.2")).unwrap();
+    let libc = libc_dir();
+    let (code, report) =
+        verify_bare(&[tree.to_str().unwrap(), "--lib-path", libc.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(kinds(&report), ["missing-interpreter"], "{report}");
+    assert!(
+        report["problems"][0]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("/true")
+    );
+}
+
+#[test]
+fn runpath_elsewhere_is_not_rescued_by_the_tree() {
+    if !have("cc") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("tree");
+    libfoo(tmp.path(), &tree.join("lib"), GOOD_MAP, GOOD_BODY);
+    let l = format!("-L{}", tree.join("lib").display());
+    let prog = tree.join("bin/prog");
+    fs::create_dir_all(prog.parent().unwrap()).unwrap();
+    cc(
+        tmp.path(),
+        "prog",
+        PROG_C,
+        &prog,
+        &[
+            &l,
+            "-lfoo",
+            "-Wl,-rpath,/nonexistent/lib",
+            "-Wl,--enable-new-dtags",
+        ],
+    );
+    let ran = duct::cmd(&prog, Vec::<&str>::new())
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .unwrap();
+    assert!(!ran.status.success());
+    let (code, report) = verify_bare(&[tree.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(kinds(&report), ["missing-library"], "{report}");
+    assert_eq!(report["problems"][0]["library"], "libfoo.so");
+    // $ORIGIN is expanded, and then the same tree is fine.
+    cc(
+        tmp.path(),
+        "prog",
+        PROG_C,
+        &prog,
+        &[
+            &l,
+            "-lfoo",
+            "-Wl,-rpath,$ORIGIN/../lib",
+            "-Wl,--enable-new-dtags",
+        ],
+    );
+    let (code, report) = verify_bare(&[tree.to_str().unwrap()]);
+    assert_eq!(code, 0, "{report}");
+}
+
+/// The flex case built as a user would (cc, GNU ld): a program that defines yylex but was
+/// linked against a libfl.so that does not import it, so it does not export it, then run
+/// with the real libfl.so. ld.so refuses it; verify names the program, libfl.so and yylex.
+#[test]
+fn program_that_does_not_export_what_a_library_imports() {
+    if !have("cc") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let w = tmp.path();
+    let so = |name: &str, src: &str, dir: &Path| {
+        fs::create_dir_all(dir).unwrap();
+        cc(
+            w,
+            name,
+            src,
+            &dir.join("libfl.so"),
+            &["-shared", "-fPIC", "-Wl,-soname,libfl.so"],
+        );
+    };
+    so("stub", FL_STUB, &w.join("stub"));
+    let lib = w.join("tree/lib");
+    so("real", FL_REAL, &lib);
+    let prog = w.join("tree/bin/prog");
+    fs::create_dir_all(prog.parent().unwrap()).unwrap();
+    let src = "#include <stdio.h>\nint libmain(void);\nint yylex(void) { return 41; }\nint main(void) { printf(\"%d\\n\", libmain()); return 0; }\n";
+    for (dir, runs) in [(w.join("stub"), false), (lib.clone(), true)] {
+        let l = format!("-L{}", dir.display());
+        cc(
+            w,
+            "prog",
+            src,
+            &prog,
+            &[&l, "-lfl", "-Wl,-rpath,$ORIGIN/../lib"],
+        );
+        let ran = duct::cmd(&prog, Vec::<&str>::new())
+            .env("LD_BIND_NOW", "1")
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .run()
+            .unwrap();
+        assert_eq!(
+            ran.status.success(),
+            runs,
+            "{}",
+            String::from_utf8_lossy(&ran.stderr)
+        );
+        let (code, report) = verify_bare(&[prog.to_str().unwrap()]);
+        if runs {
+            assert_eq!(code, 0, "{report}");
+            continue;
+        }
+        assert!(String::from_utf8_lossy(&ran.stderr).contains("undefined symbol: yylex"));
+        assert_eq!(code, 1);
+        assert_eq!(kinds(&report), ["missing-symbol"], "{report}");
+        let p = &report["problems"][0];
+        assert!(p["file"].as_str().unwrap().ends_with("bin/prog"), "{p}");
+        assert!(p["library"].as_str().unwrap().ends_with("/libfl.so"), "{p}");
+        assert_eq!(p["symbol"], "yylex");
+    }
+}
+
+/// A host program relinked to a new path runs, and verify passes it with no --lib-path:
+/// the C library is found where the host's ld.so looks.
+#[test]
+fn relinked_host_program_passes_without_lib_path() {
+    if !have("cc") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let from = tmp.path().join("aaaaaaaa-pkg");
+    let to = tmp.path().join("bbbbbbbb-pkg");
+    libfoo(tmp.path(), &from.join("lib"), GOOD_MAP, GOOD_BODY);
+    let l = format!("-L{}", from.join("lib").display());
+    let r = format!("-Wl,-rpath,{}", from.join("lib").display());
+    fs::create_dir_all(from.join("bin")).unwrap();
+    cc(
+        tmp.path(),
+        "prog",
+        PROG_C,
+        &from.join("bin/prog"),
+        &[&l, "-lfoo", &r],
+    );
+    let map = format!("{}={}", from.display(), to.display());
+    let (code, _, stderr) = abicut(&[
+        "relink",
+        "--verify",
+        "--map",
+        &map,
+        from.to_str().unwrap(),
+        to.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    fs::remove_dir_all(&from).unwrap();
+    let out = duct::cmd(to.join("bin/prog"), Vec::<&str>::new())
+        .read()
+        .unwrap();
+    assert_eq!(out, "2");
+    let (code, report) = verify_bare(&[to.to_str().unwrap()]);
+    assert_eq!(code, 0, "{report}");
+}

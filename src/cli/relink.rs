@@ -35,6 +35,9 @@ pub struct Args {
     /// With --verify: searched for needed libraries (like LD_LIBRARY_PATH).
     #[arg(long = "lib-path", value_name = "DIR", requires = "verify")]
     lib_paths: Vec<PathBuf>,
+    /// With --verify: read absolute paths under this root first (as qemu-user's -L).
+    #[arg(long, value_name = "DIR", requires = "verify")]
+    sysroot: Option<PathBuf>,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -55,7 +58,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         hardlink_unchanged: args.hardlink_unchanged,
         verify: args.verify.then(|| relink::verify::Options {
             lib_paths: args.lib_paths,
-            forbid: Vec::new(),
+            sysroot: args.sysroot,
+            ..Default::default()
         }),
     };
     let bar = Bar::default();

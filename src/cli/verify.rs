@@ -1,4 +1,5 @@
-//! `abicut verify`: every library resolves, every import binds, nothing forbidden remains.
+//! `abicut verify`: the loader finds every library, every import of every loaded object
+//! binds, nothing forbidden remains.
 
 use abicut::relink::verify::{self, Options};
 use anyhow::Result;
@@ -9,9 +10,13 @@ use std::process::ExitCode;
 pub struct Args {
     /// The tree (or single file) to check.
     tree: PathBuf,
-    /// Searched for needed libraries after RPATH and before RUNPATH (like LD_LIBRARY_PATH).
+    /// Searched for needed libraries after RPATH and before RUNPATH (like LD_LIBRARY_PATH);
+    /// the interpreter's default directories are searched without it.
     #[arg(long = "lib-path", value_name = "DIR")]
     lib_paths: Vec<PathBuf>,
+    /// Read absolute paths under this root first, as qemu-user's -L (a foreign architecture).
+    #[arg(long, value_name = "DIR")]
+    sysroot: Option<PathBuf>,
     /// Fail if this path is referenced anywhere in the tree.
     #[arg(long = "forbid", value_name = "PATH")]
     forbid: Vec<String>,
@@ -24,6 +29,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let opts = Options {
         lib_paths: args.lib_paths,
         forbid: args.forbid,
+        installed_at: None,
+        sysroot: args.sysroot,
     };
     let report = verify::verify(&args.tree, &opts)?;
     if args.json {

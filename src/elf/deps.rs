@@ -34,6 +34,7 @@ pub struct VersionNeed {
 #[derive(Debug, Clone, Default)]
 pub struct Deps {
     pub is_64: bool,
+    pub little_endian: bool,
     pub machine: u16,
     /// ET_EXEC or ET_DYN with a dynamic section; static and relocatable files are not.
     pub dynamic: bool,
@@ -42,6 +43,8 @@ pub struct Deps {
     pub rpath: Vec<String>,
     pub runpath: Vec<String>,
     pub interpreter: Option<String>,
+    /// `DT_FLAGS_1` (`DF_1_NODEFLIB` keeps the loader out of its default directories).
+    pub flags_1: u64,
     pub defined: Vec<Symbol>,
     pub undefined: Vec<Symbol>,
     pub version_defs: Vec<String>,
@@ -69,6 +72,7 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Deps> {
     };
     let mut deps = Deps {
         is_64: elf.is_64,
+        little_endian: elf.little_endian,
         machine: elf.header.e_machine,
         dynamic: elf.dynamic.is_some(),
         soname: elf.soname.map(str::to_owned),
@@ -76,6 +80,7 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Deps> {
         rpath: split(&elf.rpaths),
         runpath: split(&elf.runpaths),
         interpreter: elf.interpreter.map(str::to_owned),
+        flags_1: elf.dynamic.as_ref().map_or(0, |d| d.info.flags_1),
         versioned: elf.versym.is_some(),
         ..Deps::default()
     };

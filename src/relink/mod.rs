@@ -20,7 +20,7 @@ use std::fs::{self, File};
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -143,11 +143,13 @@ pub fn relink(src: &Path, dest: &Path, opts: &Options, progress: &dyn Progress) 
     Ok(job.summary(&entries, &opts.mappings))
 }
 
-/// Runs `verify` on the finished (not yet renamed) output; problems become one error.
+/// Runs `verify` on the finished (not yet renamed) output, as the loader will see it at
+/// DEST; problems become one error.
 fn check(staged: &Path, dest: &Path, v: &verify::Options, forbid: &[String]) -> Result<()> {
     const SHOWN: usize = 20;
     let mut v = v.clone();
     v.forbid.extend(forbid.iter().cloned());
+    v.installed_at = Some(final_path(dest)?);
     let report = verify::verify(staged, &v)?;
     if report.ok() {
         return Ok(());
@@ -171,6 +173,19 @@ fn check(staged: &Path, dest: &Path, v: &verify::Options, forbid: &[String]) -> 
             lines.join("\n")
         ),
     ))
+}
+
+/// DEST as the loader will see it: absolute, its parent without symlinks.
+fn final_path(dest: &Path) -> Result<PathBuf> {
+    let parent = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let parent = fs::canonicalize(parent).map_err(|e| Error::io(parent, e))?;
+    Ok(match dest.file_name() {
+        Some(name) => parent.join(name),
+        None => parent,
+    })
 }
 
 /// State shared by the worker threads of one relink.
@@ -386,10 +401,11 @@ fn set_mode(path: &Path, mode: u32) -> Result<()> {
         .map_err(|e| Error::io(path, e))
 }
 
-/// Lists the tree under `root` (parents before children), refusing special files and
-/// symlinks that lead out of it.
+/// Lists the tree under `root` (parents before children), refusing special files. Symlinks
+/// are listed with their targets as they are, never followed: relink copies a link (its
+/// mapped paths rewritten) wherever it points, inside the tree or out of it, so it cannot
+/// be led to read or write anything through one.
 fn walk(root: &Path) -> Result<Vec<Entry>> {
-    let canon_root = fs::canonicalize(root).map_err(|e| Error::io(root, e))?;
     let mut out = Vec::new();
     let mut inodes: HashMap<(u64, u64), PathBuf> = HashMap::new();
     let mut stack = vec![PathBuf::new()];
@@ -409,7 +425,6 @@ fn walk(root: &Path) -> Result<Vec<Entry>> {
             let ft = meta.file_type();
             if ft.is_symlink() {
                 let target = fs::read_link(&path).map_err(|e| Error::io(&path, e))?;
-                check_symlink(&canon_root, &rel, &path, &target)?;
                 out.push(Entry::Symlink { rel, target });
             } else if ft.is_dir() {
                 out.push(Entry::Dir {
@@ -449,37 +464,6 @@ fn walk(root: &Path) -> Result<Vec<Entry>> {
         }
     }
     Ok(out)
-}
-
-/// A relative symlink must stay inside the tree, both by its text and, when its target
-/// exists, after resolving the symlinks it goes through. Absolute targets name other store
-/// paths (or this one, rewritten) and are kept as data.
-fn check_symlink(canon_root: &Path, rel: &Path, path: &Path, target: &Path) -> Result<()> {
-    if target.is_absolute() {
-        return Ok(());
-    }
-    let mut depth: i64 = rel.components().count() as i64 - 1;
-    for c in target.components() {
-        match c {
-            Component::ParentDir => depth -= 1,
-            Component::Normal(_) => depth += 1,
-            _ => {}
-        }
-        if depth < 0 {
-            return Err(escapes(path, target));
-        }
-    }
-    match fs::canonicalize(path) {
-        Ok(resolved) if !resolved.starts_with(canon_root) => Err(escapes(path, target)),
-        _ => Ok(()),
-    }
-}
-
-fn escapes(path: &Path, target: &Path) -> Error {
-    Error::invalid(
-        path,
-        format!("symlink to {} escapes the source tree", target.display()),
-    )
 }
 
 /// The temporary output beside DEST; removed on drop unless committed.

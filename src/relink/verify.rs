@@ -1,17 +1,23 @@
-//! `verify`: would every ELF object in a tree load and bind, on any architecture, without
-//! running it? Every DT_NEEDED must resolve (RPATH, `--lib-path`, RUNPATH, then the tree,
-//! `$ORIGIN` expanded), every version need must be defined by its library, every non-weak
-//! import must be defined with a matching version somewhere in the breadth-first closure
-//! (the loader's search order), and the interpreter must exist.
+//! `verify`: would every ELF object in a tree load and bind with `LD_BIND_NOW=1`, on any
+//! architecture, without running it? It asks what the loader would find and nothing else
+//! ([`crate::elf::loader`]): the program's interpreter must exist; every `DT_NEEDED` of
+//! every object it loads must be found where `ld.so` searches (no search of the tree, no
+//! fallback); every version an object needs must be defined by the library it names; and
+//! every non-weak import of every loaded object (libraries outside the tree included) must
+//! be defined, with its version, by the program's exports or an object of the global scope.
+//! A shared library in the tree is judged as loaded by a program of its machine that
+//! names glibc's standard interpreter.
 
 use super::mapping::Forbidden;
-use crate::elf::deps::{self, Deps, Symbol};
+use crate::elf::deps::{self, Symbol};
+use crate::elf::loader::{Closure, Files, Fs, Interpreter, Object, Search, Target};
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 use serde::Serialize;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashMap;
 use std::fs;
 use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -19,8 +25,13 @@ use std::sync::{Arc, Mutex};
 pub struct Options {
     /// Searched after RPATH and before RUNPATH, like `LD_LIBRARY_PATH`.
     pub lib_paths: Vec<PathBuf>,
-    /// Store paths that must not be referenced anywhere in the tree.
+    /// Store paths that must not be referenced anywhere in the tree (symlink targets too).
     pub forbid: Vec<String>,
+    /// Where the loader will see the tree, when that is not where it is now (a relink
+    /// verifies its output before renaming it to DEST).
+    pub installed_at: Option<PathBuf>,
+    /// A foreign architecture's root, as qemu-user's `-L`.
+    pub sysroot: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
@@ -40,6 +51,8 @@ pub enum Kind {
 pub struct Problem {
     pub file: PathBuf,
     pub kind: Kind,
+    /// The library concerned: the one not found, the one lacking a version, or the loaded
+    /// object (other than `file`) whose import is not defined.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub library: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -62,92 +75,80 @@ impl Report {
     }
 }
 
-/// A library as the loader sees it: its facts and its exports by name.
-struct Lib {
-    path: PathBuf,
-    deps: Deps,
-    exports: HashMap<String, Vec<Symbol>>,
-}
-
-impl Lib {
-    fn new(path: PathBuf, deps: Deps) -> Lib {
-        let mut exports: HashMap<String, Vec<Symbol>> = HashMap::new();
-        for s in &deps.defined {
-            exports.entry(s.name.clone()).or_default().push(s.clone());
-        }
-        Lib {
-            path,
-            deps,
-            exports,
-        }
-    }
-
-    /// Whether this library satisfies `import` (with its version, if any).
-    fn satisfies(&self, import: &Symbol) -> bool {
-        let Some(defs) = self.exports.get(&import.name) else {
-            return false;
-        };
-        match &import.version {
-            _ if !self.deps.versioned => true,
-            Some(v) => defs.iter().any(|d| d.version.as_ref() == Some(v)),
-            None => defs.iter().any(|d| !d.hidden),
-        }
-    }
-}
-
-pub fn verify(tree: &Path, opts: &Options) -> Result<Report> {
+pub fn verify(given: &Path, opts: &Options) -> Result<Report> {
     let forbid = Forbidden::new(&opts.forbid)?;
-    let files = list_files(tree)?;
-    let scanned: Vec<Scanned> = files
+    // One spelling of every path, so that the loader's lookups meet the files parsed here.
+    let tree = &fs::canonicalize(given).map_err(|e| Error::io(given, e))?;
+    let listing = list(tree)?;
+    let scanned: Vec<Scanned> = listing
+        .files
         .par_iter()
         .map(|f| scan(f, &forbid))
         .collect::<Result<_>>()?;
-    let mut problems: Vec<Problem> = Vec::new();
-    let mut by_name: HashMap<String, Vec<PathBuf>> = HashMap::new();
-    let mut objects = Vec::new();
-    let cache = Cache::default();
-    for (file, s) in files.iter().zip(scanned) {
-        problems.extend(s.problems);
-        if let Some(name) = file.file_name().and_then(|n| n.to_str()) {
-            by_name
-                .entry(name.to_owned())
-                .or_default()
-                .push(file.clone());
-        }
-        if let Some(d) = s.deps {
-            let lib = Arc::new(Lib::new(file.clone(), d));
-            cache.insert(file, lib.clone());
-            objects.push(lib);
-        }
+    let mut problems = symlink_problems(&listing.symlinks, &forbid)?;
+    let mut moved = Vec::new();
+    if let Some(at) = &opts.installed_at {
+        moved.push((at.clone(), tree.to_path_buf()));
     }
-    add_symlink_names(tree, &mut by_name)?;
     let ctx = Ctx {
         opts,
-        by_name,
-        cache,
+        tree,
+        files: Files::new(Fs {
+            moved,
+            sysroot: opts.sysroot.clone(),
+        }),
+        interpreters: Mutex::default(),
+        exports: Mutex::default(),
     };
-    let found: Vec<Vec<Problem>> = objects
-        .par_iter()
-        .filter(|o| o.deps.dynamic)
-        .map(|o| ctx.check(o))
-        .collect();
+    let mut roots = Vec::new();
+    let mut elf_objects = 0;
+    for (file, s) in listing.files.iter().zip(scanned) {
+        problems.extend(s.problems);
+        if let Some(d) = s.deps {
+            elf_objects += 1;
+            let dynamic = d.dynamic;
+            ctx.files.insert(file, d)?;
+            if dynamic {
+                roots.push(file);
+            }
+        }
+    }
+    let found: Vec<Vec<Problem>> = roots.par_iter().map(|f| ctx.check(f)).collect();
     problems.extend(found.into_iter().flatten());
+    for p in &mut problems {
+        if let Ok(rest) = p.file.strip_prefix(tree) {
+            p.file = if rest.as_os_str().is_empty() {
+                given.to_path_buf()
+            } else {
+                given.join(rest)
+            };
+        }
+    }
     problems.sort();
     problems.dedup();
     Ok(Report {
-        files: files.len(),
-        elf_objects: objects.len(),
+        files: listing.files.len(),
+        elf_objects,
         problems,
     })
 }
 
-/// Every regular file under `root` (not following symlinks).
-fn list_files(root: &Path) -> Result<Vec<PathBuf>> {
+struct Listing {
+    files: Vec<PathBuf>,
+    symlinks: Vec<PathBuf>,
+}
+
+/// Every regular file and symlink under `root` (not following symlinks).
+fn list(root: &Path) -> Result<Listing> {
     let meta = fs::metadata(root).map_err(|e| Error::io(root, e))?;
+    let mut out = Listing {
+        files: Vec::new(),
+        symlinks: Vec::new(),
+    };
     if meta.is_file() {
-        return Ok(vec![root.to_path_buf()]);
+        out.files.push(root.to_path_buf());
+        return Ok(out);
     }
-    let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         for entry in fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
@@ -156,42 +157,44 @@ fn list_files(root: &Path) -> Result<Vec<PathBuf>> {
             if ft.is_dir() {
                 stack.push(entry.path());
             } else if ft.is_file() {
-                out.push(entry.path());
+                out.files.push(entry.path());
+            } else if ft.is_symlink() {
+                out.symlinks.push(entry.path());
             }
         }
     }
-    out.sort();
+    out.files.sort();
+    out.symlinks.sort();
     Ok(out)
 }
 
-/// Library names that are symlinks inside the tree (`libfoo.so.1 -> libfoo.so.1.2.3`).
-fn add_symlink_names(root: &Path, by_name: &mut HashMap<String, Vec<PathBuf>>) -> Result<()> {
-    if !root.is_dir() {
-        return Ok(());
+/// A symlink's target is a reference too: one into a forbidden path is reported.
+fn symlink_problems(links: &[PathBuf], forbid: &Forbidden) -> Result<Vec<Problem>> {
+    let mut out = Vec::new();
+    if forbid.is_empty() {
+        return Ok(out);
     }
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
-            let entry = entry.map_err(|e| Error::io(&dir, e))?;
-            let ft = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
-            if ft.is_dir() {
-                stack.push(entry.path());
-            } else if ft.is_symlink()
-                && entry.path().is_file()
-                && let Some(name) = entry.file_name().to_str()
-            {
-                by_name
-                    .entry(name.to_owned())
-                    .or_default()
-                    .push(entry.path());
-            }
+    for link in links {
+        let target = fs::read_link(link).map_err(|e| Error::io(link, e))?;
+        if let Some(bad) = forbid.find(target.as_os_str().as_bytes()) {
+            out.push(problem(
+                link,
+                Kind::ForbiddenReference,
+                None,
+                None,
+                None,
+                format!(
+                    "symlink to {} references forbidden path {bad}",
+                    target.display()
+                ),
+            ));
         }
     }
-    Ok(())
+    Ok(out)
 }
 
 struct Scanned {
-    deps: Option<Deps>,
+    deps: Option<deps::Deps>,
     problems: Vec<Problem>,
 }
 
@@ -255,192 +258,209 @@ fn problem(
     }
 }
 
-/// Parsed libraries by path (None: not a loadable ELF file).
-#[derive(Default)]
-struct Cache(Mutex<HashMap<PathBuf, Option<Arc<Lib>>>>);
+/// An object's dynamic definitions by name, built once per file.
+struct Exports {
+    by_name: HashMap<String, Vec<Symbol>>,
+    /// No `.gnu.version` at all: any definition satisfies any version.
+    unversioned: bool,
+    /// No version definitions: a global definition satisfies a versioned import.
+    no_verdef: bool,
+}
 
-impl Cache {
-    fn insert(&self, path: &Path, lib: Arc<Lib>) {
-        if let Ok(mut m) = self.0.lock() {
-            m.insert(path.to_path_buf(), Some(lib));
+impl Exports {
+    fn new(o: &Object) -> Exports {
+        let mut by_name: HashMap<String, Vec<Symbol>> = HashMap::new();
+        for s in &o.deps.defined {
+            by_name.entry(s.name.clone()).or_default().push(s.clone());
+        }
+        Exports {
+            by_name,
+            unversioned: !o.deps.versioned,
+            no_verdef: o.deps.version_defs.is_empty(),
         }
     }
 
-    fn load(&self, path: &Path) -> Option<Arc<Lib>> {
-        if let Some(hit) = self.0.lock().ok()?.get(path) {
-            return hit.clone();
+    /// glibc's `check_match` on the version: whether this object satisfies `import`.
+    fn satisfies(&self, import: &Symbol) -> bool {
+        let Some(defs) = self.by_name.get(&import.name) else {
+            return false;
+        };
+        match &import.version {
+            _ if self.unversioned => true,
+            Some(v) => defs
+                .iter()
+                .any(|d| d.version.as_ref() == Some(v) || (d.version.is_none() && self.no_verdef)),
+            None => defs.iter().any(|d| !d.hidden),
         }
-        let lib = fs::read(path)
-            .ok()
-            .filter(|b| deps::is_elf(b))
-            .and_then(|b| deps::read(path, &b).ok())
-            .map(|d| Arc::new(Lib::new(path.to_path_buf(), d)));
-        self.0.lock().ok()?.insert(path.to_path_buf(), lib.clone());
-        lib
     }
 }
+
+type InterpCache = Mutex<HashMap<PathBuf, std::result::Result<Arc<Interpreter>, String>>>;
 
 struct Ctx<'a> {
     opts: &'a Options,
-    by_name: HashMap<String, Vec<PathBuf>>,
-    cache: Cache,
+    tree: &'a Path,
+    files: Files,
+    interpreters: InterpCache,
+    exports: Mutex<HashMap<(u64, u64), Arc<Exports>>>,
 }
 
 impl Ctx<'_> {
-    fn check(&self, obj: &Arc<Lib>) -> Vec<Problem> {
+    /// Where the loader will see a file of the tree.
+    fn logical(&self, file: &Path) -> PathBuf {
+        match (&self.opts.installed_at, file.strip_prefix(self.tree)) {
+            (Some(at), Ok(rest)) if rest.as_os_str().is_empty() => at.clone(),
+            (Some(at), Ok(rest)) => at.join(rest),
+            _ => file.to_path_buf(),
+        }
+    }
+
+    fn interpreter(&self, path: &Path) -> std::result::Result<Arc<Interpreter>, String> {
+        if let Some(hit) = self
+            .interpreters
+            .lock()
+            .ok()
+            .and_then(|m| m.get(path).cloned())
+        {
+            return hit;
+        }
+        let found = Interpreter::open(path, &self.files)
+            .map(Arc::new)
+            .map_err(|e| match e {
+                Error::Invalid { reason, .. } => reason,
+                other => other.to_string(),
+            });
+        if let Ok(mut m) = self.interpreters.lock() {
+            m.insert(path.to_path_buf(), found.clone());
+        }
+        found
+    }
+
+    fn exports(&self, o: &Object) -> Arc<Exports> {
+        if let Some(hit) = self.exports.lock().ok().and_then(|m| m.get(&o.id).cloned()) {
+            return hit;
+        }
+        let e = Arc::new(Exports::new(o));
+        if let Ok(mut m) = self.exports.lock() {
+            m.insert(o.id, e.clone());
+        }
+        e
+    }
+
+    fn check(&self, file: &PathBuf) -> Vec<Problem> {
         let mut problems = Vec::new();
-        let file = &obj.path;
-        let interp = obj.deps.interpreter.as_deref().and_then(|i| {
-            let found = self.find_interpreter(i);
-            if found.is_none() {
-                problems.push(problem(
-                    file,
-                    Kind::MissingInterpreter,
-                    Some(i),
-                    None,
-                    None,
-                    format!("interpreter {i} not found"),
-                ));
-            }
-            found
-        });
-        let (scope, missing) = self.closure(obj);
-        for (needed, by) in &missing {
-            let detail = if by == file {
-                format!("needed library {needed} not found")
-            } else {
-                format!(
-                    "needed library {needed} (needed by {}) not found",
-                    by.display()
-                )
+        let Ok(Some(root)) = self.files.load(file) else {
+            return problems;
+        };
+        let target = Target::of(&root.deps);
+        let interp = match &root.deps.interpreter {
+            Some(i) => match self.interpreter(Path::new(i)) {
+                Ok(found) if Target::of(&found.object.deps) == target => Some(found),
+                Ok(_) => {
+                    problems.push(self.bad_interpreter(
+                        file,
+                        i,
+                        "is of another ELF class or machine",
+                    ));
+                    return problems;
+                }
+                Err(why) => {
+                    problems.push(self.bad_interpreter(file, i, &why));
+                    return problems;
+                }
+            },
+            None => target
+                .standard_interpreter()
+                .and_then(|i| self.interpreter(Path::new(i)).ok())
+                .filter(|i| Target::of(&i.object.deps) == target),
+        };
+        let search = match &interp {
+            Some(i) => Search::for_interpreter(i, self.opts.lib_paths.clone()),
+            None => Search {
+                lib_paths: self.opts.lib_paths.clone(),
+                dst_lib: "lib".to_owned(),
+                platform: target.platform().map(str::to_owned),
+                ..Search::default()
+            },
+        };
+        let closure =
+            match Closure::load(&self.files, &self.logical(file), interp.as_deref(), &search) {
+                Ok(c) => c,
+                Err(e) => {
+                    problems.push(problem(
+                        file,
+                        Kind::InvalidElf,
+                        None,
+                        None,
+                        None,
+                        e.to_string(),
+                    ));
+                    return problems;
+                }
             };
+        for m in &closure.missing {
+            let by = match m.needed_by {
+                0 => String::new(),
+                i => format!(" (needed by {})", closure.objects[i].path.display()),
+            };
+            let why = match m.reason.as_str() {
+                "not found" => String::new(),
+                r => format!(": {r}"),
+            };
+            let detail = format!("needed library {}{by} not found{why}", m.name);
             problems.push(problem(
                 file,
                 Kind::MissingLibrary,
-                Some(needed),
+                Some(&m.name),
                 None,
                 None,
                 detail,
             ));
         }
-        if !missing.is_empty() {
+        if !closure.missing.is_empty() {
             return problems;
         }
-        self.check_version_needs(obj, &scope, &mut problems);
-        let mut full = scope;
-        full.extend(interp);
-        for import in obj.deps.undefined.iter().filter(|s| !s.weak) {
-            if let Some(p) = check_import(obj, import, &full) {
-                problems.push(p);
-            }
-        }
+        self.check_version_needs(file, &closure, &mut problems);
+        self.check_imports(file, &closure, &mut problems);
         problems
     }
 
-    fn find_interpreter(&self, interp: &str) -> Option<Arc<Lib>> {
-        let direct = Path::new(interp);
-        if direct.is_file() {
-            return self
-                .cache
-                .load(direct)
-                .or_else(|| Some(Arc::new(Lib::new(direct.to_path_buf(), Deps::default()))));
-        }
-        let name = direct.file_name()?.to_str()?;
-        self.opts
-            .lib_paths
-            .iter()
-            .map(|d| d.join(name))
-            .chain(self.by_name.get(name).into_iter().flatten().cloned())
-            .find(|p| p.is_file())
-            .map(|p| {
-                self.cache
-                    .load(&p)
-                    .unwrap_or_else(|| Arc::new(Lib::new(p, Deps::default())))
-            })
+    fn bad_interpreter(&self, file: &Path, interp: &str, why: &str) -> Problem {
+        problem(
+            file,
+            Kind::MissingInterpreter,
+            Some(interp),
+            None,
+            None,
+            format!("interpreter {interp}: {why}"),
+        )
     }
 
-    /// The object followed by its libraries in breadth-first order, and the names that did
-    /// not resolve (with the object that needed them).
-    fn closure(&self, obj: &Arc<Lib>) -> (Vec<Arc<Lib>>, Vec<(String, PathBuf)>) {
-        let mut scope = vec![obj.clone()];
-        let mut seen: HashSet<PathBuf> = HashSet::from([obj.path.clone()]);
-        let mut names: HashSet<String> = HashSet::new();
-        let mut missing = Vec::new();
-        let mut queue = VecDeque::from([obj.clone()]);
-        while let Some(cur) = queue.pop_front() {
-            for needed in &cur.deps.needed {
-                if !names.insert(needed.clone()) {
+    /// Every version an object of the scope needs from a library must be defined by the
+    /// library loaded under that name ("version `X' not found").
+    fn check_version_needs(&self, file: &Path, closure: &Closure, problems: &mut Vec<Problem>) {
+        for (i, obj) in closure.objects.iter().enumerate() {
+            for need in obj.object.deps.version_needs.iter().filter(|n| !n.weak) {
+                let Some(lib) = closure.matching(&need.file).map(|j| &closure.objects[j]) else {
+                    continue;
+                };
+                let defs = &lib.object.deps.version_defs;
+                if defs.is_empty() || defs.contains(&need.version) {
                     continue;
                 }
-                match self.resolve(needed, &cur, obj) {
-                    Some(lib) if seen.insert(lib.path.clone()) => {
-                        scope.push(lib.clone());
-                        queue.push_back(lib);
-                    }
-                    Some(_) => {}
-                    None => missing.push((needed.clone(), cur.path.clone())),
-                }
-            }
-        }
-        (scope, missing)
-    }
-
-    /// Finds `name` as the loader would for `from` (loaded on behalf of `main`).
-    fn resolve(&self, name: &str, from: &Lib, main: &Lib) -> Option<Arc<Lib>> {
-        let compatible = |lib: &Arc<Lib>| {
-            lib.deps.is_64 == main.deps.is_64 && lib.deps.machine == main.deps.machine
-        };
-        if name.contains('/') {
-            return self.cache.load(Path::new(name)).filter(compatible);
-        }
-        self.rpath_dirs(from, main)
-            .into_iter()
-            .chain(self.opts.lib_paths.iter().cloned())
-            .chain(from.deps.runpath.iter().map(|d| expand_origin(d, from)))
-            .map(|d| d.join(name))
-            .chain(self.by_name.get(name).into_iter().flatten().cloned())
-            .filter(|p| p.is_file())
-            .find_map(|p| self.cache.load(&p).filter(compatible))
-    }
-
-    /// DT_RPATH counts only without DT_RUNPATH; glibc then also searches the main
-    /// object's RPATH for libraries loaded on its behalf.
-    fn rpath_dirs(&self, from: &Lib, main: &Lib) -> Vec<PathBuf> {
-        if !from.deps.runpath.is_empty() {
-            return Vec::new();
-        }
-        let mut dirs: Vec<PathBuf> = from
-            .deps
-            .rpath
-            .iter()
-            .map(|d| expand_origin(d, from))
-            .collect();
-        if from.path != main.path && main.deps.runpath.is_empty() {
-            dirs.extend(main.deps.rpath.iter().map(|d| expand_origin(d, main)));
-        }
-        dirs
-    }
-
-    /// Every version an object needs from a library must be defined by the library it loads
-    /// under that name ("version `X' not found").
-    fn check_version_needs(&self, obj: &Lib, scope: &[Arc<Lib>], problems: &mut Vec<Problem>) {
-        for need in obj.deps.version_needs.iter().filter(|n| !n.weak) {
-            let lib = scope.iter().skip(1).find(|l| {
-                l.deps.soname.as_deref() == Some(need.file.as_str())
-                    || l.path.file_name().and_then(|n| n.to_str()) == Some(need.file.as_str())
-            });
-            if let Some(lib) = lib
-                && lib.deps.versioned
-                && !lib.deps.version_defs.contains(&need.version)
-            {
+                let by = if i == 0 {
+                    String::new()
+                } else {
+                    format!(" (needed by {})", obj.path.display())
+                };
                 problems.push(problem(
-                    &obj.path,
+                    file,
                     Kind::MissingVersion,
                     Some(&need.file),
                     None,
                     Some(&need.version),
                     format!(
-                        "version {} not defined by {}",
+                        "version {} not defined by {}{by}",
                         need.version,
                         lib.path.display()
                     ),
@@ -448,29 +468,44 @@ impl Ctx<'_> {
             }
         }
     }
-}
 
-/// `$ORIGIN` (or `${ORIGIN}`) is the directory of the object whose entry it is.
-fn expand_origin(dir: &str, of: &Lib) -> PathBuf {
-    let origin = of.path.parent().unwrap_or(Path::new("/")).to_string_lossy();
-    PathBuf::from(
-        dir.replace("${ORIGIN}", "$ORIGIN")
-            .replace("$ORIGIN", &origin),
-    )
-}
-
-fn check_import(obj: &Lib, import: &Symbol, scope: &[Arc<Lib>]) -> Option<Problem> {
-    if scope.iter().any(|l| l.satisfies(import)) {
-        return None;
+    /// Every non-weak import of every loaded object binds in the global scope, which is the
+    /// closure in order (the program first, so its exports count).
+    fn check_imports(&self, file: &Path, closure: &Closure, problems: &mut Vec<Problem>) {
+        let scope: Vec<Arc<Exports>> = closure
+            .objects
+            .iter()
+            .map(|l| self.exports(&l.object))
+            .collect();
+        for (i, obj) in closure.objects.iter().enumerate() {
+            for import in obj.object.deps.undefined.iter().filter(|s| !s.weak) {
+                if scope.iter().any(|e| e.satisfies(import)) {
+                    continue;
+                }
+                problems.push(unbound(file, closure, i, import, &scope));
+            }
+        }
     }
+}
+
+/// The problem for an import of object `i` of the closure that nothing defines.
+fn unbound(
+    file: &Path,
+    closure: &Closure,
+    i: usize,
+    import: &Symbol,
+    scope: &[Arc<Exports>],
+) -> Problem {
     let shown = match &import.version {
         Some(v) => format!("{}@{v}", import.name),
         None => import.name.clone(),
     };
-    let others: Vec<String> = scope
+    let others: Vec<String> = closure
+        .objects
         .iter()
-        .flat_map(|l| {
-            l.exports
+        .zip(scope)
+        .flat_map(|(l, e)| {
+            e.by_name
                 .get(&import.name)
                 .into_iter()
                 .flatten()
@@ -484,26 +519,36 @@ fn check_import(obj: &Lib, import: &Symbol, scope: &[Arc<Lib>]) -> Option<Proble
                 })
         })
         .collect();
+    let importer = (i > 0).then(|| closure.objects[i].path.display().to_string());
+    let whose = match &importer {
+        Some(p) => format!(" imported by {p}"),
+        None => String::new(),
+    };
     let (kind, detail) = if others.is_empty() {
+        let by = if i > 0 {
+            "the program's exports or any loaded library"
+        } else {
+            "any loaded library"
+        };
         (
             Kind::MissingSymbol,
-            format!("undefined symbol {shown} is not defined by any loaded library"),
+            format!("undefined symbol {shown}{whose} is not defined by {by}"),
         )
     } else {
         (
             Kind::WrongVersion,
             format!(
-                "undefined symbol {shown} is only defined as {}",
+                "undefined symbol {shown}{whose} is only defined as {}",
                 others.join(", ")
             ),
         )
     };
-    Some(problem(
-        &obj.path,
+    problem(
+        file,
         kind,
-        None,
+        importer.as_deref(),
         Some(&import.name),
         import.version.as_deref(),
         detail,
-    ))
+    )
 }
