@@ -62,9 +62,7 @@ pub fn load(path: &Path, options: &Options) -> Result<Interface> {
     let mut iface = parse(path)?;
     if !options.exact {
         let provided = match options.imports {
-            Imports::Owed => {
-                crate::elf::closure::defined_names(path, &iface.needed, &options.lib_path)
-            }
+            Imports::Owed => crate::elf::closure::defined_names(path, &options.lib_path),
             Imports::All => HashSet::new(),
         };
         iface.normalize(&|name| provided.contains(name));

@@ -166,7 +166,8 @@ impl Fixture {
         Fixture {
             source: FIXTURE.to_string(),
             map: FIXTURE_MAP.to_string(),
-            flags: vec!["-O2"],
+            // libc stays needed whatever the library calls, so calls can change alone.
+            flags: vec!["-O2", "-Wl,--no-as-needed"],
             soname: "libfix.so.1",
         }
     }
@@ -242,6 +243,13 @@ fn cutoff_changes_that_keep_the_interface() {
         ("optimisation level", Fixture::base().flag("-O0")),
         ("debug info", Fixture::base().flag("-g")),
         ("RPATH", Fixture::base().flag("-Wl,-rpath,/nix/store/00000000000000000000000000000000-x/lib")),
+        (
+            "a call into libc added (an import a dependency defines, with its version)",
+            Fixture::base().source(
+                "int fixture_mul(int a, int b) { return a * b; }",
+                "extern int getpid(void);\nint fixture_mul(int a, int b) { return a * b + getpid(); }",
+            ),
+        ),
         (
             "source reordered",
             Fixture::base().source(
@@ -320,15 +328,87 @@ fn sensitivity_changes_that_break_or_extend_the_interface() {
                 ..Fixture::base()
             },
         ),
+        ("NEEDED", Fixture::base().flag("-lm")),
         (
-            "NEEDED",
-            Fixture::base().flag("-Wl,--no-as-needed").flag("-lm"),
+            "an import no dependency defines (the program must provide it)",
+            Fixture::base().source(
+                "int fixture_mul(int a, int b) { return a * b; }",
+                "extern int yylex(void);\nint fixture_mul(int a, int b) { return a * b + yylex(); }",
+            ),
         ),
     ];
     for (what, fixture) in different {
         let (_, hash) = fixture.stub();
         assert_ne!(hash, base_hash, "{what} did not change the ABI hash");
     }
+}
+
+/// What the default interface keeps of a library's imports: those no library of its
+/// `DT_NEEDED` closure defines, found through its RUNPATH (`$ORIGIN` expanded) or
+/// `--lib-path`, without versions; `--imports all` keeps every name.
+#[test]
+fn default_keeps_the_imports_a_program_owes() {
+    if !have("gcc") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("deps")).unwrap();
+    std::fs::write(d.join("dep.c"), "int dep_f(void) { return 1; }\n").unwrap();
+    run(
+        "gcc",
+        &[
+            "-shared",
+            "-fPIC",
+            "-Wl,-soname,libdep.so",
+            "dep.c",
+            "-o",
+            "deps/libdep.so",
+        ],
+        d,
+    );
+    std::fs::write(
+        d.join("user.c"),
+        "extern int rand(void);\nextern int dep_f(void);\nextern int yylex(void);\n\
+         int user(void) { return dep_f() + yylex() + rand(); }\n",
+    )
+    .unwrap();
+    let imports = |lib: &str, flags: &[&str]| -> Vec<String> {
+        let mut args = vec!["stubgen", "--format", "json"];
+        args.extend(flags);
+        args.push(lib);
+        let json: serde_json::Value = serde_json::from_str(&run(abicut(), &args, d)).unwrap();
+        let imports = json["imports"].as_array().unwrap();
+        assert!(imports.iter().all(|i| i.get("version").is_none()), "{json}");
+        imports
+            .iter()
+            .map(|i| i["name"].as_str().unwrap().to_string())
+            .filter(|n| !n.starts_with("_ITM_") && n != "__gmon_start__")
+            .collect()
+    };
+    for (lib, rpath) in [
+        ("origin.so", "-Wl,-rpath,$ORIGIN/deps"),
+        ("norpath.so", "-Wl,-O1"),
+    ] {
+        run(
+            "gcc",
+            &[
+                "-shared", "-fPIC", rpath, "user.c", "-Ldeps", "-ldep", "-o", lib,
+            ],
+            d,
+        );
+    }
+    assert_eq!(imports("origin.so", &[]), ["yylex"]);
+    assert_eq!(
+        imports("norpath.so", &[]),
+        ["dep_f", "yylex"],
+        "a dependency that cannot be found defines nothing"
+    );
+    assert_eq!(imports("norpath.so", &["--lib-path", "deps"]), ["yylex"]);
+    assert_eq!(
+        imports("origin.so", &["--imports", "all"]),
+        ["__cxa_finalize", "dep_f", "rand", "yylex"]
+    );
 }
 
 #[test]
