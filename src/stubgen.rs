@@ -1,10 +1,10 @@
 //! `stubgen`: interfaces of libraries, rendered as stubs, canonical JSON or llvm-ifs text,
 //! one at a time or as a parallel batch.
 
+use crate::elf::closure::{Defined, Resolver};
 use crate::error::{Error, Result};
 use crate::iface::{Interface, ifs};
 use rayon::prelude::*;
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// What `stubgen` writes.
@@ -59,11 +59,16 @@ pub struct Options {
 /// Loads an interface from a shared library, a stub, canonical JSON or llvm-ifs text,
 /// telling them apart by content rather than by name.
 pub fn load(path: &Path, options: &Options) -> Result<Interface> {
+    load_with(path, options, &Resolver::default())
+}
+
+/// [`load`], with the dependencies' parses cached in `resolver` (a batch shares one).
+fn load_with(path: &Path, options: &Options, resolver: &Resolver) -> Result<Interface> {
     let mut iface = parse(path)?;
     if !options.exact {
         let provided = match options.imports {
-            Imports::Owed => crate::elf::closure::defined_names(path, &options.lib_path),
-            Imports::All => HashSet::new(),
+            Imports::Owed => resolver.defined_names(path, &options.lib_path),
+            Imports::All => Defined::default(),
         };
         iface.normalize(&|name| provided.contains(name));
     }
@@ -114,10 +119,11 @@ pub fn batch(
     options: &Options,
     hash: bool,
 ) -> Vec<Outcome> {
+    let resolver = Resolver::default();
     libs.par_iter()
         .map(|lib| Outcome {
             input: lib.clone(),
-            result: one(lib, out_dir, format, options, hash),
+            result: one(lib, out_dir, format, options, hash, &resolver),
         })
         .collect()
 }
@@ -128,8 +134,9 @@ fn one(
     format: Format,
     options: &Options,
     hash: bool,
+    resolver: &Resolver,
 ) -> Result<(PathBuf, Option<String>)> {
-    let iface = load(lib, options)?;
+    let iface = load_with(lib, options, resolver)?;
     let bytes = render(&iface, format, lib)?;
     let name = lib
         .file_name()
