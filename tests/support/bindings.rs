@@ -580,7 +580,7 @@ fn copies_aligned(out: &Path, stub: &Path) -> Result<(), String> {
         let address = u64::from_str_radix(f[3], 16).unwrap_or(0);
         let name = f[4].split('@').next().unwrap_or("");
         let align = promised.get(name).copied().unwrap_or(1);
-        if address % align != 0 {
+        if !address.is_multiple_of(align) {
             return Err(format!(
                 "copy of {name} at {address:#x}, promised alignment {align}"
             ));
