@@ -1,11 +1,12 @@
 //! Runs the run-time bindings oracle (tests/support/bindings.rs) over many libraries and
 //! prints how many bind the same in every combination, and the combinations per linker.
 //!
-//! `cargo run --release --example bindings -- [--target NAME] [--stubs default|no-imports|real] [LIB|DIR]...`
-//! (default: every shared library under /usr/lib/x86_64-linux-gnu; `--target` runs a Debian
-//! cross target under qemu-user). `no-imports` is the default interface without any import,
-//! as it was before imports were kept; `real` uses each library as its own stub (a control).
-//! Failures go to stderr.
+//! `cargo run --release --example bindings -- [--target NAME] [--stubs default|no-imports|real]
+//! [--dependencies unlinked] [LIB|DIR]...` (default: every shared library under
+//! /usr/lib/x86_64-linux-gnu; `--target` runs a Debian cross target under qemu-user).
+//! `no-imports` is the default interface without any import, as it was before imports were
+//! kept; `real` uses each library as its own stub (a control). `--dependencies unlinked`
+//! leaves the library's dependencies off the link's command line. Failures go to stderr.
 
 #[path = "../tests/support/bindings.rs"]
 mod bindings;
@@ -23,6 +24,7 @@ fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let target_name = take(&mut args, "--target");
     let stubs_mode = take(&mut args, "--stubs").unwrap_or_else(|| "default".into());
+    let closure_in_link = take(&mut args, "--dependencies").as_deref() != Some("unlinked");
     let (target, runner) = match &target_name {
         Some(name) => {
             let (_, target) = linkcheck::cross_targets()
@@ -52,8 +54,9 @@ fn main() {
         .map(|(i, lib)| {
             let dir = work.path().join(i.to_string());
             let _ = std::fs::create_dir_all(&dir);
-            let report = make_stubs(lib, &dir, &stubs_mode, &lib_path)
-                .and_then(|stubs| bindings::check_library(lib, &stubs, &target, &runner, &dir));
+            let report = make_stubs(lib, &dir, &stubs_mode, &lib_path).and_then(|stubs| {
+                bindings::check_library_linked(lib, &stubs, &target, &runner, &dir, closure_in_link)
+            });
             let _ = std::fs::remove_dir_all(&dir);
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             match &report {

@@ -717,3 +717,126 @@ fn real_update_libssl3() {
 fn real_update_libc6() {
     debian_update_keeps_stub("libc6", &["libc.so.6", "libm.so.6"]);
 }
+
+/// Every regular `.so` ELF file under `root`, relative to it.
+fn shared_objects_under(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if meta.is_dir() {
+                stack.push(path);
+            } else if meta.is_file()
+                && (name.ends_with(".so") || name.contains(".so."))
+                && std::fs::read(&path).is_ok_and(|b| b.starts_with(b"\x7fELF"))
+            {
+                out.push(path.strip_prefix(root).unwrap().to_path_buf());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The cutoff on a Debian update, every shared object of the package: which keep their
+/// default interface (their dependencies found in the same build through `--lib-path`), and
+/// `abicut diff`'s verdict on the others. Printed for the README with `--nocapture`.
+fn debian_pair_cutoff(package: &str) -> Vec<(PathBuf, i32)> {
+    let Some((new, old)) = two_versions(package) else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "the archive offers one build of {package}"
+        );
+        return Vec::new();
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let roots: Vec<PathBuf> = [&old, &new]
+        .iter()
+        .map(|v| {
+            let sub = dir.path().join(v.replace(['+', '~', ':'], "_"));
+            unpack_debs(&[format!("{package}={v}")], &sub)
+        })
+        .collect();
+    let objects = shared_objects_under(&roots[0]);
+    assert!(!objects.is_empty(), "{package} {old} has no shared object");
+    let hash = |root: &Path, rel: &Path, mode: &[&str]| {
+        let lib = root.join(rel);
+        let mut args = vec!["stubgen", "--hash"];
+        let dirs = [
+            root.join("usr/lib/x86_64-linux-gnu"),
+            root.join("lib/x86_64-linux-gnu"),
+        ];
+        let dirs: Vec<String> = dirs
+            .iter()
+            .map(|d| d.to_string_lossy().into_owned())
+            .collect();
+        if !mode.contains(&"--exact") {
+            for d in &dirs {
+                args.extend(["--lib-path", d.as_str()]);
+            }
+        }
+        args.extend(mode);
+        args.push(lib.to_str().unwrap());
+        run(abicut(), &args, dir.path())
+    };
+    let mut kept = [0; 3];
+    let mut changed = Vec::new();
+    for rel in &objects {
+        if !roots[1].join(rel).is_file() {
+            continue;
+        }
+        for (i, mode) in [&["--exact"][..], &[][..], &["--imports", "all"][..]]
+            .iter()
+            .enumerate()
+        {
+            let same = hash(&roots[0], rel, mode).split_whitespace().next()
+                == hash(&roots[1], rel, mode).split_whitespace().next();
+            if same {
+                kept[i] += 1;
+            } else if mode.is_empty() {
+                let (code, out, _) = support::abicut_status(
+                    &[
+                        "diff",
+                        roots[0].join(rel).to_str().unwrap(),
+                        roots[1].join(rel).to_str().unwrap(),
+                    ],
+                    dir.path(),
+                );
+                eprintln!("{package}: {} changed:\n{out}", rel.display());
+                changed.push((rel.clone(), code));
+            }
+        }
+    }
+    eprintln!(
+        "{package} {old} -> {new}: {} shared objects; kept their interface: --exact {}, default {}, --imports all {}",
+        objects.len(),
+        kept[0],
+        kept[1],
+        kept[2]
+    );
+    changed
+}
+
+#[test]
+fn debian_pairs_cutoff_keeps_every_unchanged_export_set() {
+    if !have("apt-get") || !have("dpkg") {
+        return;
+    }
+    for package in ["libc6", "libssl3"] {
+        let changed = debian_pair_cutoff(package);
+        assert!(changed.is_empty(), "{package}: {changed:?} changed");
+    }
+    for package in ["libexpat1", "libxml2"] {
+        for (rel, code) in debian_pair_cutoff(package) {
+            assert_eq!(
+                code,
+                1,
+                "{package}: {} is not a compatible change",
+                rel.display()
+            );
+        }
+    }
+}

@@ -339,6 +339,20 @@ pub fn check_library(
     runner: &Runner,
     work: &Path,
 ) -> Result<LibReport, String> {
+    check_library_linked(lib, stubs, target, runner, work, true)
+}
+
+/// [`check_library`], with the library's dependencies on the link's command line or not
+/// (`closure_in_link`; GNU ld then still reads them through `-rpath-link`, gold and lld do
+/// not): what the default interface assumes, measured.
+pub fn check_library_linked(
+    lib: &Path,
+    stubs: &Stubs,
+    target: &Target,
+    runner: &Runner,
+    work: &Path,
+    closure_in_link: bool,
+) -> Result<LibReport, String> {
     let name = lib
         .file_name()
         .ok_or("library has no file name")?
@@ -352,7 +366,10 @@ pub fn check_library(
     {
         let _ = std::os::unix::fs::symlink(&name, libdir.join(soname));
     }
-    let program = program(lib, target)?;
+    let mut program = program(lib, target)?;
+    if !closure_in_link {
+        program.deps.clear();
+    }
     let src = work.join("prog.c");
     std::fs::write(&src, &program.source).map_err(|e| e.to_string())?;
     std::fs::write(work.join("loader.c"), LOADER).map_err(|e| e.to_string())?;
