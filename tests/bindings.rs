@@ -161,6 +161,17 @@ fn control_yylex_needs_the_kept_import() {
         &target,
         &runner,
     );
+    let differs = report
+        .results
+        .iter()
+        .filter(|(_, _, v)| matches!(v, Verdict::Differs(_)))
+        .count();
+    assert_eq!(
+        differs,
+        8,
+        "every executable and PIE:\n{}",
+        report.failures()
+    );
     for (linker, kind, verdict) in &report.results {
         let Verdict::Differs(why) = verdict else {
             assert!(
