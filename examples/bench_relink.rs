@@ -5,8 +5,8 @@
 //!
 //! TREE (default /usr/lib/x86_64-linux-gnu) is copied to WORKDIR/src (default
 //! target/bench-relink); every dynamic ELF file in the copy gets a RUNPATH naming a fake
-//! store path, so the mapping occurs in many files, as in a Nix output. Relative symlinks
-//! that lead out of the tree are made absolute (relink refuses escaping links). The three
+//! store path, so the mapping occurs in many files, as in a Nix output; symlinks stay as
+//! they are (relative ones leading out of the tree included). The three
 //! contenders then run in `REPEAT` interleaved rounds on a warm page cache, each after
 //! `sync`; every run is printed, and the median of each is used for the ratios. On a
 //! busy machine, a WORKDIR on tmpfs (`/dev/shm/...`) keeps disk writeback out of the figures.
@@ -102,8 +102,6 @@ fn prepare(tree: &Path, src: &Path) -> anyhow::Result<Vec<PathBuf>> {
             let meta = fs::symlink_metadata(&p)?;
             if meta.is_dir() {
                 stack.push(p);
-            } else if meta.file_type().is_symlink() {
-                absolutize_escaping(src, tree, &p)?;
             } else if meta.is_file() && edit::edit_file(&p, &[Edit::SetRpath(FROM.into())]).is_ok()
             {
                 elves.push(p);
@@ -112,23 +110,6 @@ fn prepare(tree: &Path, src: &Path) -> anyhow::Result<Vec<PathBuf>> {
     }
     elves.sort();
     Ok(elves)
-}
-
-fn absolutize_escaping(src: &Path, tree: &Path, link: &Path) -> anyhow::Result<()> {
-    let target = fs::read_link(link)?;
-    if target.is_absolute() {
-        return Ok(());
-    }
-    let resolved = link.parent().unwrap_or(src).join(&target);
-    let root = fs::canonicalize(src)?;
-    if fs::canonicalize(&resolved).is_ok_and(|r| r.starts_with(&root)) {
-        return Ok(());
-    }
-    let in_tree = tree.join(link.strip_prefix(src)?);
-    let absolute = in_tree.parent().unwrap_or(tree).join(&target);
-    fs::remove_file(link)?;
-    std::os::unix::fs::symlink(absolute, link)?;
-    Ok(())
 }
 
 fn size(root: &Path) -> anyhow::Result<(u64, u64)> {

@@ -874,3 +874,29 @@ fn relinked_host_program_passes_without_lib_path() {
     let (code, report) = verify_bare(&[to.to_str().unwrap()]);
     assert_eq!(code, 0, "{report}");
 }
+
+/// A symlink is a reference too: one whose target is under a forbidden path is reported,
+/// naming the link.
+#[test]
+fn forbid_catches_symlink_targets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("tree");
+    let iface = "/nix/store/00000000000000000000000000000000-iface";
+    write(&tree.join("lib/plain"), "nothing here\n");
+    std::os::unix::fs::symlink(format!("{iface}/lib/libx.so.1"), tree.join("lib/libx.so")).unwrap();
+    let (code, report) = verify_bare(&[tree.to_str().unwrap(), "--forbid", iface]);
+    assert_eq!(code, 1);
+    assert_eq!(kinds(&report), ["forbidden-reference"], "{report}");
+    assert!(
+        report["problems"][0]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("lib/libx.so")
+    );
+    let (code, report) = verify_bare(&[
+        tree.to_str().unwrap(),
+        "--forbid",
+        "/nix/store/11111111111111111111111111111111-x",
+    ]);
+    assert_eq!(code, 0, "{report}");
+}

@@ -204,10 +204,10 @@ impl Interpreter {
         let (_, now) = files
             .fs
             .resolve(path)
-            .ok_or_else(|| Error::invalid(path, "interpreter not found"))?;
+            .ok_or_else(|| Error::invalid(path, "not found"))?;
         let object = match files.load(&now) {
             Ok(Some(o)) => o,
-            Ok(None) => return Err(Error::invalid(path, "interpreter is not an ELF file")),
+            Ok(None) => return Err(Error::invalid(path, "is not an ELF file")),
             Err(e) => return Err(e),
         };
         if in_nix_store(path) {
@@ -525,6 +525,43 @@ impl Search {
                 .map(str::to_owned),
         }
     }
+
+    /// The search of an object of `target` with no interpreter to ask: only its own paths
+    /// and the library path.
+    pub fn without_interpreter(target: Target, lib_paths: Vec<PathBuf>) -> Search {
+        Search {
+            lib_paths,
+            default_dirs: Vec::new(),
+            dst_lib: "lib".to_owned(),
+            platform: target.platform().map(str::to_owned),
+        }
+    }
+}
+
+/// The `DT_NEEDED` closure of a shared library (or program) at `lib`, as a program of its
+/// machine would load it: its interpreter, or glibc's standard one for its machine when it
+/// names none, provides the default directories (none when that interpreter does not
+/// exist); `lib_paths` come before its `DT_RUNPATH`, as `LD_LIBRARY_PATH`.
+pub fn closure_of(files: &Files, lib: &Path, lib_paths: Vec<PathBuf>) -> Result<Closure> {
+    let (_, now) = files
+        .fs
+        .resolve(lib)
+        .ok_or_else(|| Error::invalid(lib, "not found"))?;
+    let object = files
+        .load(&now)?
+        .ok_or_else(|| Error::invalid(lib, "not an ELF file"))?;
+    let target = Target::of(&object.deps);
+    let named = object.deps.interpreter.clone();
+    let interp = named
+        .as_deref()
+        .or(target.standard_interpreter())
+        .and_then(|i| Interpreter::open(Path::new(i), files).ok())
+        .filter(|i| Target::of(&i.object.deps) == target);
+    let search = match &interp {
+        Some(i) => Search::for_interpreter(i, lib_paths),
+        None => Search::without_interpreter(target, lib_paths),
+    };
+    Closure::load(files, lib, interp.as_ref(), &search)
 }
 
 /// One object of a closure.
@@ -805,5 +842,23 @@ mod tests {
                 .iter()
                 .any(|l| l.names.iter().any(|n| n == "libc.so.6"))
         );
+        let cxx = Path::new("/usr/lib/x86_64-linux-gnu/libstdc++.so.6");
+        if cxx.exists() {
+            let c = closure_of(&files, cxx, Vec::new()).unwrap();
+            let names: Vec<&str> = c
+                .objects
+                .iter()
+                .flat_map(|l| &l.names)
+                .map(String::as_str)
+                .collect();
+            for n in [
+                "libm.so.6",
+                "libc.so.6",
+                "libgcc_s.so.1",
+                "ld-linux-x86-64.so.2",
+            ] {
+                assert!(names.contains(&n), "{names:?}");
+            }
+        }
     }
 }

@@ -347,7 +347,7 @@ impl Ctx<'_> {
         e
     }
 
-    fn check(&self, file: &PathBuf) -> Vec<Problem> {
+    fn check(&self, file: &Path) -> Vec<Problem> {
         let mut problems = Vec::new();
         let Ok(Some(root)) = self.files.load(file) else {
             return problems;
@@ -376,12 +376,7 @@ impl Ctx<'_> {
         };
         let search = match &interp {
             Some(i) => Search::for_interpreter(i, self.opts.lib_paths.clone()),
-            None => Search {
-                lib_paths: self.opts.lib_paths.clone(),
-                dst_lib: "lib".to_owned(),
-                platform: target.platform().map(str::to_owned),
-                ..Search::default()
-            },
+            None => Search::without_interpreter(target, self.opts.lib_paths.clone()),
         };
         let closure =
             match Closure::load(&self.files, &self.logical(file), interp.as_deref(), &search) {
@@ -432,7 +427,7 @@ impl Ctx<'_> {
             Some(interp),
             None,
             None,
-            format!("interpreter {interp}: {why}"),
+            format!("interpreter {interp} {why}"),
         )
     }
 
