@@ -582,7 +582,9 @@ fn relocations(file: &Path) -> Result<Vec<String>, String> {
     Ok(relocs)
 }
 
-/// Every copy relocation of the stub-linked output lands at an address at least as aligned
+/// Every copy relocation of one of the stub's symbols (name and version; a copy of a
+/// definition another library of the link gives, as mold picks libz3's `UNIQUE` object over
+/// libLLVM's weak one, is that library's business) lands at an address at least as aligned
 /// as the stub promises: `min(section alignment, 2^ctz(value), next_pow2(size))` of the
 /// stub's symbol, what every linker honours (GNU ld caps by the size). An error names the
 /// first that does not.
@@ -595,8 +597,13 @@ fn copies_aligned(out: &Path, stub: &Path) -> Result<(), String> {
             continue;
         }
         let address = u64::from_str_radix(f[3], 16).unwrap_or(0);
-        let name = f[4].split('@').next().unwrap_or("");
-        let align = promised.get(name).copied().unwrap_or(1);
+        let (name, version) = match f[4].split_once('@') {
+            Some((n, v)) => (n, Some(v.trim_start_matches('@').to_string())),
+            None => (f[4], None),
+        };
+        let Some(&align) = promised.get(&(name.to_string(), version)) else {
+            continue;
+        };
         if !address.is_multiple_of(align) {
             return Err(format!(
                 "copy of {name} at {address:#x}, promised alignment {align}"
@@ -606,7 +613,9 @@ fn copies_aligned(out: &Path, stub: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn promised_alignment(stub: &Path) -> Result<BTreeMap<String, u64>, String> {
+type Promised = BTreeMap<(String, Option<String>), u64>;
+
+fn promised_alignment(stub: &Path) -> Result<Promised, String> {
     let sections = linkcheck::run("readelf", &["-W".into(), "-S".into(), s(stub)])?;
     let mut section_align: BTreeMap<String, u64> = BTreeMap::new();
     for line in sections.lines() {
@@ -634,10 +643,8 @@ fn promised_alignment(stub: &Path) -> Result<BTreeMap<String, u64>, String> {
             } else {
                 1u64 << s.value.trailing_zeros().min(63)
             };
-            (
-                s.name,
-                section.min(value).min(s.size.max(1).next_power_of_two()),
-            )
+            let align = section.min(value).min(s.size.max(1).next_power_of_two());
+            ((s.name, s.version), align)
         })
         .collect())
 }
