@@ -27,6 +27,7 @@ fn main() {
     };
     let options = abicut::stubgen::Options {
         exact: args.iter().any(|a| a == "--exact"),
+        ..Default::default()
     };
     args.retain(|a| a != "--exact");
     let mut inputs: Vec<PathBuf> = args.iter().map(PathBuf::from).collect();

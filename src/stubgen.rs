@@ -1,6 +1,7 @@
 //! `stubgen`: interfaces of libraries, rendered as stubs, canonical JSON or llvm-ifs text,
 //! one at a time or as a parallel batch.
 
+use crate::elf::closure::{Defined, Resolver};
 use crate::error::{Error, Result};
 use crate::iface::{Interface, ifs};
 use rayon::prelude::*;
@@ -28,20 +29,48 @@ impl Format {
     }
 }
 
+/// Which imports the default interface keeps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Imports {
+    /// Those no library of the library's `DT_NEEDED` closure defines: the ones a program must
+    /// provide. GNU ld, gold and lld export a program's definition of the others because the
+    /// dependency that defines them is in the link.
+    #[default]
+    Owed,
+    /// Every import name. mold exports a program's definition only when a library in the
+    /// link references it, so a program that interposes what a library imports from its
+    /// own dependency (a `malloc`, libssl's `ASN1_ANY_it`) needs the name in the stub.
+    All,
+}
+
 /// Which interface to take.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Options {
     /// Keep everything a linker's output can depend on, imports and exact data alignment
     /// included, instead of the default interface; see [`Interface::normalize`].
     pub exact: bool,
+    /// Which imports the default interface keeps.
+    pub imports: Imports,
+    /// Directories searched for the library's dependencies after its own RUNPATH and
+    /// before the default ones, as `LD_LIBRARY_PATH` is by the loader.
+    pub lib_path: Vec<PathBuf>,
 }
 
 /// Loads an interface from a shared library, a stub, canonical JSON or llvm-ifs text,
 /// telling them apart by content rather than by name.
 pub fn load(path: &Path, options: &Options) -> Result<Interface> {
+    load_with(path, options, &Resolver::default())
+}
+
+/// [`load`], with the dependencies' parses cached in `resolver` (a batch shares one).
+fn load_with(path: &Path, options: &Options, resolver: &Resolver) -> Result<Interface> {
     let mut iface = parse(path)?;
     if !options.exact {
-        iface.normalize();
+        let provided = match options.imports {
+            Imports::Owed => resolver.defined_names(path, &options.lib_path),
+            Imports::All => Defined::default(),
+        };
+        iface.normalize(&|name| provided.contains(name));
     }
     Ok(iface)
 }
@@ -90,10 +119,11 @@ pub fn batch(
     options: &Options,
     hash: bool,
 ) -> Vec<Outcome> {
+    let resolver = Resolver::default();
     libs.par_iter()
         .map(|lib| Outcome {
             input: lib.clone(),
-            result: one(lib, out_dir, format, options, hash),
+            result: one(lib, out_dir, format, options, hash, &resolver),
         })
         .collect()
 }
@@ -104,8 +134,9 @@ fn one(
     format: Format,
     options: &Options,
     hash: bool,
+    resolver: &Resolver,
 ) -> Result<(PathBuf, Option<String>)> {
-    let iface = load(lib, options)?;
+    let iface = load_with(lib, options, resolver)?;
     let bytes = render(&iface, format, lib)?;
     let name = lib
         .file_name()

@@ -404,7 +404,7 @@ fn real_update_libxml2() {
 
 // ---------------------------------------------------------------- report shape
 
-/// A hand-written interface (canonical JSON, schema 1), so the snapshot depends on no
+/// A hand-written interface (canonical JSON, schema 2), so the snapshot depends on no
 /// compiler or linker.
 fn interface_json(symbols: &[Value], versions: &[&str], needed: &[&str]) -> String {
     let mut defs =
@@ -414,7 +414,7 @@ fn interface_json(symbols: &[Value], versions: &[&str], needed: &[&str]) -> Stri
     }
     serde_json::json!({
         "file": {"abi_version": 0, "big_endian": false, "elf64": true, "flags": 0, "machine": 62, "os_abi": 0},
-        "imports": [], "needed": needed, "needs": [], "schema": 1, "sections": [],
+        "imports": [], "needed": needed, "needs": [], "schema": 2, "sections": [],
         "soname": "libfoo.so.1", "symbols": symbols, "versions": defs, "warnings": {}
     })
     .to_string()

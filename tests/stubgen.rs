@@ -166,7 +166,8 @@ impl Fixture {
         Fixture {
             source: FIXTURE.to_string(),
             map: FIXTURE_MAP.to_string(),
-            flags: vec!["-O2"],
+            // libc stays needed whatever the library calls, so calls can change alone.
+            flags: vec!["-O2", "-Wl,--no-as-needed"],
             soname: "libfix.so.1",
         }
     }
@@ -242,6 +243,13 @@ fn cutoff_changes_that_keep_the_interface() {
         ("optimisation level", Fixture::base().flag("-O0")),
         ("debug info", Fixture::base().flag("-g")),
         ("RPATH", Fixture::base().flag("-Wl,-rpath,/nix/store/00000000000000000000000000000000-x/lib")),
+        (
+            "a call into libc added (an import a dependency defines, with its version)",
+            Fixture::base().source(
+                "int fixture_mul(int a, int b) { return a * b; }",
+                "extern int getpid(void);\nint fixture_mul(int a, int b) { return a * b + getpid(); }",
+            ),
+        ),
         (
             "source reordered",
             Fixture::base().source(
@@ -320,15 +328,87 @@ fn sensitivity_changes_that_break_or_extend_the_interface() {
                 ..Fixture::base()
             },
         ),
+        ("NEEDED", Fixture::base().flag("-lm")),
         (
-            "NEEDED",
-            Fixture::base().flag("-Wl,--no-as-needed").flag("-lm"),
+            "an import no dependency defines (the program must provide it)",
+            Fixture::base().source(
+                "int fixture_mul(int a, int b) { return a * b; }",
+                "extern int yylex(void);\nint fixture_mul(int a, int b) { return a * b + yylex(); }",
+            ),
         ),
     ];
     for (what, fixture) in different {
         let (_, hash) = fixture.stub();
         assert_ne!(hash, base_hash, "{what} did not change the ABI hash");
     }
+}
+
+/// What the default interface keeps of a library's imports: those no library of its
+/// `DT_NEEDED` closure defines, found through its RUNPATH (`$ORIGIN` expanded) or
+/// `--lib-path`, without versions; `--imports all` keeps every name.
+#[test]
+fn default_keeps_the_imports_a_program_owes() {
+    if !have("gcc") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("deps")).unwrap();
+    std::fs::write(d.join("dep.c"), "int dep_f(void) { return 1; }\n").unwrap();
+    run(
+        "gcc",
+        &[
+            "-shared",
+            "-fPIC",
+            "-Wl,-soname,libdep.so",
+            "dep.c",
+            "-o",
+            "deps/libdep.so",
+        ],
+        d,
+    );
+    std::fs::write(
+        d.join("user.c"),
+        "extern int rand(void);\nextern int dep_f(void);\nextern int yylex(void);\n\
+         int user(void) { return dep_f() + yylex() + rand(); }\n",
+    )
+    .unwrap();
+    let imports = |lib: &str, flags: &[&str]| -> Vec<String> {
+        let mut args = vec!["stubgen", "--format", "json"];
+        args.extend(flags);
+        args.push(lib);
+        let json: serde_json::Value = serde_json::from_str(&run(abicut(), &args, d)).unwrap();
+        let imports = json["imports"].as_array().unwrap();
+        assert!(imports.iter().all(|i| i.get("version").is_none()), "{json}");
+        imports
+            .iter()
+            .map(|i| i["name"].as_str().unwrap().to_string())
+            .filter(|n| !n.starts_with("_ITM_") && n != "__gmon_start__")
+            .collect()
+    };
+    for (lib, rpath) in [
+        ("origin.so", "-Wl,-rpath,$ORIGIN/deps"),
+        ("norpath.so", "-Wl,-O1"),
+    ] {
+        run(
+            "gcc",
+            &[
+                "-shared", "-fPIC", rpath, "user.c", "-Ldeps", "-ldep", "-o", lib,
+            ],
+            d,
+        );
+    }
+    assert_eq!(imports("origin.so", &[]), ["yylex"]);
+    assert_eq!(
+        imports("norpath.so", &[]),
+        ["dep_f", "yylex"],
+        "a dependency that cannot be found defines nothing"
+    );
+    assert_eq!(imports("norpath.so", &["--lib-path", "deps"]), ["yylex"]);
+    assert_eq!(
+        imports("origin.so", &["--imports", "all"]),
+        ["__cxa_finalize", "dep_f", "rand", "yylex"]
+    );
 }
 
 #[test]
@@ -636,4 +716,127 @@ fn real_update_libssl3() {
 #[test]
 fn real_update_libc6() {
     debian_update_keeps_stub("libc6", &["libc.so.6", "libm.so.6"]);
+}
+
+/// Every regular `.so` ELF file under `root`, relative to it.
+fn shared_objects_under(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if meta.is_dir() {
+                stack.push(path);
+            } else if meta.is_file()
+                && (name.ends_with(".so") || name.contains(".so."))
+                && std::fs::read(&path).is_ok_and(|b| b.starts_with(b"\x7fELF"))
+            {
+                out.push(path.strip_prefix(root).unwrap().to_path_buf());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The cutoff on a Debian update, every shared object of the package: which keep their
+/// default interface (their dependencies found in the same build through `--lib-path`), and
+/// `abicut diff`'s verdict on the others. Printed for the README with `--nocapture`.
+fn debian_pair_cutoff(package: &str) -> Vec<(PathBuf, i32)> {
+    let Some((new, old)) = two_versions(package) else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "the archive offers one build of {package}"
+        );
+        return Vec::new();
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let roots: Vec<PathBuf> = [&old, &new]
+        .iter()
+        .map(|v| {
+            let sub = dir.path().join(v.replace(['+', '~', ':'], "_"));
+            unpack_debs(&[format!("{package}={v}")], &sub)
+        })
+        .collect();
+    let objects = shared_objects_under(&roots[0]);
+    assert!(!objects.is_empty(), "{package} {old} has no shared object");
+    let hash = |root: &Path, rel: &Path, mode: &[&str]| {
+        let lib = root.join(rel);
+        let mut args = vec!["stubgen", "--hash"];
+        let dirs = [
+            root.join("usr/lib/x86_64-linux-gnu"),
+            root.join("lib/x86_64-linux-gnu"),
+        ];
+        let dirs: Vec<String> = dirs
+            .iter()
+            .map(|d| d.to_string_lossy().into_owned())
+            .collect();
+        if !mode.contains(&"--exact") {
+            for d in &dirs {
+                args.extend(["--lib-path", d.as_str()]);
+            }
+        }
+        args.extend(mode);
+        args.push(lib.to_str().unwrap());
+        run(abicut(), &args, dir.path())
+    };
+    let mut kept = [0; 3];
+    let mut changed = Vec::new();
+    for rel in &objects {
+        if !roots[1].join(rel).is_file() {
+            continue;
+        }
+        for (i, mode) in [&["--exact"][..], &[][..], &["--imports", "all"][..]]
+            .iter()
+            .enumerate()
+        {
+            let same = hash(&roots[0], rel, mode).split_whitespace().next()
+                == hash(&roots[1], rel, mode).split_whitespace().next();
+            if same {
+                kept[i] += 1;
+            } else if mode.is_empty() {
+                let (code, out, _) = support::abicut_status(
+                    &[
+                        "diff",
+                        roots[0].join(rel).to_str().unwrap(),
+                        roots[1].join(rel).to_str().unwrap(),
+                    ],
+                    dir.path(),
+                );
+                eprintln!("{package}: {} changed:\n{out}", rel.display());
+                changed.push((rel.clone(), code));
+            }
+        }
+    }
+    eprintln!(
+        "{package} {old} -> {new}: {} shared objects; kept their interface: --exact {}, default {}, --imports all {}",
+        objects.len(),
+        kept[0],
+        kept[1],
+        kept[2]
+    );
+    changed
+}
+
+#[test]
+fn debian_pairs_cutoff_keeps_every_unchanged_export_set() {
+    if !have("apt-get") || !have("dpkg") {
+        return;
+    }
+    for package in ["libc6", "libssl3"] {
+        let changed = debian_pair_cutoff(package);
+        assert!(changed.is_empty(), "{package}: {changed:?} changed");
+    }
+    for package in ["libexpat1", "libxml2"] {
+        for (rel, code) in debian_pair_cutoff(package) {
+            assert_eq!(
+                code,
+                1,
+                "{package}: {} is not a compatible change",
+                rel.display()
+            );
+        }
+    }
 }

@@ -27,13 +27,31 @@ pub struct StubgenArgs {
     /// Print results as JSON lines for machines.
     #[arg(long)]
     json: bool,
-    /// Keep everything a linker's output can depend on: the library's imports and the exact
-    /// alignment of data objects. Links against the stub are then byte-identical to links
-    /// against the library with GNU ld, gold, lld and mold, but any change in what the
-    /// library calls, or in where its data happens to land, changes the hash. The default
-    /// leaves both out, so ABI-neutral updates keep their hash.
+    /// Keep everything a linker's output can depend on: every import with its version and
+    /// position, and the exact alignment of data objects. Links against the stub are then
+    /// byte-identical to links against the library with GNU ld, gold, lld and mold, but any
+    /// change in what the library calls, or in where its data happens to land, changes the
+    /// hash. The default keeps only what a program's exports and run-time bindings depend
+    /// on, so ABI-neutral updates keep their hash.
     #[arg(long)]
     exact: bool,
+    /// Which imports the default interface keeps: `owed`, those no library of the
+    /// library's DT_NEEDED closure defines (what a program must provide; enough for GNU ld,
+    /// gold and lld, which export a program's definition of the others because the
+    /// dependency defining them is in the link); `all`, every import name, for links with
+    /// mold, which exports a program's definition only when a library references it.
+    #[arg(long, value_enum, default_value_t = ImportsArg::Owed, conflicts_with = "exact")]
+    imports: ImportsArg,
+    /// Search DIR for the library's dependencies after its RUNPATH and before the default
+    /// directories (repeatable), as LD_LIBRARY_PATH does for the loader.
+    #[arg(long = "lib-path", value_name = "DIR")]
+    lib_path: Vec<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ImportsArg {
+    Owed,
+    All,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -104,7 +122,14 @@ fn batch(args: &StubgenArgs, dir: &PathBuf, format: Format) -> anyhow::Result<Ex
 }
 
 fn options(args: &StubgenArgs) -> stubgen::Options {
-    stubgen::Options { exact: args.exact }
+    stubgen::Options {
+        exact: args.exact,
+        imports: match args.imports {
+            ImportsArg::Owed => stubgen::Imports::Owed,
+            ImportsArg::All => stubgen::Imports::All,
+        },
+        lib_path: args.lib_path.clone(),
+    }
 }
 
 fn print_hash(hash: &str, lib: &std::path::Path, json: bool) -> std::io::Result<()> {

@@ -2,6 +2,7 @@
 //! [`deps`] reads dependency facts for verification, [`loader`] finds
 //! libraries as the dynamic loader does, [`edit`] makes patchelf-style edits.
 
+pub mod closure;
 pub mod deps;
 pub mod edit;
 pub mod loader;

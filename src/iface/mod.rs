@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 /// Version of the canonical JSON schema. Bump on any change that alters the hash of an
 /// unchanged library, so stale hashes are never compared with new ones.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The interface of one shared object.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +27,7 @@ pub struct Interface {
     pub file: FileClass,
     /// Undefined dynamic symbols the library imports, sorted by position. A linker exports a
     /// program's definition of any of them, and gold numbers every symbol name it reads.
+    /// The default interface keeps only those no dependency defines ([`Interface::normalize`]).
     pub imports: Vec<Import>,
     /// `DT_NEEDED` entries, in their original order (linkers search them in order).
     pub needed: Vec<String>,
@@ -298,31 +299,54 @@ impl Interface {
         self.sections.sort_by(|a, b| a.name.cmp(&b.name));
     }
 
-    /// Turns an exact interface into the default one, which keeps what a consumer's code
-    /// depends on and drops two things that change in ABI-neutral updates:
+    /// Turns an exact interface into the default one: what a program's links and bindings
+    /// depend on, without what churns in ABI-neutral updates. `provided` tells whether the
+    /// library's own dependencies (its `DT_NEEDED` closure) define a name.
     ///
-    /// - the imports and version needs (libssl3 3.0.20 → 3.0.22 dropped two imports,
-    ///   libc6 2.36-9+deb12u7 → u14 added one). Exports keep only their relative order.
-    /// - data-object alignment above what the object's size can need (GNU ld's own cap,
-    ///   `2^ceil(log2(size))`): libc6 u7 → u14 moved `sys_nerr`, a 4-byte int, from a
-    ///   32-aligned to a 16-aligned address.
+    /// Kept imports: those no dependency defines. A program linked against the library must
+    /// define them (flex's `yylex`, the weak hooks `__gmon_start__` and
+    /// `_ITM_registerTMCloneTable`), and GNU ld, gold, lld and mold export a program's
+    /// definition only because a library in the link references it. Dropped: the imports a
+    /// dependency defines (GNU ld, gold and lld export a program's definition of those
+    /// because the dependency in the link defines it; mold does not, so a link with mold
+    /// takes the interface with every import, `provided` always false), the versions and
+    /// version needs of imports (libssl3 3.0.17 → 3.0.22 dropped
+    /// `setsockopt@GLIBC_2.2.5`), and positions: exports keep only their relative order,
+    /// imports come first, by name.
     ///
-    /// What it costs: gold numbers every name it reads from a library, imports included, and
-    /// GNU ld sizes its symbol hash table by them, so their symbol tables may be ordered
-    /// differently than a link against the real library; lld, gold and mold pad copied data
-    /// by the exact alignment; and a program that defines a symbol a library imports is not
-    /// exported for it. `--exact` keeps all of it, and links byte-identically everywhere.
-    pub fn normalize(&mut self) {
-        self.imports.clear();
+    /// Data alignment becomes `min(section alignment, next_pow2(size))`: an object's C
+    /// alignment divides its size and never exceeds its section's, so accesses compiled from
+    /// its type still hold, while the address-derived alignment churns with layout (libc6
+    /// u7 → u14 moved `sys_nerr` from a 32- to a 16-aligned address). What it gives up: an
+    /// object declared over-aligned in a header (`__attribute__((aligned(64)))` on a small
+    /// variable) is promised less than its declaration says, and copy relocations are padded
+    /// differently from a link against the real library.
+    pub fn normalize(&mut self, provided: &dyn Fn(&str) -> bool) {
         self.needs.clear();
+        self.imports.retain(|i| !provided(&i.name));
+        for import in &mut self.imports {
+            import.from = None;
+            import.version = None;
+        }
+        self.imports.sort_by(|a, b| a.name.cmp(&b.name));
+        self.imports.dedup_by(|a, b| a.name == b.name);
+        for (rank, import) in self.imports.iter_mut().enumerate() {
+            import.position = rank as u32 + 1;
+        }
+        let first = self.imports.len() as u32 + 1;
         let mut order: Vec<usize> = (0..self.symbols.len()).collect();
         order.sort_by_key(|&i| self.symbols[i].position);
         for (rank, i) in order.into_iter().enumerate() {
-            self.symbols[i].position = rank as u32 + 1;
+            self.symbols[i].position = first + rank as u32;
         }
         for sym in &mut self.symbols {
             if sym.region.is_data() {
-                sym.align = sym.align.min(sym.size.max(1).next_power_of_two());
+                let align = sym
+                    .section_align
+                    .max(1)
+                    .min(sym.size.max(1).next_power_of_two());
+                sym.align = align;
+                sym.section_align = align;
             }
         }
     }

@@ -149,7 +149,7 @@ pub enum OutputKind {
 impl OutputKind {
     pub const ALL: [OutputKind; 3] = [OutputKind::Exe, OutputKind::Pie, OutputKind::Shared];
 
-    fn flags(self) -> (&'static [&'static str], &'static [&'static str]) {
+    pub fn flags(self) -> (&'static [&'static str], &'static [&'static str]) {
         match self {
             OutputKind::Exe => (&["-fno-pic"], &["-no-pie"]),
             OutputKind::Pie => (&["-fPIE"], &["-pie"]),
@@ -209,14 +209,15 @@ impl LibReport {
 }
 
 /// One exported symbol as GNU readelf prints it.
-struct Exported {
-    name: String,
-    version: Option<(String, bool)>,
-    kind: String,
+pub struct Exported {
+    pub name: String,
+    /// The version and whether it is non-default (`@`).
+    pub version: Option<(String, bool)>,
+    pub kind: String,
 }
 
 /// Reads the exported dynamic symbols of `lib` with GNU readelf.
-fn exported_symbols(lib: &Path) -> Result<Vec<Exported>, String> {
+pub fn exported_symbols(lib: &Path) -> Result<Vec<Exported>, String> {
     let out = duct::cmd!("readelf", "-W", "--dyn-syms", lib)
         .stderr_null()
         .read()
@@ -342,7 +343,7 @@ pub fn check_library(
     })
 }
 
-fn compile(target: &Target, cflags: &[&str], src: &Path, obj: &Path) -> Result<(), String> {
+pub fn compile(target: &Target, cflags: &[&str], src: &Path, obj: &Path) -> Result<(), String> {
     let mut args: Vec<String> = vec![
         format!("--target={}", target.triple),
         "-c".into(),
@@ -401,7 +402,7 @@ fn link(
     std::fs::read(&out).map_err(|e| e.to_string())
 }
 
-fn run(program: &str, args: &[String]) -> Result<String, String> {
+pub fn run(program: &str, args: &[String]) -> Result<String, String> {
     let result = duct::cmd(program, args)
         .stdout_capture()
         .stderr_capture()

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod bindings;
 pub mod files;
 pub mod linkcheck;
 pub mod package;
