@@ -34,6 +34,10 @@
   # Where `abicut verify` finds libraries that come from outside the package set: with
   # no nixpkgs, the host's C library.
   systemLibDirs ? [ "/lib/x86_64-linux-gnu" "/usr/lib/x86_64-linux-gnu" ],
+  # Which imports the interfaces' stubs keep (`abicut interface --imports`): "owed" for
+  # GNU ld, gold and lld; "all" when any consumer links with mold, which exports a
+  # program's definition of a name only when a library in the link references it.
+  interfaceImports ? "owed",
 }:
 let
   contentAddressed = {
@@ -95,6 +99,7 @@ rec {
       ofCompile = { inherit outputs; abicutCompile = map (o: "${o}=${compile.${o}}") outputs; };
       # A `static` output's interface is its archives (see nix/hooks/abicut-hooks.sh).
       interface = common pname "interface" (ofCompile // {
+        abicutInterfaceFlags = "--imports ${interfaceImports}";
         abicutStaticOutputs = builtins.filter (o: o == "static") outputs;
       });
       indirection = common pname "indirection" {

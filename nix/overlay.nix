@@ -24,7 +24,12 @@
 #
 # systemLibDirs: where `abicut verify` finds libraries from outside the store (a native
 # stdenv, built with the host's C library); nixpkgs' own glibc is on every RUNPATH.
-{ packages ? [ ], optOut ? [ ], staticOutputs ? [ "static" ], systemLibDirs ? [ ] }:
+#
+# interfaceImports: which imports the interfaces' stubs keep (`abicut interface --imports`):
+# "owed" for GNU ld, gold and lld; "all" when the package set links with mold, which
+# exports a program's definition only when a library in the link references the name.
+{ packages ? [ ], optOut ? [ ], staticOutputs ? [ "static" ], systemLibDirs ? [ ]
+, interfaceImports ? "owed" }:
 final: prev:
 let
   inherit (prev) lib;
@@ -98,6 +103,7 @@ let
       # Named from the pname: keeps its path through a version bump (see lib.nix).
       interface = prev.stdenvNoCC.mkDerivation (ofCompile "interface" // {
         name = stable;
+        abicutInterfaceFlags = "--imports ${interfaceImports}";
         passthru = { abicutPropagated = propagated; abicutIndirection = indirection; };
       });
       indirection = prev.stdenvNoCC.mkDerivation (derived "indirection" // {

@@ -43,6 +43,9 @@ pub struct Options {
     /// Keep static archives (left out by default: they change with any code change).
     pub with_static: bool,
     pub headers: HeaderMode,
+    /// Which imports each stub keeps: `All` when a consumer links with mold (see
+    /// [`stubgen::Imports`]).
+    pub imports: stubgen::Imports,
 }
 
 /// One of the package's own paths (`--self PATH[=TO]`) and what it becomes in the tree: `TO`
@@ -303,7 +306,7 @@ fn build_output(
     let files: Vec<(Vec<u8>, Entry)> = raw
         .par_iter()
         .filter_map(|(rel, item)| match item {
-            Raw::File { path, exec } => Some(file_entry(rel, path, *exec, selfs)),
+            Raw::File { path, exec } => Some(file_entry(rel, path, *exec, selfs, options.imports)),
             Raw::Symlink { .. } => None,
         })
         .collect::<Result<_>>()?;
@@ -376,12 +379,22 @@ fn walk(dir: &Path, rel: Vec<u8>, out: &mut Vec<(Vec<u8>, Raw)>) -> Result<()> {
 }
 
 /// Reads and classifies one file, replacing it by its stub if it is a shared object.
-fn file_entry(rel: &[u8], path: &Path, exec: bool, selfs: &SelfPaths) -> Result<(Vec<u8>, Entry)> {
+fn file_entry(
+    rel: &[u8],
+    path: &Path,
+    exec: bool,
+    selfs: &SelfPaths,
+    imports: stubgen::Imports,
+) -> Result<(Vec<u8>, Entry)> {
     let bytes = crate::fsx::read(path)?;
     let class = classify(rel, &bytes);
     let bytes = match class {
         Class::SharedObject => {
-            let iface = stubgen::load(path, &stubgen::Options::default())?;
+            let stubs = stubgen::Options {
+                imports,
+                ..stubgen::Options::default()
+            };
+            let iface = stubgen::load(path, &stubs)?;
             stubgen::render(&iface, stubgen::Format::Elf, path)?
         }
         Class::Dropped => Vec::new(),

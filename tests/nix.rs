@@ -289,6 +289,50 @@ fn built_world() -> Option<(World, Build)> {
     Some((world, first))
 }
 
+/// The import names mid's stub keeps (GNU nm, an oracle apart from abicut), its interface
+/// built with `interfaceImports` as given.
+fn mid_stub_imports(world: &World, imports: &str) -> BTreeSet<String> {
+    let mut args = world.common_args();
+    args.extend(
+        [
+            "--argstr",
+            "interfaceImports",
+            imports,
+            "-A",
+            "mid.interface.lib",
+        ]
+        .map(String::from),
+    );
+    let build = world.build_with(args);
+    assert!(build.ok, "{}", build.log);
+    let stub = Path::new(&build.outputs[0]).join("lib/libmid.so.1");
+    let nm = duct::cmd!("nm", "-D", "--undefined-only", &stub)
+        .read()
+        .unwrap();
+    nm.lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .map(|s| s.split('@').next().unwrap_or(s).to_string())
+        .collect()
+}
+
+/// mold exports a program's definition only for names a library in the link references, so
+/// lib.nix's `interfaceImports = "all"` keeps in the stubs what the default drops: mid's
+/// imports from base, which base (in mid's closure) defines.
+#[test]
+fn interface_imports_all_keeps_what_mold_needs() {
+    if !have("nm") {
+        return;
+    }
+    let Some(world) = World::new() else {
+        return;
+    };
+    let owed = mid_stub_imports(&world, "owed");
+    let all = mid_stub_imports(&world, "all");
+    assert!(!owed.contains("base_add"), "{owed:?}");
+    assert!(all.contains("base_add"), "{all:?}");
+    assert!(owed.is_subset(&all), "{owed:?} {all:?}");
+}
+
 #[test]
 fn abi_neutral_change_rebuilds_no_dependent_compile() {
     let Some((world, first)) = built_world() else {

@@ -6,9 +6,9 @@
 #
 #   nix-build nix/tests -A prog1.out --arg abicut /path/to/dir-with-bin/abicut
 #   nix-build nix/tests -A classic.prog1 ...       (the same set without abicut)
-{ abicut, src ? ./src }:
+{ abicut, src ? ./src, interfaceImports ? "owed" }:
 let
-  lib = import ../lib.nix { inherit abicut; };
+  lib = import ../lib.nix { inherit abicut interfaceImports; };
   describe = f: rec {
     base = f {
       pname = "base";

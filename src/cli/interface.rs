@@ -1,6 +1,7 @@
 //! `abicut interface`: the interface tree of package outputs and its Merkle hash.
 
 use super::out::outln;
+use super::stubgen::ImportsArg;
 use abicut::tree::{self, HeaderMode};
 use anyhow::bail;
 use clap::{Args, ValueEnum};
@@ -33,6 +34,10 @@ pub struct InterfaceArgs {
     /// can then differ from a full rebuild; the files themselves are always copied exactly.
     #[arg(long, value_enum, default_value_t = Headers::Exact)]
     headers: Headers,
+    /// Which imports each stub keeps, as in `stubgen --imports`: `all` when a consumer of
+    /// the package links with mold.
+    #[arg(long, value_enum, default_value_t = ImportsArg::Owed)]
+    imports: ImportsArg,
     /// Print the tree's Merkle hash.
     #[arg(long)]
     hash: bool,
@@ -64,6 +69,7 @@ pub fn run(args: InterfaceArgs) -> anyhow::Result<ExitCode> {
         self_paths: args.self_paths,
         with_static: args.with_static,
         headers: args.headers.into(),
+        imports: args.imports.into(),
     };
     let built = tree::build(&args.outputs, &options)?;
     if let Some(dir) = &args.output {

@@ -49,9 +49,18 @@ pub struct StubgenArgs {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum ImportsArg {
+pub(super) enum ImportsArg {
     Owed,
     All,
+}
+
+impl From<ImportsArg> for stubgen::Imports {
+    fn from(i: ImportsArg) -> stubgen::Imports {
+        match i {
+            ImportsArg::Owed => stubgen::Imports::Owed,
+            ImportsArg::All => stubgen::Imports::All,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -124,10 +133,7 @@ fn batch(args: &StubgenArgs, dir: &PathBuf, format: Format) -> anyhow::Result<Ex
 fn options(args: &StubgenArgs) -> stubgen::Options {
     stubgen::Options {
         exact: args.exact,
-        imports: match args.imports {
-            ImportsArg::Owed => stubgen::Imports::Owed,
-            ImportsArg::All => stubgen::Imports::All,
-        },
+        imports: args.imports.into(),
         lib_path: args.lib_path.clone(),
     }
 }
