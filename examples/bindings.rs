@@ -10,11 +10,14 @@
 
 #[path = "../tests/support/bindings.rs"]
 mod bindings;
+#[path = "support/libs.rs"]
+mod libs;
 #[path = "../tests/support/linkcheck.rs"]
 mod linkcheck;
 
 use abicut::stubgen::{self, Format, Imports, Options};
 use bindings::{Runner, Stubs, Verdict};
+use libs::shared_libraries;
 use linkcheck::Target;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
@@ -152,52 +155,4 @@ fn make_stubs(lib: &Path, dir: &Path, mode: &str, lib_path: &[PathBuf]) -> Resul
     let mold = made.pop().ok_or("no stub")?;
     let default = made.pop().ok_or("no stub")?;
     Ok(Stubs { default, mold })
-}
-
-/// Regular files (symlinks resolved, each file once) that are ELF shared objects.
-fn shared_libraries(inputs: &[PathBuf]) -> Vec<PathBuf> {
-    let mut seen = std::collections::BTreeSet::new();
-    let mut libs = Vec::new();
-    for input in inputs {
-        let entries: Vec<PathBuf> = if input.is_dir() {
-            std::fs::read_dir(input)
-                .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
-                .unwrap_or_default()
-        } else {
-            vec![input.clone()]
-        };
-        for path in entries {
-            let Ok(real) = std::fs::canonicalize(&path) else {
-                continue;
-            };
-            if real.is_file() && is_shared_object(&real) && seen.insert(real.clone()) {
-                libs.push(real);
-            }
-        }
-    }
-    libs.sort();
-    libs
-}
-
-fn is_shared_object(path: &Path) -> bool {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if !name.contains(".so") {
-        return false;
-    }
-    let mut head = [0u8; 18];
-    use std::io::Read;
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .map(|()| {
-            let e_type = if head[5] == 2 {
-                [head[17], head[16]]
-            } else {
-                [head[16], head[17]]
-            };
-            head.starts_with(b"\x7fELF") && u16::from_le_bytes(e_type) == 3
-        })
-        .unwrap_or(false)
 }

@@ -4,12 +4,15 @@
 //! `cargo run --release --example link_identity -- [--exact] [--target NAME] [LIB|DIR]...`
 //! (default: every shared library under /usr/lib/x86_64-linux-gnu). Failures go to stderr.
 
+#[path = "support/libs.rs"]
+mod libs;
 #[path = "../tests/support/linkcheck.rs"]
 mod linkcheck;
 
+use libs::shared_libraries;
 use linkcheck::{Target, Verdict};
 use rayon::prelude::*;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
@@ -85,52 +88,4 @@ fn main() {
          {identical} of those identical in every combination; {combos_ok}/{combos} combinations identical",
         libs.len()
     );
-}
-
-/// Regular files (symlinks resolved, each file once) that are ELF shared objects.
-fn shared_libraries(inputs: &[PathBuf]) -> Vec<PathBuf> {
-    let mut seen = std::collections::BTreeSet::new();
-    let mut libs = Vec::new();
-    for input in inputs {
-        let entries: Vec<PathBuf> = if input.is_dir() {
-            std::fs::read_dir(input)
-                .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
-                .unwrap_or_default()
-        } else {
-            vec![input.clone()]
-        };
-        for path in entries {
-            let Ok(real) = std::fs::canonicalize(&path) else {
-                continue;
-            };
-            if real.is_file() && is_shared_object(&real) && seen.insert(real.clone()) {
-                libs.push(real);
-            }
-        }
-    }
-    libs.sort();
-    libs
-}
-
-fn is_shared_object(path: &Path) -> bool {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if !name.contains(".so") {
-        return false;
-    }
-    let mut head = [0u8; 18];
-    use std::io::Read;
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .map(|()| {
-            let e_type = if head[5] == 2 {
-                [head[17], head[16]]
-            } else {
-                [head[16], head[17]]
-            };
-            head.starts_with(b"\x7fELF") && u16::from_le_bytes(e_type) == 3
-        })
-        .unwrap_or(false)
 }
