@@ -30,10 +30,7 @@ fn main() {
     let closure_in_link = take(&mut args, "--dependencies").as_deref() != Some("unlinked");
     let (target, runner) = match &target_name {
         Some(name) => {
-            let (_, target) = linkcheck::cross_targets()
-                .into_iter()
-                .find(|(n, _)| n == name)
-                .unwrap_or_else(|| panic!("unknown target {name}"));
+            let target = linkcheck::cross_target(name);
             let runner = Runner::cross(name, &target);
             (target, runner)
         }

@@ -20,11 +20,7 @@ fn main() {
         Some(i) if i + 1 < args.len() => {
             let name = args.remove(i + 1);
             args.remove(i);
-            linkcheck::cross_targets()
-                .into_iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, t)| t)
-                .unwrap_or_else(|| panic!("unknown target {name}"))
+            linkcheck::cross_target(&name)
         }
         _ => Target::native(),
     };

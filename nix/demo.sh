@@ -69,6 +69,15 @@ bump() {
   sed -i "/pname = \"base\";/{n;s/version = \"[^\"]*\"/version = \"$1\"/}" nix/tests/default.nix
 }
 
+# Builds every package as run NAME and prints its time, what it built and each role's time.
+step() {
+  local took
+  took=$(build "$1")
+  built "$1.log" > "$1.built"
+  echo "   $took s, $(wc -l < "$1.built") derivations built"
+  roles "$1.built"
+}
+
 interface() {
   nix-build nix/tests --arg abicut "$work/abicut" -A base.interface --no-out-link 2>/dev/null
 }
@@ -80,10 +89,7 @@ programs() {
 }
 
 echo "== first build (base-1.0)"
-first=$(build first)
-built first.log > first.built
-echo "   $first s, $(wc -l < first.built) derivations built"
-roles first.built
+step first
 nix-instantiate nix/tests --arg abicut "$work/abicut" -A classic.prog1 -A classic.prog2 2>/dev/null \
   | xargs nix show-derivation -r > graph.json
 programs
@@ -92,22 +98,17 @@ before=$(interface)
 bump 1.0.1
 sed -i 's/hello from base v1/hello from base v1.0.1 (ABI-neutral change)/' nix/tests/src/base/base.c
 echo "== base-1.0 -> base-1.0.1, an ABI-neutral change: no dependent compiles"
-second=$(build second)
-built second.log > second.built
-echo "   $second s, $(wc -l < second.built) derivations built"
-roles second.built
+step second
+after=$(interface)
 echo "   base's interface: $before"
-echo "                  -> $(interface) ($([ "$before" = "$(interface)" ] && echo same path || echo NEW PATH))"
+echo "                  -> $after ($([ "$before" = "$after" ] && echo same path || echo NEW PATH))"
 echo "== the programs now run the new base"
 programs
 
 bump 1.0.2
 sed -i 's/#define BASE_MAGIC 40/#define BASE_MAGIC 41/' nix/tests/src/base/base.h
 echo "== base-1.0.1 -> base-1.0.2, a changed header: the dependents compile"
-third=$(build third)
-built third.log > third.built
-echo "   $third s, $(wc -l < third.built) derivations built"
-roles third.built
+step third
 programs
 
 echo "== abicut's plan and report for the ABI-neutral change"

@@ -208,10 +208,7 @@ macro_rules! cross_bindings {
     ($($test:ident => $name:expr,)*) => {$(
         #[test]
         fn $test() {
-            let (_, target) = linkcheck::cross_targets()
-                .into_iter()
-                .find(|(n, _)| *n == $name)
-                .unwrap();
+            let target = linkcheck::cross_target($name);
             let runner = Runner::cross($name, &target);
             if !tools(&target, &runner) {
                 return;

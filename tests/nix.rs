@@ -14,10 +14,9 @@ mod support;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use support::real::{NIX_CONFIG, built_derivations};
 use support::{abicut, have};
 
-const NIX_CONFIG: &str = "build-users-group =\nsandbox = false\nsubstituters =\n\
-                          experimental-features = nix-command ca-derivations";
 const PACKAGES: [&str; 4] = ["base", "mid", "prog1", "prog2"];
 
 /// A private copy of nix/ (so sources can be mutated) and of the abicut binary.
@@ -180,9 +179,7 @@ impl World {
         let out = self.nix("nix-build", &args).run().unwrap();
         let elapsed = start.elapsed();
         let log = String::from_utf8_lossy(&out.stderr).into_owned();
-        let built = log
-            .lines()
-            .filter_map(|l| l.strip_prefix("building '")?.split('\'').next())
+        let built = built_derivations(&log)
             .map(|drv| self.role_of(drv))
             .collect();
         Build {

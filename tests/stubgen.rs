@@ -120,10 +120,7 @@ macro_rules! cross_identity {
     ($($test:ident => $name:expr,)*) => {$(
         #[test]
         fn $test() {
-            let (_, target) = linkcheck::cross_targets()
-                .into_iter()
-                .find(|(n, _)| *n == $name)
-                .unwrap();
+            let target = linkcheck::cross_target($name);
             for lib in ["libc.so.6", "libm.so.6"] {
                 assert_link_identity(&Path::new(target.libdir).join(lib), &target, Mode::Exact);
             }

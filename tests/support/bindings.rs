@@ -382,7 +382,15 @@ pub fn check_library_linked(
             let mut observed = Vec::new();
             for input in [lib, stubs.for_linker(linker)] {
                 copy(input, &installed)?;
-                let linked = link(target, ld_flag, ldflags, &obj, &name, &program.deps, work);
+                let linked = linkcheck::link_with(
+                    target,
+                    ld_flag,
+                    ldflags,
+                    &obj,
+                    &name,
+                    &program.deps,
+                    work,
+                );
                 copy(lib, &installed)?;
                 observed.push(linked.and_then(|()| observe(kind, target, runner, work)));
             }
@@ -414,49 +422,6 @@ fn copy(from: &Path, to: &Path) -> Result<(), String> {
 
 fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()
-}
-
-fn link(
-    target: &Target,
-    ld_flag: &str,
-    ldflags: &[&str],
-    obj: &Path,
-    lib_name: &str,
-    deps: &[PathBuf],
-    work: &Path,
-) -> Result<(), String> {
-    let out = work.join("out");
-    let _ = std::fs::remove_file(&out);
-    let mut args: Vec<String> = vec![
-        format!("--target={}", target.triple),
-        "-nostdlib".into(),
-        ld_flag.to_string(),
-        "-Wl,--build-id=none".into(),
-        format!("-Wl,-rpath-link,{}", target.libdir),
-    ];
-    args.extend(target.cflags.iter().map(|s| s.to_string()));
-    args.extend(ldflags.iter().map(|s| s.to_string()));
-    args.push(s(obj));
-    args.push(format!("lib/{lib_name}"));
-    args.extend(deps.iter().map(|d| s(d)));
-    args.extend(["-o".into(), "out".into()]);
-    let result = duct::cmd("clang", &args)
-        .dir(work)
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .run()
-        .map_err(|e| e.to_string())?;
-    if !result.status.success() {
-        let err = String::from_utf8_lossy(&result.stderr);
-        let errors: Vec<&str> = err
-            .lines()
-            .filter(|l| l.contains("error"))
-            .take(3)
-            .collect();
-        return Err(errors.join(" | "));
-    }
-    Ok(())
 }
 
 fn observe(

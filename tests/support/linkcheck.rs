@@ -57,6 +57,15 @@ impl Target {
     }
 }
 
+/// The cross target named `name` in [`cross_targets`]; an unknown name is a test bug.
+pub fn cross_target(name: &str) -> Target {
+    cross_targets()
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| t)
+        .unwrap_or_else(|| panic!("unknown target {name}"))
+}
+
 /// Debian's cross C libraries: (name, target). lld has no SystemZ backend before LLVM 18,
 /// so s390x is linked with its GNU ld only.
 pub fn cross_targets() -> Vec<(&'static str, Target)> {
@@ -368,8 +377,22 @@ fn link(
     lib_name: &str,
     work: &Path,
 ) -> Result<Vec<u8>, String> {
-    let out = work.join("out");
-    let _ = std::fs::remove_file(&out);
+    link_with(target, ld_flag, ldflags, obj, lib_name, &[], work)?;
+    std::fs::read(work.join("out")).map_err(|e| e.to_string())
+}
+
+/// Links `obj` against `lib/LIB_NAME` (and `extra`, after it) into WORK/out, run from
+/// `work` so the command line, and so the output, is the same for a library and its stub.
+pub fn link_with(
+    target: &Target,
+    ld_flag: &str,
+    ldflags: &[&str],
+    obj: &Path,
+    lib_name: &str,
+    extra: &[PathBuf],
+    work: &Path,
+) -> Result<(), String> {
+    let _ = std::fs::remove_file(work.join("out"));
     let mut args: Vec<String> = vec![
         format!("--target={}", target.triple),
         "-nostdlib".into(),
@@ -381,8 +404,8 @@ fn link(
     args.extend(ldflags.iter().map(|s| s.to_string()));
     args.push(obj.to_string_lossy().into_owned());
     args.push(format!("lib/{lib_name}"));
-    args.push("-o".into());
-    args.push("out".into());
+    args.extend(extra.iter().map(|p| p.to_string_lossy().into_owned()));
+    args.extend(["-o".into(), "out".into()]);
     let result = duct::cmd("clang", &args)
         .dir(work)
         .stdout_capture()
@@ -399,7 +422,7 @@ fn link(
             .collect();
         return Err(errors.join(" | "));
     }
-    std::fs::read(&out).map_err(|e| e.to_string())
+    Ok(())
 }
 
 pub fn run(program: &str, args: &[String]) -> Result<String, String> {

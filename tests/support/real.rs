@@ -8,8 +8,16 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// The Nix settings every test build uses (tests/nix.rs too): Debian's nix-bin as root, no
+/// sandbox, no binary cache, content-addressed derivations on.
 pub const NIX_CONFIG: &str = "build-users-group =\nsandbox = false\nsubstituters =\n\
                               experimental-features = nix-command ca-derivations";
+
+/// The derivations a `nix-build` log says it built, in order (tests/nix.rs too).
+pub fn built_derivations(log: &str) -> impl Iterator<Item = &str> {
+    log.lines()
+        .filter_map(|l| l.strip_prefix("building '")?.split('\'').next())
+}
 
 /// Every package of the set, bottom first.
 pub const PACKAGES: [&str; 6] = ["zlib", "libpng", "expat", "libxml2", "libxslt", "xmlpng"];
@@ -161,9 +169,7 @@ impl RealSet {
             .expect("nix-build starts");
         let elapsed = start.elapsed();
         let log = String::from_utf8_lossy(&out.stderr).into_owned();
-        let built = log
-            .lines()
-            .filter_map(|l| l.strip_prefix("building '")?.split('\'').next())
+        let built = built_derivations(&log)
             .filter_map(|drv| self.built(drv))
             .collect();
         Build {
