@@ -62,8 +62,9 @@ pub fn load(path: &Path, options: &Options) -> Result<Interface> {
     load_with(path, options, &Resolver::default())
 }
 
-/// [`load`], with the dependencies' parses cached in `resolver` (a batch shares one).
-fn load_with(path: &Path, options: &Options, resolver: &Resolver) -> Result<Interface> {
+/// [`load`], with the dependencies' parses cached in `resolver` (a batch, or the libraries
+/// of one interface tree, share one).
+pub fn load_with(path: &Path, options: &Options, resolver: &Resolver) -> Result<Interface> {
     let mut iface = parse(path)?;
     if !options.exact {
         let provided = match options.imports {

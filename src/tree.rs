@@ -13,6 +13,7 @@
 
 pub mod tokens;
 
+use crate::elf::closure::Resolver;
 use crate::error::{Error, Result};
 use crate::stubgen;
 use rayon::prelude::*;
@@ -230,6 +231,11 @@ pub fn build(outputs: &[PathBuf], options: &Options) -> Result<Tree> {
     let package = Package {
         selfs: &selfs,
         outputs: &given,
+        stubs: stubgen::Options {
+            imports: options.imports,
+            ..stubgen::Options::default()
+        },
+        resolver: Resolver::default(),
     };
     for (i, output) in outputs.iter().enumerate() {
         let path = output.as_os_str().as_bytes();
@@ -271,6 +277,10 @@ fn output_prefix(output: &Path, selfs: &SelfPaths) -> Result<Vec<u8>> {
 struct Package<'a> {
     selfs: &'a SelfPaths,
     outputs: &'a [&'a [u8]],
+    stubs: stubgen::Options,
+    /// One for the whole tree: the libraries of a package share their dependencies (every
+    /// one of glibc's 274 objects needs libc.so.6), so each is parsed once.
+    resolver: Resolver,
 }
 
 impl Package<'_> {
@@ -306,7 +316,7 @@ fn build_output(
     let files: Vec<(Vec<u8>, Entry)> = raw
         .par_iter()
         .filter_map(|(rel, item)| match item {
-            Raw::File { path, exec } => Some(file_entry(rel, path, *exec, selfs, options.imports)),
+            Raw::File { path, exec } => Some(file_entry(rel, path, *exec, package)),
             Raw::Symlink { .. } => None,
         })
         .collect::<Result<_>>()?;
@@ -379,29 +389,19 @@ fn walk(dir: &Path, rel: Vec<u8>, out: &mut Vec<(Vec<u8>, Raw)>) -> Result<()> {
 }
 
 /// Reads and classifies one file, replacing it by its stub if it is a shared object.
-fn file_entry(
-    rel: &[u8],
-    path: &Path,
-    exec: bool,
-    selfs: &SelfPaths,
-    imports: stubgen::Imports,
-) -> Result<(Vec<u8>, Entry)> {
+fn file_entry(rel: &[u8], path: &Path, exec: bool, package: &Package) -> Result<(Vec<u8>, Entry)> {
     let bytes = crate::fsx::read(path)?;
     let class = classify(rel, &bytes);
     let bytes = match class {
         Class::SharedObject => {
-            let stubs = stubgen::Options {
-                imports,
-                ..stubgen::Options::default()
-            };
-            let iface = stubgen::load(path, &stubs)?;
+            let iface = stubgen::load_with(path, &package.stubs, &package.resolver)?;
             stubgen::render(&iface, stubgen::Format::Elf, path)?
         }
         Class::Dropped => Vec::new(),
         _ => bytes,
     };
     let node = Node::File {
-        bytes: selfs.replace_file(&bytes, path)?,
+        bytes: package.selfs.replace_file(&bytes, path)?,
         exec,
     };
     Ok((rel.to_vec(), Entry { class, node }))
