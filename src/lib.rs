@@ -9,6 +9,7 @@ pub mod error;
 pub mod fsx;
 pub mod iface;
 pub mod relink;
+pub mod store;
 pub mod stubgen;
 pub mod tree;
 

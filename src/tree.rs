@@ -15,6 +15,7 @@ pub mod tokens;
 
 use crate::elf::closure::Resolver;
 use crate::error::{Error, Result};
+use crate::store;
 use crate::stubgen;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -624,7 +625,7 @@ fn placeholders(paths: &[Vec<u8>]) -> Vec<Vec<u8>> {
                 let mut out = path[..*at].to_vec();
                 out.extend_from_slice(&PLACEHOLDER_HASH);
                 out.push(b'-');
-                out.extend_from_slice(pname(package));
+                out.extend_from_slice(store::pname(package));
                 out.extend_from_slice(&name[package.len()..]);
                 out
             }
@@ -644,15 +645,6 @@ fn store_name(path: &[u8]) -> Option<(usize, &[u8])> {
     let is_hash = |c: &u8| c.is_ascii_digit() || c.is_ascii_lowercase();
     (base.len() > 33 && base[32] == b'-' && base[..32].iter().all(is_hash))
         .then(|| (at, &base[33..]))
-}
-
-/// `builtins.parseDrvName`'s name: up to the first `-` followed by anything but a letter.
-fn pname(name: &[u8]) -> &[u8] {
-    let end = name
-        .windows(2)
-        .position(|w| w[0] == b'-' && !w[1].is_ascii_alphabetic())
-        .unwrap_or(name.len());
-    &name[..end]
 }
 
 /// Loads a tree already on disk, as written by [`write`]: every file and symlink, nothing
@@ -878,8 +870,6 @@ mod tests {
             .map(|p| String::from_utf8_lossy(&p[44..]).into_owned())
             .collect();
         assert_eq!(ends, ["mid", "mid-lib", "mid-dev"]);
-        assert_eq!(pname(b"glibc-2.40-66"), b"glibc");
-        assert_eq!(pname(b"xorg-server-21.1"), b"xorg-server");
         assert_eq!(one("/tmp/x").len(), 6);
     }
 

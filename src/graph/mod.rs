@@ -9,6 +9,7 @@ pub mod overrides;
 pub mod plan;
 
 use crate::error::{Error, Result};
+use crate::store;
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
@@ -227,7 +228,7 @@ impl Graph {
         let found: Vec<NodeIndex> = self
             .dag
             .node_indices()
-            .filter(|&ix| name_without_version(&self.dag[ix].name) == key)
+            .filter(|&ix| store::pname_str(&self.dag[ix].name) == key)
             .collect();
         let names: BTreeSet<&str> = found.iter().map(|&ix| self.dag[ix].name.as_str()).collect();
         if names.len() > 1 {
@@ -444,18 +445,4 @@ fn input_rows(dag: &DiGraph<Node, Role>, topo: &[NodeIndex]) -> (Vec<Input>, Vec
         offsets.push(inputs.len());
     }
     (inputs, offsets)
-}
-
-/// A derivation name without its version, as Nix's `builtins.parseDrvName` splits it: the
-/// version starts after the first `-` not followed by a letter (`python3-3.11` → `python3`).
-fn name_without_version(name: &str) -> &str {
-    name.char_indices()
-        .find(|&(i, c)| {
-            c == '-'
-                && name[i + 1..]
-                    .chars()
-                    .next()
-                    .is_some_and(|n| !n.is_ascii_alphabetic())
-        })
-        .map_or(name, |(i, _)| &name[..i])
 }
