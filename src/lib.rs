@@ -1,18 +1,20 @@
 //! abicut: make a shared-library update cost a relink instead of a rebuild.
 //!
-//! Data flows one way: ELF → interface ([`iface`]) → stub ([`elf::write`]) / hash / diff →
-//! tree → plan → relink → report. Nothing in the library prints or exits; every fallible
+//! Data flows one way: ELF → interface ([`iface`]) → stub ([`elf::write`]) / hash →
+//! tree → [`diff`] → plan → relink → report. The interface model depends on nothing else
+//! in the crate. Nothing in the library prints or exits; every fallible
 //! step returns an [`Error`] naming the file and the cause.
 
+pub mod diff;
 pub mod elf;
 pub mod error;
 pub mod fsx;
+pub mod graph;
 pub mod iface;
 pub mod relink;
+pub mod report;
 pub mod store;
 pub mod stubgen;
 pub mod tree;
 
 pub use error::{Error, Result};
-pub mod graph;
-pub mod report;

@@ -1,8 +1,8 @@
 //! `abicut diff`: why an interface changed, for people (text) and scripts (exit status, JSON).
 
 use super::interface::Headers;
-use super::out::outln;
-use abicut::iface::diff::{self, Report, Verdict};
+use super::out::{out, outln};
+use abicut::diff::{self, Verdict};
 use abicut::{stubgen, tree};
 use anyhow::bail;
 use clap::Args;
@@ -48,46 +48,16 @@ pub fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        print_text(&report, !args.no_patch)?;
+        out!("{}", report.to_text(!args.no_patch))?;
     }
-    Ok(ExitCode::from(report.verdict.exit_code()))
+    Ok(ExitCode::from(exit_code(report.verdict)))
 }
 
-fn print_text(report: &Report, patches: bool) -> std::io::Result<()> {
-    outln!("{}", verdict_word(report.verdict))?;
-    for change in &report.changes {
-        let mut line = format!(
-            "  {:<10} {}: {}",
-            verdict_word(change.verdict),
-            change.subject,
-            serde_json::to_value(change.reason)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default()
-                .replace('_', " ")
-        );
-        if let Some(detail) = &change.detail {
-            line.push_str(&format!(" ({detail})"));
-        }
-        match change.tokens_changed {
-            Some(true) => line.push_str(" [tokens changed too]"),
-            Some(false) => line.push_str(" [comments/whitespace only: same tokens]"),
-            None => {}
-        }
-        outln!("{line}")?;
-        if let (true, Some(patch)) = (patches, &change.diff) {
-            for l in patch.lines() {
-                outln!("      {l}")?;
-            }
-        }
-    }
-    Ok(())
-}
-
-fn verdict_word(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Identical => "identical",
-        Verdict::Compatible => "compatible",
-        Verdict::Breaking => "breaking",
+/// The documented exit status of `abicut diff` for a verdict.
+fn exit_code(verdict: Verdict) -> u8 {
+    match verdict {
+        Verdict::Identical => 0,
+        Verdict::Compatible => 1,
+        Verdict::Breaking => 2,
     }
 }

@@ -1,0 +1,236 @@
+//! The diff of two library interfaces: symbols, version nodes, and the file-level facts.
+
+use super::{Change, Reason, Report, word};
+use crate::iface::{Interface, Symbol};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Diff of two library interfaces.
+pub fn interfaces(old: &Interface, new: &Interface) -> Report {
+    Report::from_changes(interface_changes(old, new, ""))
+}
+
+pub(super) fn interface_changes(old: &Interface, new: &Interface, prefix: &str) -> Vec<Change> {
+    let mut out = Vec::new();
+    let mut push = |subject: String, reason, detail| {
+        out.push(Change::new(format!("{prefix}{subject}"), reason, detail))
+    };
+    if old.file != new.file {
+        push(
+            "file class".into(),
+            Reason::FileClassChanged,
+            Some(format!("{:?} → {:?}", old.file, new.file)),
+        );
+    }
+    if old.soname != new.soname {
+        push(
+            "soname".into(),
+            Reason::SonameChanged,
+            Some(format!("{:?} → {:?}", old.soname, new.soname)),
+        );
+    }
+    if old.needed != new.needed {
+        push(
+            "needed".into(),
+            Reason::NeededChanged,
+            Some(format!("{:?} → {:?}", old.needed, new.needed)),
+        );
+    }
+    version_changes(old, new, &mut push);
+    symbol_changes(old, new, &mut push);
+    let old_sections: BTreeMap<_, _> = old.sections.iter().map(|s| (&s.name, s)).collect();
+    let new_sections: BTreeMap<_, _> = new.sections.iter().map(|s| (&s.name, s)).collect();
+    for name in old_sections
+        .keys()
+        .chain(new_sections.keys())
+        .collect::<BTreeSet<_>>()
+    {
+        if old_sections.get(name) != new_sections.get(name) {
+            push(format!("section {name}"), Reason::SectionChanged, None);
+        }
+    }
+    for name in old
+        .warnings
+        .keys()
+        .chain(new.warnings.keys())
+        .collect::<BTreeSet<_>>()
+    {
+        if old.warnings.get(name) != new.warnings.get(name) {
+            push(format!("warning {name}"), Reason::WarningChanged, None);
+        }
+    }
+    if out.is_empty() && old != new {
+        out.push(Change::new(
+            format!("{prefix}canonical form"),
+            Reason::Layout,
+            Some("version indexes or order differ".into()),
+        ));
+    }
+    out
+}
+
+fn version_changes(
+    old: &Interface,
+    new: &Interface,
+    push: &mut impl FnMut(String, Reason, Option<String>),
+) {
+    let old_v: BTreeMap<_, _> = old.versions.iter().map(|v| (&v.name, v)).collect();
+    let new_v: BTreeMap<_, _> = new.versions.iter().map(|v| (&v.name, v)).collect();
+    for name in old_v.keys().chain(new_v.keys()).collect::<BTreeSet<_>>() {
+        match (old_v.get(name), new_v.get(name)) {
+            (Some(_), None) => push(format!("version {name}"), Reason::Removed, None),
+            (None, Some(_)) => push(format!("version {name}"), Reason::Added, None),
+            (Some(a), Some(b)) if a.parents != b.parents || a.flags != b.flags => push(
+                format!("version {name}"),
+                Reason::VersionNodeChanged,
+                Some(format!(
+                    "parents {:?} flags {} → parents {:?} flags {}",
+                    a.parents, a.flags, b.parents, b.flags
+                )),
+            ),
+            _ => {}
+        }
+    }
+}
+
+fn symbol_changes(
+    old: &Interface,
+    new: &Interface,
+    push: &mut impl FnMut(String, Reason, Option<String>),
+) {
+    let old_s: BTreeMap<String, &Symbol> = old.symbols.iter().map(|s| (s.sort_key(), s)).collect();
+    let new_s: BTreeMap<String, &Symbol> = new.symbols.iter().map(|s| (s.sort_key(), s)).collect();
+    let mut added: BTreeSet<&String> = new_s.keys().filter(|k| !old_s.contains_key(*k)).collect();
+    for (key, sym) in &old_s {
+        match new_s.get(key) {
+            Some(now) => changed_symbol(key, sym, now, push),
+            None => {
+                // The same name under another version: a move, not a removal plus an addition.
+                let moved = added
+                    .iter()
+                    .filter(|k| new_s[**k].name == sym.name)
+                    .min_by_key(|k| new_s[**k].hidden)
+                    .copied();
+                match moved {
+                    Some(to) => {
+                        added.remove(to);
+                        let reason = if !sym.hidden && new_s[to].hidden {
+                            Reason::MadeHidden
+                        } else {
+                            Reason::VersionChanged
+                        };
+                        push(
+                            format!("symbol {key}"),
+                            reason,
+                            Some(format!("{key} → {to}")),
+                        );
+                    }
+                    None => push(format!("symbol {key}"), Reason::Removed, None),
+                }
+            }
+        }
+    }
+    for key in added {
+        push(format!("symbol {key}"), Reason::Added, None);
+    }
+    order_change(&old_s, &new_s, push);
+}
+
+/// Positions are dense ranks, so one insertion shifts every later symbol; that is no change
+/// of its own. Only a change of the relative order of the symbols both sides have is one.
+fn order_change(
+    old_s: &BTreeMap<String, &Symbol>,
+    new_s: &BTreeMap<String, &Symbol>,
+    push: &mut impl FnMut(String, Reason, Option<String>),
+) {
+    let order = |side: &BTreeMap<String, &Symbol>, other: &BTreeMap<String, &Symbol>| {
+        let mut common: Vec<(&String, u32)> = side
+            .iter()
+            .filter(|(k, _)| other.contains_key(*k))
+            .map(|(k, s)| (k, s.position))
+            .collect();
+        common.sort_by_key(|&(_, p)| p);
+        common
+            .into_iter()
+            .map(|(k, _)| k.clone())
+            .collect::<Vec<_>>()
+    };
+    let before = order(old_s, new_s);
+    let after = order(new_s, old_s);
+    if before != after {
+        let moved = before.iter().zip(&after).filter(|(a, b)| a != b).count();
+        push(
+            "symbol order".into(),
+            Reason::Layout,
+            Some(format!(
+                "{moved} symbols changed their relative .dynsym order"
+            )),
+        );
+    }
+}
+
+fn changed_symbol(
+    key: &str,
+    a: &Symbol,
+    b: &Symbol,
+    push: &mut impl FnMut(String, Reason, Option<String>),
+) {
+    let subject = || format!("symbol {key}");
+    let mut field = |differs: bool, reason, detail: String| {
+        if differs {
+            push(subject(), reason, Some(detail));
+        }
+    };
+    field(
+        a.kind != b.kind,
+        Reason::TypeChanged,
+        format!("{} → {}", word(a.kind), word(b.kind)),
+    );
+    field(
+        a.binding != b.binding,
+        Reason::BindingChanged,
+        format!("{} → {}", word(a.binding), word(b.binding)),
+    );
+    field(
+        a.visibility != b.visibility,
+        Reason::VisibilityChanged,
+        format!("{} → {}", word(a.visibility), word(b.visibility)),
+    );
+    field(
+        a.size != b.size,
+        Reason::SizeChanged,
+        format!("{} → {}", a.size, b.size),
+    );
+    field(
+        a.other != b.other || a.value != b.value || a.local_version != b.local_version,
+        Reason::OtherChanged,
+        format!(
+            "other {} value {:#x} → other {} value {:#x}",
+            a.other, a.value, b.other, b.value
+        ),
+    );
+    if a.alias_of != b.alias_of {
+        let reason = if a.region.is_data() || b.region.is_data() {
+            Reason::AliasChanged
+        } else {
+            Reason::Layout
+        };
+        field(
+            true,
+            reason,
+            format!("alias of {:?} → {:?}", a.alias_of, b.alias_of),
+        );
+    }
+    field(
+        a.align != b.align || a.section_align != b.section_align || a.region != b.region,
+        Reason::Layout,
+        format!(
+            "align {}/{} region {} → align {}/{} region {}",
+            a.align,
+            a.section_align,
+            word(a.region),
+            b.align,
+            b.section_align,
+            word(b.region)
+        ),
+    );
+}

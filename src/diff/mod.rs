@@ -1,0 +1,161 @@
+//! Why an interface changed: the diff of two library interfaces or two interface trees.
+//!
+//! Every change gets a [`Reason`] and a [`Verdict`]: additions (symbols, version nodes,
+//! files) are compatible, anything removed or changed is breaking. Two kinds of change are
+//! compatible although nothing was added: *layout* (a symbol's `.dynsym` position, a data
+//! object's alignment or region, which move a consumer's link output but never what a
+//! symbol resolves to) and link warnings. FUNC versus IFUNC and function sizes are not in
+//! the interface model, so they never show up here.
+
+use serde::Serialize;
+
+mod interfaces;
+mod trees;
+
+pub use interfaces::interfaces;
+pub use trees::trees;
+
+/// How bad a change is, in increasing order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Identical,
+    Compatible,
+    Breaking,
+}
+
+/// Why something changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    Added,
+    Removed,
+    /// A data or TLS object's `st_size`.
+    SizeChanged,
+    /// Symbol type (func, object, tls, notype, common).
+    TypeChanged,
+    BindingChanged,
+    VisibilityChanged,
+    /// A default version moved to another version node (`foo@@V1` → `foo@@V2`).
+    VersionChanged,
+    /// A default version became a hidden one (`foo@@V1` → `foo@V1`).
+    MadeHidden,
+    /// `st_other` bits beyond visibility, an absolute value, a local version index.
+    OtherChanged,
+    /// Data objects sharing an address now group differently.
+    AliasChanged,
+    /// `.dynsym` position, alignment or placement: not an ABI change.
+    Layout,
+    SonameChanged,
+    NeededChanged,
+    /// A version node's parents or flags.
+    VersionNodeChanged,
+    /// ELF class, byte order, machine, flags or OS ABI.
+    FileClassChanged,
+    /// An architecture note or attribute section.
+    SectionChanged,
+    /// A link-time warning text.
+    WarningChanged,
+    /// A file's bytes (a header's tokens, in token mode).
+    ContentChanged,
+    ExecutableBitChanged,
+    SymlinkTargetChanged,
+    /// A file became a symlink or the other way round.
+    FileTypeChanged,
+}
+
+impl Reason {
+    fn verdict(self) -> Verdict {
+        match self {
+            Reason::Added | Reason::Layout | Reason::WarningChanged => Verdict::Compatible,
+            _ => Verdict::Breaking,
+        }
+    }
+}
+
+/// One change and why it matters.
+#[derive(Clone, Debug, Serialize)]
+pub struct Change {
+    /// What changed: `symbol foo@@V1`, `version V2`, `soname`, `needed`, `file include/a.h`,
+    /// and in a tree, a library's changes prefixed by its path.
+    pub subject: String,
+    pub reason: Reason,
+    pub verdict: Verdict,
+    /// Old and new value, where that says more than the reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// For a changed text file: whether its C preprocessor tokens changed too (false means
+    /// `--headers tokens` would not see the change).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens_changed: Option<bool>,
+    /// For a changed text file: a unified diff.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+}
+
+impl Change {
+    fn new(subject: impl Into<String>, reason: Reason, detail: Option<String>) -> Change {
+        Change {
+            subject: subject.into(),
+            reason,
+            verdict: reason.verdict(),
+            detail,
+            tokens_changed: None,
+            diff: None,
+        }
+    }
+}
+
+/// The result of a diff: the worst verdict and every change, in a stable order.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub verdict: Verdict,
+    pub changes: Vec<Change>,
+}
+
+impl Report {
+    /// The report for people: the verdict, then one line per change, each followed by its
+    /// unified diff when `patches` is set. Words are the JSON names, so the two cannot drift.
+    pub fn to_text(&self, patches: bool) -> String {
+        let mut out = format!("{}\n", word(self.verdict));
+        for change in &self.changes {
+            out.push_str(&format!(
+                "  {:<10} {}: {}",
+                word(change.verdict),
+                change.subject,
+                word(change.reason).replace('_', " ")
+            ));
+            if let Some(detail) = &change.detail {
+                out.push_str(&format!(" ({detail})"));
+            }
+            match change.tokens_changed {
+                Some(true) => out.push_str(" [tokens changed too]"),
+                Some(false) => out.push_str(" [comments/whitespace only: same tokens]"),
+                None => {}
+            }
+            out.push('\n');
+            if let (true, Some(patch)) = (patches, &change.diff) {
+                for line in patch.lines() {
+                    out.push_str(&format!("      {line}\n"));
+                }
+            }
+        }
+        out
+    }
+
+    fn from_changes(changes: Vec<Change>) -> Report {
+        let verdict = changes
+            .iter()
+            .map(|c| c.verdict)
+            .max()
+            .unwrap_or(Verdict::Identical);
+        Report { verdict, changes }
+    }
+}
+/// The canonical JSON name of an enum value (`weak`, `relro`), as people read it in the JSON.
+fn word(value: impl Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
