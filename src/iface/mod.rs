@@ -1,10 +1,12 @@
 //! The interface model: everything a static linker reads from a shared object, and nothing else.
 //!
 //! An [`Interface`] is the canonical form of a library's ABI. It is built from an ELF file by
-//! the ELF reader (`elf::read`), printed as canonical JSON (fields in sorted order, symbols sorted),
-//! hashed with BLAKE3 into the ABI hash, and turned back into a linkable stub by
-//! the stub writer (`elf::write`). Anything that is not here cannot influence a link against the stub,
-//! so anything a linker's output depends on must be here: the link-identity tests are the judge.
+//! the ELF reader (`elf::read`), printed as canonical JSON (fields in sorted order, symbols
+//! sorted), hashed with BLAKE3 into the ABI hash, and turned back into a linkable stub by the
+//! stub writer (`elf::write`). Anything that is not here cannot influence a link against the
+//! stub, so anything a linker's output depends on must be here: the link-identity tests are
+//! the judge. The model imports nothing from the rest of the crate: readers, writers and the
+//! diff depend on it, never the reverse.
 //!
 //! Struct fields are declared in alphabetical order so that serde's field order is the sorted
 //! key order of canonical JSON (RFC 8785 style; every number here is an integer).
