@@ -591,8 +591,29 @@ fn removed_function_breaks_the_compile() {
     );
 }
 
+/// `relink-plan` on the classic graph, told what happened to base's interface, plans the
+/// compiles and relinks Nix then performs: for an ABI-neutral change (only base compiles)
+/// and for an added export (every dependent compiles).
 #[test]
 fn plan_matches_what_nix_built() {
+    plan_matches_nix("same", |world| {
+        world.edit("base/base.c", "hello from base v1", "hello from base v2")
+    });
+}
+
+#[test]
+fn plan_matches_what_nix_built_for_an_interface_change() {
+    plan_matches_nix("changed", |world| {
+        world.edit(
+            "base/base.c",
+            "const char *base_greeting",
+            "int base_extra(void) { return 7; }\nconst char *base_greeting",
+        );
+        world.edit("base/base.map", "base_calls;", "base_calls; base_extra;");
+    });
+}
+
+fn plan_matches_nix(abi: &str, change: impl Fn(&World)) {
     let Some((world, _)) = built_world() else {
         return;
     };
@@ -619,7 +640,7 @@ fn plan_matches_what_nix_built() {
     let graph_file = world.dir.path().join("graph.json");
     std::fs::write(&graph_file, &graph.stdout).unwrap();
 
-    world.edit("base/base.c", "hello from base v1", "hello from base v2");
+    change(&world);
     let build = world.build();
     assert!(build.ok, "{}", build.log);
 
@@ -631,7 +652,7 @@ fn plan_matches_what_nix_built() {
         "--changed",
         "base-1.0",
         "--abi",
-        "same",
+        abi,
         "--json"
     )
     .stdout_capture()
