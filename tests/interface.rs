@@ -998,3 +998,38 @@ fn header_tokens_hash_agrees_with_clangs_lexer() {
         "the variants cover both outcomes"
     );
 }
+
+/// `--imports all` is a mode of the tree hash of its own: a new import that a dependency
+/// defines (libc's `strchr`) leaves the default hash alone and must move the `all` one.
+#[test]
+fn imports_all_hash_sees_an_import_the_default_drops() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = |name: &str, body: &str| {
+        let out = dir.path().join(name).join("out");
+        std::fs::create_dir_all(out.join("lib")).unwrap();
+        let src = dir.path().join(format!("{name}.c"));
+        std::fs::write(
+            &src,
+            format!("#include <string.h>\nint x(const char *s) {{ {body} }}\n"),
+        )
+        .unwrap();
+        let lib = out.join("lib/libx.so.1");
+        let args = ["-shared", "-fPIC", "-Wl,-soname,libx.so.1", "-o"];
+        let mut argv: Vec<&str> = args.to_vec();
+        argv.extend([lib.to_str().unwrap(), src.to_str().unwrap()]);
+        run("cc", &argv, dir.path());
+        out
+    };
+    let old = output("old", "return (int)strlen(s);");
+    let new = output("new", "return (int)strlen(s) + (strchr(s, 'a') != 0);");
+    assert_eq!(
+        hash_of(&old, &[]),
+        hash_of(&new, &[]),
+        "default keeps a libc import"
+    );
+    assert_ne!(
+        hash_of(&old, &["--imports", "all"]),
+        hash_of(&new, &["--imports", "all"]),
+        "--imports all misses a new import"
+    );
+}
