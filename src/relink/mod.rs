@@ -65,6 +65,31 @@ pub struct Summary {
     pub mappings: Vec<MappingCount>,
 }
 
+impl Summary {
+    /// The summary for people: one line for the copy from `src` to `dest`, then one per
+    /// mapping with its occurrences.
+    pub fn to_text(&self, src: &Path, dest: &Path) -> String {
+        let mut out = format!(
+            "relinked {} -> {}: {} files ({} bytes, {} rewritten, {} hard-linked), {} symlinks, {} directories\n",
+            src.display(),
+            dest.display(),
+            self.files,
+            self.bytes,
+            self.files_rewritten,
+            self.files_hardlinked,
+            self.symlinks,
+            self.directories
+        );
+        for m in &self.mappings {
+            out.push_str(&format!(
+                "  {} -> {}: {} occurrences\n",
+                m.from, m.to, m.occurrences
+            ));
+        }
+        out
+    }
+}
+
 /// Receives progress; the library never draws anything itself.
 pub trait Progress: Sync {
     fn start(&self, _total_bytes: u64, _files: u64) {}

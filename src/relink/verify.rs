@@ -37,6 +37,11 @@ pub struct Options {
     pub installed_at: Option<PathBuf>,
     /// A foreign architecture's root, as qemu-user's `-L`.
     pub sysroot: Option<PathBuf>,
+    /// A single file given as the tree must be an ELF object: `abicut verify notes.txt` or
+    /// of a truncated library is a mistake to report as an error, while a relinked output
+    /// that is one script has simply nothing to load. In a directory, files that are not
+    /// ELF are skipped and a damaged ELF file is a problem either way.
+    pub require_elf: bool,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
@@ -51,6 +56,22 @@ pub enum Kind {
     ForbiddenReference,
     /// A library's unversioned import that only the program loading it can define.
     OwedByProgram,
+}
+
+impl Kind {
+    /// The JSON name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::InvalidElf => "invalid-elf",
+            Kind::MissingInterpreter => "missing-interpreter",
+            Kind::MissingLibrary => "missing-library",
+            Kind::MissingVersion => "missing-version",
+            Kind::MissingSymbol => "missing-symbol",
+            Kind::WrongVersion => "wrong-version",
+            Kind::ForbiddenReference => "forbidden-reference",
+            Kind::OwedByProgram => "owed-by-program",
+        }
+    }
 }
 
 /// One problem, naming the file and (where it applies) the library, symbol and version.
@@ -83,6 +104,27 @@ impl Report {
     pub fn ok(&self) -> bool {
         self.problems.is_empty()
     }
+
+    /// The report for people: one line per problem, then per owed import (a note), then
+    /// the totals for `tree`, the path as the user gave it.
+    pub fn to_text(&self, tree: &Path) -> String {
+        let mut out = String::new();
+        for p in &self.problems {
+            out.push_str(&format!("{}: {}\n", p.file.display(), p.detail));
+        }
+        for p in &self.owed {
+            out.push_str(&format!("note: {}: {}\n", p.file.display(), p.detail));
+        }
+        out.push_str(&format!(
+            "{}: {} files, {} ELF objects, {} problems, {} imports owed by programs\n",
+            tree.display(),
+            self.files,
+            self.elf_objects,
+            self.problems.len(),
+            self.owed.len()
+        ));
+        out
+    }
 }
 
 pub fn verify(given: &Path, opts: &Options) -> Result<Report> {
@@ -90,6 +132,9 @@ pub fn verify(given: &Path, opts: &Options) -> Result<Report> {
     // One spelling of every path, so that the loader's lookups meet the files parsed here.
     let tree = &fs::canonicalize(given).map_err(|e| Error::io(given, e))?;
     let listing = list(tree)?;
+    if opts.require_elf && listing.files.first().is_some_and(|f| f == tree) {
+        require_elf(given)?;
+    }
     let scanned: Vec<Scanned> = listing
         .files
         .par_iter()
@@ -151,6 +196,21 @@ fn as_given(mut problems: Vec<Problem>, tree: &Path, given: &Path) -> Vec<Proble
     problems.sort();
     problems.dedup();
     problems
+}
+
+/// Refuses a file that is not a sound ELF object, naming it and the cause.
+fn require_elf(file: &Path) -> Result<()> {
+    let bytes = fs::read(file).map_err(|e| Error::io(file, e))?;
+    if bytes.is_empty() {
+        return Err(Error::invalid(file, "empty file, not an ELF object"));
+    }
+    if !deps::is_elf(&bytes) {
+        return Err(Error::invalid(
+            file,
+            "not an ELF object (no \\x7fELF magic)",
+        ));
+    }
+    deps::read(file, &bytes).map(drop)
 }
 
 struct Listing {
@@ -247,17 +307,21 @@ fn scan(file: &Path, forbid: &Forbidden) -> Result<Scanned> {
     if deps::is_elf(&bytes) {
         match deps::read(file, &bytes) {
             Ok(d) => out.deps = Some(d),
-            Err(e) => out.problems.push(problem(
-                file,
-                Kind::InvalidElf,
-                None,
-                None,
-                None,
-                e.to_string(),
-            )),
+            Err(e) => {
+                out.problems
+                    .push(problem(file, Kind::InvalidElf, None, None, None, reason(e)))
+            }
         }
     }
     Ok(out)
+}
+
+/// What is wrong with a file, without its path: a problem names the file already.
+fn reason(err: Error) -> String {
+    match err {
+        Error::Invalid { reason, .. } => reason,
+        other => other.to_string(),
+    }
 }
 
 fn problem(
@@ -588,4 +652,26 @@ fn unbound(
         import.version.as_deref(),
         detail,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Kind;
+
+    /// The text a problem's kind goes by is its JSON name.
+    #[test]
+    fn as_str_is_the_json_name() {
+        for k in [
+            Kind::InvalidElf,
+            Kind::MissingInterpreter,
+            Kind::MissingLibrary,
+            Kind::MissingVersion,
+            Kind::MissingSymbol,
+            Kind::WrongVersion,
+            Kind::ForbiddenReference,
+            Kind::OwedByProgram,
+        ] {
+            assert_eq!(serde_json::to_value(k).ok(), Some(k.as_str().into()));
+        }
+    }
 }
