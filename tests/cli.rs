@@ -579,6 +579,16 @@ fn verify_of_a_file_that_is_not_a_sound_elf_object_is_an_error() {
         );
         assert_eq!(stdout, "", "{name}: no report");
     }
+    // With --forbid there is something to check in any file: references.
+    std::fs::write(dir.path().join("script"), b"exec /nix/store/bad/bin/x\n").expect("write");
+    let forbid = |file: &str| run_in(dir.path(), &["verify", "--forbid", "/nix/store/bad", file]).0;
+    assert_eq!(forbid("text"), 0);
+    assert_eq!(forbid("script"), 1);
+    assert_eq!(
+        forbid("trunc.so"),
+        3,
+        "a damaged ELF file is still an error"
+    );
 }
 
 #[test]
@@ -719,4 +729,39 @@ fn a_usage_error_exits_with_the_error_status() {
     let (code, stdout, _) = run_in(Path::new("."), &["diff", "--help"]);
     assert_eq!(code, 0, "help is not an error");
     assert!(stdout.contains("Exit status"), "{stdout}");
+}
+
+/// `explain --json` and `interface --json` print one document each, with their schema.
+#[test]
+fn explain_and_interface_json_are_documents_with_a_schema() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let graph = chain_graph(dir.path(), 3);
+    let graph = graph.to_str().expect("utf-8 path");
+    let (code, doc, stderr) = run_in(
+        dir.path(),
+        &["explain", graph, "n2", "--changed", "n0", "--json"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&doc).expect("one JSON document");
+    assert_eq!(
+        (&doc["schema"], &doc["version"]),
+        (&"abicut-explain".into(), &1.into())
+    );
+    let ids: Vec<&str> = doc["chains"][0]
+        .as_array()
+        .expect("one chain")
+        .iter()
+        .filter_map(|s| s["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["n2", "n1", "n0"], "{doc}");
+
+    let out = dir.path().join("out/lib");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    std::fs::copy(LIBZ, out.join("libz.so.1")).expect("copy");
+    let (code, doc, stderr) = run_in(dir.path(), &["interface", "--hash", "--json", "out"]);
+    assert_eq!(code, 0, "{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&doc).expect("one JSON document");
+    assert_eq!(doc["schema"], "abicut-interface", "{doc}");
+    let (_, hash, _) = run_in(dir.path(), &["interface", "--hash", "out"]);
+    assert_eq!(doc["hash"].as_str().map(|h| format!("{h}\n")), Some(hash));
 }

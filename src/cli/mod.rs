@@ -28,8 +28,9 @@ Exit status:
 A closed output pipe (abicut ... | head) counts as success.
 
 --json prints one JSON document per command, pretty-printed, on standard output (or the
--o file): for several inputs, one document listing them all. Documents that are not the
-library's own model carry \"schema\" and \"version\" fields.";
+-o file): for several inputs, one document listing them all. The documents of relink-plan,
+explain, report, interface, elf and stubgen --hash carry \"schema\" and \"version\"; diff,
+verify and relink print their report as it is.";
 
 #[derive(Parser)]
 #[command(

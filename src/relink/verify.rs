@@ -37,10 +37,11 @@ pub struct Options {
     pub installed_at: Option<PathBuf>,
     /// A foreign architecture's root, as qemu-user's `-L`.
     pub sysroot: Option<PathBuf>,
-    /// A single file given as the tree must be an ELF object: `abicut verify notes.txt` or
-    /// of a truncated library is a mistake to report as an error, while a relinked output
-    /// that is one script has simply nothing to load. In a directory, files that are not
-    /// ELF are skipped and a damaged ELF file is a problem either way.
+    /// A single file given as the tree must be a sound ELF object: `abicut verify notes.txt`
+    /// or of a truncated library is a mistake to report as an error, while a relinked
+    /// output that is one script has simply nothing to load. With `forbid`, a file that is
+    /// not ELF is still searched for references (a Nix output may be one script). In a
+    /// directory, files that are not ELF are skipped and a damaged ELF file is a problem.
     pub require_elf: bool,
 }
 
@@ -133,7 +134,7 @@ pub fn verify(given: &Path, opts: &Options) -> Result<Report> {
     let tree = &fs::canonicalize(given).map_err(|e| Error::io(given, e))?;
     let listing = list(tree)?;
     if opts.require_elf && listing.files.first().is_some_and(|f| f == tree) {
-        require_elf(given)?;
+        require_elf(given, !forbid.is_empty())?;
     }
     let scanned: Vec<Scanned> = listing
         .files
@@ -198,19 +199,19 @@ fn as_given(mut problems: Vec<Problem>, tree: &Path, given: &Path) -> Vec<Proble
     problems
 }
 
-/// Refuses a file that is not a sound ELF object, naming it and the cause.
-fn require_elf(file: &Path) -> Result<()> {
+/// Refuses a file that is not a sound ELF object, naming it and the cause; one that is not
+/// ELF at all passes when it is to be searched for forbidden references.
+fn require_elf(file: &Path, searched: bool) -> Result<()> {
     let bytes = fs::read(file).map_err(|e| Error::io(file, e))?;
-    if bytes.is_empty() {
-        return Err(Error::invalid(file, "empty file, not an ELF object"));
-    }
-    if !deps::is_elf(&bytes) {
-        return Err(Error::invalid(
+    match (deps::is_elf(&bytes), bytes.is_empty()) {
+        (true, _) => deps::read(file, &bytes).map(drop),
+        (false, _) if searched => Ok(()),
+        (false, true) => Err(Error::invalid(file, "empty file, not an ELF object")),
+        (false, false) => Err(Error::invalid(
             file,
             "not an ELF object (no \\x7fELF magic)",
-        ));
+        )),
     }
-    deps::read(file, &bytes).map(drop)
 }
 
 struct Listing {
