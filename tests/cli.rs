@@ -765,3 +765,55 @@ fn explain_and_interface_json_are_documents_with_a_schema() {
     let (_, hash, _) = run_in(dir.path(), &["interface", "--hash", "out"]);
     assert_eq!(doc["hash"].as_str().map(|h| format!("{h}\n")), Some(hash));
 }
+
+/// README's promise for `--json`: every command prints one pretty document (never JSON
+/// Lines), which starts with its `schema` and `version`.
+#[test]
+fn every_json_output_is_one_document_with_schema_and_version() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let graph = chain_graph(d, 3);
+    let graph = graph.to_str().expect("utf-8 path");
+    std::fs::create_dir_all(d.join("out/lib")).expect("mkdir");
+    std::fs::copy(LIBZ, d.join("out/lib/libz.so.1")).expect("copy");
+    let (code, _, stderr) = run_in(
+        d,
+        &[
+            "relink-plan",
+            graph,
+            "--changed",
+            "n0",
+            "--json",
+            "-o",
+            "plan.json",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let commands: [&[&str]; 9] = [
+        &["stubgen", "--hash", "--json", LIBZ, LIBM],
+        &["interface", "--hash", "--json", "out"],
+        &["diff", "--json", LIBZ, LIBM],
+        &["relink", "--json", "out", "relinked"],
+        &["elf", "--json", LIBZ, LIBM],
+        &["verify", "--json", "out"],
+        &["relink-plan", graph, "--changed", "n0", "--json"],
+        &["explain", graph, "n2", "--changed", "n0", "--json"],
+        &["report", "--json", "plan.json"],
+    ];
+    for args in commands {
+        let (code, stdout, stderr) = run_in(d, args);
+        assert!(code < 3, "{args:?}: {stderr}");
+        let doc: serde_json::Value = serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: not one document: {e}: {stdout}"));
+        let first = stdout.lines().nth(1).unwrap_or_default();
+        assert!(
+            first.trim_start().starts_with("\"schema\": \"abicut-"),
+            "{args:?}: {stdout}"
+        );
+        assert!(doc["version"].is_u64(), "{args:?}: {stdout}");
+        assert!(
+            stdout.ends_with("}\n"),
+            "{args:?}: pretty, one final newline"
+        );
+    }
+}

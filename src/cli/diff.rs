@@ -6,14 +6,13 @@ use super::out::{self, out};
 use abicut::diff::{self, Verdict};
 use abicut::{stubgen, tree};
 use anyhow::bail;
-use clap::Args;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Exit status: 0 identical, 1 compatible (additions and layout only), 2 breaking, 3 error.
-#[derive(Args)]
+#[derive(clap::Args)]
 #[command(after_help = "Exit status: 0 identical, 1 compatible, 2 breaking, 3 error.")]
-pub struct DiffArgs {
+pub struct Args {
     /// The old library, stub, canonical JSON, llvm-ifs text, or interface tree (directory).
     old: PathBuf,
     /// The new one, of the same sort.
@@ -30,7 +29,7 @@ pub struct DiffArgs {
     no_patch: bool,
 }
 
-pub fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let report = match (is_dir(&args.old)?, is_dir(&args.new)?) {
         (true, true) => {
             let headers = args.headers.into();

@@ -5,12 +5,11 @@ use super::exit;
 use super::out::{self, outln};
 use abicut::tree;
 use anyhow::bail;
-use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(Args)]
-pub struct InterfaceArgs {
+#[derive(clap::Args)]
+pub struct Args {
     /// Package outputs (directories) to take the interface of. One output is mirrored at the
     /// tree's root, several under their file names.
     #[arg(required = true)]
@@ -48,7 +47,7 @@ pub struct InterfaceArgs {
     json: bool,
 }
 
-pub fn run(args: InterfaceArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.output.is_none() && !args.hash {
         bail!("nothing to do: give -o DIR to write the tree, or --hash to print its hash");
     }

@@ -28,9 +28,8 @@ Exit status:
 A closed output pipe (abicut ... | head) counts as success.
 
 --json prints one JSON document per command, pretty-printed, on standard output (or the
--o file): for several inputs, one document listing them all. The documents of relink-plan,
-explain, report, interface, elf and stubgen --hash carry \"schema\" and \"version\"; diff,
-verify and relink print their report as it is.";
+-o file): for several inputs, one document listing them all. Every document starts with
+its \"schema\" (abicut-diff, abicut-plan, ...) and \"version\" fields.";
 
 #[derive(Parser)]
 #[command(
@@ -47,13 +46,13 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Interface stubs and ABI hashes of shared libraries.
-    Stubgen(stubgen::StubgenArgs),
+    Stubgen(stubgen::Args),
     /// Interface tree of package outputs: stubs, headers, pkg-config, cmake, libtool files,
     /// crt objects, linker scripts; and its Merkle hash.
-    Interface(interface::InterfaceArgs),
+    Interface(interface::Args),
     /// Identical, compatible or breaking, and why: two libraries, stubs, canonical JSON or
     /// interface trees. Exit status 0 identical, 1 compatible, 2 breaking, 3 error.
-    Diff(diff::DiffArgs),
+    Diff(diff::Args),
     /// Copy a compile output to its real output, rewriting store paths (same length, one pass).
     Relink(relink::Args),
     /// patchelf-like edits and queries: RUNPATH, NEEDED, SONAME, interpreter.
@@ -80,9 +79,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Stubgen(args) => stubgen::run(args),
         Command::Interface(args) => interface::run(args),
         Command::Diff(args) => diff::run(args),
-        Command::Relink(a) => relink::run(a),
-        Command::Elf(a) => elf::run(a),
-        Command::Verify(a) => verify::run(a),
+        Command::Relink(args) => relink::run(args),
+        Command::Elf(args) => elf::run(args),
+        Command::Verify(args) => verify::run(args),
         Command::RelinkPlan(args) => plan::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Report(args) => report::run(args),

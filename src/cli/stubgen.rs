@@ -4,13 +4,13 @@ use super::args::ImportsArg;
 use super::{exit, out};
 use abicut::stubgen::{self, Format, Hashes, LibraryHash};
 use anyhow::{Context, bail};
-use clap::{Args, ValueEnum};
+use clap::ValueEnum;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-#[derive(Args)]
-pub struct StubgenArgs {
+#[derive(clap::Args)]
+pub struct Args {
     /// Shared libraries (or stubs, canonical JSON, llvm-ifs text) to read.
     #[arg(required = true)]
     libs: Vec<PathBuf>,
@@ -70,7 +70,7 @@ impl From<OutFormat> for Format {
     }
 }
 
-pub fn run(args: StubgenArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let format = Format::from(args.format);
     if let Some(dir) = &args.out_dir {
         return batch(&args, dir, format);
@@ -102,7 +102,7 @@ pub fn run(args: StubgenArgs) -> anyhow::Result<ExitCode> {
     Ok(exit::code(exit::SUCCESS))
 }
 
-fn batch(args: &StubgenArgs, dir: &Path, format: Format) -> anyhow::Result<ExitCode> {
+fn batch(args: &Args, dir: &Path, format: Format) -> anyhow::Result<ExitCode> {
     let mut failed = 0;
     let mut hashes = Vec::new();
     for outcome in stubgen::batch(&args.libs, dir, format, &options(args), args.hash)? {
@@ -123,7 +123,7 @@ fn batch(args: &StubgenArgs, dir: &Path, format: Format) -> anyhow::Result<ExitC
     Ok(exit::code(exit::SUCCESS))
 }
 
-fn options(args: &StubgenArgs) -> stubgen::Options {
+fn options(args: &Args) -> stubgen::Options {
     stubgen::Options {
         exact: args.exact,
         imports: args.imports.into(),

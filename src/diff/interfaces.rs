@@ -2,7 +2,6 @@
 
 use super::{Change, Reason, Report};
 use crate::iface::{FileClass, Interface, Symbol};
-use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Diff of two library interfaces.
@@ -191,17 +190,17 @@ fn changed_symbol(
     field(
         a.kind != b.kind,
         Reason::TypeChanged,
-        format!("{} → {}", word(a.kind), word(b.kind)),
+        format!("{} → {}", a.kind.as_str(), b.kind.as_str()),
     );
     field(
         a.binding != b.binding,
         Reason::BindingChanged,
-        format!("{} → {}", word(a.binding), word(b.binding)),
+        format!("{} → {}", a.binding.as_str(), b.binding.as_str()),
     );
     field(
         a.visibility != b.visibility,
         Reason::VisibilityChanged,
-        format!("{} → {}", word(a.visibility), word(b.visibility)),
+        format!("{} → {}", a.visibility.as_str(), b.visibility.as_str()),
     );
     field(
         a.size != b.size,
@@ -239,10 +238,10 @@ fn changed_symbol(
             "align {}/{} region {} → align {}/{} region {}",
             a.align,
             a.section_align,
-            word(a.region),
+            a.region.as_str(),
             b.align,
             b.section_align,
-            word(b.region)
+            b.region.as_str()
         ),
     );
 }
@@ -288,14 +287,5 @@ fn list(values: &[String]) -> String {
         "(none)".into()
     } else {
         values.join(", ")
-    }
-}
-
-/// The canonical JSON name of an interface enum value (`weak`, `relro`), as people read it
-/// in the JSON.
-fn word(value: impl Serialize) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => String::new(),
     }
 }

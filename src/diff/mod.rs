@@ -149,9 +149,17 @@ impl Change {
     }
 }
 
-/// The result of a diff: the worst verdict and every change, in a stable order.
+/// The `schema` field of diff JSON.
+pub const SCHEMA: &str = "abicut-diff";
+/// The diff JSON version this build writes.
+pub const VERSION: u32 = 1;
+
+/// The result of a diff: the worst verdict and every change, in a stable order;
+/// `diff --json` prints it as it is.
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
+    pub schema: &'static str,
+    pub version: u32,
     pub verdict: Verdict,
     pub changes: Vec<Change>,
 }
@@ -192,7 +200,12 @@ impl Report {
             .map(|c| c.verdict)
             .max()
             .unwrap_or(Verdict::Identical);
-        Report { verdict, changes }
+        Report {
+            schema: SCHEMA,
+            version: VERSION,
+            verdict,
+            changes,
+        }
     }
 }
 

@@ -53,9 +53,16 @@ pub struct MappingCount {
     pub occurrences: u64,
 }
 
-/// What a relink did.
+/// The `schema` field of relink JSON.
+pub const SCHEMA: &str = "abicut-relink";
+/// The relink JSON version this build writes.
+pub const VERSION: u32 = 1;
+
+/// What a relink did; `relink --json` prints it as it is.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Summary {
+    pub schema: &'static str,
+    pub version: u32,
     pub files: u64,
     pub directories: u64,
     pub symlinks: u64,
@@ -398,6 +405,8 @@ impl Job<'_> {
     fn summary(&self, entries: &[Entry], maps: &[Mapping]) -> Summary {
         let count = |f: fn(&Entry) -> bool| entries.iter().filter(|e| f(e)).count() as u64;
         Summary {
+            schema: SCHEMA,
+            version: VERSION,
             files: count(|e| matches!(e, Entry::File { .. } | Entry::HardLink { .. })),
             directories: count(|e| matches!(e, Entry::Dir { .. })) + 1,
             symlinks: count(|e| matches!(e, Entry::Symlink { .. })),

@@ -91,8 +91,16 @@ pub struct Problem {
     pub detail: String,
 }
 
+/// The `schema` field of verify JSON.
+pub const SCHEMA: &str = "abicut-verify";
+/// The verify JSON version this build writes.
+pub const VERSION: u32 = 1;
+
+/// What `verify` found; `verify --json` prints it as it is.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    pub schema: &'static str,
+    pub version: u32,
     pub files: usize,
     pub elf_objects: usize,
     pub problems: Vec<Problem>,
@@ -176,6 +184,8 @@ pub fn verify(given: &Path, opts: &Options) -> Result<Report> {
         .partition(|p| p.kind == Kind::OwedByProgram);
     problems.extend(found);
     Ok(Report {
+        schema: SCHEMA,
+        version: VERSION,
         files: listing.files.len(),
         elf_objects,
         problems: as_given(problems, tree, given),
