@@ -579,6 +579,28 @@ fn verify_of_a_file_that_is_not_a_sound_elf_object_is_an_error() {
         );
         assert_eq!(stdout, "", "{name}: no report");
     }
+    // In a directory, a damaged ELF file is a problem (exit 1) named once, and a file that
+    // is not ELF is skipped.
+    let tree = dir.path().join("tree");
+    std::fs::create_dir(&tree).expect("mkdir");
+    std::fs::write(tree.join("trunc.so"), &libz[..100]).expect("write");
+    std::fs::write(tree.join("text"), b"hello\n").expect("write");
+    let (code, stdout, stderr) = run_in(dir.path(), &["verify", "tree"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let line = stdout.lines().next().unwrap_or_default();
+    assert!(
+        line.starts_with("tree/trunc.so: program header"),
+        "{stdout}"
+    );
+    assert_eq!(
+        line.matches("trunc.so").count(),
+        1,
+        "the path once: {stdout}"
+    );
+    assert!(
+        stdout.contains("2 files, 0 ELF objects, 1 problems"),
+        "{stdout}"
+    );
     // With --forbid there is something to check in any file: references.
     std::fs::write(dir.path().join("script"), b"exec /nix/store/bad/bin/x\n").expect("write");
     let forbid = |file: &str| run_in(dir.path(), &["verify", "--forbid", "/nix/store/bad", file]).0;
