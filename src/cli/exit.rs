@@ -14,7 +14,7 @@ pub const BREAKING: u8 = 2;
 /// Bad input, bad usage, I/O; for a `stubgen --out-dir` batch, any library failed.
 pub const ERROR: u8 = 3;
 
-/// The status as what `main` returns.
+/// The status as the `ExitCode` a command returns.
 pub fn code(status: u8) -> ExitCode {
     ExitCode::from(status)
 }

@@ -5,9 +5,9 @@
 //! broken pipe as success, as ripgrep does: the reader asked for no more.
 //!
 //! `--json` means one thing in every command: one JSON document per invocation, printed
-//! pretty with a final newline ([`document`]). Its shape is a serde type of the library;
-//! the ones that are not a library model of their own carry a `schema` name and `version`.
-//! A batch (several inputs) gives one document listing them all, never one per line.
+//! pretty with a final newline ([`document`]). Its shape is a serde type of the library
+//! that starts with a `schema` name and a `version`. Several inputs give one document
+//! listing them all, never one per line.
 
 use serde::Serialize;
 use std::io::{self, Write};
@@ -16,6 +16,11 @@ use std::path::Path;
 /// Writes formatted text to standard output and returns the write error, if any.
 pub fn write(args: std::fmt::Arguments) -> io::Result<()> {
     io::stdout().lock().write_fmt(args)
+}
+
+/// Writes bytes (a rendered JSON or IFS interface) to standard output.
+pub fn write_bytes(bytes: &[u8]) -> io::Result<()> {
+    io::stdout().lock().write_all(bytes)
 }
 
 /// Flushes what `write` buffered, so a closed pipe is seen before the command returns.

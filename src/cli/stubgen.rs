@@ -5,7 +5,6 @@ use super::{exit, out};
 use abicut::stubgen::{self, Format, Hashes, LibraryHash};
 use anyhow::{Context, bail};
 use clap::ValueEnum;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -93,10 +92,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match &args.output {
         Some(out) => abicut::fsx::write_atomic(out, &rendered)?,
         None if format == Format::Elf => {}
-        None => std::io::stdout()
-            .lock()
-            .write_all(&rendered)
-            .context("cannot write to standard output")?,
+        None => out::write_bytes(&rendered).context("cannot write to standard output")?,
     }
     print_hashes(hashes, args.json)?;
     Ok(exit::code(exit::SUCCESS))
