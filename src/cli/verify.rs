@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
+#[command(after_help = "Exit status: 0 no problems, 1 problems, 3 error.")]
 pub struct Args {
     /// The tree (or single file) to check. Files in a tree that are not ELF are skipped; a
     /// single file that is not a sound ELF object is an error.
