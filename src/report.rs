@@ -319,11 +319,6 @@ impl Report {
         }
         md
     }
-
-    pub fn to_json(&self) -> Result<String> {
-        serde_json::to_string_pretty(self)
-            .map_err(|e| Error::Usage(format!("cannot serialize report: {e}")))
-    }
 }
 
 fn percent(part: usize, whole: usize) -> String {

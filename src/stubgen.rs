@@ -5,6 +5,8 @@ use crate::elf::closure::{Defined, Resolver};
 use crate::error::{Error, Result};
 use crate::iface::{Interface, ifs};
 use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// What `stubgen` writes.
@@ -101,6 +103,65 @@ pub fn render(iface: &Interface, format: Format, path: &Path) -> Result<Vec<u8>>
     }
 }
 
+/// [`load`] of several libraries in parallel, sharing one resolver; the first failure, in
+/// the order given, is the error.
+pub fn load_all(paths: &[PathBuf], options: &Options) -> Result<Vec<Interface>> {
+    let resolver = Resolver::default();
+    paths
+        .par_iter()
+        .map(|p| load_with(p, options, &resolver))
+        .collect()
+}
+
+/// The `schema` field of hash JSON.
+pub const HASHES_SCHEMA: &str = "abicut-hashes";
+/// The hash JSON version this build writes.
+pub const HASHES_VERSION: u32 = 1;
+
+/// ABI hashes of libraries, as `stubgen --hash --json` prints them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hashes {
+    pub schema: &'static str,
+    pub version: u32,
+    /// In the order the libraries were given.
+    pub libraries: Vec<LibraryHash>,
+}
+
+/// One library's ABI hash.
+#[derive(Debug, Clone, Serialize)]
+pub struct LibraryHash {
+    /// The library as given.
+    pub path: String,
+    pub abi_hash: String,
+}
+
+impl Hashes {
+    pub fn new(libraries: Vec<LibraryHash>) -> Hashes {
+        Hashes {
+            schema: HASHES_SCHEMA,
+            version: HASHES_VERSION,
+            libraries,
+        }
+    }
+
+    /// The hashes for people and scripts: `HASH  PATH` per line, as `b3sum` prints them.
+    pub fn to_text(&self) -> String {
+        self.libraries
+            .iter()
+            .map(|l| format!("{}  {}\n", l.abi_hash, l.path))
+            .collect()
+    }
+}
+
+impl LibraryHash {
+    pub fn new(path: &Path, abi_hash: String) -> LibraryHash {
+        LibraryHash {
+            path: path.to_string_lossy().into_owned(),
+            abi_hash,
+        }
+    }
+}
+
 /// The result of one library in a batch.
 #[derive(Debug)]
 pub struct Outcome {
@@ -109,29 +170,65 @@ pub struct Outcome {
     pub result: Result<(PathBuf, Option<String>)>,
 }
 
-/// Writes the interface of each library to `out_dir` in parallel, with its ABI hash if
-/// `hash` (serializing the canonical JSON is a tenth of a batch's time, so only on
-/// request). Every library is tried; a failure is reported in its [`Outcome`] and does not
-/// stop the others.
+/// Writes the interface of each library to `out_dir` (created if need be) in parallel,
+/// with its ABI hash if `hash` (serializing the canonical JSON is a tenth of a batch's
+/// time, so only on request). Every library is tried; a failure is reported in its [`Outcome`] and does not
+/// stop the others. Two libraries that would be written to one file (`a/libexpat.so.1`,
+/// `b/libexpat.so.1`) are refused before anything is written: one would silently replace
+/// the other.
 pub fn batch(
     libs: &[PathBuf],
     out_dir: &Path,
     format: Format,
     options: &Options,
     hash: bool,
-) -> Vec<Outcome> {
+) -> Result<Vec<Outcome>> {
+    let outputs = libs
+        .iter()
+        .map(|lib| output_path(lib, out_dir, format))
+        .collect::<Result<Vec<_>>>()?;
+    refuse_shared_outputs(libs, &outputs)?;
+    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
     let resolver = Resolver::default();
-    libs.par_iter()
-        .map(|lib| Outcome {
+    Ok(libs
+        .par_iter()
+        .zip(&outputs)
+        .map(|(lib, out)| Outcome {
             input: lib.clone(),
-            result: one(lib, out_dir, format, options, hash, &resolver),
+            result: one(lib, out, format, options, hash, &resolver),
         })
-        .collect()
+        .collect())
+}
+
+/// Where a batch writes `lib`'s output: `out_dir/<file name><format suffix>`.
+fn output_path(lib: &Path, out_dir: &Path, format: Format) -> Result<PathBuf> {
+    let name = lib
+        .file_name()
+        .ok_or_else(|| Error::invalid(lib, "has no file name"))?;
+    let mut file_name = name.to_os_string();
+    file_name.push(format.suffix());
+    Ok(out_dir.join(file_name))
+}
+
+fn refuse_shared_outputs(libs: &[PathBuf], outputs: &[PathBuf]) -> Result<()> {
+    let mut first: HashMap<&Path, &Path> = HashMap::new();
+    for (lib, out) in libs.iter().zip(outputs) {
+        if let Some(other) = first.insert(out, lib) {
+            return Err(Error::Usage(format!(
+                "{} and {} would both be written to {}: give libraries with distinct file \
+                 names, or run once per library with -o",
+                other.display(),
+                lib.display(),
+                out.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn one(
     lib: &Path,
-    out_dir: &Path,
+    out: &Path,
     format: Format,
     options: &Options,
     hash: bool,
@@ -139,12 +236,6 @@ fn one(
 ) -> Result<(PathBuf, Option<String>)> {
     let iface = load_with(lib, options, resolver)?;
     let bytes = render(&iface, format, lib)?;
-    let name = lib
-        .file_name()
-        .ok_or_else(|| Error::invalid(lib, "has no file name"))?;
-    let mut file_name = name.to_os_string();
-    file_name.push(format.suffix());
-    let out = out_dir.join(file_name);
-    crate::fsx::write_atomic(&out, &bytes)?;
-    Ok((out, hash.then(|| iface.abi_hash())))
+    crate::fsx::write_atomic(out, &bytes)?;
+    Ok((out.to_path_buf(), hash.then(|| iface.abi_hash())))
 }

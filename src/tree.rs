@@ -11,7 +11,10 @@
 //! destination and renamed into place ([`write`]), so an interrupted run leaves no half tree.
 //! [`read`] loads a tree already on disk, for `diff` and for checking a hash.
 
+mod summary;
 pub mod tokens;
+
+pub use summary::Summary;
 
 use crate::elf::closure::Resolver;
 use crate::error::{Error, Result};

@@ -531,3 +531,311 @@ fn no_command_prints_around_cli_out() {
         }
     }
 }
+
+/// Runs `abicut ARGS` in `dir`: (exit status, stdout, stderr).
+fn run_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    support::abicut_status(args, dir)
+}
+
+const LIBZ: &str = "/usr/lib/x86_64-linux-gnu/libz.so.1";
+const LIBM: &str = "/usr/lib/x86_64-linux-gnu/libm.so.6";
+
+/// An error names the path and the cause first, not a rule about the arguments.
+#[test]
+fn diff_of_a_missing_path_names_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, _, stderr) = run_in(dir.path(), &["diff", ".", "/nonexistent"]);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.starts_with("abicut: /nonexistent: No such file or directory"),
+        "{stderr}"
+    );
+}
+
+/// A single file given to verify must be ELF: empty, text and truncated files are errors
+/// (exit 3) naming the file once and the cause, not `0 problems` or a doubled path.
+#[test]
+fn verify_of_a_file_that_is_not_a_sound_elf_object_is_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let libz = std::fs::read(LIBZ).expect("libz");
+    std::fs::write(dir.path().join("empty"), b"").expect("write");
+    std::fs::write(dir.path().join("text"), b"hello\n").expect("write");
+    std::fs::write(dir.path().join("trunc.so"), &libz[..100]).expect("write");
+    for (name, cause) in [
+        ("empty", "empty file"),
+        ("text", "not an ELF object"),
+        ("trunc.so", "truncated"),
+    ] {
+        let (code, stdout, stderr) = run_in(dir.path(), &["verify", name]);
+        assert_eq!(code, 3, "{name}: {stdout}{stderr}");
+        assert!(
+            stderr.starts_with(&format!("abicut: {name}: ")) && stderr.contains(cause),
+            "{name}: {stderr}"
+        );
+        assert_eq!(
+            stderr.matches(&format!("{name}:")).count(),
+            1,
+            "the path once: {stderr}"
+        );
+        assert_eq!(stdout, "", "{name}: no report");
+    }
+    // In a directory, a damaged ELF file is a problem (exit 1) named once, and a file that
+    // is not ELF is skipped.
+    let tree = dir.path().join("tree");
+    std::fs::create_dir(&tree).expect("mkdir");
+    std::fs::write(tree.join("trunc.so"), &libz[..100]).expect("write");
+    std::fs::write(tree.join("text"), b"hello\n").expect("write");
+    let (code, stdout, stderr) = run_in(dir.path(), &["verify", "tree"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let line = stdout.lines().next().unwrap_or_default();
+    assert!(
+        line.starts_with("tree/trunc.so: program header"),
+        "{stdout}"
+    );
+    assert_eq!(
+        line.matches("trunc.so").count(),
+        1,
+        "the path once: {stdout}"
+    );
+    assert!(
+        stdout.contains("2 files, 0 ELF objects, 1 problems"),
+        "{stdout}"
+    );
+    // With --forbid there is something to check in any file: references.
+    std::fs::write(dir.path().join("script"), b"exec /nix/store/bad/bin/x\n").expect("write");
+    let forbid = |file: &str| run_in(dir.path(), &["verify", "--forbid", "/nix/store/bad", file]).0;
+    assert_eq!(forbid("text"), 0);
+    assert_eq!(forbid("script"), 1);
+    assert_eq!(
+        forbid("trunc.so"),
+        3,
+        "a damaged ELF file is still an error"
+    );
+}
+
+#[test]
+fn elf_print_interpreter_of_a_file_without_one_names_it() {
+    let (code, _, stderr) = run_in(Path::new("."), &["elf", "--print-interpreter", LIBZ]);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains(&format!("{LIBZ}: no interpreter")),
+        "{stderr}"
+    );
+}
+
+/// `abicut elf FILE` with nothing to do says so (as readelf does) and leaves FILE alone.
+#[test]
+fn elf_without_an_edit_or_query_refuses() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lib = dir.path().join("libz.so.1");
+    std::fs::copy(LIBZ, &lib).expect("copy");
+    let (code, stdout, stderr) = run_in(dir.path(), &["elf", "libz.so.1"]);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("nothing to do"), "{stderr}");
+    assert!(
+        stderr.contains("--print-needed"),
+        "says what to add: {stderr}"
+    );
+    assert_eq!(stdout, "");
+    assert_eq!(
+        std::fs::read(&lib).expect("read"),
+        std::fs::read(LIBZ).expect("libz")
+    );
+}
+
+/// `diff` details show values as people write them, never Rust's `Some("...")` or `[...]`.
+#[test]
+fn diff_details_are_plain_values() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, json, stderr) = run_in(dir.path(), &["stubgen", "--format", "json", LIBZ]);
+    assert_eq!(code, 0, "{stderr}");
+    let old: serde_json::Value = serde_json::from_str(&json).expect("canonical JSON");
+    let mut new = old.clone();
+    new["soname"] = serde_json::Value::Null;
+    new["needed"] = serde_json::json!(["libc.so.6", "libm.so.6"]);
+    std::fs::write(dir.path().join("old.json"), old.to_string()).expect("write");
+    std::fs::write(dir.path().join("new.json"), new.to_string()).expect("write");
+    let (code, text, stderr) = run_in(dir.path(), &["diff", "old.json", "new.json"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        text.contains("soname: soname changed (libz.so.1 → (none))"),
+        "{text}"
+    );
+    assert!(
+        text.contains("needed: needed changed (libc.so.6 → libc.so.6, libm.so.6)"),
+        "{text}"
+    );
+    assert!(!text.contains("Some(") && !text.contains("[\""), "{text}");
+}
+
+/// `--hash` of several libraries prints `HASH  PATH` per library, in order, each the hash
+/// the library has alone; `--json` one document; `--format json` one line per library.
+#[test]
+fn stubgen_hashes_and_json_of_several_libraries() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let alone = |lib: &str| {
+        let (code, out, err) = run_in(dir.path(), &["stubgen", "--hash", lib]);
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    let (code, both, stderr) = run_in(dir.path(), &["stubgen", "--hash", LIBZ, LIBM]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(both, alone(LIBZ) + &alone(LIBM));
+    let (zhash, zpath) = both
+        .lines()
+        .next()
+        .and_then(|l| l.split_once("  "))
+        .expect("line");
+    assert_eq!((zhash.len(), zpath), (64, LIBZ));
+
+    let (code, doc, stderr) = run_in(dir.path(), &["stubgen", "--hash", "--json", LIBZ, LIBM]);
+    assert_eq!(code, 0, "{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&doc).expect("one JSON document");
+    assert_eq!(doc["schema"], "abicut-hashes");
+    assert_eq!(doc["libraries"][0]["path"], LIBZ);
+    assert_eq!(doc["libraries"][0]["abi_hash"], zhash);
+    assert_eq!(doc["libraries"].as_array().map(Vec::len), Some(2));
+
+    let json = |libs: &[&str]| {
+        let (code, out, err) = run_in(
+            dir.path(),
+            &[&["stubgen", "--format", "json"], libs].concat(),
+        );
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    assert_eq!(json(&[LIBZ, LIBM]), json(&[LIBZ]) + &json(&[LIBM]));
+
+    let (code, _, stderr) = run_in(dir.path(), &["stubgen", LIBZ, LIBM]);
+    assert_eq!(
+        code, 3,
+        "ELF stubs of several libraries need --out-dir: {stderr}"
+    );
+}
+
+/// Two inputs with one file name would leave one output for two hashes: refused, naming
+/// both and the output, before anything is written.
+#[test]
+fn stubgen_out_dir_refuses_two_libraries_with_one_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for sub in ["a", "b"] {
+        std::fs::create_dir(dir.path().join(sub)).expect("mkdir");
+        std::fs::copy(LIBZ, dir.path().join(sub).join("libz.so.1")).expect("copy");
+    }
+    let (code, stdout, stderr) = run_in(
+        dir.path(),
+        &[
+            "stubgen",
+            "--hash",
+            "--out-dir",
+            "out",
+            "a/libz.so.1",
+            "b/libz.so.1",
+        ],
+    );
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains("a/libz.so.1 and b/libz.so.1 would both be written to out/libz.so.1"),
+        "{stderr}"
+    );
+    assert_eq!(stdout, "", "no hash printed");
+    assert!(!dir.path().join("out").exists(), "nothing written");
+}
+
+/// A usage error exits 3, like any error: clap's 2 would read as `diff`'s "breaking".
+#[test]
+fn a_usage_error_exits_with_the_error_status() {
+    let (code, _, stderr) = run_in(Path::new("."), &["diff", "--no-such-flag", LIBZ, LIBZ]);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("--no-such-flag"), "{stderr}");
+    let (code, stdout, _) = run_in(Path::new("."), &["diff", "--help"]);
+    assert_eq!(code, 0, "help is not an error");
+    assert!(stdout.contains("Exit status"), "{stdout}");
+}
+
+/// `explain --json` and `interface --json` print one document each, with their schema.
+#[test]
+fn explain_and_interface_json_are_documents_with_a_schema() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let graph = chain_graph(dir.path(), 3);
+    let graph = graph.to_str().expect("utf-8 path");
+    let (code, doc, stderr) = run_in(
+        dir.path(),
+        &["explain", graph, "n2", "--changed", "n0", "--json"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&doc).expect("one JSON document");
+    assert_eq!(
+        (&doc["schema"], &doc["version"]),
+        (&"abicut-explain".into(), &1.into())
+    );
+    let ids: Vec<&str> = doc["chains"][0]
+        .as_array()
+        .expect("one chain")
+        .iter()
+        .filter_map(|s| s["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["n2", "n1", "n0"], "{doc}");
+
+    let out = dir.path().join("out/lib");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    std::fs::copy(LIBZ, out.join("libz.so.1")).expect("copy");
+    let (code, doc, stderr) = run_in(dir.path(), &["interface", "--hash", "--json", "out"]);
+    assert_eq!(code, 0, "{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&doc).expect("one JSON document");
+    assert_eq!(doc["schema"], "abicut-interface", "{doc}");
+    let (_, hash, _) = run_in(dir.path(), &["interface", "--hash", "out"]);
+    assert_eq!(doc["hash"].as_str().map(|h| format!("{h}\n")), Some(hash));
+}
+
+/// README's promise for `--json`: every command prints one pretty document (never JSON
+/// Lines), which starts with its `schema` and `version`.
+#[test]
+fn every_json_output_is_one_document_with_schema_and_version() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let graph = chain_graph(d, 3);
+    let graph = graph.to_str().expect("utf-8 path");
+    std::fs::create_dir_all(d.join("out/lib")).expect("mkdir");
+    std::fs::copy(LIBZ, d.join("out/lib/libz.so.1")).expect("copy");
+    let (code, _, stderr) = run_in(
+        d,
+        &[
+            "relink-plan",
+            graph,
+            "--changed",
+            "n0",
+            "--json",
+            "-o",
+            "plan.json",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let commands: [&[&str]; 9] = [
+        &["stubgen", "--hash", "--json", LIBZ, LIBM],
+        &["interface", "--hash", "--json", "out"],
+        &["diff", "--json", LIBZ, LIBM],
+        &["relink", "--json", "out", "relinked"],
+        &["elf", "--json", LIBZ, LIBM],
+        &["verify", "--json", "out"],
+        &["relink-plan", graph, "--changed", "n0", "--json"],
+        &["explain", graph, "n2", "--changed", "n0", "--json"],
+        &["report", "--json", "plan.json"],
+    ];
+    for args in commands {
+        let (code, stdout, stderr) = run_in(d, args);
+        assert!(code < 3, "{args:?}: {stderr}");
+        let doc: serde_json::Value = serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: not one document: {e}: {stdout}"));
+        let first = stdout.lines().nth(1).unwrap_or_default();
+        assert!(
+            first.trim_start().starts_with("\"schema\": \"abicut-"),
+            "{args:?}: {stdout}"
+        );
+        assert!(doc["version"].is_u64(), "{args:?}: {stdout}");
+        assert!(
+            stdout.ends_with("}\n"),
+            "{args:?}: pretty, one final newline"
+        );
+    }
+}

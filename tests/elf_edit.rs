@@ -140,7 +140,9 @@ fn needed_edits_on_system_programs() {
         duct::cmd!(&prog, "--version").stdout_null().run().unwrap();
         let needed = patchelf("--print-needed", &prog);
         assert_eq!(needed, elf(&["--print-needed", p]).trim());
-        let facts: serde_json::Value = serde_json::from_str(&elf(&["--json", p])).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&elf(&["--json", p])).unwrap();
+        assert_eq!(doc["schema"], "abicut-elf", "{doc}");
+        let facts = &doc["files"][0];
         let from_json: Vec<&str> = facts["needed"]
             .as_array()
             .unwrap()
@@ -478,10 +480,23 @@ fn hostile_files_are_refused_and_untouched() {
             assert!(!stderr.contains("panicked"), "{name}: {stderr}");
             assert_eq!(fs::read(&f).unwrap(), bytes, "{name}: file changed");
         }
-        let (code, stdout, _) = abicut(&["verify", "--json", f.to_str().unwrap()]);
+        // Given alone, a damaged file is an error; in a tree, a problem of the tree.
+        let (code, _, stderr) = abicut(&["verify", "--json", f.to_str().unwrap()]);
+        assert_eq!(code, 3, "{name}: {stderr}");
+        assert!(stderr.contains(name), "{name}: {stderr}");
+        let alone = tmp.path().join(format!("{name}.tree"));
+        fs::create_dir(&alone).unwrap();
+        fs::write(alone.join(name), &bytes).unwrap();
+        let (code, stdout, _) = abicut(&["verify", "--json", alone.to_str().unwrap()]);
+        fs::remove_dir_all(&alone).unwrap();
         if name != "not-elf" {
             assert_eq!(code, 1, "{name}: {stdout}");
             assert!(stdout.contains("invalid-elf"), "{name}: {stdout}");
+        } else {
+            assert_eq!(
+                code, 0,
+                "{name}: a file that is not ELF is skipped: {stdout}"
+            );
         }
     }
     assert_eq!(

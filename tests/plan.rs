@@ -891,8 +891,8 @@ fn cli_interfaces_files_drive_the_cutoff() {
         "same",
     ]);
     assert_eq!(
-        both.code, 2,
-        "clap rejects --abi with --interfaces: {}",
+        both.code, 3,
+        "clap rejects --abi with --interfaces, with the usage error status: {}",
         both.stderr
     );
     let bad = write(d, "bad.json", "[1, 2]");

@@ -1,18 +1,18 @@
 //! `abicut diff`: why an interface changed, for people (text) and scripts (exit status, JSON).
 
-use super::interface::Headers;
-use super::out::{out, outln};
+use super::args::Headers;
+use super::exit;
+use super::out::{self, out};
 use abicut::diff::{self, Verdict};
 use abicut::{stubgen, tree};
 use anyhow::bail;
-use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Exit status: 0 identical, 1 compatible (additions and layout only), 2 breaking, 3 error.
-#[derive(Args)]
+#[derive(clap::Args)]
 #[command(after_help = "Exit status: 0 identical, 1 compatible, 2 breaking, 3 error.")]
-pub struct DiffArgs {
+pub struct Args {
     /// The old library, stub, canonical JSON, llvm-ifs text, or interface tree (directory).
     old: PathBuf,
     /// The new one, of the same sort.
@@ -29,8 +29,8 @@ pub struct DiffArgs {
     no_patch: bool,
 }
 
-pub fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
-    let report = match (args.old.is_dir(), args.new.is_dir()) {
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let report = match (is_dir(&args.old)?, is_dir(&args.new)?) {
         (true, true) => {
             let headers = args.headers.into();
             let old = tree::read(&args.old, headers)?;
@@ -46,18 +46,24 @@ pub fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
         _ => bail!("compare two interface trees (directories) or two libraries, not one of each"),
     };
     if args.json {
-        outln!("{}", serde_json::to_string_pretty(&report)?)?;
+        out::json(&report)?;
     } else {
         out!("{}", report.to_text(!args.no_patch))?;
     }
-    Ok(ExitCode::from(exit_code(report.verdict)))
+    Ok(exit::code(status(report.verdict)))
+}
+
+/// Whether `path` is a directory; a path that cannot be read is an error naming it.
+fn is_dir(path: &Path) -> anyhow::Result<bool> {
+    let meta = std::fs::metadata(path).map_err(|e| abicut::Error::io(path, e))?;
+    Ok(meta.is_dir())
 }
 
 /// The documented exit status of `abicut diff` for a verdict.
-fn exit_code(verdict: Verdict) -> u8 {
+fn status(verdict: Verdict) -> u8 {
     match verdict {
-        Verdict::Identical => 0,
-        Verdict::Compatible => 1,
-        Verdict::Breaking => 2,
+        Verdict::Identical => exit::SUCCESS,
+        Verdict::Compatible => exit::COMPATIBLE,
+        Verdict::Breaking => exit::BREAKING,
     }
 }

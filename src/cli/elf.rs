@@ -1,12 +1,21 @@
 //! `abicut elf`: patchelf-like edits and queries of ELF dynamic entries.
 
-use super::out::outln;
+use super::exit;
+use super::out::{self, outln};
 use abicut::elf::edit::{Edit, ElfFile};
+use abicut::elf::facts::{Facts, FactsFile};
 use anyhow::{Context, Result, bail};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// Why `abicut elf FILE` alone is refused, as readelf refuses it: an edit or a query must
+/// say what to do.
+const NOTHING_TO_DO: &str = "nothing to do: give an edit (--set-rpath, --remove-rpath, \
+--add-needed, --remove-needed, --replace-needed, --set-interpreter, --set-soname) or a query \
+(--print-rpath, --print-interpreter, --print-soname, --print-needed, --json)";
+
 #[derive(clap::Args)]
+#[command(after_help = "With neither an edit nor a query, elf refuses: nothing to do.")]
 pub struct Args {
     /// The ELF files to edit or query.
     #[arg(required = true)]
@@ -47,7 +56,8 @@ pub struct Args {
     /// Print each DT_NEEDED entry on its own line, in file order.
     #[arg(long)]
     print_needed: bool,
-    /// Print the queried values as JSON (one object per file).
+    /// Print every file's interpreter, rpath, soname and needed entries as one JSON document
+    /// (schema `abicut-elf`, version 1), after any edits.
     #[arg(long)]
     json: bool,
     /// Write the result here instead of editing the file in place (one input file only).
@@ -56,6 +66,15 @@ pub struct Args {
 }
 
 impl Args {
+    /// Whether anything is to be printed.
+    fn queries(&self) -> bool {
+        self.json
+            || self.print_rpath
+            || self.print_interpreter
+            || self.print_soname
+            || self.print_needed
+    }
+
     fn edits(&self) -> Vec<Edit> {
         let mut edits = Vec::new();
         if self.remove_rpath {
@@ -87,43 +106,63 @@ impl Args {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let edits = args.edits();
+    if edits.is_empty() && !args.queries() {
+        bail!("{NOTHING_TO_DO}");
+    }
     if args.output.is_some() && args.files.len() != 1 {
         bail!("--output takes exactly one input file");
     }
+    let mut facts = Vec::new();
     for file in &args.files {
-        if !edits.is_empty() {
-            match &args.output {
-                Some(out) => {
-                    let bytes = ElfFile::read(file)?.edit(&edits)?;
-                    abicut::fsx::write_atomic(out, &bytes)?;
-                    copy_mode(file, out)?;
-                }
-                None => abicut::elf::edit::edit_file(file, &edits)?,
-            }
+        let shown = if edits.is_empty() {
+            file
+        } else {
+            apply(file, args.output.as_deref(), &edits)?;
+            args.output.as_ref().unwrap_or(file)
+        };
+        if !args.queries() {
+            continue;
         }
-        let shown = args.output.as_ref().unwrap_or(file);
         let elf = ElfFile::read(shown)?;
         if args.json {
-            outln!("{}", serde_json::to_string(&facts(&args, shown, &elf)?)?)?;
+            facts.push(Facts::of(shown, &elf)?);
         } else {
-            print_queries(&args, &elf)?;
+            print_queries(&args, shown, &elf)?;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    if args.json {
+        out::json(&FactsFile::new(facts))?;
+    }
+    Ok(exit::code(exit::SUCCESS))
 }
 
-fn copy_mode(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
+/// Edits `file` in place, or into `output` with `file`'s mode.
+fn apply(file: &Path, output: Option<&Path>, edits: &[Edit]) -> Result<()> {
+    match output {
+        Some(out) => {
+            let bytes = ElfFile::read(file)?.edit(edits)?;
+            abicut::fsx::write_atomic(out, &bytes)?;
+            copy_mode(file, out)
+        }
+        None => Ok(abicut::elf::edit::edit_file(file, edits)?),
+    }
+}
+
+fn copy_mode(from: &Path, to: &Path) -> Result<()> {
     let perms = std::fs::metadata(from)
         .with_context(|| from.display().to_string())?
         .permissions();
     std::fs::set_permissions(to, perms).with_context(|| to.display().to_string())
 }
 
-fn print_queries(args: &Args, elf: &ElfFile) -> Result<()> {
+fn print_queries(args: &Args, path: &Path, elf: &ElfFile) -> Result<()> {
     if args.print_interpreter {
         match elf.interpreter()? {
             Some(i) => outln!("{i}")?,
-            None => bail!("no interpreter (PT_INTERP) in this file"),
+            None => bail!(
+                "{}: no interpreter (PT_INTERP) in this file",
+                path.display()
+            ),
         }
     }
     if args.print_rpath {
@@ -138,25 +177,4 @@ fn print_queries(args: &Args, elf: &ElfFile) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// The queried values of one file, for `--json` (all of them when none was asked for).
-fn facts(args: &Args, path: &std::path::Path, elf: &ElfFile) -> Result<serde_json::Value> {
-    let all =
-        !(args.print_interpreter || args.print_rpath || args.print_soname || args.print_needed);
-    let mut obj = serde_json::Map::new();
-    obj.insert("file".into(), path.display().to_string().into());
-    if all || args.print_interpreter {
-        obj.insert("interpreter".into(), elf.interpreter()?.into());
-    }
-    if all || args.print_rpath {
-        obj.insert("rpath".into(), elf.rpath()?.into());
-    }
-    if all || args.print_soname {
-        obj.insert("soname".into(), elf.soname()?.into());
-    }
-    if all || args.print_needed {
-        obj.insert("needed".into(), elf.needed()?.into());
-    }
-    Ok(serde_json::Value::Object(obj))
 }

@@ -1,8 +1,9 @@
 //! `abicut explain GRAPH NODE --changed ...`: the chain of inputs that forces NODE to
 //! rebuild, like `nix why-depends` for rebuilds.
 
-use super::out::out;
-use super::plan::PlanInput;
+use super::args::PlanInput;
+use super::exit;
+use super::out::{self, out};
 use abicut::graph::plan;
 use std::process::ExitCode;
 
@@ -13,7 +14,7 @@ pub struct Args {
     /// The derivation to explain, by id, name or pname.
     #[arg(value_name = "NODE")]
     node: String,
-    /// Print the chain as JSON.
+    /// Print the chains as JSON (schema `abicut-explain`, version 1).
     #[arg(long)]
     json: bool,
 }
@@ -21,31 +22,13 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (graph, plan) = args.input.plan()?;
     let nodes = graph.resolve_all(std::slice::from_ref(&args.node))?;
-    let mut out = String::new();
-    let mut chains = Vec::new();
-    for n in nodes {
-        let chain = plan::explain(&plan, n);
-        if args.json {
-            chains.push(
-                chain
-                    .iter()
-                    .map(|s| {
-                        serde_json::json!({
-                            "id": graph.node(s.node).id,
-                            "name": graph.node(s.node).name,
-                            "status": s.entry.status,
-                            "reason": s.entry.reason.map(|r| r.kind()),
-                        })
-                    })
-                    .collect::<Vec<_>>(),
-            );
-        } else {
-            out.push_str(&plan::explain_text(&graph, &chain));
+    let chains: Vec<_> = nodes.into_iter().map(|n| plan::explain(&plan, n)).collect();
+    if args.json {
+        out::json(&plan::explain_file(&graph, &chains))?;
+    } else {
+        for chain in &chains {
+            out!("{}", plan::explain_text(&graph, chain))?;
         }
     }
-    if args.json {
-        out = serde_json::to_string_pretty(&chains)? + "\n";
-    }
-    out!("{out}")?;
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::code(exit::SUCCESS))
 }

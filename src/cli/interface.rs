@@ -1,15 +1,15 @@
 //! `abicut interface`: the interface tree of package outputs and its Merkle hash.
 
-use super::out::outln;
-use super::stubgen::ImportsArg;
-use abicut::tree::{self, HeaderMode};
+use super::args::{Headers, ImportsArg};
+use super::exit;
+use super::out::{self, outln};
+use abicut::tree;
 use anyhow::bail;
-use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(Args)]
-pub struct InterfaceArgs {
+#[derive(clap::Args)]
+pub struct Args {
     /// Package outputs (directories) to take the interface of. One output is mirrored at the
     /// tree's root, several under their file names.
     #[arg(required = true)]
@@ -41,27 +41,13 @@ pub struct InterfaceArgs {
     /// Print the tree's Merkle hash.
     #[arg(long)]
     hash: bool,
-    /// Print the result as JSON.
+    /// Print the hash, header mode, entry count and output as JSON (schema
+    /// `abicut-interface`, version 1).
     #[arg(long)]
     json: bool,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-pub enum Headers {
-    Exact,
-    Tokens,
-}
-
-impl From<Headers> for HeaderMode {
-    fn from(h: Headers) -> HeaderMode {
-        match h {
-            Headers::Exact => HeaderMode::Exact,
-            Headers::Tokens => HeaderMode::Tokens,
-        }
-    }
-}
-
-pub fn run(args: InterfaceArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.output.is_none() && !args.hash {
         bail!("nothing to do: give -o DIR to write the tree, or --hash to print its hash");
     }
@@ -75,19 +61,14 @@ pub fn run(args: InterfaceArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &args.output {
         tree::write(&built, dir)?;
     }
-    let hash = built.hash();
     if args.json {
-        outln!(
-            "{}",
-            serde_json::json!({
-                "hash": hash,
-                "headers": options.headers,
-                "entries": built.entries.len(),
-                "output": args.output.as_ref().map(|p| p.to_string_lossy()),
-            })
-        )?;
+        out::json(&tree::Summary::new(
+            &built,
+            options.headers,
+            args.output.as_deref(),
+        ))?;
     } else if args.hash {
-        outln!("{hash}")?;
+        outln!("{}", built.hash())?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::code(exit::SUCCESS))
 }

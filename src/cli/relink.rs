@@ -1,6 +1,7 @@
 //! `abicut relink`: copy a compile output to its real output, rewriting store paths.
 
-use super::out::outln;
+use super::exit;
+use super::out::{self, out};
 use abicut::relink::{self, Options, Progress, mapping::Mapping};
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -69,24 +70,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         b.finish_and_clear();
     }
     if args.json {
-        outln!("{}", serde_json::to_string_pretty(&summary)?)?;
+        out::json(&summary)?;
     } else {
-        outln!(
-            "relinked {} -> {}: {} files ({} bytes, {} rewritten, {} hard-linked), {} symlinks, {} directories",
-            args.src.display(),
-            args.dest.display(),
-            summary.files,
-            summary.bytes,
-            summary.files_rewritten,
-            summary.files_hardlinked,
-            summary.symlinks,
-            summary.directories
-        )?;
-        for m in &summary.mappings {
-            outln!("  {} -> {}: {} occurrences", m.from, m.to, m.occurrences)?;
-        }
+        out!("{}", summary.to_text(&args.src, &args.dest))?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::code(exit::SUCCESS))
 }
 
 /// An indicatif bar, created only for large trees when stderr is a terminal.

@@ -1,5 +1,6 @@
 //! `abicut report PLAN.json...`: the CI report on rebuilds avoided, Markdown or JSON.
 
+use super::{exit, out};
 use abicut::report::{self, Weights};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,10 +30,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let weights = args.weights.as_deref().map(Weights::load).transpose()?;
     let report = report::build(&plans, weights.as_ref());
     let text = if args.json {
-        report.to_json()? + "\n"
+        out::document(&report)?
     } else {
         report.to_markdown()
     };
-    super::plan::emit(args.output.as_deref(), &text)?;
-    Ok(ExitCode::SUCCESS)
+    out::emit(args.output.as_deref(), &text)?;
+    Ok(exit::code(exit::SUCCESS))
 }

@@ -1,18 +1,21 @@
 //! `abicut stubgen`: interface stubs and ABI hashes of shared libraries.
 
-use super::out::outln;
-use abicut::stubgen::{self, Format};
+use super::args::ImportsArg;
+use super::{exit, out};
+use abicut::stubgen::{self, Format, Hashes, LibraryHash};
 use anyhow::{Context, bail};
-use clap::{Args, ValueEnum};
-use std::path::PathBuf;
+use clap::ValueEnum;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-#[derive(Args)]
-pub struct StubgenArgs {
+#[derive(clap::Args)]
+pub struct Args {
     /// Shared libraries (or stubs, canonical JSON, llvm-ifs text) to read.
     #[arg(required = true)]
     libs: Vec<PathBuf>,
     /// Write the one library's output here (written beside it and renamed into place).
+    /// Without -o or --out-dir, JSON and IFS go to standard output, one document per
+    /// library in the order given.
     #[arg(short, long, conflicts_with = "out_dir")]
     output: Option<PathBuf>,
     /// Write each library's output into DIR under the library's file name (batch, parallel).
@@ -21,11 +24,12 @@ pub struct StubgenArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutFormat::Elf)]
     format: OutFormat,
-    /// Print each library's ABI hash (BLAKE3 of its canonical JSON).
+    /// Print each library's ABI hash (BLAKE3 of its canonical JSON), one `HASH  PATH` line
+    /// per library in the order given, as b3sum does.
     #[arg(long)]
     hash: bool,
-    /// Print results as JSON lines for machines.
-    #[arg(long)]
+    /// With --hash: print the hashes as one JSON document (schema `abicut-hashes`, version 1).
+    #[arg(long, requires = "hash")]
     json: bool,
     /// Keep everything a linker's output can depend on: every import with its version and
     /// position, and the exact alignment of data objects. Links against the stub are then
@@ -49,21 +53,6 @@ pub struct StubgenArgs {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-pub(super) enum ImportsArg {
-    Owed,
-    All,
-}
-
-impl From<ImportsArg> for stubgen::Imports {
-    fn from(i: ImportsArg) -> stubgen::Imports {
-        match i {
-            ImportsArg::Owed => stubgen::Imports::Owed,
-            ImportsArg::All => stubgen::Imports::All,
-        }
-    }
-}
-
-#[derive(Clone, Copy, ValueEnum)]
 enum OutFormat {
     Elf,
     Json,
@@ -80,42 +69,41 @@ impl From<OutFormat> for Format {
     }
 }
 
-pub fn run(args: StubgenArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let format = Format::from(args.format);
     if let Some(dir) = &args.out_dir {
         return batch(&args, dir, format);
     }
-    if args.libs.len() > 1 {
-        bail!("several libraries need --out-dir DIR (or run once per library with -o)");
+    if args.output.is_some() && args.libs.len() > 1 {
+        bail!("-o writes one library's output: give several libraries --out-dir DIR");
     }
-    let lib = &args.libs[0];
-    let iface = stubgen::load(lib, &options(&args))?;
-    let bytes = stubgen::render(&iface, format, lib)?;
+    if args.output.is_none() && format == Format::Elf && !args.hash {
+        bail!("an ELF stub needs -o FILE or --out-dir DIR (or --hash to print only its hash)");
+    }
+    let ifaces = stubgen::load_all(&args.libs, &options(&args))?;
+    let mut rendered = Vec::new();
+    let mut hashes = Vec::new();
+    for (lib, iface) in args.libs.iter().zip(&ifaces) {
+        rendered.extend(stubgen::render(iface, format, lib)?);
+        if args.hash {
+            hashes.push(LibraryHash::new(lib, iface.abi_hash()));
+        }
+    }
     match &args.output {
-        Some(out) => abicut::fsx::write_atomic(out, &bytes)?,
-        None if format == Format::Elf && !args.hash => {
-            bail!("an ELF stub needs -o FILE or --out-dir DIR")
-        }
+        Some(out) => abicut::fsx::write_atomic(out, &rendered)?,
         None if format == Format::Elf => {}
-        None => {
-            use std::io::Write;
-            std::io::stdout()
-                .write_all(&bytes)
-                .context("cannot write to standard output")?;
-        }
+        None => out::write_bytes(&rendered).context("cannot write to standard output")?,
     }
-    if args.hash {
-        print_hash(&iface.abi_hash(), lib, args.json)?;
-    }
-    Ok(ExitCode::SUCCESS)
+    print_hashes(hashes, args.json)?;
+    Ok(exit::code(exit::SUCCESS))
 }
 
-fn batch(args: &StubgenArgs, dir: &PathBuf, format: Format) -> anyhow::Result<ExitCode> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+fn batch(args: &Args, dir: &Path, format: Format) -> anyhow::Result<ExitCode> {
     let mut failed = 0;
-    for outcome in stubgen::batch(&args.libs, dir, format, &options(args), args.hash) {
+    let mut hashes = Vec::new();
+    for outcome in stubgen::batch(&args.libs, dir, format, &options(args), args.hash)? {
         match outcome.result {
-            Ok((_, Some(hash))) => print_hash(&hash, &outcome.input, args.json)?,
+            Ok((_, Some(hash))) => hashes.push(LibraryHash::new(&outcome.input, hash)),
             Ok(_) => {}
             Err(err) => {
                 failed += 1;
@@ -123,14 +111,15 @@ fn batch(args: &StubgenArgs, dir: &PathBuf, format: Format) -> anyhow::Result<Ex
             }
         }
     }
+    print_hashes(hashes, args.json)?;
     if failed > 0 {
         eprintln!("abicut: {failed} of {} libraries failed", args.libs.len());
-        return Ok(ExitCode::from(super::EXIT_ERROR));
+        return Ok(exit::code(exit::ERROR));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::code(exit::SUCCESS))
 }
 
-fn options(args: &StubgenArgs) -> stubgen::Options {
+fn options(args: &Args) -> stubgen::Options {
     stubgen::Options {
         exact: args.exact,
         imports: args.imports.into(),
@@ -138,14 +127,15 @@ fn options(args: &StubgenArgs) -> stubgen::Options {
     }
 }
 
-fn print_hash(hash: &str, lib: &std::path::Path, json: bool) -> std::io::Result<()> {
-    if json {
-        outln!(
-            "{}",
-            serde_json::json!({"path": lib.to_string_lossy(), "abi_hash": hash})
-        )?;
-    } else {
-        outln!("{hash}  {}", lib.display())?;
+/// Prints the hashes asked for (none without `--hash`), as text or the `--json` document.
+fn print_hashes(hashes: Vec<LibraryHash>, json: bool) -> anyhow::Result<()> {
+    if hashes.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let hashes = Hashes::new(hashes);
+    if json {
+        out::json(&hashes)
+    } else {
+        out::emit(None, &hashes.to_text())
+    }
 }

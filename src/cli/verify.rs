@@ -1,15 +1,18 @@
 //! `abicut verify`: the loader finds every library, every import of every loaded object
 //! binds, nothing forbidden remains.
 
-use super::out::outln;
+use super::exit;
+use super::out::{self, out};
 use abicut::relink::verify::{self, Options};
 use anyhow::Result;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
+#[command(after_help = "Exit status: 0 no problems, 1 problems, 3 error.")]
 pub struct Args {
-    /// The tree (or single file) to check.
+    /// The tree (or single file) to check. Files in a tree that are not ELF are skipped; a
+    /// single file that is not a sound ELF object is an error.
     tree: PathBuf,
     /// Searched for needed libraries after RPATH and before RUNPATH (like LD_LIBRARY_PATH);
     /// the interpreter's default directories are searched without it.
@@ -32,29 +35,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
         forbid: args.forbid,
         installed_at: None,
         sysroot: args.sysroot,
+        require_elf: true,
     };
     let report = verify::verify(&args.tree, &opts)?;
     if args.json {
-        outln!("{}", serde_json::to_string_pretty(&report)?)?;
+        out::json(&report)?;
     } else {
-        for p in &report.problems {
-            outln!("{}: {}", p.file.display(), p.detail)?;
-        }
-        for p in &report.owed {
-            outln!("note: {}: {}", p.file.display(), p.detail)?;
-        }
-        outln!(
-            "{}: {} files, {} ELF objects, {} problems, {} imports owed by programs",
-            args.tree.display(),
-            report.files,
-            report.elf_objects,
-            report.problems.len(),
-            report.owed.len()
-        )?;
+        out!("{}", report.to_text(&args.tree))?;
     }
-    Ok(if report.ok() {
-        ExitCode::SUCCESS
+    Ok(exit::code(if report.ok() {
+        exit::SUCCESS
     } else {
-        ExitCode::from(1)
-    })
+        exit::PROBLEMS
+    }))
 }

@@ -1,7 +1,7 @@
 //! The diff of two library interfaces: symbols, version nodes, and the file-level facts.
 
-use super::{Change, Reason, Report, word};
-use crate::iface::{Interface, Symbol};
+use super::{Change, Reason, Report};
+use crate::iface::{FileClass, Interface, Symbol};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Diff of two library interfaces.
@@ -18,21 +18,25 @@ pub(super) fn interface_changes(old: &Interface, new: &Interface, prefix: &str) 
         push(
             "file class".into(),
             Reason::FileClassChanged,
-            Some(format!("{:?} → {:?}", old.file, new.file)),
+            Some(file_class_change(&old.file, &new.file)),
         );
     }
     if old.soname != new.soname {
         push(
             "soname".into(),
             Reason::SonameChanged,
-            Some(format!("{:?} → {:?}", old.soname, new.soname)),
+            Some(format!(
+                "{} → {}",
+                or_none(&old.soname),
+                or_none(&new.soname)
+            )),
         );
     }
     if old.needed != new.needed {
         push(
             "needed".into(),
             Reason::NeededChanged,
-            Some(format!("{:?} → {:?}", old.needed, new.needed)),
+            Some(format!("{} → {}", list(&old.needed), list(&new.needed))),
         );
     }
     version_changes(old, new, &mut push);
@@ -83,8 +87,11 @@ fn version_changes(
                 format!("version {name}"),
                 Reason::VersionNodeChanged,
                 Some(format!(
-                    "parents {:?} flags {} → parents {:?} flags {}",
-                    a.parents, a.flags, b.parents, b.flags
+                    "parents {} flags {} → parents {} flags {}",
+                    list(&a.parents),
+                    a.flags,
+                    list(&b.parents),
+                    b.flags
                 )),
             ),
             _ => {}
@@ -183,17 +190,17 @@ fn changed_symbol(
     field(
         a.kind != b.kind,
         Reason::TypeChanged,
-        format!("{} → {}", word(a.kind), word(b.kind)),
+        format!("{} → {}", a.kind.as_str(), b.kind.as_str()),
     );
     field(
         a.binding != b.binding,
         Reason::BindingChanged,
-        format!("{} → {}", word(a.binding), word(b.binding)),
+        format!("{} → {}", a.binding.as_str(), b.binding.as_str()),
     );
     field(
         a.visibility != b.visibility,
         Reason::VisibilityChanged,
-        format!("{} → {}", word(a.visibility), word(b.visibility)),
+        format!("{} → {}", a.visibility.as_str(), b.visibility.as_str()),
     );
     field(
         a.size != b.size,
@@ -217,7 +224,11 @@ fn changed_symbol(
         field(
             true,
             reason,
-            format!("alias of {:?} → {:?}", a.alias_of, b.alias_of),
+            format!(
+                "alias of {} → {}",
+                or_none(&a.alias_of),
+                or_none(&b.alias_of)
+            ),
         );
     }
     field(
@@ -227,10 +238,54 @@ fn changed_symbol(
             "align {}/{} region {} → align {}/{} region {}",
             a.align,
             a.section_align,
-            word(a.region),
+            a.region.as_str(),
             b.align,
             b.section_align,
-            word(b.region)
+            b.region.as_str()
         ),
     );
+}
+
+/// The fields of two file classes that differ, as `machine 62 → 183, elf64 true → false`.
+fn file_class_change(a: &FileClass, b: &FileClass) -> String {
+    let fields = [
+        ("machine", a.machine.to_string(), b.machine.to_string()),
+        ("elf64", a.elf64.to_string(), b.elf64.to_string()),
+        (
+            "big_endian",
+            a.big_endian.to_string(),
+            b.big_endian.to_string(),
+        ),
+        ("os_abi", a.os_abi.to_string(), b.os_abi.to_string()),
+        (
+            "abi_version",
+            a.abi_version.to_string(),
+            b.abi_version.to_string(),
+        ),
+        (
+            "flags",
+            format!("{:#x}", a.flags),
+            format!("{:#x}", b.flags),
+        ),
+    ];
+    fields
+        .iter()
+        .filter(|(_, x, y)| x != y)
+        .map(|(name, x, y)| format!("{name} {x} → {y}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// An optional name as people read it: the name, or `(none)`.
+fn or_none(value: &Option<String>) -> &str {
+    value.as_deref().unwrap_or("(none)")
+}
+
+/// A list of names as people read it: `a, b`, or `(none)`.
+fn list(values: &[String]) -> String {
+    if values.is_empty() {
+        "(none)".into()
+    } else {
+        values.join(", ")
+    }
 }

@@ -64,7 +64,50 @@ pub enum Reason {
     FileTypeChanged,
 }
 
+impl Verdict {
+    /// The JSON name, which the text report prints too.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Identical => "identical",
+            Verdict::Compatible => "compatible",
+            Verdict::Breaking => "breaking",
+        }
+    }
+}
+
 impl Reason {
+    /// The JSON name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Added => "added",
+            Reason::Removed => "removed",
+            Reason::SizeChanged => "size_changed",
+            Reason::TypeChanged => "type_changed",
+            Reason::BindingChanged => "binding_changed",
+            Reason::VisibilityChanged => "visibility_changed",
+            Reason::VersionChanged => "version_changed",
+            Reason::MadeHidden => "made_hidden",
+            Reason::OtherChanged => "other_changed",
+            Reason::AliasChanged => "alias_changed",
+            Reason::Layout => "layout",
+            Reason::SonameChanged => "soname_changed",
+            Reason::NeededChanged => "needed_changed",
+            Reason::VersionNodeChanged => "version_node_changed",
+            Reason::FileClassChanged => "file_class_changed",
+            Reason::SectionChanged => "section_changed",
+            Reason::WarningChanged => "warning_changed",
+            Reason::ContentChanged => "content_changed",
+            Reason::ExecutableBitChanged => "executable_bit_changed",
+            Reason::SymlinkTargetChanged => "symlink_target_changed",
+            Reason::FileTypeChanged => "file_type_changed",
+        }
+    }
+
+    /// The JSON name as the text report prints it, words apart (`size changed`).
+    pub fn words(self) -> String {
+        self.as_str().replace('_', " ")
+    }
+
     fn verdict(self) -> Verdict {
         match self {
             Reason::Added | Reason::Layout | Reason::WarningChanged => Verdict::Compatible,
@@ -106,9 +149,17 @@ impl Change {
     }
 }
 
-/// The result of a diff: the worst verdict and every change, in a stable order.
+/// The `schema` field of diff JSON.
+pub const SCHEMA: &str = "abicut-diff";
+/// The diff JSON version this build writes.
+pub const VERSION: u32 = 1;
+
+/// The result of a diff: the worst verdict and every change, in a stable order;
+/// `diff --json` prints it as it is.
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
+    pub schema: &'static str,
+    pub version: u32,
     pub verdict: Verdict,
     pub changes: Vec<Change>,
 }
@@ -117,13 +168,13 @@ impl Report {
     /// The report for people: the verdict, then one line per change, each followed by its
     /// unified diff when `patches` is set. Words are the JSON names, so the two cannot drift.
     pub fn to_text(&self, patches: bool) -> String {
-        let mut out = format!("{}\n", word(self.verdict));
+        let mut out = format!("{}\n", self.verdict.as_str());
         for change in &self.changes {
             out.push_str(&format!(
                 "  {:<10} {}: {}",
-                word(change.verdict),
+                change.verdict.as_str(),
                 change.subject,
-                word(change.reason).replace('_', " ")
+                change.reason.words()
             ));
             if let Some(detail) = &change.detail {
                 out.push_str(&format!(" ({detail})"));
@@ -149,13 +200,51 @@ impl Report {
             .map(|c| c.verdict)
             .max()
             .unwrap_or(Verdict::Identical);
-        Report { verdict, changes }
+        Report {
+            schema: SCHEMA,
+            version: VERSION,
+            verdict,
+            changes,
+        }
     }
 }
-/// The canonical JSON name of an enum value (`weak`, `relro`), as people read it in the JSON.
-fn word(value: impl Serialize) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => String::new(),
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REASONS: [Reason; 21] = [
+        Reason::Added,
+        Reason::Removed,
+        Reason::SizeChanged,
+        Reason::TypeChanged,
+        Reason::BindingChanged,
+        Reason::VisibilityChanged,
+        Reason::VersionChanged,
+        Reason::MadeHidden,
+        Reason::OtherChanged,
+        Reason::AliasChanged,
+        Reason::Layout,
+        Reason::SonameChanged,
+        Reason::NeededChanged,
+        Reason::VersionNodeChanged,
+        Reason::FileClassChanged,
+        Reason::SectionChanged,
+        Reason::WarningChanged,
+        Reason::ContentChanged,
+        Reason::ExecutableBitChanged,
+        Reason::SymlinkTargetChanged,
+        Reason::FileTypeChanged,
+    ];
+
+    /// The text report and the JSON name every value alike.
+    #[test]
+    fn as_str_is_the_json_name() {
+        for r in REASONS {
+            assert_eq!(serde_json::to_value(r).ok(), Some(r.as_str().into()));
+        }
+        for v in [Verdict::Identical, Verdict::Compatible, Verdict::Breaking] {
+            assert_eq!(serde_json::to_value(v).ok(), Some(v.as_str().into()));
+        }
     }
 }

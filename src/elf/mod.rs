@@ -5,6 +5,7 @@
 pub mod closure;
 pub mod deps;
 pub mod edit;
+pub mod facts;
 pub mod loader;
 pub mod read;
 pub mod write;

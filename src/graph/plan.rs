@@ -559,6 +559,48 @@ pub fn explain(plan: &Plan, node: NodeIndex) -> Vec<Step> {
     chain
 }
 
+/// The `schema` field of explain JSON.
+pub const EXPLAIN_SCHEMA: &str = "abicut-explain";
+/// The explain JSON version this build writes.
+pub const EXPLAIN_VERSION: u32 = 1;
+
+/// Explain JSON, as `explain --json` prints it: one chain per node asked about (a name may
+/// match several), each from the node back to a changed node.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExplainFile {
+    pub schema: &'static str,
+    pub version: u32,
+    pub chains: Vec<Vec<ExplainStep>>,
+}
+
+/// One step of an [`ExplainFile`] chain: the node, what reruns for it, and the `kind` of
+/// its reason ([`Reason::kind`]; none for an untouched node without changed inputs).
+#[derive(Debug, Clone, Serialize)]
+pub struct ExplainStep {
+    pub id: String,
+    pub name: String,
+    pub status: Status,
+    pub reason: Option<&'static str>,
+}
+
+/// The chains of [`explain`] as their documented JSON document.
+pub fn explain_file(graph: &Graph, chains: &[Vec<Step>]) -> ExplainFile {
+    let step = |s: &Step| ExplainStep {
+        id: graph.node(s.node).id.clone(),
+        name: graph.node(s.node).name.clone(),
+        status: s.entry.status,
+        reason: s.entry.reason.map(Reason::kind),
+    };
+    ExplainFile {
+        schema: EXPLAIN_SCHEMA,
+        version: EXPLAIN_VERSION,
+        chains: chains
+            .iter()
+            .map(|c| c.iter().map(step).collect())
+            .collect(),
+    }
+}
+
 /// The chain as text: one line per step, the first saying what happens to `node`.
 pub fn explain_text(graph: &Graph, chain: &[Step]) -> String {
     let mut out = String::new();

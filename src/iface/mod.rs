@@ -134,6 +134,19 @@ pub enum Kind {
     Tls,
 }
 
+impl Kind {
+    /// The canonical JSON name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Common => "common",
+            Kind::Func => "func",
+            Kind::Notype => "notype",
+            Kind::Object => "object",
+            Kind::Tls => "tls",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Binding {
@@ -142,12 +155,33 @@ pub enum Binding {
     Weak,
 }
 
+impl Binding {
+    /// The canonical JSON name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Binding::Global => "global",
+            Binding::Unique => "unique",
+            Binding::Weak => "weak",
+        }
+    }
+}
+
 /// Only exported visibilities exist in a `.dynsym` that other objects can bind to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Visibility {
     Default,
     Protected,
+}
+
+impl Visibility {
+    /// The canonical JSON name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Default => "default",
+            Visibility::Protected => "protected",
+        }
+    }
 }
 
 /// Where a symbol lives, as far as a linker can tell. Linkers place copy-relocated objects
@@ -188,6 +222,24 @@ pub enum Region {
 }
 
 impl Region {
+    /// The canonical JSON name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Region::Abs => "abs",
+            Region::Common => "common",
+            Region::Data => "data",
+            Region::DataNamedRelro => "data_named_relro",
+            Region::Relro => "relro",
+            Region::RelroOther => "relro_other",
+            Region::RelroWritableSegment => "relro_writable_segment",
+            Region::RelroOtherWritableSegment => "relro_other_writable_segment",
+            Region::Rodata => "rodata",
+            Region::RodataInWritable => "rodata_in_writable",
+            Region::Text => "text",
+            Region::Tls => "tls",
+        }
+    }
+
     /// Regions whose symbols can be copy-relocated, and so carry alignment.
     pub fn is_data(self) -> bool {
         !matches!(
@@ -363,5 +415,54 @@ impl Interface {
         }
         iface.canonicalize();
         Ok(iface)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Binding, Kind, Region, Visibility};
+
+    /// `as_str` is the canonical JSON name, so text that prints it (`abicut diff`) and the
+    /// JSON cannot drift.
+    #[test]
+    fn as_str_is_the_json_name() {
+        fn check<T: serde::Serialize>(values: &[T], name: fn(&T) -> &'static str) {
+            for v in values {
+                assert_eq!(serde_json::to_value(v).ok(), Some(name(v).into()));
+            }
+        }
+        check(
+            &[
+                Kind::Common,
+                Kind::Func,
+                Kind::Notype,
+                Kind::Object,
+                Kind::Tls,
+            ],
+            |k| k.as_str(),
+        );
+        check(&[Binding::Global, Binding::Unique, Binding::Weak], |b| {
+            b.as_str()
+        });
+        check(&[Visibility::Default, Visibility::Protected], |v| {
+            v.as_str()
+        });
+        check(
+            &[
+                Region::Abs,
+                Region::Common,
+                Region::Data,
+                Region::DataNamedRelro,
+                Region::Relro,
+                Region::RelroOther,
+                Region::RelroWritableSegment,
+                Region::RelroOtherWritableSegment,
+                Region::Rodata,
+                Region::RodataInWritable,
+                Region::Text,
+                Region::Tls,
+            ],
+            |r| r.as_str(),
+        );
     }
 }

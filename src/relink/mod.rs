@@ -53,9 +53,16 @@ pub struct MappingCount {
     pub occurrences: u64,
 }
 
-/// What a relink did.
+/// The `schema` field of relink JSON.
+pub const SCHEMA: &str = "abicut-relink";
+/// The relink JSON version this build writes.
+pub const VERSION: u32 = 1;
+
+/// What a relink did; `relink --json` prints it as it is.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Summary {
+    pub schema: &'static str,
+    pub version: u32,
     pub files: u64,
     pub directories: u64,
     pub symlinks: u64,
@@ -63,6 +70,31 @@ pub struct Summary {
     pub files_rewritten: u64,
     pub files_hardlinked: u64,
     pub mappings: Vec<MappingCount>,
+}
+
+impl Summary {
+    /// The summary for people: one line for the copy from `src` to `dest`, then one per
+    /// mapping with its occurrences.
+    pub fn to_text(&self, src: &Path, dest: &Path) -> String {
+        let mut out = format!(
+            "relinked {} -> {}: {} files ({} bytes, {} rewritten, {} hard-linked), {} symlinks, {} directories\n",
+            src.display(),
+            dest.display(),
+            self.files,
+            self.bytes,
+            self.files_rewritten,
+            self.files_hardlinked,
+            self.symlinks,
+            self.directories
+        );
+        for m in &self.mappings {
+            out.push_str(&format!(
+                "  {} -> {}: {} occurrences\n",
+                m.from, m.to, m.occurrences
+            ));
+        }
+        out
+    }
 }
 
 /// Receives progress; the library never draws anything itself.
@@ -373,6 +405,8 @@ impl Job<'_> {
     fn summary(&self, entries: &[Entry], maps: &[Mapping]) -> Summary {
         let count = |f: fn(&Entry) -> bool| entries.iter().filter(|e| f(e)).count() as u64;
         Summary {
+            schema: SCHEMA,
+            version: VERSION,
             files: count(|e| matches!(e, Entry::File { .. } | Entry::HardLink { .. })),
             directories: count(|e| matches!(e, Entry::Dir { .. })) + 1,
             symlinks: count(|e| matches!(e, Entry::Symlink { .. })),

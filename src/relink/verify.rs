@@ -37,6 +37,12 @@ pub struct Options {
     pub installed_at: Option<PathBuf>,
     /// A foreign architecture's root, as qemu-user's `-L`.
     pub sysroot: Option<PathBuf>,
+    /// A single file given as the tree must be a sound ELF object: `abicut verify notes.txt`
+    /// or of a truncated library is a mistake to report as an error, while a relinked
+    /// output that is one script has simply nothing to load. With `forbid`, a file that is
+    /// not ELF is still searched for references (a Nix output may be one script). In a
+    /// directory, files that are not ELF are skipped and a damaged ELF file is a problem.
+    pub require_elf: bool,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
@@ -51,6 +57,22 @@ pub enum Kind {
     ForbiddenReference,
     /// A library's unversioned import that only the program loading it can define.
     OwedByProgram,
+}
+
+impl Kind {
+    /// The JSON name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::InvalidElf => "invalid-elf",
+            Kind::MissingInterpreter => "missing-interpreter",
+            Kind::MissingLibrary => "missing-library",
+            Kind::MissingVersion => "missing-version",
+            Kind::MissingSymbol => "missing-symbol",
+            Kind::WrongVersion => "wrong-version",
+            Kind::ForbiddenReference => "forbidden-reference",
+            Kind::OwedByProgram => "owed-by-program",
+        }
+    }
 }
 
 /// One problem, naming the file and (where it applies) the library, symbol and version.
@@ -69,8 +91,16 @@ pub struct Problem {
     pub detail: String,
 }
 
+/// The `schema` field of verify JSON.
+pub const SCHEMA: &str = "abicut-verify";
+/// The verify JSON version this build writes.
+pub const VERSION: u32 = 1;
+
+/// What `verify` found; `verify --json` prints it as it is.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    pub schema: &'static str,
+    pub version: u32,
     pub files: usize,
     pub elf_objects: usize,
     pub problems: Vec<Problem>,
@@ -83,6 +113,27 @@ impl Report {
     pub fn ok(&self) -> bool {
         self.problems.is_empty()
     }
+
+    /// The report for people: one line per problem, then per owed import (a note), then
+    /// the totals for `tree`, the path as the user gave it.
+    pub fn to_text(&self, tree: &Path) -> String {
+        let mut out = String::new();
+        for p in &self.problems {
+            out.push_str(&format!("{}: {}\n", p.file.display(), p.detail));
+        }
+        for p in &self.owed {
+            out.push_str(&format!("note: {}: {}\n", p.file.display(), p.detail));
+        }
+        out.push_str(&format!(
+            "{}: {} files, {} ELF objects, {} problems, {} imports owed by programs\n",
+            tree.display(),
+            self.files,
+            self.elf_objects,
+            self.problems.len(),
+            self.owed.len()
+        ));
+        out
+    }
 }
 
 pub fn verify(given: &Path, opts: &Options) -> Result<Report> {
@@ -90,6 +141,9 @@ pub fn verify(given: &Path, opts: &Options) -> Result<Report> {
     // One spelling of every path, so that the loader's lookups meet the files parsed here.
     let tree = &fs::canonicalize(given).map_err(|e| Error::io(given, e))?;
     let listing = list(tree)?;
+    if opts.require_elf && listing.files.first().is_some_and(|f| f == tree) {
+        require_elf(given, !forbid.is_empty())?;
+    }
     let scanned: Vec<Scanned> = listing
         .files
         .par_iter()
@@ -130,6 +184,8 @@ pub fn verify(given: &Path, opts: &Options) -> Result<Report> {
         .partition(|p| p.kind == Kind::OwedByProgram);
     problems.extend(found);
     Ok(Report {
+        schema: SCHEMA,
+        version: VERSION,
         files: listing.files.len(),
         elf_objects,
         problems: as_given(problems, tree, given),
@@ -151,6 +207,21 @@ fn as_given(mut problems: Vec<Problem>, tree: &Path, given: &Path) -> Vec<Proble
     problems.sort();
     problems.dedup();
     problems
+}
+
+/// Refuses a file that is not a sound ELF object, naming it and the cause; one that is not
+/// ELF at all passes when it is to be searched for forbidden references.
+fn require_elf(file: &Path, searched: bool) -> Result<()> {
+    let bytes = fs::read(file).map_err(|e| Error::io(file, e))?;
+    match (deps::is_elf(&bytes), bytes.is_empty()) {
+        (true, _) => deps::read(file, &bytes).map(drop),
+        (false, _) if searched => Ok(()),
+        (false, true) => Err(Error::invalid(file, "empty file, not an ELF object")),
+        (false, false) => Err(Error::invalid(
+            file,
+            "not an ELF object (no \\x7fELF magic)",
+        )),
+    }
 }
 
 struct Listing {
@@ -247,17 +318,21 @@ fn scan(file: &Path, forbid: &Forbidden) -> Result<Scanned> {
     if deps::is_elf(&bytes) {
         match deps::read(file, &bytes) {
             Ok(d) => out.deps = Some(d),
-            Err(e) => out.problems.push(problem(
-                file,
-                Kind::InvalidElf,
-                None,
-                None,
-                None,
-                e.to_string(),
-            )),
+            Err(e) => {
+                out.problems
+                    .push(problem(file, Kind::InvalidElf, None, None, None, reason(e)))
+            }
         }
     }
     Ok(out)
+}
+
+/// What is wrong with a file, without its path: a problem names the file already.
+fn reason(err: Error) -> String {
+    match err {
+        Error::Invalid { reason, .. } => reason,
+        other => other.to_string(),
+    }
 }
 
 fn problem(
@@ -588,4 +663,26 @@ fn unbound(
         import.version.as_deref(),
         detail,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Kind;
+
+    /// The text a problem's kind goes by is its JSON name.
+    #[test]
+    fn as_str_is_the_json_name() {
+        for k in [
+            Kind::InvalidElf,
+            Kind::MissingInterpreter,
+            Kind::MissingLibrary,
+            Kind::MissingVersion,
+            Kind::MissingSymbol,
+            Kind::WrongVersion,
+            Kind::ForbiddenReference,
+            Kind::OwedByProgram,
+        ] {
+            assert_eq!(serde_json::to_value(k).ok(), Some(k.as_str().into()));
+        }
+    }
 }
