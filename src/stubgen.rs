@@ -67,7 +67,21 @@ pub fn load(path: &Path, options: &Options) -> Result<Interface> {
 /// [`load`], with the dependencies' parses cached in `resolver` (a batch, or the libraries
 /// of one interface tree, share one).
 pub fn load_with(path: &Path, options: &Options, resolver: &Resolver) -> Result<Interface> {
-    let mut iface = parse(path)?;
+    load_source_with(path, options, resolver).map(|(iface, _)| iface)
+}
+
+/// [`load`], also saying which format the file was in ([`Format::Elf`] for a library or a
+/// stub), for reports that must say what that format could not carry.
+pub fn load_source(path: &Path, options: &Options) -> Result<(Interface, Format)> {
+    load_source_with(path, options, &Resolver::default())
+}
+
+fn load_source_with(
+    path: &Path,
+    options: &Options,
+    resolver: &Resolver,
+) -> Result<(Interface, Format)> {
+    let (mut iface, format) = parse(path)?;
     if !options.exact {
         let provided = match options.imports {
             Imports::Owed => resolver.defined_names(path, &options.lib_path),
@@ -75,19 +89,24 @@ pub fn load_with(path: &Path, options: &Options, resolver: &Resolver) -> Result<
         };
         iface.normalize(&|name| provided.contains(name));
     }
-    Ok(iface)
+    Ok((iface, format))
 }
 
-fn parse(path: &Path) -> Result<Interface> {
+fn parse(path: &Path) -> Result<(Interface, Format)> {
     let bytes = crate::fsx::map(path)?;
-    let reason = match bytes.first() {
-        Some(b'{') => Interface::from_json(&bytes),
-        Some(b'-') if bytes.starts_with(b"--- !ifs-v1") => std::str::from_utf8(&bytes)
-            .map_err(|_| "llvm-ifs text is not UTF-8".to_string())
-            .and_then(ifs::parse),
-        _ => crate::elf::read::read_bytes(&bytes),
+    let (reason, format) = match bytes.first() {
+        Some(b'{') => (Interface::from_json(&bytes), Format::Json),
+        Some(b'-') if bytes.starts_with(b"--- !ifs-v1") => (
+            std::str::from_utf8(&bytes)
+                .map_err(|_| "llvm-ifs text is not UTF-8".to_string())
+                .and_then(ifs::parse),
+            Format::Ifs,
+        ),
+        _ => (crate::elf::read::read_bytes(&bytes), Format::Elf),
     };
-    reason.map_err(|reason| Error::invalid(path, reason))
+    reason
+        .map(|iface| (iface, format))
+        .map_err(|reason| Error::invalid(path, reason))
 }
 
 /// Renders an interface in `format`.

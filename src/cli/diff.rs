@@ -4,7 +4,7 @@ use super::args::Headers;
 use super::exit;
 use super::out::{self, out};
 use abicut::diff::{self, Verdict};
-use abicut::{stubgen, tree};
+use abicut::tree;
 use anyhow::bail;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -37,12 +37,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let new = tree::read(&args.new, headers)?;
             diff::trees(&old, &new, headers)
         }
-        (false, false) => {
-            let options = stubgen::Options::default();
-            let old = stubgen::load(&args.old, &options)?;
-            let new = stubgen::load(&args.new, &options)?;
-            diff::interfaces(&old, &new)
-        }
+        (false, false) => diff::libraries(&args.old, &args.new)?,
         _ => bail!("compare two interface trees (directories) or two libraries, not one of each"),
     };
     if args.json {

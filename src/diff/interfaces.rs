@@ -1,12 +1,36 @@
 //! The diff of two library interfaces: symbols, version nodes, and the file-level facts.
 
 use super::{Change, Reason, Report};
-use crate::iface::{FileClass, Interface, Symbol};
+use crate::error::Result;
+use crate::iface::{FileClass, Interface, Symbol, ifs};
+use crate::stubgen::{self, Format};
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 /// Diff of two library interfaces.
 pub fn interfaces(old: &Interface, new: &Interface) -> Report {
     Report::from_changes(interface_changes(old, new, ""))
+}
+
+/// Diff of two files `stubgen` reads (libraries, stubs, canonical JSON, llvm-ifs text), each
+/// taken as its default interface. When a side is llvm-ifs text, the report notes what IFS
+/// cannot carry of the other side, since those differences come from the format.
+pub fn libraries(old: &Path, new: &Path) -> Result<Report> {
+    let options = stubgen::Options::default();
+    let (old_iface, old_format) = stubgen::load_source(old, &options)?;
+    let (new_iface, new_format) = stubgen::load_source(new, &options)?;
+    let mut report = interfaces(&old_iface, &new_iface);
+    for (path, format, other) in [(old, old_format, &new_iface), (new, new_format, &old_iface)] {
+        let lost = ifs::not_carried(other);
+        if format == Format::Ifs && !lost.is_empty() {
+            report.notes.push(format!(
+                "{} is llvm-ifs text, which cannot carry {}",
+                path.display(),
+                lost.join(", ")
+            ));
+        }
+    }
+    Ok(report)
 }
 
 pub(super) fn interface_changes(old: &Interface, new: &Interface, prefix: &str) -> Vec<Change> {

@@ -12,7 +12,7 @@ use serde::Serialize;
 mod interfaces;
 mod trees;
 
-pub use interfaces::interfaces;
+pub use interfaces::{interfaces, libraries};
 pub use trees::trees;
 
 /// How bad a change is, in increasing order.
@@ -162,6 +162,10 @@ pub struct Report {
     pub version: u32,
     pub verdict: Verdict,
     pub changes: Vec<Change>,
+    /// What the reader should know to read the changes: for an llvm-ifs side, what IFS
+    /// cannot carry, so those differences are the format's loss, not the library's change.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl Report {
@@ -169,6 +173,9 @@ impl Report {
     /// unified diff when `patches` is set. Words are the JSON names, so the two cannot drift.
     pub fn to_text(&self, patches: bool) -> String {
         let mut out = format!("{}\n", self.verdict.as_str());
+        for note in &self.notes {
+            out.push_str(&format!("note: {note}\n"));
+        }
         for change in &self.changes {
             out.push_str(&format!(
                 "  {:<10} {}: {}",
@@ -205,6 +212,7 @@ impl Report {
             version: VERSION,
             verdict,
             changes,
+            notes: Vec::new(),
         }
     }
 }

@@ -7,10 +7,10 @@
 //! (`# abicut-version: VER parents P... flags N`), so a library and its own IFS diff as
 //! identical when nothing else is lost; symbols are listed in `.dynsym` order, which the
 //! reader keeps. What IFS cannot carry at all (data alignment and regions, alias groups,
-//! protected visibility, arch sections, link warnings,
-//! imports' providers) is named, with counts, in a leading comment when the interface has
-//! any, and gets conservative defaults on the way in: IFS is for exchange, the canonical
-//! JSON is the interface.
+//! `STB_GNU_UNIQUE` binding, protected visibility, arch sections, link warnings, imports'
+//! providers) is named, with counts, in a leading comment when the interface has any, and
+//! in `abicut diff`'s notes when one side is IFS text; it gets conservative defaults on the
+//! way in: IFS is for exchange, the canonical JSON is the interface.
 
 use super::{
     Binding, FileClass, Import, Interface, Kind, Region, SCHEMA_VERSION, Symbol, VersionDef,
@@ -89,8 +89,9 @@ pub fn render(iface: &Interface) -> String {
 /// The comment that carries a version definition's parents and flags.
 const VERSION_COMMENT: &str = "abicut-version:";
 
-/// What of `iface` the IFS text loses, with counts, for the leading comment.
-fn not_carried(iface: &Interface) -> Vec<String> {
+/// What of `iface` the IFS text loses, with counts: the leading comment of rendered IFS,
+/// and the note of a diff against IFS text.
+pub fn not_carried(iface: &Interface) -> Vec<String> {
     let mut lost = Vec::new();
     let mut count = |n: usize, what: &str| {
         if n > 0 {
@@ -108,6 +109,14 @@ fn not_carried(iface: &Interface) -> Vec<String> {
         .filter_map(|s| s.alias_of.as_deref())
         .collect();
     count(groups.len(), "alias groups");
+    count(
+        iface
+            .symbols
+            .iter()
+            .filter(|s| s.binding == Binding::Unique)
+            .count(),
+        "unique symbols (read back as global)",
+    );
     count(
         iface
             .symbols
