@@ -45,10 +45,16 @@ pub fn map(path: &Path) -> Result<memmap2::Mmap> {
 /// gets mode 0644 whatever the umask, so stubs and plans stay readable to the other users
 /// of a shared machine or builder.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_mode(path, bytes, 0o644)
+}
+
+/// [`write_atomic`] with the file's mode given (an edited ELF file keeps its input's), set
+/// before the rename so the file never appears with another.
+pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let staging = Staging::new(path)?;
     let mut file = fs::File::create_new(staging.path()).map_err(|e| Error::io(path, e))?;
     file.write_all(bytes).map_err(|e| Error::io(path, e))?;
-    file.set_permissions(fs::Permissions::from_mode(0o644))
+    file.set_permissions(fs::Permissions::from_mode(mode & 0o7777))
         .map_err(|e| Error::io(path, e))?;
     file.sync_all().map_err(|e| Error::io(path, e))?;
     drop(file);

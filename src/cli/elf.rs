@@ -3,6 +3,7 @@
 use super::out::outln;
 use abicut::elf::edit::{Edit, ElfFile};
 use anyhow::{Context, Result, bail};
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -95,8 +96,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
             match &args.output {
                 Some(out) => {
                     let bytes = ElfFile::read(file)?.edit(&edits)?;
-                    abicut::fsx::write_atomic(out, &bytes)?;
-                    copy_mode(file, out)?;
+                    let mode = std::fs::metadata(file)
+                        .with_context(|| file.display().to_string())?
+                        .permissions()
+                        .mode();
+                    abicut::fsx::write_atomic_mode(out, &bytes, mode)?;
                 }
                 None => abicut::elf::edit::edit_file(file, &edits)?,
             }
@@ -110,13 +114,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn copy_mode(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
-    let perms = std::fs::metadata(from)
-        .with_context(|| from.display().to_string())?
-        .permissions();
-    std::fs::set_permissions(to, perms).with_context(|| to.display().to_string())
 }
 
 fn print_queries(args: &Args, elf: &ElfFile) -> Result<()> {
