@@ -8,11 +8,13 @@
 
 use crate::error::{Error, Result};
 use serde::de::DeserializeOwned;
+use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Reads a whole file, refusing directories with an error that says so (std's message
@@ -158,8 +160,7 @@ impl Staging {
             }
             Err(e) => return Err(Error::io(parent, e)),
         }
-        let prefix = format!(".{}.abicut-", name.to_string_lossy());
-        remove_stale(parent, &prefix);
+        remove_stale(parent);
         static SEQ: AtomicU64 = AtomicU64::new(0);
         let seq = SEQ.fetch_add(1, Ordering::Relaxed);
         let mut staged = OsString::from(".");
@@ -224,23 +225,37 @@ fn cannot_write(dest: &Path, dir: &Path, why: &str) -> Error {
     )
 }
 
-/// Removes what killed runs for the same destination left beside it: staging entries whose
-/// process no longer exists. Best effort: a failure here only leaves garbage, as before.
-fn remove_stale(parent: &Path, prefix: &str) {
+/// Removes what killed runs left in `parent`: staging entries (`.<name>.abicut-<pid>-<n>`)
+/// whose process no longer exists. Once per directory and process, so writing many files
+/// into one directory (`stubgen --out-dir`) reads it once; a run killed since is cleaned
+/// up by the next one. Best effort: a failure here only leaves garbage.
+fn remove_stale(parent: &Path) {
+    static SCANNED: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+    let first = SCANNED
+        .lock()
+        .is_ok_and(|mut scanned| scanned.insert(parent.to_path_buf()));
+    if !first {
+        return;
+    }
     let Ok(entries) = fs::read_dir(parent) else {
         return;
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(prefix)) else {
-            continue;
-        };
-        let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
-        let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
-        if pid.is_some() && !alive {
+        if staging_pid(&name).is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
             let _ = remove_any(&entry.path());
         }
     }
+}
+
+/// The process that made a staging entry, from its name.
+fn staging_pid(name: &std::ffi::OsStr) -> Option<u32> {
+    let (head, tail) = name.to_str()?.rsplit_once(".abicut-")?;
+    let (pid, seq) = tail.split_once('-')?;
+    seq.parse::<u64>().ok()?;
+    (head.len() > 1 && head.starts_with('.'))
+        .then(|| pid.parse().ok())
+        .flatten()
 }
 
 /// Removes a file or a tree, making read-only directories writable first (relinked
@@ -388,11 +403,17 @@ mod tests {
         fs::create_dir_all(dead.join("sub")).unwrap();
         set_mode(&dead.join("sub"), 0o555).unwrap();
         fs::create_dir(&live).unwrap();
+        let other_dead = dir.path().join(".other.abicut-4294967295-3");
+        let not_staging = dir.path().join("notes.abicut-4294967295-0");
+        fs::write(&other_dead, "x").unwrap();
+        fs::write(&not_staging, "x").unwrap();
         let staging = Staging::new(&dest).unwrap();
         assert!(
             !dead.exists(),
             "a killed run's staging directory is removed"
         );
+        assert!(!other_dead.exists(), "whatever its destination");
+        assert!(not_staging.exists(), "a name staging never makes is kept");
         assert!(
             live.exists(),
             "a running process's staging directory is kept"
@@ -423,7 +444,11 @@ mod tests {
         staging.replace().unwrap();
         assert!(!dest.join("f").exists(), "replace does");
         let left: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
-        assert_eq!(left.len(), 2, "only out and the live leftover: {left:?}");
+        assert_eq!(
+            left.len(),
+            3,
+            "only out, notes and the live leftover: {left:?}"
+        );
     }
 
     #[test]

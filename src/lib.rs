@@ -7,12 +7,12 @@
 pub mod elf;
 pub mod error;
 pub mod fsx;
+pub mod graph;
 pub mod iface;
 pub mod relink;
+pub mod report;
 pub mod store;
 pub mod stubgen;
 pub mod tree;
 
 pub use error::{Error, Result};
-pub mod graph;
-pub mod report;

@@ -39,7 +39,7 @@ pub(super) fn list(dir: &Path) -> Result<Vec<(Vec<u8>, Raw)>> {
     Ok(out)
 }
 
-/// Loads a tree already on disk, as written by [`write`]: every file and symlink, nothing
+/// Loads a tree already on disk, as written by [`write()`]: every file and symlink, nothing
 /// transformed, classified by the same rule (so `--headers tokens` hashes the same files).
 pub fn read(dir: &Path, headers: HeaderMode) -> Result<Tree> {
     let meta = std::fs::metadata(dir).map_err(|e| Error::io(dir, e))?;

@@ -8,8 +8,14 @@
 //! first bytes that the README documents.
 //!
 //! The tree is built in memory ([`build`]), hashed ([`Tree::hash`]) and written beside its
-//! destination and renamed into place ([`write`]), so an interrupted run leaves no half tree.
+//! destination and renamed into place ([`write()`]), so an interrupted run leaves no half tree.
 //! [`read`] loads a tree already on disk, for `diff` and for checking a hash.
+//!
+//! One concern per file: `classify.rs` is the rule README documents; `links.rs` which
+//! symlinks are kept and which refused; `selfpaths.rs` the package's own paths (`--self`);
+//! `hash.rs` the Merkle hash; `disk.rs` reading and writing trees; `tokens.rs` the header
+//! normal form of `--headers tokens`. Store-path reading is shared with relink in
+//! [`crate::store`].
 
 mod classify;
 mod disk;
