@@ -308,7 +308,9 @@ impl Versioned {
         let found = declared.schema.as_ref();
         if found.and_then(|s| s.as_str()) != self.schema {
             let this = match found {
-                Some(serde_json::Value::String(s)) => format!("this is an {s} file"),
+                Some(serde_json::Value::String(s)) if s.starts_with("abicut-") => {
+                    format!("this is an {s} file")
+                }
                 Some(other) => format!("this file has schema {other}"),
                 None => "this file has no \"schema\" field".to_owned(),
             };
@@ -494,6 +496,12 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "g.json: this is an abicut-graph file, not plan JSON (schema \"abicut-plan\"); make one"
+        );
+        let err = parse(r#"{"schema":"other","version":1}"#).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("g.json: this file has schema \"other\", not plan JSON"),
+            "{err}"
         );
         let err = parse(r#"{"schema":"abicut-plan","version":2}"#).unwrap_err();
         assert_eq!(
