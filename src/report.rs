@@ -11,6 +11,7 @@
 //! ```
 
 use crate::error::{Error, Result};
+use crate::fsx::{self, Versioned};
 use crate::graph::plan::{PLAN_SCHEMA, PLAN_VERSION, PlanFile, PlanNode, Status};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -48,7 +49,9 @@ pub struct Cost {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Weights {
-    version: u32,
+    /// Checked by [`Versioned`] before the body is read; a field so that it is required.
+    #[serde(rename = "version")]
+    _version: u32,
     #[serde(default)]
     default: Option<Cost>,
     #[serde(default)]
@@ -57,18 +60,12 @@ pub struct Weights {
 
 impl Weights {
     pub fn load(path: &Path) -> Result<Weights> {
-        let bytes = crate::fsx::read(path)?;
-        let w: Weights = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::invalid(path, format!("malformed weights file: {e}")))?;
-        if w.version != 1 {
-            return Err(Error::invalid(
-                path,
-                format!(
-                    "weights version {} is not supported (expected 1)",
-                    w.version
-                ),
-            ));
-        }
+        let format = Versioned {
+            schema: None,
+            version: 1,
+            made_by: "`--weights` takes build and relink seconds per node (README, \"Planning\")",
+        };
+        let w: Weights = fsx::read_json(path, "weights file", Some(format))?;
         let bad = w
             .nodes
             .iter()
@@ -98,19 +95,12 @@ impl Weights {
 
 /// Reads a plan JSON file written by `relink-plan --json`.
 pub fn load_plan(path: &Path) -> Result<PlanFile> {
-    let bytes = crate::fsx::read(path)?;
-    let plan: PlanFile = serde_json::from_slice(&bytes)
-        .map_err(|e| Error::invalid(path, format!("malformed plan JSON: {e}")))?;
-    if plan.schema != PLAN_SCHEMA || plan.version != PLAN_VERSION {
-        return Err(Error::invalid(
-            path,
-            format!(
-                "not an abicut plan version {PLAN_VERSION} (schema {:?}, version {})",
-                plan.schema, plan.version
-            ),
-        ));
-    }
-    Ok(plan)
+    let format = Versioned {
+        schema: Some(PLAN_SCHEMA),
+        version: PLAN_VERSION as u64,
+        made_by: "`abicut relink-plan GRAPH --changed NAME --json` writes a plan",
+    };
+    fsx::read_json(path, "plan JSON", Some(format))
 }
 
 /// CPU time of a plan under the weights, in seconds.

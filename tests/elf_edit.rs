@@ -220,6 +220,29 @@ fn replace_needed_and_soname() {
     duct::cmd!(&ls, "--version").stdout_null().run().unwrap();
 }
 
+/// `--output FILE` writes the edited copy with the input's mode and leaves the input as it
+/// was.
+#[test]
+fn output_copy_keeps_the_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (prog, _) = fixture(tmp.path());
+    fs::set_permissions(&prog, fs::Permissions::from_mode(0o750)).unwrap();
+    let before = fs::read(&prog).unwrap();
+    let out = tmp.path().join("prog-edited");
+    let (p, o) = (prog.to_str().unwrap(), out.to_str().unwrap());
+    elf(&["--set-rpath", "/nowhere", "--output", o, p]);
+    assert_eq!(patchelf("--print-rpath", &out).trim(), "/nowhere");
+    assert_eq!(
+        fs::metadata(&out).unwrap().permissions().mode() & 0o7777,
+        0o750
+    );
+    assert_eq!(fs::read(&prog).unwrap(), before, "the input was changed");
+}
+
 #[test]
 fn interpreter_grows() {
     if !tools() {

@@ -562,9 +562,35 @@ fn assert_no_leftovers(dir: &Path) {
     let left: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name())
-        .filter(|n| n.to_string_lossy().starts_with(".abicut"))
+        .filter(|n| n.to_string_lossy().contains(".abicut-"))
         .collect();
     assert!(left.is_empty(), "temporary files left behind: {left:?}");
+}
+
+/// A killed `interface -o DIR` leaves its staging directory beside DIR; the next run for
+/// the same DIR removes it (its process is gone), and keeps a running process's.
+#[test]
+fn killed_runs_leftovers_are_removed() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("out");
+    std::fs::create_dir_all(out.join("include")).unwrap();
+    std::fs::write(out.join("include/a.h"), "int a;\n").unwrap();
+    // No process has the largest PID; this test's own process is alive.
+    let dead = work.path().join(".tree.abicut-4294967295-0");
+    let live = work
+        .path()
+        .join(format!(".tree.abicut-{}-0", std::process::id()));
+    std::fs::create_dir_all(dead.join("include")).unwrap();
+    std::fs::write(dead.join("include/half.h"), "int").unwrap();
+    std::fs::create_dir_all(&live).unwrap();
+    let tree = work.path().join("tree");
+    tree_hash(&out, &tree, &[]);
+    assert!(tree.join("include/a.h").is_file());
+    assert!(!dead.exists(), "a killed run's staging directory was left");
+    assert!(
+        live.exists(),
+        "a running process's staging directory was removed"
+    );
 }
 
 #[test]

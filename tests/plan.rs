@@ -431,13 +431,92 @@ fn cli_bad_inputs() {
         assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
         assert!(!out.exists(), "no output file after an error");
     }
-    let bad_plan = write(d, "notaplan.json", "{\"schema\": \"abicut-graph\"}");
+    let bad_plan = write(
+        d,
+        "badplan.json",
+        r#"{"schema": "abicut-plan", "version": 1}"#,
+    );
     let r = abicut(&["report", bad_plan.to_str().unwrap()]);
     assert_eq!(r.code, 3);
     assert!(
-        r.stderr.contains("notaplan.json: malformed plan JSON"),
+        r.stderr
+            .contains("badplan.json: malformed plan JSON: missing field"),
         "{}",
         r.stderr
+    );
+}
+
+/// A file of another abicut format says what it is and what was wanted, not that a field
+/// is unknown (issue 13, item 9: `report graph.json` said `unknown field 'version'`).
+#[test]
+fn cli_files_of_another_format_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let graph = diamond_file(d);
+    let g = graph.to_str().unwrap();
+    let r = abicut(&["report", g]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert_eq!(
+        r.stderr.trim_end(),
+        format!(
+            "abicut: {g}: this is an abicut-graph file, not plan JSON (schema \"abicut-plan\"); \
+             `abicut relink-plan GRAPH --changed NAME --json` writes a plan"
+        )
+    );
+    let plan = d.join("plan.json");
+    let p = plan.to_str().unwrap();
+    let r = abicut(&["relink-plan", g, "--changed", "libc", "--json", "-o", p]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = abicut(&["relink-plan", p, "--changed", "libc"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("{p}: this is an abicut-plan file, not graph JSON")),
+        "{}",
+        r.stderr
+    );
+    for flag in ["--weights", "--roles"] {
+        let args: Vec<&str> = if flag == "--weights" {
+            vec!["report", p, flag, p]
+        } else {
+            vec!["relink-plan", g, "--changed", "libc", flag, p]
+        };
+        let r = abicut(&args);
+        assert_eq!(r.code, 3, "{}", r.stderr);
+        assert!(
+            r.stderr
+                .contains(&format!("{p}: this is an abicut-plan file, not")),
+            "{flag}: {}",
+            r.stderr
+        );
+    }
+}
+
+/// `-o` into a directory that does not exist names the target and the missing directory,
+/// not the temporary file beside it, and exits 3 (issue 13, item 9).
+#[test]
+fn cli_output_into_a_missing_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let graph = diamond_file(dir.path());
+    let out = dir.path().join("no/such/plan.json");
+    let o = out.to_str().unwrap();
+    let r = abicut(&[
+        "relink-plan",
+        graph.to_str().unwrap(),
+        "--changed",
+        "libc",
+        "--json",
+        "-o",
+        o,
+    ]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let missing = dir.path().join("no/such");
+    assert_eq!(
+        r.stderr.trim_end(),
+        format!(
+            "abicut: {o}: cannot be written: the directory {} does not exist",
+            missing.display()
+        )
     );
 }
 
@@ -908,7 +987,7 @@ fn cli_interfaces_files_drive_the_cutoff() {
     assert_eq!(r.code, 3);
     assert!(
         r.stderr
-            .contains("bad.json: expected a JSON object mapping node names to interface hashes"),
+            .contains("bad.json: malformed interface-hash file (a JSON object mapping node names to interface hashes)"),
         "{}",
         r.stderr
     );

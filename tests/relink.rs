@@ -224,6 +224,46 @@ fn bad_mappings_write_nothing() {
     assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1);
 }
 
+/// A DEST that is SRC, lies inside it or holds it is refused, naming both paths, before
+/// anything is written (issue 13, item 11: `relink SRC SRC/inner` used to copy SRC into
+/// itself without a word, and `relink SRC/inner SRC` would delete SRC).
+#[test]
+fn dest_apart_from_src() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    write(&src.join("inner/f"), "x");
+    let before = snapshot(tmp.path());
+    let s = src.to_str().unwrap();
+    let inner = src.join("inner");
+    let cases = [
+        (s.to_owned(), format!("{s}/new"), "lies inside SRC"),
+        (s.to_owned(), format!("{s}/inner"), "lies inside SRC"),
+        (s.to_owned(), s.to_owned(), "is SRC"),
+        (s.to_owned(), format!("{s}/"), "is SRC"),
+        (
+            inner.to_str().unwrap().to_owned(),
+            s.to_owned(),
+            "holds SRC",
+        ),
+    ];
+    for (from, to, why) in cases {
+        let (code, stdout, stderr) = abicut(&["relink", &from, &to]);
+        assert_eq!(code, 3, "relink {from} {to}: {stderr}");
+        assert!(
+            stderr.contains(&format!("DEST {to} {why}"))
+                && stderr.contains(&format!("(SRC {from})"))
+                && stderr.contains("nothing written"),
+            "relink {from} {to}: {stderr}"
+        );
+        assert!(stdout.is_empty(), "{stdout}");
+        assert_eq!(
+            snapshot(tmp.path()),
+            before,
+            "relink {from} {to} wrote something"
+        );
+    }
+}
+
 /// Symlinks are copied as they are, wherever they point (relink never follows one), with
 /// mapped paths rewritten in their targets, relative ones that leave the tree included.
 #[test]

@@ -548,6 +548,29 @@ fn single_bad_input_writes_nothing() {
     );
 }
 
+/// `-o` into a directory that does not exist names the target and the missing directory,
+/// not the temporary file beside it (issue 13, item 9).
+#[test]
+fn output_into_a_missing_directory_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("no/such/dir/stub.so");
+    let lib = Path::new(SYSTEM).join("libz.so.1");
+    let result = duct::cmd!(abicut(), "stubgen", &lib, "-o", &out)
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .unwrap();
+    assert_eq!(result.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    let want = format!(
+        "abicut: {}: cannot be written: the directory {} does not exist",
+        out.display(),
+        out.parent().unwrap().display()
+    );
+    assert_eq!(stderr.trim_end(), want);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
 #[test]
 fn multicall_name_runs_stubgen() {
     let dir = tempfile::tempdir().unwrap();

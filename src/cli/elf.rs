@@ -5,6 +5,7 @@ use super::out::{self, outln};
 use abicut::elf::edit::{Edit, ElfFile};
 use abicut::elf::facts::{Facts, FactsFile};
 use anyhow::{Context, Result, bail};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -141,18 +142,14 @@ fn apply(file: &Path, output: Option<&Path>, edits: &[Edit]) -> Result<()> {
     match output {
         Some(out) => {
             let bytes = ElfFile::read(file)?.edit(edits)?;
-            abicut::fsx::write_atomic(out, &bytes)?;
-            copy_mode(file, out)
+            let mode = std::fs::metadata(file)
+                .with_context(|| file.display().to_string())?
+                .permissions()
+                .mode();
+            Ok(abicut::fsx::write_atomic_mode(out, &bytes, mode)?)
         }
         None => Ok(abicut::elf::edit::edit_file(file, edits)?),
     }
-}
-
-fn copy_mode(from: &Path, to: &Path) -> Result<()> {
-    let perms = std::fs::metadata(from)
-        .with_context(|| from.display().to_string())?
-        .permissions();
-    std::fs::set_permissions(to, perms).with_context(|| to.display().to_string())
 }
 
 fn print_queries(args: &Args, path: &Path, elf: &ElfFile) -> Result<()> {

@@ -19,6 +19,7 @@
 
 use super::{Graph, GraphBuilder, Node, Role};
 use crate::error::{Error, Result};
+use crate::fsx::{self, Versioned};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -27,6 +28,14 @@ use std::path::Path;
 pub const SCHEMA: &str = "abicut-graph";
 /// The only graph JSON version this build reads and writes.
 pub const VERSION: u32 = 1;
+
+/// What a graph JSON file declares.
+const FORMAT: Versioned = Versioned {
+    schema: Some(SCHEMA),
+    version: VERSION as u64,
+    made_by: "a graph is Nix derivation JSON (`nix derivation show -r`) or abicut graph \
+              JSON (README, \"Planning\")",
+};
 
 #[derive(Deserialize)]
 struct Probe {
@@ -68,23 +77,7 @@ pub fn looks_like_graph_json(bytes: &[u8]) -> bool {
 
 /// Parses graph JSON; errors give the line and column, or the node that is wrong.
 pub fn from_slice(path: &Path, bytes: &[u8]) -> Result<Graph> {
-    let file: GraphFile = serde_json::from_slice(bytes)
-        .map_err(|e| Error::invalid(path, format!("malformed graph JSON: {e}")))?;
-    if file.schema != SCHEMA {
-        return Err(Error::invalid(
-            path,
-            format!("schema is {:?}, expected {SCHEMA:?}", file.schema),
-        ));
-    }
-    if file.version != VERSION {
-        return Err(Error::invalid(
-            path,
-            format!(
-                "graph JSON version {} is not supported (this abicut reads version {VERSION})",
-                file.version
-            ),
-        ));
-    }
+    let file: GraphFile = fsx::parse_json(path, bytes, "graph JSON", Some(FORMAT))?;
     let edge_count = file.nodes.iter().map(|n| n.inputs.len()).sum();
     let mut b = GraphBuilder::with_capacity(file.nodes.len(), edge_count);
     for mut entry in file.nodes {

@@ -17,14 +17,17 @@
 //! for any run of characters and `?` for one. The first matching rule wins.
 
 use super::{Node, Role};
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::fsx::{self, Versioned};
 use serde::Deserialize;
 use std::path::Path;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Overrides {
-    version: u32,
+    /// Checked by [`Versioned`] before the body is read; a field so that it is required.
+    #[serde(rename = "version")]
+    _version: u32,
     rules: Vec<Rule>,
 }
 
@@ -43,18 +46,12 @@ fn any() -> String {
 
 impl Overrides {
     pub fn load(path: &Path) -> Result<Overrides> {
-        let bytes = crate::fsx::read(path)?;
-        let o: Overrides = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::invalid(path, format!("malformed role-override file: {e}")))?;
-        if o.version != 1 {
-            return Err(Error::invalid(
-                path,
-                format!(
-                    "role-override version {} is not supported (expected 1)",
-                    o.version
-                ),
-            ));
-        }
+        let format = Versioned {
+            schema: None,
+            version: 1,
+            made_by: "`--roles` takes role rules written by hand (README, \"Planning\")",
+        };
+        let o: Overrides = fsx::read_json(path, "role-override file", Some(format))?;
         Ok(o)
     }
 

@@ -14,7 +14,7 @@
 //! One pass over the nodes in topological order, looking at each edge once: linear time.
 
 use super::{Graph, Input, Node, Role};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
 use serde::{Deserialize, Serialize};
@@ -91,14 +91,10 @@ fn read_hashes(path: &Path) -> Result<HashMap<String, String>> {
         Wrapped { interfaces: HashMap<String, String> },
         Plain(HashMap<String, String>),
     }
-    let bytes = crate::fsx::read(path)?;
-    match serde_json::from_slice::<File>(&bytes) {
-        Ok(File::Wrapped { interfaces } | File::Plain(interfaces)) => Ok(interfaces),
-        Err(e) => Err(Error::invalid(
-            path,
-            format!("expected a JSON object mapping node names to interface hashes: {e}"),
-        )),
-    }
+    let what = "interface-hash file (a JSON object mapping node names to interface hashes)";
+    let (File::Wrapped { interfaces } | File::Plain(interfaces)) =
+        crate::fsx::read_json(path, what, None)?;
+    Ok(interfaces)
 }
 
 /// What reruns for one derivation.

@@ -4,11 +4,11 @@
 //! for content-addressed derivations), so every pair must be the same length.
 
 use crate::error::{Error, Result};
-use aho_corasick::{AhoCorasick, MatchKind};
+use crate::store::{self, Replacer};
+use aho_corasick::AhoCorasick;
 use std::path::Path;
 
-/// The characters of Nix's base-32 alphabet (no `e`, `o`, `t`, `u`).
-const NIX_BASE32: &[u8] = b"0123456789abcdfghijklmnpqrsvwxyz";
+pub use crate::store::is_nix_hash;
 
 /// One same-length replacement.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,11 +55,6 @@ fn check_side(side: &str) -> Result<()> {
     }
 }
 
-/// True for a bare store hash: 32 characters of the nix-base32 alphabet.
-pub fn is_nix_hash(s: &str) -> bool {
-    s.len() == 32 && s.bytes().all(|b| NIX_BASE32.contains(&b))
-}
-
 /// Reads a mapping file: one `FROM=TO` (or `FROM TO`) per line, `#` comments and blank lines ignored.
 pub fn read_map_file(path: &Path) -> Result<Vec<Mapping>> {
     let bytes = crate::fsx::read(path)?;
@@ -92,39 +87,29 @@ pub fn check_consistent(maps: &[Mapping]) -> Result<()> {
     Ok(())
 }
 
-/// All mappings compiled into one automaton, so each file is scanned once whatever the
-/// number of mappings.
-pub struct Rewriter {
-    ac: Option<AhoCorasick>,
-    to: Vec<Vec<u8>>,
-}
+/// All mappings compiled into one [`Replacer`], so each file is scanned once whatever the
+/// number of mappings. Every mapping keeps its length ([`Mapping::new`]), so changes are
+/// patched in place.
+pub struct Rewriter(Replacer);
 
 impl Rewriter {
     pub fn new(maps: &[Mapping]) -> Result<Rewriter> {
-        let to = maps.iter().map(|m| m.to.as_bytes().to_vec()).collect();
-        let ac = if maps.is_empty() {
-            None
-        } else {
-            Some(automaton(maps.iter().map(|m| m.from.as_bytes()))?)
-        };
-        Ok(Rewriter { ac, to })
+        let pairs = maps.iter().map(|m| (m.from.as_bytes(), m.to.as_bytes()));
+        Ok(Rewriter(Replacer::new(pairs)?))
     }
 
     pub fn patterns(&self) -> usize {
-        self.to.len()
+        self.0.patterns()
     }
 
     /// Finds every occurrence in `bytes` (one scan for all mappings), adding to `counts`
     /// (one per mapping) and returning those that change bytes: (offset, mapping index).
     pub fn find(&self, bytes: &[u8], counts: &mut [u64]) -> Vec<(usize, usize)> {
-        let Some(ac) = &self.ac else {
-            return Vec::new();
-        };
         let mut changes = Vec::new();
-        for m in ac.find_iter(bytes) {
+        for m in self.0.find_iter(bytes) {
             let pid = m.pattern().as_usize();
             counts[pid] += 1;
-            if bytes[m.start()..m.end()] != self.to[pid][..] {
+            if bytes[m.range()] != *self.0.replacement(pid) {
                 changes.push((m.start(), pid));
             }
         }
@@ -133,13 +118,13 @@ impl Rewriter {
 
     /// The replacement bytes of mapping `pid`.
     pub fn replacement(&self, pid: usize) -> &[u8] {
-        &self.to[pid]
+        self.0.replacement(pid)
     }
 
     /// Applies changes found by [`Rewriter::find`] to `buf`.
     pub fn apply(&self, buf: &mut [u8], changes: &[(usize, usize)]) {
         for &(at, pid) in changes {
-            let to = &self.to[pid];
+            let to = self.0.replacement(pid);
             buf[at..at + to.len()].copy_from_slice(to);
         }
     }
@@ -156,7 +141,7 @@ impl Forbidden {
         let ac = if paths.is_empty() {
             None
         } else {
-            Some(automaton(paths.iter().map(|p| p.as_bytes()))?)
+            Some(store::automaton(paths.iter().map(|p| p.as_bytes()))?)
         };
         Ok(Forbidden {
             ac,
@@ -173,13 +158,6 @@ impl Forbidden {
         let m = self.ac.as_ref()?.find(bytes)?;
         Some(&self.names[m.pattern().as_usize()])
     }
-}
-
-fn automaton<'a>(pats: impl Iterator<Item = &'a [u8]>) -> Result<AhoCorasick> {
-    AhoCorasick::builder()
-        .match_kind(MatchKind::LeftmostLongest)
-        .build(pats)
-        .map_err(|e| Error::Usage(format!("cannot build the pattern automaton: {e}")))
 }
 
 #[cfg(test)]

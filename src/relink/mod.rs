@@ -10,6 +10,7 @@ pub mod mapping;
 pub mod verify;
 
 use crate::error::{Error, Result};
+use crate::fsx::{self, Staging};
 use mapping::{Forbidden, Mapping, Rewriter};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -146,6 +147,8 @@ pub fn relink(src: &Path, dest: &Path, opts: &Options, progress: &dyn Progress) 
         hardlinked: AtomicU64::new(0),
     };
     let src_meta = fs::symlink_metadata(src).map_err(|e| Error::io(src, e))?;
+    let staging = Staging::new(dest)?;
+    check_apart(src, dest)?;
     let entries = if src_meta.is_dir() {
         walk(src)?
     } else if src_meta.is_file() {
@@ -160,18 +163,18 @@ pub fn relink(src: &Path, dest: &Path, opts: &Options, progress: &dyn Progress) 
             "SRC must be a directory or a regular file",
         ));
     };
-    let staging = Staging::new(dest)?;
+    let out = staging.path();
     if src_meta.is_dir() {
-        fs::create_dir(&staging.path).map_err(|e| Error::io(&staging.path, e))?;
+        fs::create_dir(out).map_err(|e| Error::io(out, e))?;
     }
-    job.build(&entries, &staging.path, progress)?;
+    job.build(&entries, out, progress)?;
     if src_meta.is_dir() {
-        set_mode(&staging.path, src_meta.permissions().mode())?;
+        fsx::set_mode(out, src_meta.permissions().mode())?;
     }
     if let Some(v) = &opts.verify {
-        check(&staging.path, dest, v, &opts.forbid)?;
+        check(out, dest, v, &opts.forbid)?;
     }
-    staging.commit(dest)?;
+    staging.replace()?;
     Ok(job.summary(&entries, &opts.mappings))
 }
 
@@ -207,12 +210,30 @@ fn check(staged: &Path, dest: &Path, v: &verify::Options, forbid: &[String]) -> 
     ))
 }
 
+/// Refuses a DEST that is SRC, lies inside it (the copy would land in the tree being
+/// copied) or holds it (replacing DEST would delete SRC), before anything is written.
+fn check_apart(src: &Path, dest: &Path) -> Result<()> {
+    let src_abs = fs::canonicalize(src).map_err(|e| Error::io(src, e))?;
+    let dest_abs = final_path(dest)?;
+    let why = if dest_abs == src_abs {
+        "is SRC: relink would replace the tree it reads"
+    } else if dest_abs.starts_with(&src_abs) {
+        "lies inside SRC: the copy would land in the tree being copied"
+    } else if src_abs.starts_with(&dest_abs) {
+        "holds SRC: replacing DEST would delete SRC"
+    } else {
+        return Ok(());
+    };
+    Err(Error::Usage(format!(
+        "DEST {} {why} (SRC {}); nothing written, give a DEST outside SRC",
+        dest.display(),
+        src.display()
+    )))
+}
+
 /// DEST as the loader will see it: absolute, its parent without symlinks.
 fn final_path(dest: &Path) -> Result<PathBuf> {
-    let parent = match dest.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let parent = fsx::parent_dir(dest);
     let parent = fs::canonicalize(parent).map_err(|e| Error::io(parent, e))?;
     Ok(match dest.file_name() {
         Some(name) => parent.join(name),
@@ -274,7 +295,7 @@ impl Job<'_> {
         // Deepest first, so read-only directories are closed after their contents exist.
         for e in entries.iter().rev() {
             if let Entry::Dir { rel, mode } = e {
-                set_mode(&out.join(rel), *mode)?;
+                fsx::set_mode(&out.join(rel), *mode)?;
             }
         }
         Ok(())
@@ -335,7 +356,7 @@ impl Job<'_> {
             return Ok(());
         }
         fs::write(to, &*buf).map_err(|e| Error::io(to, e))?;
-        set_mode(to, mode)
+        fsx::set_mode(to, mode)
     }
 
     /// Large files: scanned through a mapping, copied by the kernel, patched in place.
@@ -371,7 +392,7 @@ impl Job<'_> {
             }
         }
         drop(output);
-        set_mode(to, mode)
+        fsx::set_mode(to, mode)
     }
 
     fn scan(&self, bytes: &[u8]) -> Vec<(usize, usize)> {
@@ -430,172 +451,54 @@ fn forbidden(file: &Path, what: &str) -> Error {
     Error::invalid(file, format!("still references forbidden path {what}"))
 }
 
-fn set_mode(path: &Path, mode: u32) -> Result<()> {
-    fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o7777))
-        .map_err(|e| Error::io(path, e))
-}
-
 /// Lists the tree under `root` (parents before children), refusing special files. Symlinks
 /// are listed with their targets as they are, never followed: relink copies a link (its
 /// mapped paths rewritten) wherever it points, inside the tree or out of it, so it cannot
-/// be led to read or write anything through one.
+/// be led to read or write anything through one. A file's second name (same inode) becomes
+/// a [`Entry::HardLink`] to its first.
 fn walk(root: &Path) -> Result<Vec<Entry>> {
     let mut out = Vec::new();
     let mut inodes: HashMap<(u64, u64), PathBuf> = HashMap::new();
-    let mut stack = vec![PathBuf::new()];
-    while let Some(dir) = stack.pop() {
-        let abs = root.join(&dir);
-        let mut names: Vec<_> = fs::read_dir(&abs)
-            .map_err(|e| Error::io(&abs, e))?
-            .map(|r| r.map(|d| d.file_name()))
-            .collect::<std::io::Result<_>>()
-            .map_err(|e| Error::io(&abs, e))?;
-        names.sort();
-        for name in names {
-            let rel = dir.join(&name);
-            let path = root.join(&rel);
-            let meta = fs::symlink_metadata(&path).map_err(|e| Error::io(&path, e))?;
-            let mode = meta.permissions().mode();
-            let ft = meta.file_type();
-            if ft.is_symlink() {
-                let target = fs::read_link(&path).map_err(|e| Error::io(&path, e))?;
-                out.push(Entry::Symlink { rel, target });
-            } else if ft.is_dir() {
-                out.push(Entry::Dir {
-                    rel: rel.clone(),
-                    mode,
-                });
-                stack.push(rel);
-            } else if ft.is_file() && meta.nlink() > 1 {
-                match inodes.entry((meta.dev(), meta.ino())) {
-                    std::collections::hash_map::Entry::Occupied(first) => {
-                        out.push(Entry::HardLink {
-                            rel,
-                            first: first.get().clone(),
-                        })
-                    }
-                    std::collections::hash_map::Entry::Vacant(slot) => {
-                        slot.insert(rel.clone());
-                        out.push(Entry::File {
-                            rel,
-                            mode,
-                            len: meta.len(),
-                        });
-                    }
-                }
-            } else if ft.is_file() {
-                out.push(Entry::File {
+    for walked in fsx::walk(root)? {
+        let fsx::Walked {
+            rel,
+            path,
+            meta,
+            target,
+        } = walked;
+        let mode = meta.permissions().mode();
+        let ft = meta.file_type();
+        if let Some(target) = target {
+            out.push(Entry::Symlink { rel, target });
+        } else if ft.is_dir() {
+            out.push(Entry::Dir { rel, mode });
+        } else if ft.is_file() && meta.nlink() > 1 {
+            match inodes.entry((meta.dev(), meta.ino())) {
+                std::collections::hash_map::Entry::Occupied(first) => out.push(Entry::HardLink {
                     rel,
-                    mode,
-                    len: meta.len(),
-                });
-            } else {
-                return Err(Error::invalid(
-                    &path,
-                    "special file (device, FIFO or socket) in a package output",
-                ));
+                    first: first.get().clone(),
+                }),
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(rel.clone());
+                    out.push(Entry::File {
+                        rel,
+                        mode,
+                        len: meta.len(),
+                    });
+                }
             }
+        } else if ft.is_file() {
+            out.push(Entry::File {
+                rel,
+                mode,
+                len: meta.len(),
+            });
+        } else {
+            return Err(Error::invalid(
+                &path,
+                "special file (device, FIFO or socket) in a package output",
+            ));
         }
     }
     Ok(out)
-}
-
-/// The temporary output beside DEST; removed on drop unless committed.
-struct Staging {
-    path: PathBuf,
-    committed: bool,
-}
-
-impl Staging {
-    fn new(dest: &Path) -> Result<Staging> {
-        let name = dest
-            .file_name()
-            .ok_or_else(|| Error::Usage(format!("DEST {} has no file name", dest.display())))?;
-        let parent = match dest.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let prefix = format!(".{}.abicut-", name.to_string_lossy());
-        remove_stale(parent, &prefix);
-        let mut tmp_name = std::ffi::OsString::from(".");
-        tmp_name.push(name);
-        static SEQ: AtomicU64 = AtomicU64::new(0);
-        let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-        tmp_name.push(format!(".abicut-{}-{seq}", std::process::id()));
-        let path = parent.join(tmp_name);
-        if fs::symlink_metadata(&path).is_ok() {
-            remove_any(&path)?;
-        }
-        Ok(Staging {
-            path,
-            committed: false,
-        })
-    }
-
-    /// Renames the finished output into place, replacing an existing DEST.
-    fn commit(mut self, dest: &Path) -> Result<()> {
-        let old = fs::symlink_metadata(dest).is_ok().then(|| {
-            let mut p = self.path.clone().into_os_string();
-            p.push(".old");
-            PathBuf::from(p)
-        });
-        if let Some(old) = &old {
-            fs::rename(dest, old).map_err(|e| Error::io(dest, e))?;
-        }
-        fs::rename(&self.path, dest).map_err(|e| Error::io(dest, e))?;
-        self.committed = true;
-        if let Some(old) = &old {
-            remove_any(old)?;
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Staging {
-    fn drop(&mut self) {
-        if !self.committed && fs::symlink_metadata(&self.path).is_ok() {
-            let _ = remove_any(&self.path);
-        }
-    }
-}
-
-/// Removes what killed runs for the same DEST left beside it: staging directories whose
-/// process no longer exists. Best effort: a failure here only leaves garbage, as before.
-fn remove_stale(parent: &Path, prefix: &str) {
-    let Ok(entries) = fs::read_dir(parent) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(prefix)) else {
-            continue;
-        };
-        let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
-        let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
-        if pid.is_some() && !alive {
-            let _ = remove_any(&entry.path());
-        }
-    }
-}
-
-/// Removes a file or a tree, making read-only directories writable first (relinked
-/// outputs keep the read-only modes of the Nix store).
-fn remove_any(path: &Path) -> Result<()> {
-    let meta = fs::symlink_metadata(path).map_err(|e| Error::io(path, e))?;
-    if !meta.is_dir() {
-        return fs::remove_file(path).map_err(|e| Error::io(path, e));
-    }
-    make_writable(path)?;
-    fs::remove_dir_all(path).map_err(|e| Error::io(path, e))
-}
-
-fn make_writable(dir: &Path) -> Result<()> {
-    set_mode(dir, 0o755)?;
-    for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-        let entry = entry.map_err(|e| Error::io(dir, e))?;
-        if entry.file_type().map_err(|e| Error::io(dir, e))?.is_dir() {
-            make_writable(&entry.path())?;
-        }
-    }
-    Ok(())
 }

@@ -149,7 +149,7 @@ pub fn verify(given: &Path, opts: &Options) -> Result<Report> {
         .par_iter()
         .map(|f| scan(f, &forbid))
         .collect::<Result<_>>()?;
-    let mut problems = symlink_problems(&listing.symlinks, &forbid)?;
+    let mut problems = symlink_problems(&listing.symlinks, &forbid);
     let mut moved = Vec::new();
     if let Some(at) = &opts.installed_at {
         moved.push((at.clone(), tree.to_path_buf()));
@@ -226,10 +226,12 @@ fn require_elf(file: &Path, searched: bool) -> Result<()> {
 
 struct Listing {
     files: Vec<PathBuf>,
-    symlinks: Vec<PathBuf>,
+    /// Each symlink and its target.
+    symlinks: Vec<(PathBuf, PathBuf)>,
 }
 
-/// Every regular file and symlink under `root` (not following symlinks).
+/// Every regular file, and every symlink with its target, under `root` (a file, or a
+/// directory walked without following symlinks), in path order.
 fn list(root: &Path) -> Result<Listing> {
     let meta = fs::metadata(root).map_err(|e| Error::io(root, e))?;
     let mut out = Listing {
@@ -240,33 +242,23 @@ fn list(root: &Path) -> Result<Listing> {
         out.files.push(root.to_path_buf());
         return Ok(out);
     }
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
-            let entry = entry.map_err(|e| Error::io(&dir, e))?;
-            let ft = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
-            if ft.is_dir() {
-                stack.push(entry.path());
-            } else if ft.is_file() {
-                out.files.push(entry.path());
-            } else if ft.is_symlink() {
-                out.symlinks.push(entry.path());
-            }
+    for walked in crate::fsx::walk(root)? {
+        if let Some(target) = walked.target {
+            out.symlinks.push((walked.path, target));
+        } else if walked.meta.is_file() {
+            out.files.push(walked.path);
         }
     }
-    out.files.sort();
-    out.symlinks.sort();
     Ok(out)
 }
 
 /// A symlink's target is a reference too: one into a forbidden path is reported.
-fn symlink_problems(links: &[PathBuf], forbid: &Forbidden) -> Result<Vec<Problem>> {
+fn symlink_problems(links: &[(PathBuf, PathBuf)], forbid: &Forbidden) -> Vec<Problem> {
     let mut out = Vec::new();
     if forbid.is_empty() {
-        return Ok(out);
+        return out;
     }
-    for link in links {
-        let target = fs::read_link(link).map_err(|e| Error::io(link, e))?;
+    for (link, target) in links {
         if let Some(bad) = forbid.find(target.as_os_str().as_bytes()) {
             out.push(problem(
                 link,
@@ -281,7 +273,7 @@ fn symlink_problems(links: &[PathBuf], forbid: &Forbidden) -> Result<Vec<Problem
             ));
         }
     }
-    Ok(out)
+    out
 }
 
 struct Scanned {
