@@ -401,6 +401,58 @@ fn i386_program_runs_after_edit() {
     assert!(patchelf("--print-needed", &exe).contains("libutil.so.1"));
 }
 
+/// Replacing or removing a DT_NEEDED entry the file does not have is an error that names the
+/// file and the entry, and nothing is written (patchelf only warns): a silent no-op would
+/// hide a relink that no longer does what it was written for.
+#[test]
+fn missing_needed_entry_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let prog = tmp.path().join("ls");
+    fs::copy("/usr/bin/ls", &prog).unwrap();
+    let p = prog.to_str().unwrap();
+    let before = fs::read(&prog).unwrap();
+    let out = tmp.path().join("out");
+    let o = out.to_str().unwrap();
+    let absent = "libnot-there.so.1";
+    let cases: [&[&str]; 3] = [
+        &["--replace-needed", absent, "libother.so.1"],
+        &["--remove-needed", absent],
+        // One present entry does not excuse the absent one.
+        &["--remove-needed", "libc.so.6", "--remove-needed", absent],
+    ];
+    for args in cases {
+        for target in [&[][..], &["--output", o][..]] {
+            let (code, stdout, stderr) = abicut(&[&["elf"], args, target, &[p]].concat());
+            assert_eq!(code, 3, "{args:?} {target:?}: {stderr}");
+            assert!(stdout.is_empty(), "{args:?}: {stdout}");
+            assert!(
+                stderr.contains(p) && stderr.contains(absent),
+                "{args:?}: {stderr}"
+            );
+            assert_eq!(fs::read(&prog).unwrap(), before, "{args:?}: file changed");
+            assert!(!out.exists(), "{args:?}: output written");
+        }
+    }
+    assert_eq!(
+        fs::read_dir(tmp.path()).unwrap().count(),
+        1,
+        "no temporary files left"
+    );
+}
+
+/// `--force-rpath` only qualifies `--set-rpath`; alone it would do nothing, so clap refuses it.
+#[test]
+fn force_rpath_needs_set_rpath() {
+    let tmp = tempfile::tempdir().unwrap();
+    let prog = tmp.path().join("ls");
+    fs::copy("/usr/bin/ls", &prog).unwrap();
+    let before = fs::read(&prog).unwrap();
+    let (code, _, stderr) = abicut(&["elf", "--force-rpath", prog.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--set-rpath"), "{stderr}");
+    assert_eq!(fs::read(&prog).unwrap(), before);
+}
+
 /// Overwrites `n` bytes at `off` (little-endian) in a copy of an x86_64 file.
 fn poke(bytes: &mut [u8], off: usize, n: usize, v: u64) {
     bytes[off..off + n].copy_from_slice(&v.to_le_bytes()[..n]);

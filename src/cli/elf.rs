@@ -15,7 +15,7 @@ pub struct Args {
     #[arg(long, value_name = "PATHS")]
     set_rpath: Option<String>,
     /// With --set-rpath: write DT_RPATH instead of DT_RUNPATH.
-    #[arg(long)]
+    #[arg(long, requires = "set_rpath")]
     force_rpath: bool,
     /// Remove DT_RPATH and DT_RUNPATH.
     #[arg(long)]

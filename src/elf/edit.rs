@@ -545,8 +545,19 @@ impl<'a> Plan<'a> {
         Ok(())
     }
 
+    /// Refuses a name the file does not need: patchelf only warns, but a build tool that
+    /// quietly does nothing hides a relink that no longer does what it was written for.
+    fn missing_needed(&self, name: &str, flag: &str) -> Error {
+        self.elf.bad(format!(
+            "{flag} {name}: the file has no DT_NEEDED entry {name}"
+        ))
+    }
+
     fn remove_needed(&mut self, name: &str) -> Result<()> {
         let names = self.strings_of(DT_NEEDED)?;
+        if !names.iter().any(|n| n == name) {
+            return Err(self.missing_needed(name, "--remove-needed"));
+        }
         let mut i = 0;
         self.dynamic.retain(|(t, _, _)| {
             if *t != DT_NEEDED {
@@ -640,7 +651,7 @@ impl<'a> Plan<'a> {
             .zip(&self.dynamic)
             .any(|(s, (t, _, _))| *t == DT_NEEDED && s == old)
         {
-            return Ok(());
+            return Err(self.missing_needed(old, "--replace-needed"));
         }
         let off = self.add_string(new)?;
         for (s, entry) in strs.iter().zip(self.dynamic.iter_mut()) {
