@@ -453,6 +453,36 @@ fn force_rpath_needs_set_rpath() {
     assert_eq!(fs::read(&prog).unwrap(), before);
 }
 
+/// An ELF32 file has 32-bit addresses: when no room is left below 4 GiB for the new
+/// segment, the edit is refused (it used to be written with its end wrapped past 4 GiB).
+#[test]
+fn elf32_new_segment_must_fit_below_4_gib() {
+    let sysroot = "/usr/i686-linux-gnu/lib";
+    if !have_path(sysroot) {
+        return;
+    }
+    let mut bytes = fs::read(format!("{sysroot}/libm.so.6")).unwrap();
+    let word = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+    let phoff = word(&bytes, 0x1c) as usize;
+    let phnum = u16::from_le_bytes(bytes[0x2c..0x2e].try_into().unwrap()) as usize;
+    let last_load = (0..phnum)
+        .map(|i| phoff + i * 32)
+        .rfind(|&o| word(&bytes, o) == 1)
+        .unwrap();
+    // Move the last PT_LOAD (vaddr and paddr) to just below 4 GiB.
+    let high = 0xffff_f000 - word(&bytes, last_load + 20);
+    bytes[last_load + 8..last_load + 12].copy_from_slice(&high.to_le_bytes());
+    bytes[last_load + 12..last_load + 16].copy_from_slice(&high.to_le_bytes());
+    let tmp = tempfile::tempdir().unwrap();
+    let so = tmp.path().join("high.so");
+    fs::write(&so, &bytes).unwrap();
+    let long = "/nix/store/00000000000000000000000000000000-a-runpath-longer-than-any-before/lib";
+    let (code, _, stderr) = abicut(&["elf", "--set-rpath", long, so.to_str().unwrap()]);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("no address space left"), "{stderr}");
+    assert_eq!(fs::read(&so).unwrap(), bytes);
+}
+
 /// Overwrites `n` bytes at `off` (little-endian) in a copy of an x86_64 file.
 fn poke(bytes: &mut [u8], off: usize, n: usize, v: u64) {
     bytes[off..off + n].copy_from_slice(&v.to_le_bytes()[..n]);

@@ -447,7 +447,7 @@ impl Files {
         }
         let meta = fs::metadata(now).map_err(|e| Error::io(now, e))?;
         let bytes = fs::read(now).map_err(|e| Error::io(now, e))?;
-        let object = if deps::is_elf(&bytes) {
+        let object = if crate::elf::is_elf(&bytes) {
             let deps = deps::read(now, &bytes)?;
             Some(Arc::new(Object {
                 file: now.to_path_buf(),

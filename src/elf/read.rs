@@ -7,6 +7,7 @@
 //! arch note/attribute sections. Everything is bounds-checked: bad input is an error that
 //! names the file, never a panic.
 
+use super::{FileType, arch, is_elf};
 use crate::iface::{
     ArchSection, Binding, FileClass, Import, Interface, Kind, NeededVersion, Region,
     SCHEMA_VERSION, Symbol, VersionDef, VersionNeed, Visibility,
@@ -57,7 +58,7 @@ impl<'a> Parsed<'a> {
         let header = goblin::elf::Elf::parse_header(bytes)
             .map_err(|e| format!("cannot parse ELF header: {e}"))?;
         let ctx = context(&header)?;
-        if header.e_type != header::ET_DYN {
+        if FileType::from(header.e_type) != FileType::Dynamic {
             return Err(format!(
                 "not a shared library (ELF type {}, expected ET_DYN)",
                 header::et_to_str(header.e_type)
@@ -360,11 +361,12 @@ impl<'a> Parsed<'a> {
     }
 
     /// The part of `st_value` that is interface: all of it for absolute and common symbols
-    /// (a common symbol's value is its alignment), the ISA bit of ARM functions.
+    /// (a common symbol's value is its alignment), the ISA bit of functions on the machines
+    /// that have one ([`arch::keeps_isa_bit`]).
     fn kept_value(&self, sym: &Sym, region: Region, kind: Kind) -> u64 {
         match region {
             Region::Abs | Region::Common => sym.st_value,
-            Region::Text if kind == Kind::Func && self.header.e_machine == header::EM_ARM => {
+            Region::Text if kind == Kind::Func && arch::keeps_isa_bit(self.header.e_machine) => {
                 sym.st_value & 1
             }
             _ => 0,
@@ -504,7 +506,7 @@ fn check_magic(bytes: &[u8]) -> Result<(), String> {
     if bytes.starts_with(b"!<arch>\n") {
         return Err("is a static archive (ar), not a shared library".into());
     }
-    if !bytes.starts_with(b"\x7fELF") {
+    if !is_elf(bytes) {
         return Err("not an ELF file (no ELF magic)".into());
     }
     let min = header::SIZEOF_IDENT;

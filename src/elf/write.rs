@@ -15,6 +15,7 @@
 //! group an address whose trailing zeros give exactly the recorded alignment: that is what
 //! GNU ld, gold, lld and mold read to lay out copy relocations.
 
+use super::arch;
 use crate::iface::{Binding, Import, Interface, Kind, Region, Symbol, Visibility};
 use object::Endianness;
 use object::elf;
@@ -295,11 +296,7 @@ impl Blob {
 
     /// The segments that describe an alloc blob besides its `PT_LOAD`.
     fn segment_types(&self) -> &'static [elf::ProgramType] {
-        match self.name.as_str() {
-            ".note.gnu.property" => &[elf::PT_NOTE, elf::PT_GNU_PROPERTY],
-            ".MIPS.abiflags" => &[elf::PT_MIPS_ABIFLAGS],
-            _ => &[],
-        }
+        arch::extra_segments(&self.name)
     }
 }
 
@@ -394,9 +391,7 @@ impl<'a> StubWriter<'a> {
                 })
                 .collect(),
         };
-        // s390x's SysV hash has 8-byte entries, which object does not write; no linker
-        // reads a library's hash table, so s390x stubs go without one.
-        let hash = iface.file.machine != elf::EM_S390.0;
+        let hash = arch::has_sysv_hash(iface.file.machine);
         let dynamic_count = iface.needed.len()
             + usize::from(iface.soname.is_some())
             + usize::from(hash)

@@ -228,7 +228,7 @@ fn scan(file: &Path, forbid: &Forbidden) -> Result<Scanned> {
     if forbid.is_empty() {
         let mut magic = [0u8; 4];
         let n = f.read(&mut magic).map_err(|e| Error::io(file, e))?;
-        if !deps::is_elf(&magic[..n]) {
+        if !crate::elf::is_elf(&magic[..n]) {
             return Ok(out);
         }
         bytes.extend_from_slice(&magic[..n]);
@@ -244,7 +244,7 @@ fn scan(file: &Path, forbid: &Forbidden) -> Result<Scanned> {
             format!("references forbidden path {bad}"),
         ));
     }
-    if deps::is_elf(&bytes) {
+    if crate::elf::is_elf(&bytes) {
         match deps::read(file, &bytes) {
             Ok(d) => out.deps = Some(d),
             Err(e) => out.problems.push(problem(
