@@ -453,6 +453,34 @@ fn force_rpath_needs_set_rpath() {
     assert_eq!(fs::read(&prog).unwrap(), before);
 }
 
+/// The program header table moves into the new segment when anything grows (README's
+/// trade-off against kernels before 5.17.2), and stays where it is for edits in place.
+#[test]
+fn program_headers_move_only_when_something_grows() {
+    if !have("readelf") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let prog = tmp.path().join("ls");
+    fs::copy("/usr/bin/ls", &prog).unwrap();
+    let p = prog.to_str().unwrap();
+    let phoff = |f: &Path| {
+        readelf("-h", f)
+            .lines()
+            .find(|l| l.contains("Start of program headers"))
+            .map(str::to_owned)
+            .unwrap()
+    };
+    let before = phoff(&prog);
+    elf(&["--add-needed", "libm.so.6", p]);
+    let grown = phoff(&prog);
+    assert_ne!(grown, before, "a new string moves the table");
+    duct::cmd!(&prog, "--version").stdout_null().run().unwrap();
+    elf(&["--remove-needed", "libm.so.6", p]);
+    assert_eq!(phoff(&prog), grown, "removing an entry is done in place");
+    duct::cmd!(&prog, "--version").stdout_null().run().unwrap();
+}
+
 /// An ELF32 file has 32-bit addresses: when no room is left below 4 GiB for the new
 /// segment, the edit is refused (it used to be written with its end wrapped past 4 GiB).
 #[test]
