@@ -31,7 +31,8 @@ const TEXT_SLOT: u64 = 16;
 /// Writes the stub of `iface`. Fails only on an inconsistent interface (a symbol whose
 /// alias or version is not defined), which the ELF reader never produces.
 pub fn write_stub(iface: &Interface) -> Result<Vec<u8>, String> {
-    let layout = Layout::new(iface)?;
+    let shape = Shape::new(iface);
+    let layout = Layout::new(iface, &shape)?;
     let blobs = Blob::all(iface);
     let nobits: Vec<(Slot, String)> = layout
         .spaces
@@ -40,7 +41,7 @@ pub fn write_stub(iface: &Interface) -> Result<Vec<u8>, String> {
         .map(|slot| (*slot, nobits_name(*slot)))
         .collect();
     let mut out = Vec::new();
-    StubWriter::new(iface, layout, &blobs, &mut out)
+    StubWriter::new(iface, shape, layout, &blobs, &mut out)
         .write(&nobits)
         .map_err(|e| format!("cannot write ELF stub: {e}"))?;
     Ok(out)
@@ -82,7 +83,7 @@ struct Layout {
 }
 
 impl Layout {
-    fn new(iface: &Interface) -> Result<Layout, String> {
+    fn new(iface: &Interface, shape: &Shape) -> Result<Layout, String> {
         let keys: Vec<String> = iface.symbols.iter().map(Symbol::sort_key).collect();
         let index: HashMap<&str, usize> = keys
             .iter()
@@ -116,7 +117,11 @@ impl Layout {
             placed.push((slot, offset));
             offsets[i] = Some(offset);
         }
-        let versym = versym_entries(iface)?;
+        let versym = if shape.versym {
+            versym_entries(iface)?
+        } else {
+            Vec::new()
+        };
         let mut order: Vec<(u32, Entry)> = iface
             .symbols
             .iter()
@@ -206,12 +211,8 @@ fn allocate(spaces: &mut BTreeMap<Slot, Space>, slot: Slot, sym: &Symbol, size: 
     }
 }
 
-/// `.gnu.version` values of the exports followed by those of the imports (empty when the
-/// library has no versioning at all).
+/// `.gnu.version` values of the exports followed by those of the imports.
 fn versym_entries(iface: &Interface) -> Result<Vec<u16>, String> {
-    if iface.versions.is_empty() && iface.needs.is_empty() {
-        return Ok(Vec::new());
-    }
     let defined: HashMap<&str, u16> = iface
         .versions
         .iter()
@@ -338,6 +339,56 @@ struct Addresses {
     rw_end: u64,
 }
 
+/// What the stub holds, decided once: `reserve`, the writes and the section headers read
+/// only this, so adding a section or a dynamic tag is one change here. object checks that
+/// the reserved counts match the written ones only with debug assertions, which the `ci`
+/// profile (tests/run.sh) keeps on.
+#[derive(Debug, PartialEq, Eq)]
+struct Shape {
+    /// A SysV `.hash` ([`arch::has_sysv_hash`]).
+    hash: bool,
+    /// `.gnu.version`: whenever the library defines or needs versions.
+    versym: bool,
+    /// `.gnu.version_d`.
+    verdef: bool,
+    /// `.gnu.version_r`.
+    verneed: bool,
+    /// The dynamic tags in the order `write_dynamic` emits them, `DT_NULL` last.
+    dynamic: Vec<elf::DynamicTag>,
+}
+
+impl Shape {
+    fn new(iface: &Interface) -> Shape {
+        let hash = arch::has_sysv_hash(iface.file.machine);
+        let verdef = !iface.versions.is_empty();
+        let verneed = !iface.needs.is_empty();
+        let versym = verdef || verneed;
+        let mut dynamic = vec![elf::DT_NEEDED; iface.needed.len()];
+        let optional = |present: bool, tags: &[elf::DynamicTag]| {
+            if present { tags.to_vec() } else { Vec::new() }
+        };
+        dynamic.extend(optional(iface.soname.is_some(), &[elf::DT_SONAME]));
+        dynamic.extend(optional(hash, &[elf::DT_HASH]));
+        dynamic.extend([
+            elf::DT_STRTAB,
+            elf::DT_SYMTAB,
+            elf::DT_STRSZ,
+            elf::DT_SYMENT,
+        ]);
+        dynamic.extend(optional(versym, &[elf::DT_VERSYM]));
+        dynamic.extend(optional(verdef, &[elf::DT_VERDEF, elf::DT_VERDEFNUM]));
+        dynamic.extend(optional(verneed, &[elf::DT_VERNEED, elf::DT_VERNEEDNUM]));
+        dynamic.push(elf::DT_NULL);
+        Shape {
+            hash,
+            versym,
+            verdef,
+            verneed,
+            dynamic,
+        }
+    }
+}
+
 /// Writes one stub in the two passes `object`'s writer needs: reserve, then write in the
 /// same order.
 struct StubWriter<'a> {
@@ -346,13 +397,13 @@ struct StubWriter<'a> {
     blobs: &'a [Blob],
     w: Writer<'a>,
     strings: Strings,
-    hash: bool,
-    dynamic_count: usize,
+    shape: Shape,
 }
 
 impl<'a> StubWriter<'a> {
     fn new(
         iface: &'a Interface,
+        shape: Shape,
         layout: Layout,
         blobs: &'a [Blob],
         out: &'a mut Vec<u8>,
@@ -391,23 +442,13 @@ impl<'a> StubWriter<'a> {
                 })
                 .collect(),
         };
-        let hash = arch::has_sysv_hash(iface.file.machine);
-        let dynamic_count = iface.needed.len()
-            + usize::from(iface.soname.is_some())
-            + usize::from(hash)
-            + 4 // DT_STRTAB, DT_SYMTAB, DT_STRSZ, DT_SYMENT
-            + usize::from(has_versym(iface))
-            + if iface.versions.is_empty() { 0 } else { 2 }
-            + if iface.needs.is_empty() { 0 } else { 2 }
-            + 1; // DT_NULL
         StubWriter {
             iface,
             layout,
             blobs,
             w,
             strings,
-            hash,
-            dynamic_count,
+            shape,
         }
     }
 
@@ -466,7 +507,7 @@ impl<'a> StubWriter<'a> {
             let reserved = self.reserve_blob(blob);
             o.blobs.push(reserved);
         }
-        if self.hash {
+        if self.shape.hash {
             self.w.reserve_hash_section_index();
             o.hash = self
                 .w
@@ -474,13 +515,13 @@ impl<'a> StubWriter<'a> {
         }
         self.w.reserve_dynsym_section_index();
         self.w.reserve_dynstr_section_index();
-        if has_versym(iface) {
+        if self.shape.versym {
             self.w.reserve_gnu_versym_section_index();
         }
-        if !iface.versions.is_empty() {
+        if self.shape.verdef {
             self.w.reserve_gnu_verdef_section_index();
         }
-        if !iface.needs.is_empty() {
+        if self.shape.verneed {
             self.w.reserve_gnu_verneed_section_index();
         }
         self.w.reserve_null_dynamic_symbol_index();
@@ -489,14 +530,14 @@ impl<'a> StubWriter<'a> {
         }
         o.dynsym = self.w.reserve_dynsym();
         o.dynstr = self.w.reserve_dynstr()?;
-        if has_versym(iface) {
+        if self.shape.versym {
             o.versym = self.w.reserve_gnu_versym();
         }
-        if !iface.versions.is_empty() {
+        if self.shape.verdef {
             let aux: usize = iface.versions.iter().map(|v| 1 + v.parents.len()).sum();
             o.verdef = self.w.reserve_gnu_verdef(iface.versions.len() as u16, aux);
         }
-        if !iface.needs.is_empty() {
+        if self.shape.verneed {
             let aux: usize = iface.needs.iter().map(|n| n.versions.len()).sum();
             o.verneed = self.w.reserve_gnu_verneed(iface.needs.len() as u16, aux);
         }
@@ -510,7 +551,7 @@ impl<'a> StubWriter<'a> {
             }
         }
         self.w.reserve_dynamic_section_index();
-        o.dynamic = self.w.reserve_dynamic(self.dynamic_count);
+        o.dynamic = self.w.reserve_dynamic(self.shape.dynamic.len());
         for blob in self.blobs.iter().filter(|b| !b.is_alloc()) {
             let reserved = self.reserve_blob(blob);
             o.blobs.push(reserved);
@@ -579,7 +620,7 @@ impl<'a> StubWriter<'a> {
     }
 
     fn dynamic_size(&self) -> u64 {
-        self.dynamic_count as u64 * if self.iface.file.elf64 { 16 } else { 8 }
+        self.shape.dynamic.len() as u64 * if self.iface.file.elf64 { 16 } else { 8 }
     }
 
     fn write_program_headers(&mut self, o: &Offsets, a: &Addresses) -> object::write::Result<()> {
@@ -674,7 +715,7 @@ impl<'a> StubWriter<'a> {
             self.w.write(&blob.data);
         }
         let (iface, layout) = (self.iface, &self.layout);
-        if self.hash {
+        if self.shape.hash {
             let name = |entry: Entry| match entry {
                 Entry::Export(e) => &iface.symbols[e].name,
                 Entry::Import(m) => &iface.imports[m].name,
@@ -700,7 +741,7 @@ impl<'a> StubWriter<'a> {
             self.w.write_dynamic_symbol(&sym);
         }
         self.w.write_dynstr();
-        if has_versym(iface) {
+        if self.shape.versym {
             self.w.write_null_gnu_versym();
             for entry in &layout.order {
                 let index = match *entry {
@@ -717,7 +758,7 @@ impl<'a> StubWriter<'a> {
     }
 
     fn write_verdefs(&mut self) {
-        if self.iface.versions.is_empty() {
+        if !self.shape.verdef {
             return;
         }
         self.w.write_align_gnu_verdef();
@@ -743,7 +784,7 @@ impl<'a> StubWriter<'a> {
     }
 
     fn write_verneeds(&mut self) {
-        if self.iface.needs.is_empty() {
+        if !self.shape.verneed {
             return;
         }
         self.w.write_align_gnu_verneed();
@@ -764,40 +805,54 @@ impl<'a> StubWriter<'a> {
         }
     }
 
+    /// The dynamic entries, one per tag of the shape, in its order.
     fn write_dynamic(&mut self, o: &Offsets) -> object::write::Result<()> {
-        let iface = self.iface;
-        let w = &mut self.w;
-        w.write_align_dynamic();
-        for id in &self.strings.needed {
-            w.write_dynamic_string(elf::DT_NEEDED, *id)?;
+        self.w.write_align_dynamic();
+        let mut needed = self.strings.needed.iter();
+        for &tag in &self.shape.dynamic {
+            let string = match tag {
+                elf::DT_NEEDED => needed.next().copied(),
+                elf::DT_SONAME => self.strings.soname,
+                _ => None,
+            };
+            match string {
+                Some(id) => self.w.write_dynamic_string(tag, id)?,
+                None => {
+                    let value = self.dynamic_value(tag, o);
+                    self.w.write_dynamic(tag, value)?
+                }
+            }
         }
-        if let Some(id) = self.strings.soname {
-            w.write_dynamic_string(elf::DT_SONAME, id)?;
-        }
-        if self.hash {
-            w.write_dynamic(elf::DT_HASH, o.hash)?;
-        }
-        w.write_dynamic(elf::DT_STRTAB, o.dynstr)?;
-        w.write_dynamic(elf::DT_SYMTAB, o.dynsym)?;
-        w.write_dynamic(elf::DT_STRSZ, u64::from(w.dynstr_len()))?;
-        w.write_dynamic(elf::DT_SYMENT, if iface.file.elf64 { 24 } else { 16 })?;
-        if has_versym(iface) {
-            w.write_dynamic(elf::DT_VERSYM, o.versym)?;
-        }
-        if !iface.versions.is_empty() {
-            w.write_dynamic(elf::DT_VERDEF, o.verdef)?;
-            w.write_dynamic(elf::DT_VERDEFNUM, iface.versions.len() as u64)?;
-        }
-        if !iface.needs.is_empty() {
-            w.write_dynamic(elf::DT_VERNEED, o.verneed)?;
-            w.write_dynamic(elf::DT_VERNEEDNUM, iface.needs.len() as u64)?;
-        }
-        w.write_dynamic(elf::DT_NULL, 0)
+        Ok(())
     }
 
-    /// Section headers in the order the sections were reserved.
-    fn write_section_headers(&mut self, o: &Offsets, a: &Addresses) {
+    /// The value of a dynamic entry that is not a string.
+    fn dynamic_value(&self, tag: elf::DynamicTag, o: &Offsets) -> u64 {
         let iface = self.iface;
+        match tag {
+            elf::DT_HASH => o.hash,
+            elf::DT_STRTAB => o.dynstr,
+            elf::DT_SYMTAB => o.dynsym,
+            elf::DT_STRSZ => u64::from(self.w.dynstr_len()),
+            elf::DT_SYMENT => {
+                if iface.file.elf64 {
+                    24
+                } else {
+                    16
+                }
+            }
+            elf::DT_VERSYM => o.versym,
+            elf::DT_VERDEF => o.verdef,
+            elf::DT_VERDEFNUM => iface.versions.len() as u64,
+            elf::DT_VERNEED => o.verneed,
+            elf::DT_VERNEEDNUM => iface.needs.len() as u64,
+            _ => 0,
+        }
+    }
+
+    /// Section headers in the order the sections were reserved. object writes the optional
+    /// ones only if they were reserved; the shape is tested here too, for the reader.
+    fn write_section_headers(&mut self, o: &Offsets, a: &Addresses) {
         self.w.write_null_section_header();
         for (blob, (name, offset)) in self
             .blobs
@@ -807,18 +862,18 @@ impl<'a> StubWriter<'a> {
         {
             self.write_blob_header(blob, *name, *offset, *offset);
         }
-        if self.hash {
+        if self.shape.hash {
             self.w.write_hash_section_header(o.hash);
         }
         self.w.write_dynsym_section_header(o.dynsym, 1);
         self.w.write_dynstr_section_header(o.dynstr);
-        if has_versym(iface) {
+        if self.shape.versym {
             self.w.write_gnu_versym_section_header(o.versym);
         }
-        if !iface.versions.is_empty() {
+        if self.shape.verdef {
             self.w.write_gnu_verdef_section_header(o.verdef);
         }
-        if !iface.needs.is_empty() {
+        if self.shape.verneed {
             self.w.write_gnu_verneed_section_header(o.verneed);
         }
         for (slot, space) in &self.layout.spaces {
@@ -866,10 +921,6 @@ impl<'a> StubWriter<'a> {
             sh_entsize: 0,
         });
     }
-}
-
-fn has_versym(iface: &Interface) -> bool {
-    !iface.versions.is_empty() || !iface.needs.is_empty()
 }
 
 fn add_all<'a>(w: &mut Writer<'a>, names: impl Iterator<Item = &'a str>) -> Vec<StringId> {
