@@ -15,24 +15,26 @@
 //! group an address whose trailing zeros give exactly the recorded alignment: that is what
 //! GNU ld, gold, lld and mold read to lay out copy relocations.
 
+mod layout;
+
 use super::arch;
 use crate::iface::{Binding, Import, Interface, Kind, Region, Symbol, Visibility};
+use layout::{Entry, Layout, Slot, TEXT_SLOT, align_up, nobits_name, nobits_placement};
 use object::Endianness;
 use object::elf;
 use object::write::StringId;
 use object::write::elf::{
     FileHeader, ProgramHeader, SectionHeader, Sym, Verdef, Vernaux, Verneed, Writer,
 };
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 const PAGE: u64 = 0x1000;
-const TEXT_SLOT: u64 = 16;
 
 /// Writes the stub of `iface`. Fails only on an inconsistent interface (a symbol whose
 /// alias or version is not defined), which the ELF reader never produces.
 pub fn write_stub(iface: &Interface) -> Result<Vec<u8>, String> {
     let shape = Shape::new(iface);
-    let layout = Layout::new(iface, &shape)?;
+    let layout = Layout::new(iface, shape.versym)?;
     let blobs = Blob::all(iface);
     let nobits: Vec<(Slot, String)> = layout
         .spaces
@@ -45,218 +47,6 @@ pub fn write_stub(iface: &Interface) -> Result<Vec<u8>, String> {
         .write(&nobits)
         .map_err(|e| format!("cannot write ELF stub: {e}"))?;
     Ok(out)
-}
-
-/// A `.dynsym` entry of the stub: an exported symbol or an import, by index.
-#[derive(Clone, Copy, Debug)]
-enum Entry {
-    Export(usize),
-    Import(usize),
-}
-
-/// Which NOBITS section a symbol lives in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-enum Slot {
-    Text,
-    Tls,
-    Data(Region, u64),
-    Abs,
-    Common,
-}
-
-/// A NOBITS section of the stub and the groups placed in it.
-#[derive(Debug, Default)]
-struct Space {
-    align: u64,
-    size: u64,
-    addr: u64,
-    index: u32,
-}
-
-/// Where every symbol goes: its slot and its offset inside the slot's section.
-struct Layout {
-    /// `.dynsym` entries after the null symbol, in recorded position order.
-    order: Vec<Entry>,
-    placed: Vec<(Slot, u64)>,
-    spaces: BTreeMap<Slot, Space>,
-    versym: Vec<u16>,
-}
-
-impl Layout {
-    fn new(iface: &Interface, shape: &Shape) -> Result<Layout, String> {
-        let keys: Vec<String> = iface.symbols.iter().map(Symbol::sort_key).collect();
-        let index: HashMap<&str, usize> = keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| (k.as_str(), i))
-            .collect();
-        let leaders: Vec<Option<usize>> = iface
-            .symbols
-            .iter()
-            .enumerate()
-            .map(|(i, sym)| match &sym.alias_of {
-                Some(leader) => index.get(leader.as_str()).copied(),
-                None => Some(i),
-            })
-            .collect();
-        let group_size = group_sizes(&iface.symbols, &leaders);
-        let mut spaces: BTreeMap<Slot, Space> = BTreeMap::new();
-        let mut offsets: Vec<Option<u64>> = vec![None; keys.len()];
-        let mut placed = Vec::with_capacity(iface.symbols.len());
-        for (i, sym) in iface.symbols.iter().enumerate() {
-            let slot = slot_of(sym);
-            let offset = match (&sym.alias_of, leaders[i]) {
-                (None, _) => allocate(&mut spaces, slot, sym, group_size[i]),
-                (Some(leader), at) => at.and_then(|l| offsets[l]).ok_or_else(|| {
-                    format!(
-                        "symbol {} is an alias of {leader}, which comes later or does not exist",
-                        keys[i]
-                    )
-                })?,
-            };
-            placed.push((slot, offset));
-            offsets[i] = Some(offset);
-        }
-        let versym = if shape.versym {
-            versym_entries(iface)?
-        } else {
-            Vec::new()
-        };
-        let mut order: Vec<(u32, Entry)> = iface
-            .symbols
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.position, Entry::Export(i)))
-            .chain(
-                iface
-                    .imports
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| (s.position, Entry::Import(i))),
-            )
-            .collect();
-        order.sort_by_key(|(position, _)| *position);
-        let order = order.into_iter().map(|(_, e)| e).collect();
-        Ok(Layout {
-            order,
-            placed,
-            spaces,
-            versym,
-        })
-    }
-
-    fn value(&self, i: usize, sym: &Symbol) -> u64 {
-        let (slot, offset) = self.placed[i];
-        match slot {
-            Slot::Abs | Slot::Common => sym.value,
-            Slot::Tls => offset,
-            Slot::Text => self.spaces[&slot].addr + offset + sym.value,
-            Slot::Data(..) => self.spaces[&slot].addr + offset,
-        }
-    }
-}
-
-/// The size each alias group needs, at its leader's index (`leaders[i]`: the index of
-/// symbol i's leader, itself for a leader): the largest member, and at least one byte so
-/// that distinct groups never share an address.
-fn group_sizes(symbols: &[Symbol], leaders: &[Option<usize>]) -> Vec<u64> {
-    let mut sizes = vec![1; symbols.len()];
-    for (sym, leader) in symbols.iter().zip(leaders) {
-        if let Some(l) = *leader {
-            sizes[l] = sizes[l].max(sym.size);
-        }
-    }
-    sizes
-}
-
-fn slot_of(sym: &Symbol) -> Slot {
-    match sym.region {
-        Region::Text => Slot::Text,
-        Region::Tls => Slot::Tls,
-        Region::Abs => Slot::Abs,
-        Region::Common => Slot::Common,
-        r => Slot::Data(r, sym.section_align.max(1)),
-    }
-}
-
-/// Places a new group in its section: at an address that is a multiple of the symbol's
-/// alignment and, when that is below the section's alignment, an odd multiple of it, so
-/// that `min(section alignment, 2^ctz(value))` gives back exactly the recorded alignment.
-fn allocate(spaces: &mut BTreeMap<Slot, Space>, slot: Slot, sym: &Symbol, size: u64) -> u64 {
-    let space = spaces.entry(slot).or_default();
-    match slot {
-        Slot::Abs | Slot::Common => 0,
-        Slot::Text => {
-            let offset = space.size;
-            space.align = TEXT_SLOT;
-            space.size += TEXT_SLOT;
-            offset
-        }
-        Slot::Tls => {
-            space.align = space.align.max(8);
-            let offset = align_up(space.size, 8);
-            space.size = offset + size;
-            offset
-        }
-        Slot::Data(_, section_align) => {
-            space.align = section_align;
-            let align = sym.align.clamp(1, section_align);
-            let mut offset = align_up(space.size, align);
-            if align < section_align && (offset / align).is_multiple_of(2) {
-                offset += align;
-            }
-            space.size = offset + size;
-            offset
-        }
-    }
-}
-
-/// `.gnu.version` values of the exports followed by those of the imports.
-fn versym_entries(iface: &Interface) -> Result<Vec<u16>, String> {
-    let defined: HashMap<&str, u16> = iface
-        .versions
-        .iter()
-        .map(|v| (v.name.as_str(), v.index))
-        .collect();
-    let needed: HashMap<(&str, &str), u16> = iface
-        .needs
-        .iter()
-        .flat_map(|n| {
-            n.versions
-                .iter()
-                .map(move |v| ((n.file.as_str(), v.name.as_str()), v.index))
-        })
-        .collect();
-    let exports = iface.symbols.iter().map(|sym| {
-        let base = match (&sym.version, sym.local_version) {
-            (_, true) => 0,
-            (None, false) => 1,
-            (Some(v), false) => *defined.get(v.as_str()).ok_or_else(|| {
-                format!("symbol {} has version {v}, which is not defined", sym.name)
-            })?,
-        };
-        Ok(base | if sym.hidden { 0x8000 } else { 0 })
-    });
-    let imports = iface
-        .imports
-        .iter()
-        .map(|imp| match (&imp.from, &imp.version) {
-            (Some(file), Some(v)) => needed
-                .get(&(file.as_str(), v.as_str()))
-                .copied()
-                .ok_or_else(|| {
-                    format!(
-                        "import {} needs version {v} from {file}, which is not listed",
-                        imp.name
-                    )
-                }),
-            _ => Ok(1),
-        });
-    exports.chain(imports).collect()
-}
-
-fn align_up(value: u64, align: u64) -> u64 {
-    value.div_ceil(align.max(1)) * align.max(1)
 }
 
 /// A section copied into the stub as it is: an arch note or attribute section, or a
@@ -997,40 +787,6 @@ fn symbol_bind(binding: Binding) -> elf::SymbolBind {
         Binding::Global => elf::STB_GLOBAL,
         Binding::Weak => elf::STB_WEAK,
         Binding::Unique => elf::STB_GNU_UNIQUE,
-    }
-}
-
-/// Section names of the stub. Names carry meaning only for gold, which treats a writable
-/// `.data.rel.ro` as read-only; the others say what they hold and their alignment.
-fn nobits_name(slot: Slot) -> String {
-    let base = match slot {
-        Slot::Text => return ".text".into(),
-        Slot::Tls => return ".tbss".into(),
-        Slot::Abs | Slot::Common => return String::new(),
-        Slot::Data(Region::Relro | Region::DataNamedRelro, _) => return ".data.rel.ro".into(),
-        Slot::Data(Region::Rodata, _) => ".rodata",
-        Slot::Data(Region::RelroWritableSegment, _) => return ".data.rel.ro".into(),
-        Slot::Data(Region::RelroOther | Region::RelroOtherWritableSegment, _) => ".relro",
-        Slot::Data(Region::RodataInWritable, _) => ".rodata.rw",
-        Slot::Data(..) => ".data",
-    };
-    match slot {
-        Slot::Data(_, align) => format!("{base}.a{align}"),
-        _ => base.into(),
-    }
-}
-
-/// File offset and flags of a NOBITS section: the offset is where its segment's file
-/// image ends, as linkers write it.
-fn nobits_placement(slot: Slot, rodata: u64, text: u64, rw: u64) -> (u64, u64) {
-    let alloc = elf::SHF_ALLOC.0;
-    let write = elf::SHF_WRITE.0;
-    match slot {
-        Slot::Text => (text, alloc | elf::SHF_EXECINSTR.0),
-        Slot::Tls => (rw, alloc | write | elf::SHF_TLS.0),
-        Slot::Data(Region::Rodata, _) => (rodata, alloc),
-        Slot::Data(Region::RodataInWritable, _) => (rw, alloc),
-        _ => (rw, alloc | write),
     }
 }
 
