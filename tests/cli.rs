@@ -400,22 +400,28 @@ fn readme_runs_debian_sources_without_sudo() {
     );
 }
 
-/// An example's binary, built if `cargo test` did not build it (`--test cli` alone).
+/// An example's binary, built in the profile this test was built in (`release`, or `ci` under
+/// tests/run.sh), so that the example finds the `abicut` binary `cargo test` built beside it.
 fn example(name: &str) -> PathBuf {
-    let release = std::env::current_exe()
+    let profile_dir = std::env::current_exe()
         .ok()
         .and_then(|p| p.parent()?.parent().map(Path::to_path_buf))
         .expect("test binary sits in target/<profile>/deps");
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => "dev",
+        Some(dir) => dir,
+        None => panic!("no profile directory above {}", profile_dir.display()),
+    };
     // Always asked for: `cargo test` builds examples only as test targets, so a binary in
-    // target/release/examples may be older than the source (a no-op when it is current).
+    // target/<profile>/examples may be older than the source (a no-op when it is current).
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
-        .args(["build", "--release", "--example", name])
+        .args(["build", "--profile", profile, "--example", name])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
         .expect("cargo runs");
     assert!(status.success());
-    release.join("examples").join(name)
+    profile_dir.join("examples").join(name)
 }
 
 #[test]

@@ -426,6 +426,116 @@ fn i386_program_runs_after_edit() {
     assert!(patchelf("--print-needed", &exe).contains("libutil.so.1"));
 }
 
+/// Replacing or removing a DT_NEEDED entry the file does not have is an error that names the
+/// file and the entry, and nothing is written (patchelf only warns): a silent no-op would
+/// hide a relink that no longer does what it was written for.
+#[test]
+fn missing_needed_entry_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let prog = tmp.path().join("ls");
+    fs::copy("/usr/bin/ls", &prog).unwrap();
+    let p = prog.to_str().unwrap();
+    let before = fs::read(&prog).unwrap();
+    let out = tmp.path().join("out");
+    let o = out.to_str().unwrap();
+    let absent = "libnot-there.so.1";
+    let cases: [&[&str]; 3] = [
+        &["--replace-needed", absent, "libother.so.1"],
+        &["--remove-needed", absent],
+        // One present entry does not excuse the absent one.
+        &["--remove-needed", "libc.so.6", "--remove-needed", absent],
+    ];
+    for args in cases {
+        for target in [&[][..], &["--output", o][..]] {
+            let (code, stdout, stderr) = abicut(&[&["elf"], args, target, &[p]].concat());
+            assert_eq!(code, 3, "{args:?} {target:?}: {stderr}");
+            assert!(stdout.is_empty(), "{args:?}: {stdout}");
+            assert!(
+                stderr.contains(p) && stderr.contains(absent),
+                "{args:?}: {stderr}"
+            );
+            assert_eq!(fs::read(&prog).unwrap(), before, "{args:?}: file changed");
+            assert!(!out.exists(), "{args:?}: output written");
+        }
+    }
+    assert_eq!(
+        fs::read_dir(tmp.path()).unwrap().count(),
+        1,
+        "no temporary files left"
+    );
+}
+
+/// `--force-rpath` only qualifies `--set-rpath`; alone it would do nothing, so clap refuses it.
+#[test]
+fn force_rpath_needs_set_rpath() {
+    let tmp = tempfile::tempdir().unwrap();
+    let prog = tmp.path().join("ls");
+    fs::copy("/usr/bin/ls", &prog).unwrap();
+    let before = fs::read(&prog).unwrap();
+    let (code, _, stderr) = abicut(&["elf", "--force-rpath", prog.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--set-rpath"), "{stderr}");
+    assert_eq!(fs::read(&prog).unwrap(), before);
+}
+
+/// The program header table moves into the new segment when anything grows (README's
+/// trade-off against kernels before 5.17.2), and stays where it is for edits in place.
+#[test]
+fn program_headers_move_only_when_something_grows() {
+    if !have("readelf") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let prog = tmp.path().join("ls");
+    fs::copy("/usr/bin/ls", &prog).unwrap();
+    let p = prog.to_str().unwrap();
+    let phoff = |f: &Path| {
+        readelf("-h", f)
+            .lines()
+            .find(|l| l.contains("Start of program headers"))
+            .map(str::to_owned)
+            .unwrap()
+    };
+    let before = phoff(&prog);
+    elf(&["--add-needed", "libm.so.6", p]);
+    let grown = phoff(&prog);
+    assert_ne!(grown, before, "a new string moves the table");
+    duct::cmd!(&prog, "--version").stdout_null().run().unwrap();
+    elf(&["--remove-needed", "libm.so.6", p]);
+    assert_eq!(phoff(&prog), grown, "removing an entry is done in place");
+    duct::cmd!(&prog, "--version").stdout_null().run().unwrap();
+}
+
+/// An ELF32 file has 32-bit addresses: when no room is left below 4 GiB for the new
+/// segment, the edit is refused (it used to be written with its end wrapped past 4 GiB).
+#[test]
+fn elf32_new_segment_must_fit_below_4_gib() {
+    let sysroot = "/usr/i686-linux-gnu/lib";
+    if !have_path(sysroot) {
+        return;
+    }
+    let mut bytes = fs::read(format!("{sysroot}/libm.so.6")).unwrap();
+    let word = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+    let phoff = word(&bytes, 0x1c) as usize;
+    let phnum = u16::from_le_bytes(bytes[0x2c..0x2e].try_into().unwrap()) as usize;
+    let last_load = (0..phnum)
+        .map(|i| phoff + i * 32)
+        .rfind(|&o| word(&bytes, o) == 1)
+        .unwrap();
+    // Move the last PT_LOAD (vaddr and paddr) to just below 4 GiB.
+    let high = 0xffff_f000 - word(&bytes, last_load + 20);
+    bytes[last_load + 8..last_load + 12].copy_from_slice(&high.to_le_bytes());
+    bytes[last_load + 12..last_load + 16].copy_from_slice(&high.to_le_bytes());
+    let tmp = tempfile::tempdir().unwrap();
+    let so = tmp.path().join("high.so");
+    fs::write(&so, &bytes).unwrap();
+    let long = "/nix/store/00000000000000000000000000000000-a-runpath-longer-than-any-before/lib";
+    let (code, _, stderr) = abicut(&["elf", "--set-rpath", long, so.to_str().unwrap()]);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("no address space left"), "{stderr}");
+    assert_eq!(fs::read(&so).unwrap(), bytes);
+}
+
 /// Overwrites `n` bytes at `off` (little-endian) in a copy of an x86_64 file.
 fn poke(bytes: &mut [u8], off: usize, n: usize, v: u64) {
     bytes[off..off + n].copy_from_slice(&v.to_le_bytes()[..n]);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs the Debian packages the tests need (idempotent: only
-# missing ones, after one `apt-get update`), then runs every test in release mode.
+# missing ones, after one `apt-get update`), then runs every test in the `ci` profile
+# (Cargo.toml: release speed, with debug assertions and overflow checks on).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mapfile -t wanted < <(grep -v '^\s*#' tests/debian-packages.txt | sed '/^\s*$/d')
@@ -14,4 +15,4 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 export CI="${CI:-}"
-cargo test --release --all-targets --no-fail-fast -- --test-threads="${TEST_THREADS:-2}"
+cargo test --profile ci --all-targets --no-fail-fast -- --test-threads="${TEST_THREADS:-2}"

@@ -860,3 +860,35 @@ fn debian_pairs_cutoff_keeps_every_unchanged_export_set() {
         }
     }
 }
+
+/// The suite (tests/run.sh, and so CI) tests in the `ci` profile, where object's debug
+/// assertions check the stub writer's reserve/write counts and an arithmetic overflow
+/// panics instead of wrapping. Built in that profile, this test checks both are on.
+#[test]
+fn the_suite_runs_with_debug_assertions_and_overflow_checks() {
+    assert!(include_str!("run.sh").contains("cargo test --profile ci "));
+    let manifest = include_str!("../Cargo.toml");
+    let profile = manifest
+        .split("[profile.ci]")
+        .nth(1)
+        .and_then(|rest| rest.split("\n[").next())
+        .expect("Cargo.toml has a [profile.ci]");
+    for setting in ["debug-assertions = true", "overflow-checks = true"] {
+        assert!(profile.contains(setting), "[profile.ci] lacks {setting}");
+    }
+    let built_in = std::env::current_exe().unwrap();
+    let profile_dir = built_in.parent().and_then(Path::parent).unwrap();
+    if profile_dir.file_name().is_some_and(|n| n == "ci") {
+        let panics = |f: fn()| std::panic::catch_unwind(f).is_err();
+        assert!(
+            panics(|| debug_assert!(std::hint::black_box(false))),
+            "debug assertions are off"
+        );
+        assert!(
+            panics(|| {
+                let _ = std::hint::black_box(u8::MAX) + 1;
+            }),
+            "an overflow wrapped"
+        );
+    }
+}

@@ -4,8 +4,7 @@ use super::exit;
 use super::out::{self, outln};
 use abicut::elf::edit::{Edit, ElfFile};
 use abicut::elf::facts::{Facts, FactsFile};
-use anyhow::{Context, Result, bail};
-use std::os::unix::fs::PermissionsExt;
+use anyhow::{Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -25,7 +24,7 @@ pub struct Args {
     #[arg(long, value_name = "PATHS")]
     set_rpath: Option<String>,
     /// With --set-rpath: write DT_RPATH instead of DT_RUNPATH.
-    #[arg(long)]
+    #[arg(long, requires = "set_rpath")]
     force_rpath: bool,
     /// Remove DT_RPATH and DT_RUNPATH.
     #[arg(long)]
@@ -139,17 +138,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
 /// Edits `file` in place, or into `output` with `file`'s mode.
 fn apply(file: &Path, output: Option<&Path>, edits: &[Edit]) -> Result<()> {
-    match output {
-        Some(out) => {
-            let bytes = ElfFile::read(file)?.edit(edits)?;
-            let mode = std::fs::metadata(file)
-                .with_context(|| file.display().to_string())?
-                .permissions()
-                .mode();
-            Ok(abicut::fsx::write_atomic_mode(out, &bytes, mode)?)
-        }
-        None => Ok(abicut::elf::edit::edit_file(file, edits)?),
-    }
+    Ok(abicut::elf::edit::edit_to(
+        file,
+        output.unwrap_or(file),
+        edits,
+    )?)
 }
 
 fn print_queries(args: &Args, path: &Path, elf: &ElfFile) -> Result<()> {

@@ -1,7 +1,7 @@
 //! The dynamic-linking facts `verify` needs from an ELF file: NEEDED, RPATH/RUNPATH,
 //! interpreter, and the dynamic symbols it defines and imports, with their versions.
 //!
-//! The file is first checked by [`super::edit::validate`] (bounds of every header,
+//! The file is first checked by [`super::validate`] (bounds of every header,
 //! segment, section and of the dynamic string table), so goblin only ever sees
 //! structurally sound input.
 
@@ -53,14 +53,9 @@ pub struct Deps {
     pub versioned: bool,
 }
 
-/// True when `bytes` starts with the ELF magic.
-pub fn is_elf(bytes: &[u8]) -> bool {
-    bytes.starts_with(b"\x7fELF")
-}
-
 /// Reads the dynamic-linking facts of an ELF file.
 pub fn read(path: &Path, bytes: &[u8]) -> Result<Deps> {
-    super::edit::validate(path, bytes)?;
+    super::validate::check(path, bytes)?;
     let elf = Elf::parse(bytes).map_err(|e| Error::invalid(path, format!("malformed ELF: {e}")))?;
     let str_at = |off: usize| elf.dynstrtab.get_at(off).map(str::to_owned);
     let split = |v: &Vec<&str>| -> Vec<String> {

@@ -40,7 +40,6 @@
 
 use super::deps::{self, Deps};
 use crate::error::{Error, Result};
-use crate::relink::mapping::is_nix_hash;
 use std::collections::HashMap;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -239,9 +238,7 @@ impl Interpreter {
 /// True when a component of `path` is a Nix store object (`<hash>-<name>`).
 fn in_nix_store(path: &Path) -> bool {
     path.components().any(|c| match c {
-        Component::Normal(n) => n
-            .to_str()
-            .is_some_and(|s| s.len() > 33 && s.as_bytes()[32] == b'-' && is_nix_hash(&s[..32])),
+        Component::Normal(n) => crate::store::store_name(n.as_encoded_bytes()).is_some(),
         _ => false,
     })
 }
@@ -447,7 +444,7 @@ impl Files {
         }
         let meta = fs::metadata(now).map_err(|e| Error::io(now, e))?;
         let bytes = fs::read(now).map_err(|e| Error::io(now, e))?;
-        let object = if deps::is_elf(&bytes) {
+        let object = if crate::elf::is_elf(&bytes) {
             let deps = deps::read(now, &bytes)?;
             Some(Arc::new(Object {
                 file: now.to_path_buf(),

@@ -7,6 +7,7 @@
 //! arch note/attribute sections. Everything is bounds-checked: bad input is an error that
 //! names the file, never a panic.
 
+use super::{FileType, arch, is_elf};
 use crate::iface::{
     ArchSection, Binding, FileClass, Import, Interface, Kind, NeededVersion, Region,
     SCHEMA_VERSION, Symbol, VersionDef, VersionNeed, Visibility,
@@ -57,7 +58,7 @@ impl<'a> Parsed<'a> {
         let header = goblin::elf::Elf::parse_header(bytes)
             .map_err(|e| format!("cannot parse ELF header: {e}"))?;
         let ctx = context(&header)?;
-        if header.e_type != header::ET_DYN {
+        if FileType::from(header.e_type) != FileType::Dynamic {
             return Err(format!(
                 "not a shared library (ELF type {}, expected ET_DYN)",
                 header::et_to_str(header.e_type)
@@ -360,11 +361,12 @@ impl<'a> Parsed<'a> {
     }
 
     /// The part of `st_value` that is interface: all of it for absolute and common symbols
-    /// (a common symbol's value is its alignment), the ISA bit of ARM functions.
+    /// (a common symbol's value is its alignment), the ISA bit of functions on the machines
+    /// that have one ([`arch::keeps_isa_bit`]).
     fn kept_value(&self, sym: &Sym, region: Region, kind: Kind) -> u64 {
         match region {
             Region::Abs | Region::Common => sym.st_value,
-            Region::Text if kind == Kind::Func && self.header.e_machine == header::EM_ARM => {
+            Region::Text if kind == Kind::Func && arch::keeps_isa_bit(self.header.e_machine) => {
                 sym.st_value & 1
             }
             _ => 0,
@@ -390,20 +392,12 @@ impl<'a> Parsed<'a> {
         if flags & u64::from(section_header::SHF_EXECINSTR) != 0 {
             return Ok(Region::Text);
         }
-        let read_only_segment = self.in_read_only_segment(sym.st_value);
-        let in_relro = self.in_relro(sym.st_value);
-        let writable = flags & u64::from(section_header::SHF_WRITE) != 0;
-        let named_relro = self.section_name(sh) == ".data.rel.ro";
-        Ok(match (writable, read_only_segment, in_relro, named_relro) {
-            (false, true, _, _) => Region::Rodata,
-            (false, false, _, _) => Region::RodataInWritable,
-            (true, true, _, true) => Region::Relro,
-            (true, true, _, false) => Region::RelroOther,
-            (true, false, true, true) => Region::RelroWritableSegment,
-            (true, false, true, false) => Region::RelroOtherWritableSegment,
-            (true, false, false, true) => Region::DataNamedRelro,
-            (true, false, false, false) => Region::Data,
-        })
+        Ok(data_region(
+            flags & u64::from(section_header::SHF_WRITE) != 0,
+            self.in_read_only_segment(sym.st_value),
+            self.in_relro(sym.st_value),
+            self.section_name(sh) == ".data.rel.ro",
+        ))
     }
 
     /// GNU ld's test: inside any `PT_GNU_RELRO`, whatever its flags.
@@ -488,6 +482,27 @@ impl<'a> Parsed<'a> {
     }
 }
 
+/// The region of a data symbol from the three linkers' tests (see [`Region`]): its
+/// section's `SHF_WRITE` and name (gold), whether its address lies in a read-only
+/// `PT_LOAD` or `PT_GNU_RELRO` (lld, mold) and whether in any `PT_GNU_RELRO` (GNU ld).
+fn data_region(
+    writable: bool,
+    read_only_segment: bool,
+    in_relro: bool,
+    named_relro: bool,
+) -> Region {
+    match (writable, read_only_segment, in_relro, named_relro) {
+        (false, true, _, _) => Region::Rodata,
+        (false, false, _, _) => Region::RodataInWritable,
+        (true, true, _, true) => Region::Relro,
+        (true, true, _, false) => Region::RelroOther,
+        (true, false, true, true) => Region::RelroWritableSegment,
+        (true, false, true, false) => Region::RelroOtherWritableSegment,
+        (true, false, false, true) => Region::DataNamedRelro,
+        (true, false, false, false) => Region::Data,
+    }
+}
+
 /// GNU ld marks a library `ELFOSABI_GNU` as soon as it holds one IFUNC or unique symbol,
 /// and no linker treats an input library differently for it (the GNU OS/ABI of an output
 /// comes from its relocatable inputs): both are `ELFOSABI_NONE` to a consumer, so turning a
@@ -504,7 +519,7 @@ fn check_magic(bytes: &[u8]) -> Result<(), String> {
     if bytes.starts_with(b"!<arch>\n") {
         return Err("is a static archive (ar), not a shared library".into());
     }
-    if !bytes.starts_with(b"\x7fELF") {
+    if !is_elf(bytes) {
         return Err("not an ELF file (no ELF magic)".into());
     }
     let min = header::SIZEOF_IDENT;
@@ -634,4 +649,57 @@ fn hex(data: &[u8]) -> String {
             let _ = write!(s, "{b:02x}");
             s
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every combination of the linkers' tests, and the region each one is.
+    #[test]
+    fn data_region_truth_table() {
+        use Region::*;
+        // (writable, in a read-only segment, in PT_GNU_RELRO, named .data.rel.ro)
+        let table = [
+            ((false, true, false, false), Rodata),
+            ((false, true, true, true), Rodata),
+            ((false, false, false, false), RodataInWritable),
+            ((false, false, true, true), RodataInWritable),
+            ((true, true, true, true), Relro),
+            ((true, true, false, true), Relro),
+            ((true, true, true, false), RelroOther),
+            ((true, true, false, false), RelroOther),
+            ((true, false, true, true), RelroWritableSegment),
+            ((true, false, true, false), RelroOtherWritableSegment),
+            ((true, false, false, true), DataNamedRelro),
+            ((true, false, false, false), Data),
+        ];
+        for ((w, ro, relro, named), region) in table {
+            assert_eq!(
+                data_region(w, ro, relro, named),
+                region,
+                "{w} {ro} {relro} {named}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_archives_and_non_elf_are_refused_by_magic() {
+        assert!(
+            check_magic(b"!<arch>\nfoo")
+                .unwrap_err()
+                .contains("static archive")
+        );
+        assert!(
+            check_magic(b"#!/bin/sh\n")
+                .unwrap_err()
+                .contains("no ELF magic")
+        );
+        assert!(
+            check_magic(b"\x7fELF\x02")
+                .unwrap_err()
+                .contains("truncated")
+        );
+        assert!(check_magic(b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0").is_ok());
+    }
 }

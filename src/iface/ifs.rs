@@ -16,20 +16,24 @@ use super::{
     Binding, FileClass, Import, Interface, Kind, Region, SCHEMA_VERSION, Symbol, VersionDef,
     Visibility,
 };
+use goblin::elf::header::{
+    EM_386, EM_AARCH64, EM_ARM, EM_MIPS, EM_PPC, EM_PPC64, EM_RISCV, EM_S390, EM_X86_64,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-/// ELF machines and the names llvm-ifs gives them.
+/// ELF machines and the names llvm-ifs gives them. The model depends on no other module of
+/// the crate, so the numbers come from goblin, not from `elf::arch`.
 const ARCHES: &[(u16, &str)] = &[
-    (62, "x86_64"),
-    (3, "i386"),
-    (183, "AArch64"),
-    (40, "ARM"),
-    (21, "PowerPC64"),
-    (20, "PowerPC"),
-    (243, "RISC-V"),
-    (22, "S390"),
-    (8, "Mips"),
+    (EM_X86_64, "x86_64"),
+    (EM_386, "i386"),
+    (EM_AARCH64, "AArch64"),
+    (EM_ARM, "ARM"),
+    (EM_PPC64, "PowerPC64"),
+    (EM_PPC, "PowerPC"),
+    (EM_RISCV, "RISC-V"),
+    (EM_S390, "S390"),
+    (EM_MIPS, "Mips"),
 ];
 
 /// Renders `iface` as llvm-ifs text.

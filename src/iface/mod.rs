@@ -295,7 +295,8 @@ pub struct Symbol {
     pub section_align: u64,
     /// `st_size`, except for functions, whose size no consumer depends on.
     pub size: u64,
-    /// `st_value` for `SHN_ABS` symbols, and the ARM/MIPS16/microMIPS ISA bit of functions.
+    /// `st_value` for `SHN_ABS` and common symbols, and the ISA bit of functions on ARM
+    /// (Thumb) and MIPS (MIPS16, microMIPS: in `.dynsym` only the odd value marks them).
     #[serde(default, skip_serializing_if = "is_zero_u64")]
     pub value: u64,
     /// Name of the version definition, for versions other than the base/global one.

@@ -8,7 +8,7 @@ use crate::store::{self, Replacer};
 use aho_corasick::AhoCorasick;
 use std::path::Path;
 
-pub use crate::store::is_nix_hash;
+use crate::store::is_nix_hash;
 
 /// One same-length replacement.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -213,7 +213,7 @@ fn as_given(mut problems: Vec<Problem>, tree: &Path, given: &Path) -> Vec<Proble
 /// ELF at all passes when it is to be searched for forbidden references.
 fn require_elf(file: &Path, searched: bool) -> Result<()> {
     let bytes = fs::read(file).map_err(|e| Error::io(file, e))?;
-    match (deps::is_elf(&bytes), bytes.is_empty()) {
+    match (crate::elf::is_elf(&bytes), bytes.is_empty()) {
         (true, _) => deps::read(file, &bytes).map(drop),
         (false, _) if searched => Ok(()),
         (false, true) => Err(Error::invalid(file, "empty file, not an ELF object")),
@@ -291,7 +291,7 @@ fn scan(file: &Path, forbid: &Forbidden) -> Result<Scanned> {
     if forbid.is_empty() {
         let mut magic = [0u8; 4];
         let n = f.read(&mut magic).map_err(|e| Error::io(file, e))?;
-        if !deps::is_elf(&magic[..n]) {
+        if !crate::elf::is_elf(&magic[..n]) {
             return Ok(out);
         }
         bytes.extend_from_slice(&magic[..n]);
@@ -307,7 +307,7 @@ fn scan(file: &Path, forbid: &Forbidden) -> Result<Scanned> {
             format!("references forbidden path {bad}"),
         ));
     }
-    if deps::is_elf(&bytes) {
+    if crate::elf::is_elf(&bytes) {
         match deps::read(file, &bytes) {
             Ok(d) => out.deps = Some(d),
             Err(e) => {

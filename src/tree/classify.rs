@@ -4,6 +4,7 @@
 //! cannot defeat the cutoff.
 
 use super::Options;
+use crate::elf::{self, FileType};
 use serde::Serialize;
 
 /// What a file is to a consumer's build.
@@ -41,10 +42,6 @@ impl Class {
     }
 }
 
-pub(super) const ELF_MAGIC: &[u8] = b"\x7fELF";
-const ET_REL: u16 = 1;
-const ET_DYN: u16 = 3;
-
 /// The file-classification rule (README, "interface"). `rel` is the path inside the tree.
 pub fn classify(rel: &[u8], bytes: &[u8]) -> Class {
     let name = rel.rsplit(|&c| c == b'/').next().unwrap_or(rel);
@@ -56,12 +53,12 @@ pub fn classify(rel: &[u8], bytes: &[u8]) -> Class {
     if dirs.any(|dir| dir == b"nix-support") {
         return Class::NixSupport;
     }
-    if bytes.starts_with(ELF_MAGIC) {
-        return match elf_type(bytes) {
-            Some(ET_DYN) if is_so_name(name) => Class::SharedObject,
-            Some(ET_REL) if ext == Some(b"o") => Class::Object,
+    if elf::is_elf(bytes) {
+        return match elf::file_type(bytes) {
+            Some(FileType::Dynamic) if is_so_name(name) => Class::SharedObject,
+            Some(FileType::Relocatable) if ext == Some(b"o") => Class::Object,
             // glibc's libmcheck.a is a single object under an archive's name.
-            Some(ET_REL) if ext == Some(b"a") => Class::StaticArchive,
+            Some(FileType::Relocatable) if ext == Some(b"a") => Class::StaticArchive,
             _ => Class::Dropped,
         };
     }
@@ -107,15 +104,6 @@ fn in_documentation(rel: &[u8]) -> bool {
     dirs.windows(2).any(|w| {
         w[0] == b"share" && matches!(w[1], b"doc" | b"man" | b"info" | b"gtk-doc" | b"locale")
     })
-}
-
-fn elf_type(bytes: &[u8]) -> Option<u16> {
-    let raw = [*bytes.get(16)?, *bytes.get(17)?];
-    match bytes.get(5)? {
-        1 => Some(u16::from_le_bytes(raw)),
-        2 => Some(u16::from_be_bytes(raw)),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 //! The tree holds a stable name in their place, so the interface hash changes only when the
 //! interface does.
 
-use super::classify::ELF_MAGIC;
 use super::links::strip_dir;
 use crate::error::{Error, Result};
 use crate::store::{self, Replacer};
@@ -112,7 +111,7 @@ impl SelfPaths {
 
 /// Binary by content: ELF, an `ar` archive, or any NUL byte.
 fn is_binary(bytes: &[u8]) -> bool {
-    bytes.starts_with(ELF_MAGIC) || bytes.starts_with(b"!<arch>\n") || bytes.contains(&0)
+    crate::elf::is_elf(bytes) || bytes.starts_with(b"!<arch>\n") || bytes.contains(&0)
 }
 
 #[cfg(test)]

@@ -15,22 +15,26 @@
 //! group an address whose trailing zeros give exactly the recorded alignment: that is what
 //! GNU ld, gold, lld and mold read to lay out copy relocations.
 
+mod layout;
+
+use super::arch;
 use crate::iface::{Binding, Import, Interface, Kind, Region, Symbol, Visibility};
+use layout::{Entry, Layout, Slot, TEXT_SLOT, align_up, nobits_name, nobits_placement};
 use object::Endianness;
 use object::elf;
 use object::write::StringId;
 use object::write::elf::{
     FileHeader, ProgramHeader, SectionHeader, Sym, Verdef, Vernaux, Verneed, Writer,
 };
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 const PAGE: u64 = 0x1000;
-const TEXT_SLOT: u64 = 16;
 
 /// Writes the stub of `iface`. Fails only on an inconsistent interface (a symbol whose
 /// alias or version is not defined), which the ELF reader never produces.
 pub fn write_stub(iface: &Interface) -> Result<Vec<u8>, String> {
-    let layout = Layout::new(iface)?;
+    let shape = Shape::new(iface);
+    let layout = Layout::new(iface, shape.versym)?;
     let blobs = Blob::all(iface);
     let nobits: Vec<(Slot, String)> = layout
         .spaces
@@ -39,222 +43,10 @@ pub fn write_stub(iface: &Interface) -> Result<Vec<u8>, String> {
         .map(|slot| (*slot, nobits_name(*slot)))
         .collect();
     let mut out = Vec::new();
-    StubWriter::new(iface, layout, &blobs, &mut out)
+    StubWriter::new(iface, shape, layout, &blobs, &mut out)
         .write(&nobits)
         .map_err(|e| format!("cannot write ELF stub: {e}"))?;
     Ok(out)
-}
-
-/// A `.dynsym` entry of the stub: an exported symbol or an import, by index.
-#[derive(Clone, Copy, Debug)]
-enum Entry {
-    Export(usize),
-    Import(usize),
-}
-
-/// Which NOBITS section a symbol lives in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-enum Slot {
-    Text,
-    Tls,
-    Data(Region, u64),
-    Abs,
-    Common,
-}
-
-/// A NOBITS section of the stub and the groups placed in it.
-#[derive(Debug, Default)]
-struct Space {
-    align: u64,
-    size: u64,
-    addr: u64,
-    index: u32,
-}
-
-/// Where every symbol goes: its slot and its offset inside the slot's section.
-struct Layout {
-    /// `.dynsym` entries after the null symbol, in recorded position order.
-    order: Vec<Entry>,
-    placed: Vec<(Slot, u64)>,
-    spaces: BTreeMap<Slot, Space>,
-    versym: Vec<u16>,
-}
-
-impl Layout {
-    fn new(iface: &Interface) -> Result<Layout, String> {
-        let keys: Vec<String> = iface.symbols.iter().map(Symbol::sort_key).collect();
-        let index: HashMap<&str, usize> = keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| (k.as_str(), i))
-            .collect();
-        let leaders: Vec<Option<usize>> = iface
-            .symbols
-            .iter()
-            .enumerate()
-            .map(|(i, sym)| match &sym.alias_of {
-                Some(leader) => index.get(leader.as_str()).copied(),
-                None => Some(i),
-            })
-            .collect();
-        let group_size = group_sizes(&iface.symbols, &leaders);
-        let mut spaces: BTreeMap<Slot, Space> = BTreeMap::new();
-        let mut offsets: Vec<Option<u64>> = vec![None; keys.len()];
-        let mut placed = Vec::with_capacity(iface.symbols.len());
-        for (i, sym) in iface.symbols.iter().enumerate() {
-            let slot = slot_of(sym);
-            let offset = match (&sym.alias_of, leaders[i]) {
-                (None, _) => allocate(&mut spaces, slot, sym, group_size[i]),
-                (Some(leader), at) => at.and_then(|l| offsets[l]).ok_or_else(|| {
-                    format!(
-                        "symbol {} is an alias of {leader}, which comes later or does not exist",
-                        keys[i]
-                    )
-                })?,
-            };
-            placed.push((slot, offset));
-            offsets[i] = Some(offset);
-        }
-        let versym = versym_entries(iface)?;
-        let mut order: Vec<(u32, Entry)> = iface
-            .symbols
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.position, Entry::Export(i)))
-            .chain(
-                iface
-                    .imports
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| (s.position, Entry::Import(i))),
-            )
-            .collect();
-        order.sort_by_key(|(position, _)| *position);
-        let order = order.into_iter().map(|(_, e)| e).collect();
-        Ok(Layout {
-            order,
-            placed,
-            spaces,
-            versym,
-        })
-    }
-
-    fn value(&self, i: usize, sym: &Symbol) -> u64 {
-        let (slot, offset) = self.placed[i];
-        match slot {
-            Slot::Abs | Slot::Common => sym.value,
-            Slot::Tls => offset,
-            Slot::Text => self.spaces[&slot].addr + offset + sym.value,
-            Slot::Data(..) => self.spaces[&slot].addr + offset,
-        }
-    }
-}
-
-/// The size each alias group needs, at its leader's index (`leaders[i]`: the index of
-/// symbol i's leader, itself for a leader): the largest member, and at least one byte so
-/// that distinct groups never share an address.
-fn group_sizes(symbols: &[Symbol], leaders: &[Option<usize>]) -> Vec<u64> {
-    let mut sizes = vec![1; symbols.len()];
-    for (sym, leader) in symbols.iter().zip(leaders) {
-        if let Some(l) = *leader {
-            sizes[l] = sizes[l].max(sym.size);
-        }
-    }
-    sizes
-}
-
-fn slot_of(sym: &Symbol) -> Slot {
-    match sym.region {
-        Region::Text => Slot::Text,
-        Region::Tls => Slot::Tls,
-        Region::Abs => Slot::Abs,
-        Region::Common => Slot::Common,
-        r => Slot::Data(r, sym.section_align.max(1)),
-    }
-}
-
-/// Places a new group in its section: at an address that is a multiple of the symbol's
-/// alignment and, when that is below the section's alignment, an odd multiple of it, so
-/// that `min(section alignment, 2^ctz(value))` gives back exactly the recorded alignment.
-fn allocate(spaces: &mut BTreeMap<Slot, Space>, slot: Slot, sym: &Symbol, size: u64) -> u64 {
-    let space = spaces.entry(slot).or_default();
-    match slot {
-        Slot::Abs | Slot::Common => 0,
-        Slot::Text => {
-            let offset = space.size;
-            space.align = TEXT_SLOT;
-            space.size += TEXT_SLOT;
-            offset
-        }
-        Slot::Tls => {
-            space.align = space.align.max(8);
-            let offset = align_up(space.size, 8);
-            space.size = offset + size;
-            offset
-        }
-        Slot::Data(_, section_align) => {
-            space.align = section_align;
-            let align = sym.align.clamp(1, section_align);
-            let mut offset = align_up(space.size, align);
-            if align < section_align && (offset / align).is_multiple_of(2) {
-                offset += align;
-            }
-            space.size = offset + size;
-            offset
-        }
-    }
-}
-
-/// `.gnu.version` values of the exports followed by those of the imports (empty when the
-/// library has no versioning at all).
-fn versym_entries(iface: &Interface) -> Result<Vec<u16>, String> {
-    if iface.versions.is_empty() && iface.needs.is_empty() {
-        return Ok(Vec::new());
-    }
-    let defined: HashMap<&str, u16> = iface
-        .versions
-        .iter()
-        .map(|v| (v.name.as_str(), v.index))
-        .collect();
-    let needed: HashMap<(&str, &str), u16> = iface
-        .needs
-        .iter()
-        .flat_map(|n| {
-            n.versions
-                .iter()
-                .map(move |v| ((n.file.as_str(), v.name.as_str()), v.index))
-        })
-        .collect();
-    let exports = iface.symbols.iter().map(|sym| {
-        let base = match (&sym.version, sym.local_version) {
-            (_, true) => 0,
-            (None, false) => 1,
-            (Some(v), false) => *defined.get(v.as_str()).ok_or_else(|| {
-                format!("symbol {} has version {v}, which is not defined", sym.name)
-            })?,
-        };
-        Ok(base | if sym.hidden { 0x8000 } else { 0 })
-    });
-    let imports = iface
-        .imports
-        .iter()
-        .map(|imp| match (&imp.from, &imp.version) {
-            (Some(file), Some(v)) => needed
-                .get(&(file.as_str(), v.as_str()))
-                .copied()
-                .ok_or_else(|| {
-                    format!(
-                        "import {} needs version {v} from {file}, which is not listed",
-                        imp.name
-                    )
-                }),
-            _ => Ok(1),
-        });
-    exports.chain(imports).collect()
-}
-
-fn align_up(value: u64, align: u64) -> u64 {
-    value.div_ceil(align.max(1)) * align.max(1)
 }
 
 /// A section copied into the stub as it is: an arch note or attribute section, or a
@@ -295,11 +87,7 @@ impl Blob {
 
     /// The segments that describe an alloc blob besides its `PT_LOAD`.
     fn segment_types(&self) -> &'static [elf::ProgramType] {
-        match self.name.as_str() {
-            ".note.gnu.property" => &[elf::PT_NOTE, elf::PT_GNU_PROPERTY],
-            ".MIPS.abiflags" => &[elf::PT_MIPS_ABIFLAGS],
-            _ => &[],
-        }
+        arch::extra_segments(&self.name)
     }
 }
 
@@ -341,6 +129,56 @@ struct Addresses {
     rw_end: u64,
 }
 
+/// What the stub holds, decided once: `reserve`, the writes and the section headers read
+/// only this, so adding a section or a dynamic tag is one change here. object checks that
+/// the reserved counts match the written ones only with debug assertions, which the `ci`
+/// profile (tests/run.sh) keeps on.
+#[derive(Debug, PartialEq, Eq)]
+struct Shape {
+    /// A SysV `.hash` ([`arch::has_sysv_hash`]).
+    hash: bool,
+    /// `.gnu.version`: whenever the library defines or needs versions.
+    versym: bool,
+    /// `.gnu.version_d`.
+    verdef: bool,
+    /// `.gnu.version_r`.
+    verneed: bool,
+    /// The dynamic tags in the order `write_dynamic` emits them, `DT_NULL` last.
+    dynamic: Vec<elf::DynamicTag>,
+}
+
+impl Shape {
+    fn new(iface: &Interface) -> Shape {
+        let hash = arch::has_sysv_hash(iface.file.machine);
+        let verdef = !iface.versions.is_empty();
+        let verneed = !iface.needs.is_empty();
+        let versym = verdef || verneed;
+        let mut dynamic = vec![elf::DT_NEEDED; iface.needed.len()];
+        let optional = |present: bool, tags: &[elf::DynamicTag]| {
+            if present { tags.to_vec() } else { Vec::new() }
+        };
+        dynamic.extend(optional(iface.soname.is_some(), &[elf::DT_SONAME]));
+        dynamic.extend(optional(hash, &[elf::DT_HASH]));
+        dynamic.extend([
+            elf::DT_STRTAB,
+            elf::DT_SYMTAB,
+            elf::DT_STRSZ,
+            elf::DT_SYMENT,
+        ]);
+        dynamic.extend(optional(versym, &[elf::DT_VERSYM]));
+        dynamic.extend(optional(verdef, &[elf::DT_VERDEF, elf::DT_VERDEFNUM]));
+        dynamic.extend(optional(verneed, &[elf::DT_VERNEED, elf::DT_VERNEEDNUM]));
+        dynamic.push(elf::DT_NULL);
+        Shape {
+            hash,
+            versym,
+            verdef,
+            verneed,
+            dynamic,
+        }
+    }
+}
+
 /// Writes one stub in the two passes `object`'s writer needs: reserve, then write in the
 /// same order.
 struct StubWriter<'a> {
@@ -349,13 +187,13 @@ struct StubWriter<'a> {
     blobs: &'a [Blob],
     w: Writer<'a>,
     strings: Strings,
-    hash: bool,
-    dynamic_count: usize,
+    shape: Shape,
 }
 
 impl<'a> StubWriter<'a> {
     fn new(
         iface: &'a Interface,
+        shape: Shape,
         layout: Layout,
         blobs: &'a [Blob],
         out: &'a mut Vec<u8>,
@@ -394,25 +232,13 @@ impl<'a> StubWriter<'a> {
                 })
                 .collect(),
         };
-        // s390x's SysV hash has 8-byte entries, which object does not write; no linker
-        // reads a library's hash table, so s390x stubs go without one.
-        let hash = iface.file.machine != elf::EM_S390.0;
-        let dynamic_count = iface.needed.len()
-            + usize::from(iface.soname.is_some())
-            + usize::from(hash)
-            + 4 // DT_STRTAB, DT_SYMTAB, DT_STRSZ, DT_SYMENT
-            + usize::from(has_versym(iface))
-            + if iface.versions.is_empty() { 0 } else { 2 }
-            + if iface.needs.is_empty() { 0 } else { 2 }
-            + 1; // DT_NULL
         StubWriter {
             iface,
             layout,
             blobs,
             w,
             strings,
-            hash,
-            dynamic_count,
+            shape,
         }
     }
 
@@ -471,7 +297,7 @@ impl<'a> StubWriter<'a> {
             let reserved = self.reserve_blob(blob);
             o.blobs.push(reserved);
         }
-        if self.hash {
+        if self.shape.hash {
             self.w.reserve_hash_section_index();
             o.hash = self
                 .w
@@ -479,13 +305,13 @@ impl<'a> StubWriter<'a> {
         }
         self.w.reserve_dynsym_section_index();
         self.w.reserve_dynstr_section_index();
-        if has_versym(iface) {
+        if self.shape.versym {
             self.w.reserve_gnu_versym_section_index();
         }
-        if !iface.versions.is_empty() {
+        if self.shape.verdef {
             self.w.reserve_gnu_verdef_section_index();
         }
-        if !iface.needs.is_empty() {
+        if self.shape.verneed {
             self.w.reserve_gnu_verneed_section_index();
         }
         self.w.reserve_null_dynamic_symbol_index();
@@ -494,14 +320,14 @@ impl<'a> StubWriter<'a> {
         }
         o.dynsym = self.w.reserve_dynsym();
         o.dynstr = self.w.reserve_dynstr()?;
-        if has_versym(iface) {
+        if self.shape.versym {
             o.versym = self.w.reserve_gnu_versym();
         }
-        if !iface.versions.is_empty() {
+        if self.shape.verdef {
             let aux: usize = iface.versions.iter().map(|v| 1 + v.parents.len()).sum();
             o.verdef = self.w.reserve_gnu_verdef(iface.versions.len() as u16, aux);
         }
-        if !iface.needs.is_empty() {
+        if self.shape.verneed {
             let aux: usize = iface.needs.iter().map(|n| n.versions.len()).sum();
             o.verneed = self.w.reserve_gnu_verneed(iface.needs.len() as u16, aux);
         }
@@ -515,7 +341,7 @@ impl<'a> StubWriter<'a> {
             }
         }
         self.w.reserve_dynamic_section_index();
-        o.dynamic = self.w.reserve_dynamic(self.dynamic_count);
+        o.dynamic = self.w.reserve_dynamic(self.shape.dynamic.len());
         for blob in self.blobs.iter().filter(|b| !b.is_alloc()) {
             let reserved = self.reserve_blob(blob);
             o.blobs.push(reserved);
@@ -584,7 +410,7 @@ impl<'a> StubWriter<'a> {
     }
 
     fn dynamic_size(&self) -> u64 {
-        self.dynamic_count as u64 * if self.iface.file.elf64 { 16 } else { 8 }
+        self.shape.dynamic.len() as u64 * if self.iface.file.elf64 { 16 } else { 8 }
     }
 
     fn write_program_headers(&mut self, o: &Offsets, a: &Addresses) -> object::write::Result<()> {
@@ -679,7 +505,7 @@ impl<'a> StubWriter<'a> {
             self.w.write(&blob.data);
         }
         let (iface, layout) = (self.iface, &self.layout);
-        if self.hash {
+        if self.shape.hash {
             let name = |entry: Entry| match entry {
                 Entry::Export(e) => &iface.symbols[e].name,
                 Entry::Import(m) => &iface.imports[m].name,
@@ -705,7 +531,7 @@ impl<'a> StubWriter<'a> {
             self.w.write_dynamic_symbol(&sym);
         }
         self.w.write_dynstr();
-        if has_versym(iface) {
+        if self.shape.versym {
             self.w.write_null_gnu_versym();
             for entry in &layout.order {
                 let index = match *entry {
@@ -722,7 +548,7 @@ impl<'a> StubWriter<'a> {
     }
 
     fn write_verdefs(&mut self) {
-        if self.iface.versions.is_empty() {
+        if !self.shape.verdef {
             return;
         }
         self.w.write_align_gnu_verdef();
@@ -748,7 +574,7 @@ impl<'a> StubWriter<'a> {
     }
 
     fn write_verneeds(&mut self) {
-        if self.iface.needs.is_empty() {
+        if !self.shape.verneed {
             return;
         }
         self.w.write_align_gnu_verneed();
@@ -769,40 +595,54 @@ impl<'a> StubWriter<'a> {
         }
     }
 
+    /// The dynamic entries, one per tag of the shape, in its order.
     fn write_dynamic(&mut self, o: &Offsets) -> object::write::Result<()> {
-        let iface = self.iface;
-        let w = &mut self.w;
-        w.write_align_dynamic();
-        for id in &self.strings.needed {
-            w.write_dynamic_string(elf::DT_NEEDED, *id)?;
+        self.w.write_align_dynamic();
+        let mut needed = self.strings.needed.iter();
+        for &tag in &self.shape.dynamic {
+            let string = match tag {
+                elf::DT_NEEDED => needed.next().copied(),
+                elf::DT_SONAME => self.strings.soname,
+                _ => None,
+            };
+            match string {
+                Some(id) => self.w.write_dynamic_string(tag, id)?,
+                None => {
+                    let value = self.dynamic_value(tag, o);
+                    self.w.write_dynamic(tag, value)?
+                }
+            }
         }
-        if let Some(id) = self.strings.soname {
-            w.write_dynamic_string(elf::DT_SONAME, id)?;
-        }
-        if self.hash {
-            w.write_dynamic(elf::DT_HASH, o.hash)?;
-        }
-        w.write_dynamic(elf::DT_STRTAB, o.dynstr)?;
-        w.write_dynamic(elf::DT_SYMTAB, o.dynsym)?;
-        w.write_dynamic(elf::DT_STRSZ, u64::from(w.dynstr_len()))?;
-        w.write_dynamic(elf::DT_SYMENT, if iface.file.elf64 { 24 } else { 16 })?;
-        if has_versym(iface) {
-            w.write_dynamic(elf::DT_VERSYM, o.versym)?;
-        }
-        if !iface.versions.is_empty() {
-            w.write_dynamic(elf::DT_VERDEF, o.verdef)?;
-            w.write_dynamic(elf::DT_VERDEFNUM, iface.versions.len() as u64)?;
-        }
-        if !iface.needs.is_empty() {
-            w.write_dynamic(elf::DT_VERNEED, o.verneed)?;
-            w.write_dynamic(elf::DT_VERNEEDNUM, iface.needs.len() as u64)?;
-        }
-        w.write_dynamic(elf::DT_NULL, 0)
+        Ok(())
     }
 
-    /// Section headers in the order the sections were reserved.
-    fn write_section_headers(&mut self, o: &Offsets, a: &Addresses) {
+    /// The value of a dynamic entry that is not a string.
+    fn dynamic_value(&self, tag: elf::DynamicTag, o: &Offsets) -> u64 {
         let iface = self.iface;
+        match tag {
+            elf::DT_HASH => o.hash,
+            elf::DT_STRTAB => o.dynstr,
+            elf::DT_SYMTAB => o.dynsym,
+            elf::DT_STRSZ => u64::from(self.w.dynstr_len()),
+            elf::DT_SYMENT => {
+                if iface.file.elf64 {
+                    24
+                } else {
+                    16
+                }
+            }
+            elf::DT_VERSYM => o.versym,
+            elf::DT_VERDEF => o.verdef,
+            elf::DT_VERDEFNUM => iface.versions.len() as u64,
+            elf::DT_VERNEED => o.verneed,
+            elf::DT_VERNEEDNUM => iface.needs.len() as u64,
+            _ => 0,
+        }
+    }
+
+    /// Section headers in the order the sections were reserved. object writes the optional
+    /// ones only if they were reserved; the shape is tested here too, for the reader.
+    fn write_section_headers(&mut self, o: &Offsets, a: &Addresses) {
         self.w.write_null_section_header();
         for (blob, (name, offset)) in self
             .blobs
@@ -812,18 +652,18 @@ impl<'a> StubWriter<'a> {
         {
             self.write_blob_header(blob, *name, *offset, *offset);
         }
-        if self.hash {
+        if self.shape.hash {
             self.w.write_hash_section_header(o.hash);
         }
         self.w.write_dynsym_section_header(o.dynsym, 1);
         self.w.write_dynstr_section_header(o.dynstr);
-        if has_versym(iface) {
+        if self.shape.versym {
             self.w.write_gnu_versym_section_header(o.versym);
         }
-        if !iface.versions.is_empty() {
+        if self.shape.verdef {
             self.w.write_gnu_verdef_section_header(o.verdef);
         }
-        if !iface.needs.is_empty() {
+        if self.shape.verneed {
             self.w.write_gnu_verneed_section_header(o.verneed);
         }
         for (slot, space) in &self.layout.spaces {
@@ -871,10 +711,6 @@ impl<'a> StubWriter<'a> {
             sh_entsize: 0,
         });
     }
-}
-
-fn has_versym(iface: &Interface) -> bool {
-    !iface.versions.is_empty() || !iface.needs.is_empty()
 }
 
 fn add_all<'a>(w: &mut Writer<'a>, names: impl Iterator<Item = &'a str>) -> Vec<StringId> {
@@ -951,40 +787,6 @@ fn symbol_bind(binding: Binding) -> elf::SymbolBind {
         Binding::Global => elf::STB_GLOBAL,
         Binding::Weak => elf::STB_WEAK,
         Binding::Unique => elf::STB_GNU_UNIQUE,
-    }
-}
-
-/// Section names of the stub. Names carry meaning only for gold, which treats a writable
-/// `.data.rel.ro` as read-only; the others say what they hold and their alignment.
-fn nobits_name(slot: Slot) -> String {
-    let base = match slot {
-        Slot::Text => return ".text".into(),
-        Slot::Tls => return ".tbss".into(),
-        Slot::Abs | Slot::Common => return String::new(),
-        Slot::Data(Region::Relro | Region::DataNamedRelro, _) => return ".data.rel.ro".into(),
-        Slot::Data(Region::Rodata, _) => ".rodata",
-        Slot::Data(Region::RelroWritableSegment, _) => return ".data.rel.ro".into(),
-        Slot::Data(Region::RelroOther | Region::RelroOtherWritableSegment, _) => ".relro",
-        Slot::Data(Region::RodataInWritable, _) => ".rodata.rw",
-        Slot::Data(..) => ".data",
-    };
-    match slot {
-        Slot::Data(_, align) => format!("{base}.a{align}"),
-        _ => base.into(),
-    }
-}
-
-/// File offset and flags of a NOBITS section: the offset is where its segment's file
-/// image ends, as linkers write it.
-fn nobits_placement(slot: Slot, rodata: u64, text: u64, rw: u64) -> (u64, u64) {
-    let alloc = elf::SHF_ALLOC.0;
-    let write = elf::SHF_WRITE.0;
-    match slot {
-        Slot::Text => (text, alloc | elf::SHF_EXECINSTR.0),
-        Slot::Tls => (rw, alloc | write | elf::SHF_TLS.0),
-        Slot::Data(Region::Rodata, _) => (rodata, alloc),
-        Slot::Data(Region::RodataInWritable, _) => (rw, alloc),
-        _ => (rw, alloc | write),
     }
 }
 

@@ -1,0 +1,310 @@
+//! The structural check every ELF file passes before [`super::deps`] reads it or
+//! [`super::edit`] changes it: the ELF header, every program header, segment, section header
+//! and section, and the dynamic string table must lie inside the file; loadable segments
+//! must neither wrap around the address space nor overlap; a dynamic section with entries
+//! must have a mapped string table. Headers are decoded with goblin's types, in the file's
+//! class and byte order, so nothing here counts bytes.
+//!
+//! Hostile input is an error that names the file and the cause, never a panic: whoever
+//! reads on relies on these bounds.
+
+use super::is_elf;
+use crate::error::{Error, Result};
+use goblin::container::{Container, Ctx, Endian};
+use goblin::elf::dynamic::{DT_NULL, DT_STRSZ, DT_STRTAB, Dyn};
+use goblin::elf::header::{self, Header};
+use goblin::elf::program_header::{PT_DYNAMIC, PT_LOAD, ProgramHeader};
+use goblin::elf::section_header::{SHT_NOBITS, SHT_NULL, SectionHeader};
+use scroll::Pread;
+use scroll::ctx::SizeWith;
+use std::path::Path;
+
+/// The headers of an ELF file that passed the check, decoded.
+#[derive(Debug)]
+pub struct Headers {
+    /// Class and byte order, for decoding and encoding anything else in the file.
+    pub ctx: Ctx,
+    pub header: Header,
+    pub phdrs: Vec<ProgramHeader>,
+    pub shdrs: Vec<SectionHeader>,
+    /// The dynamic array, when the file has a `PT_DYNAMIC`.
+    pub dynamic: Option<Dynamic>,
+}
+
+/// Where the dynamic array is and what it holds.
+#[derive(Debug, Default)]
+pub struct Dynamic {
+    /// File offset of the array.
+    pub offset: usize,
+    /// How many entries `PT_DYNAMIC` has room for.
+    pub capacity: usize,
+    /// The entries before the first `DT_NULL`.
+    pub entries: Vec<Dyn>,
+    /// File offset and size of the dynamic string table (0, 0 when there are no entries).
+    pub strtab: (usize, usize),
+}
+
+impl Dynamic {
+    /// The value of the first entry tagged `tag`.
+    pub fn get(&self, tag: u64) -> Option<u64> {
+        self.entries
+            .iter()
+            .find(|d| d.d_tag == tag)
+            .map(|d| d.d_val)
+    }
+}
+
+/// Checks `bytes` (the content of `path`) and returns its decoded headers.
+pub fn check(path: &Path, bytes: &[u8]) -> Result<Headers> {
+    Checker { path, bytes }.check()
+}
+
+struct Checker<'a> {
+    path: &'a Path,
+    bytes: &'a [u8],
+}
+
+impl Checker<'_> {
+    fn bad(&self, reason: impl Into<String>) -> Error {
+        Error::invalid(self.path, reason)
+    }
+
+    /// `size` bytes at `off` must lie inside the file.
+    fn range(&self, what: &str, off: u64, size: u64) -> Result<()> {
+        match off.checked_add(size) {
+            Some(end) if end <= self.bytes.len() as u64 => Ok(()),
+            _ => Err(self.bad(format!(
+                "{what} at {off:#x}+{size:#x} extends past the end of the file ({:#x} bytes): truncated or corrupt",
+                self.bytes.len()
+            ))),
+        }
+    }
+
+    /// Decodes one `T` at `off`, which a `range` check has already put inside the file.
+    fn decode<'b, T>(&'b self, what: &str, off: u64, ctx: Ctx) -> Result<T>
+    where
+        T: scroll::ctx::TryFromCtx<'b, Ctx, Error = goblin::error::Error>,
+    {
+        let at = usize::try_from(off).map_err(|_| self.bad(format!("{what}: bad offset")))?;
+        self.bytes
+            .pread_with(at, ctx)
+            .map_err(|e| self.bad(format!("corrupt {what}: {e}")))
+    }
+
+    fn ctx(&self) -> Result<Ctx> {
+        let container = match self.bytes[header::EI_CLASS] {
+            header::ELFCLASS32 => Container::Little,
+            header::ELFCLASS64 => Container::Big,
+            c => return Err(self.bad(format!("unknown ELF class {c}"))),
+        };
+        let endian = match self.bytes[header::EI_DATA] {
+            header::ELFDATA2LSB => Endian::Little,
+            header::ELFDATA2MSB => Endian::Big,
+            d => return Err(self.bad(format!("unknown ELF data encoding {d}"))),
+        };
+        Ok(Ctx::new(container, endian))
+    }
+
+    fn check(&self) -> Result<Headers> {
+        if self.bytes.len() < header::SIZEOF_IDENT || !is_elf(self.bytes) {
+            return Err(self.bad("not an ELF file"));
+        }
+        let ctx = self.ctx()?;
+        let size = Header::size_with(&ctx);
+        if self.bytes.len() < size {
+            return Err(self.bad(format!(
+                "truncated: the ELF header needs {size:#x} bytes, the file has {:#x}",
+                self.bytes.len()
+            )));
+        }
+        let header: Header = self
+            .bytes
+            .pread_with(0, ctx.le)
+            .map_err(|e| self.bad(format!("corrupt ELF header: {e}")))?;
+        let phdrs = self.phdrs(&header, ctx)?;
+        let shdrs = self.shdrs(&header, ctx)?;
+        check_loads(&phdrs).map_err(|r| self.bad(r))?;
+        let dynamic = self.dynamic(&phdrs, ctx)?;
+        Ok(Headers {
+            ctx,
+            header,
+            phdrs,
+            shdrs,
+            dynamic,
+        })
+    }
+
+    /// A header table of `num` entries of `entsize` bytes (`want` for this class) at `off`.
+    fn table(&self, what: &str, off: u64, entsize: u16, num: u16, want: usize) -> Result<()> {
+        if usize::from(entsize) != want {
+            return Err(self.bad(format!("{what} entry size {entsize}, expected {want}")));
+        }
+        let size = u64::from(entsize) * u64::from(num);
+        self.range(&format!("{what} table"), off, size)
+    }
+
+    fn phdrs(&self, h: &Header, ctx: Ctx) -> Result<Vec<ProgramHeader>> {
+        if h.e_phnum == 0 {
+            return Ok(Vec::new());
+        }
+        let want = ProgramHeader::size_with(&ctx);
+        self.table("program header", h.e_phoff, h.e_phentsize, h.e_phnum, want)?;
+        (0..u64::from(h.e_phnum))
+            .map(|i| {
+                let p: ProgramHeader =
+                    self.decode("program header", h.e_phoff + i * want as u64, ctx)?;
+                self.range(&format!("segment {i}"), p.p_offset, p.p_filesz)?;
+                if p.p_type == PT_LOAD && p.p_filesz > p.p_memsz {
+                    return Err(self.bad(format!("segment {i}: file size larger than memory size")));
+                }
+                Ok(p)
+            })
+            .collect()
+    }
+
+    fn shdrs(&self, h: &Header, ctx: Ctx) -> Result<Vec<SectionHeader>> {
+        if h.e_shoff == 0 || h.e_shnum == 0 {
+            return Ok(Vec::new());
+        }
+        let want = SectionHeader::size_with(&ctx);
+        self.table("section header", h.e_shoff, h.e_shentsize, h.e_shnum, want)?;
+        (0..u64::from(h.e_shnum))
+            .map(|i| {
+                let s: SectionHeader =
+                    self.decode("section header", h.e_shoff + i * want as u64, ctx)?;
+                if s.sh_type != SHT_NOBITS && s.sh_type != SHT_NULL {
+                    self.range(&format!("section {i}"), s.sh_offset, s.sh_size)?;
+                }
+                Ok(s)
+            })
+            .collect()
+    }
+
+    fn dynamic(&self, phdrs: &[ProgramHeader], ctx: Ctx) -> Result<Option<Dynamic>> {
+        let Some(p) = phdrs.iter().find(|p| p.p_type == PT_DYNAMIC) else {
+            return Ok(None);
+        };
+        let ent = Dyn::size_with(&ctx) as u64;
+        let capacity = p.p_filesz / ent;
+        let mut entries = Vec::new();
+        for i in 0..capacity {
+            let d: Dyn = self.decode("dynamic entry", p.p_offset + i * ent, ctx)?;
+            if d.d_tag == DT_NULL {
+                break;
+            }
+            entries.push(d);
+        }
+        let mut dynamic = Dynamic {
+            // The segment lies inside the file (checked with the program headers).
+            offset: p.p_offset as usize,
+            capacity: capacity as usize,
+            entries,
+            strtab: (0, 0),
+        };
+        let (Some(addr), Some(size)) = (dynamic.get(DT_STRTAB), dynamic.get(DT_STRSZ)) else {
+            return if dynamic.entries.is_empty() {
+                Ok(Some(dynamic))
+            } else {
+                Err(self.bad("dynamic section without DT_STRTAB/DT_STRSZ"))
+            };
+        };
+        let off = vaddr_to_offset(phdrs, addr, size).ok_or_else(|| {
+            self.bad(format!(
+                "DT_STRTAB {addr:#x}+{size:#x} is not inside any loaded part of the file"
+            ))
+        })?;
+        self.range("dynamic string table", off, size)?;
+        dynamic.strtab = (off as usize, size as usize);
+        Ok(Some(dynamic))
+    }
+}
+
+/// Loadable segments must not wrap around the address space, nor overlap in memory (a
+/// loader would map one over the other).
+pub fn check_loads(phdrs: &[ProgramHeader]) -> std::result::Result<(), String> {
+    let mut loads = Vec::new();
+    for p in phdrs.iter().filter(|p| p.p_type == PT_LOAD) {
+        let end = p.p_vaddr.checked_add(p.p_memsz).ok_or_else(|| {
+            format!(
+                "loadable segment at {:#x} wraps around the address space",
+                p.p_vaddr
+            )
+        })?;
+        loads.push((p.p_vaddr, end));
+    }
+    loads.sort_unstable();
+    for pair in loads.windows(2) {
+        if pair[0].1 > pair[1].0 {
+            return Err(format!(
+                "overlapping loadable segments at {:#x} and {:#x}",
+                pair[0].0, pair[1].0
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The file offset of `size` bytes at `vaddr`, if one loadable segment holds them in the file.
+pub fn vaddr_to_offset(phdrs: &[ProgramHeader], vaddr: u64, size: u64) -> Option<u64> {
+    phdrs
+        .iter()
+        .filter(|p| p.p_type == PT_LOAD)
+        .find(|p| {
+            vaddr >= p.p_vaddr
+                && matches!((vaddr.checked_add(size), p.p_vaddr.checked_add(p.p_filesz)), (Some(a), Some(b)) if a <= b)
+        })
+        .map(|p| p.p_offset + (vaddr - p.p_vaddr))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(vaddr: u64, offset: u64, filesz: u64, memsz: u64) -> ProgramHeader {
+        ProgramHeader {
+            p_type: PT_LOAD,
+            p_flags: 0,
+            p_offset: offset,
+            p_vaddr: vaddr,
+            p_paddr: vaddr,
+            p_filesz: filesz,
+            p_memsz: memsz,
+            p_align: 0x1000,
+        }
+    }
+
+    #[test]
+    fn loads_may_touch_but_not_overlap_or_wrap() {
+        let a = load(0x1000, 0, 0x100, 0x1000);
+        let b = load(0x2000, 0x100, 0x100, 0x100);
+        assert_eq!(check_loads(&[b.clone(), a.clone()]), Ok(()));
+        let overlapping = load(0x1fff, 0x100, 0x100, 0x100);
+        let err = check_loads(&[a.clone(), overlapping]).unwrap_err();
+        assert!(err.contains("overlapping"), "{err}");
+        let wraps = load(u64::MAX - 0xff, 0, 0, 0x100);
+        let err = check_loads(&[wraps]).unwrap_err();
+        assert!(err.contains("wraps"), "{err}");
+        // Only PT_LOAD counts: a PT_DYNAMIC inside a load is the normal case.
+        let inside = ProgramHeader {
+            p_type: PT_DYNAMIC,
+            ..load(0x1010, 0x10, 0x10, 0x10)
+        };
+        assert_eq!(check_loads(&[a, inside]), Ok(()));
+    }
+
+    #[test]
+    fn vaddr_maps_only_inside_a_load_file_image() {
+        let phdrs = [load(0x1000, 0x200, 0x100, 0x800)];
+        assert_eq!(vaddr_to_offset(&phdrs, 0x1000, 0x100), Some(0x200));
+        assert_eq!(vaddr_to_offset(&phdrs, 0x1080, 0x10), Some(0x280));
+        // Past the file image (in .bss), before the segment, or wrapping: not in the file.
+        assert_eq!(vaddr_to_offset(&phdrs, 0x1080, 0x81), None);
+        assert_eq!(vaddr_to_offset(&phdrs, 0xfff, 1), None);
+        assert_eq!(vaddr_to_offset(&phdrs, u64::MAX, 2), None);
+        let dynamic = ProgramHeader {
+            p_type: PT_DYNAMIC,
+            ..phdrs[0].clone()
+        };
+        assert_eq!(vaddr_to_offset(&[dynamic], 0x1000, 1), None);
+    }
+}
