@@ -465,7 +465,8 @@ fn missing_needed_entry_is_an_error() {
     );
 }
 
-/// `--force-rpath` only qualifies `--set-rpath`; alone it would do nothing, so clap refuses it.
+/// `--force-rpath` only qualifies `--set-rpath`; alone it would do nothing, so clap refuses it
+/// (a usage error: status 3, as every error).
 #[test]
 fn force_rpath_needs_set_rpath() {
     let tmp = tempfile::tempdir().unwrap();
@@ -473,7 +474,7 @@ fn force_rpath_needs_set_rpath() {
     fs::copy("/usr/bin/ls", &prog).unwrap();
     let before = fs::read(&prog).unwrap();
     let (code, _, stderr) = abicut(&["elf", "--force-rpath", prog.to_str().unwrap()]);
-    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(code, 3, "{stderr}");
     assert!(stderr.contains("--set-rpath"), "{stderr}");
     assert_eq!(fs::read(&prog).unwrap(), before);
 }
