@@ -404,25 +404,7 @@ impl Walk {
         let dir = tempfile::tempdir().expect("temporary directory");
         let copy = dir.path().join("repo");
         std::fs::create_dir(&copy).expect("mkdir");
-        let files = duct::cmd!(
-            "git",
-            "ls-files",
-            "-z",
-            "--cached",
-            "--others",
-            "--exclude-standard"
-        )
-        .dir(repo)
-        .read()
-        .expect("git ls-files");
-        let dest = copy.to_string_lossy().into_owned();
-        let mut args = vec!["-p", "--parents", "-t", dest.as_str()];
-        args.extend(
-            files
-                .split('\0')
-                .filter(|f| !f.is_empty() && repo.join(f).exists()),
-        );
-        duct::cmd("cp", &args).dir(repo).run().expect("cp the tree");
+        copy_tree(repo, &copy);
         std::fs::create_dir(copy.join("target")).expect("mkdir target");
         duct::cmd!("cp", "-a", release_dir(), copy.join("target/release"))
             .run()
@@ -647,6 +629,38 @@ fn walk_example(walk: &Walk, line: usize, command: &str, shown: &[String]) -> Ou
             .map(|f| format!("README line {line}: {f}"))
             .collect(),
     }
+}
+
+/// Copies the working tree's files as `git add -A` would commit them, with their modes and
+/// modification times; outside a git checkout (an unpacked archive), every file but target/.
+fn copy_tree(repo: &Path, copy: &Path) {
+    let dest = copy.to_string_lossy().into_owned();
+    let listed = duct::cmd!(
+        "git",
+        "ls-files",
+        "-z",
+        "--cached",
+        "--others",
+        "--exclude-standard"
+    )
+    .dir(repo)
+    .stderr_null()
+    .read();
+    let files: Vec<String> = match &listed {
+        Ok(files) => files
+            .split('\0')
+            .filter(|f| !f.is_empty() && repo.join(f).symlink_metadata().is_ok())
+            .map(str::to_string)
+            .collect(),
+        Err(_) => std::fs::read_dir(repo)
+            .expect("read the repository")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n != "target" && n != ".git")
+            .collect(),
+    };
+    let mut args = vec!["-a", "--parents", "-t", dest.as_str()];
+    args.extend(files.iter().map(String::as_str));
+    duct::cmd("cp", &args).dir(repo).run().expect("cp the tree");
 }
 
 /// This build's target/release (CARGO_TARGET_DIR may put it outside the repository).
