@@ -459,7 +459,13 @@ struct Outcome {
 /// Runs one command block and checks what README says of it.
 fn walk_block(walk: &Walk, block: &Block, output: Option<&Block>) -> Outcome {
     let cmds = commands(block);
-    let first = cmds.first().map_or("", |c| code(&c.text)).to_string();
+    let first = cmds.first().map_or(String::new(), |c| {
+        let line = c.text.lines().next().unwrap_or_default();
+        match line.strip_suffix('\\') {
+            Some(head) => format!("{} …", head.trim_end()),
+            None => code(line).to_string(),
+        }
+    });
     let text = block.lines.join("\n");
     let mut notes = Vec::new();
     let mut failures = Vec::new();
@@ -663,12 +669,13 @@ fn copy_tree(repo: &Path, copy: &Path) {
     duct::cmd("cp", &args).dir(repo).run().expect("cp the tree");
 }
 
-/// This build's target/release (CARGO_TARGET_DIR may put it outside the repository).
+/// The target directory's `release`, which [`Walk::new`] has just brought up to date (this
+/// test may run in another profile; CARGO_TARGET_DIR may put it outside the repository).
 fn release_dir() -> PathBuf {
     std::env::current_exe()
         .ok()
-        .and_then(|p| p.parent()?.parent().map(Path::to_path_buf))
-        .expect("the test binary sits in target/release/deps")
+        .and_then(|p| Some(p.parent()?.parent()?.parent()?.join("release")))
+        .expect("the test binary sits in TARGET/PROFILE/deps")
 }
 
 fn tail(output: &str) -> String {
