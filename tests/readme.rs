@@ -28,7 +28,7 @@
 //! - the oracles over many libraries (`--example link_identity`, `--example bindings`:
 //!   every library of /usr/lib/x86_64-linux-gnu takes 49 and 83 minutes, README's eight
 //!   15 to 45 seconds each) run on [`SAMPLE`], figures wildcarded (a whole `N/N` stays
-//!   whole);
+//!   whole); the libraries README names must exist;
 //! - a block that only sketches its inputs (`SRC`, `more-maps.txt`, `<iface-hash>`, a
 //!   package unpacked in `root/`, `$out`) is given them by a [`Fixture`], which also
 //!   checks what the block promises of its outputs.
@@ -249,22 +249,27 @@ fn adapt(command: &str) -> (String, Option<String>) {
         .iter()
         .any(|e| code.contains(e));
     if oracle && !code.contains("--target") {
-        let named = code.split_whitespace().any(|w| w.starts_with("/usr/lib/"));
-        let kept: Vec<&str> = code
+        let (named, kept): (Vec<&str>, Vec<&str>) = code
             .split_whitespace()
-            .filter(|w| !w.starts_with("/usr/lib/"))
-            .collect();
+            .partition(|w| w.starts_with("/usr/lib/"));
         let sep = if kept.contains(&"--") { "" } else { " --" };
+        let sample = SAMPLE.replace("/usr/lib/x86_64-linux-gnu/", "");
+        let scaled = format!("{}{sep} {SAMPLE}", kept.join(" "));
+        if named.is_empty() {
+            return (
+                scaled,
+                Some(format!(
+                    "ran on a smaller input: {sample} instead of every library of \
+                     /usr/lib/x86_64-linux-gnu"
+                )),
+            );
+        }
+        // The libraries README names must exist, or the command as written checks nothing.
         return (
-            format!("{}{sep} {SAMPLE}", kept.join(" ")),
+            format!("ls -d {} >/dev/null && {scaled}", named.join(" ")),
             Some(format!(
-                "ran on a smaller input: {} instead of {}",
-                SAMPLE.replace("/usr/lib/x86_64-linux-gnu/", ""),
-                if named {
-                    "the libraries README names"
-                } else {
-                    "every library of /usr/lib/x86_64-linux-gnu"
-                }
+                "ran on a smaller input: {sample} instead of the libraries README names \
+                 (checked to exist)"
             )),
         );
     }
@@ -753,4 +758,73 @@ fn readme_commands_run_as_written() {
         start.elapsed().as_secs_f64()
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The walk's reading of README, on text shaped like README's blocks.
+#[test]
+fn blocks_commands_and_claims_are_read_as_the_walk_needs() {
+    let readme = "Intro\n\n```sh\nsh make-graph.sh -o g.json\n# g.json: 34294 nodes\n\
+                  cat > x.nix <<'EOF'\nnot a command\nEOF\nabicut a \\\n  --b c\n```\n\n\
+                  ```text\n   1.84 s, 12 derivations built\n```\n## Next\n";
+    let all = blocks(readme);
+    assert_eq!(all.len(), 2);
+    assert_eq!((all[0].line, all[0].lang.as_str()), (4, "sh"));
+    let cmds = commands(&all[0]);
+    let lines: Vec<usize> = cmds.iter().map(|c| c.line).collect();
+    assert_eq!(
+        lines,
+        [4, 6, 9],
+        "heredoc bodies and comments are not commands"
+    );
+    assert_eq!(
+        cmds[0].comment_after.as_deref(),
+        Some("g.json: 34294 nodes")
+    );
+    assert_eq!(cmds[2].text, "abicut a \\\n  --b c");
+    assert_eq!(
+        claim(&all[1].lines[0], false).as_deref(),
+        Some("<time> s, 12 derivations built")
+    );
+    assert_eq!(
+        claim("cp -a of the root      0.580 s   0.233 s", false).as_deref(),
+        Some("cp -a of the root")
+    );
+    assert_eq!(claim("run 1     run 2     run 3     median", false), None);
+    assert_eq!(
+        claim("8 libraries; bfd: 24/24 combinations, 12/24", true).as_deref(),
+        Some("N libraries; bfd: N/N(whole) combinations, N/M")
+    );
+}
+
+/// What README shows whole must be whole; a figure README shows may be anything else.
+#[test]
+fn figures_are_wildcarded_but_whole_stays_whole() {
+    let claims = [claim("lld: 1415/1416 combinations the same", true).unwrap_or_default()];
+    assert!(missing(&claims, "lld: 6/6 combinations the same", true).is_empty());
+    let claims = [claim("lld: 24/24 combinations the same", true).unwrap_or_default()];
+    assert!(missing(&claims, "lld: 6/6 combinations the same", true).is_empty());
+    assert_eq!(
+        missing(&claims, "lld: 5/6 combinations the same", true).len(),
+        1
+    );
+    let exact = [claim("mid_compute(2) = 42", false).unwrap_or_default()];
+    assert_eq!(missing(&exact, "mid_compute(2) = 43", false).len(), 1);
+}
+
+/// The oracles run on the sample; libraries README names must still exist.
+#[test]
+fn oracles_run_on_the_sample() {
+    let (run, note) = adapt("cargo run --release --example bindings");
+    assert_eq!(
+        run,
+        format!("cargo run --release --example bindings -- {SAMPLE}")
+    );
+    assert!(note.is_some_and(|n| n.contains("every library")));
+    let (run, _) = adapt(
+        "cargo run --release --example bindings -- /usr/lib/x86_64-linux-gnu/{...the same eight}",
+    );
+    assert!(run.starts_with("ls -d /usr/lib/x86_64-linux-gnu/{...the >/dev/null && "));
+    let (run, note) = adapt("cargo install --path .");
+    assert_eq!((run.as_str(), note), ("cargo install --path .", None));
+    assert_eq!(adapt("bash tests/run.sh").0, "bash tests/run.sh --list");
 }
