@@ -2,6 +2,8 @@
 # The whole test suite: installs the Debian packages the tests need (idempotent: only
 # missing ones, after one `apt-get update`), then runs every test in the `ci` profile
 # (Cargo.toml: release speed, with debug assertions and overflow checks on).
+# Arguments go to the test harness: `bash tests/run.sh --list` lists every test and runs
+# none (the README walk, tests/readme.rs, runs it so), `bash tests/run.sh NAME` filters.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mapfile -t wanted < <(grep -v '^\s*#' tests/debian-packages.txt | sed '/^\s*$/d')
@@ -15,4 +17,4 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 export CI="${CI:-}"
-cargo test --profile ci --all-targets --no-fail-fast -- --test-threads="${TEST_THREADS:-2}"
+cargo test --profile ci --all-targets --no-fail-fast -- --test-threads="${TEST_THREADS:-2}" "$@"

@@ -3,11 +3,17 @@
 
 use std::path::{Path, PathBuf};
 
-/// Regular files (symlinks resolved, each file once) that are ELF shared objects.
+/// Regular files (symlinks resolved, each file once) that are ELF shared objects. An input
+/// that does not exist ends the run with an error naming it: checking nothing would print
+/// "0 libraries" and exit 0, which reads as a pass.
 pub fn shared_libraries(inputs: &[PathBuf]) -> Vec<PathBuf> {
     let mut seen = std::collections::BTreeSet::new();
     let mut libs = Vec::new();
     for input in inputs {
+        if let Err(e) = std::fs::metadata(input) {
+            eprintln!("{}: {e}", input.display());
+            std::process::exit(2);
+        }
         let entries: Vec<PathBuf> = if input.is_dir() {
             std::fs::read_dir(input)
                 .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
