@@ -60,7 +60,8 @@ fn pname_len(name: &[u8]) -> usize {
 /// name is the shortest store name that every other one extends with `-<output>`
 /// (`mid-1.0` for `mid-1.0`, `mid-1.0-lib`, `mid-1.0-dev`), and its pname is what Nix's
 /// `builtins.parseDrvName` keeps (up to the first `-` not followed by a letter). Any other
-/// path (no nix-base32 hash) becomes `/abicut-self-----…`, of its own length.
+/// path (no nix-base32 hash) becomes `/abicut-self/<its file name>`: where it was built
+/// goes, and two outputs stay apart by name, as store outputs do by suffix.
 pub fn placeholders(paths: &[Vec<u8>]) -> Vec<Vec<u8>> {
     let names: Vec<Option<(usize, &[u8])>> = paths.iter().map(|p| store_name(p)).collect();
     let package = names
@@ -88,8 +89,9 @@ pub fn placeholders(paths: &[Vec<u8>]) -> Vec<Vec<u8>> {
                 out
             }
             None => {
-                let mut out: Vec<u8> = b"/abicut-self".iter().copied().take(path.len()).collect();
-                out.resize(path.len(), b'-');
+                let name = path.rsplit(|&c| c == b'/').find(|c| !c.is_empty());
+                let mut out = b"/abicut-self/".to_vec();
+                out.extend_from_slice(name.unwrap_or_default());
                 out
             }
         })
@@ -192,19 +194,35 @@ mod tests {
             .map(|p| String::from_utf8_lossy(&p[44..]).into_owned())
             .collect();
         assert_eq!(ends, ["mid", "mid-lib", "mid-dev"]);
-        assert_eq!(one("/tmp/x").len(), 6);
     }
 
     /// A 32-character name outside the nix-base32 alphabet is no store hash: such a path
-    /// (a placeholder among them) gets the plain placeholder of its own length, not a
-    /// version-free store name. Before `is_nix_hash` was shared, any lowercase letter passed.
+    /// (a placeholder among them) gets the plain placeholder, not a version-free store
+    /// name. Before `is_nix_hash` was shared, any lowercase letter passed.
     #[test]
     fn placeholders_need_a_nix_base32_hash() {
-        let path = b"/nix/store/eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee-zlib-1.3".to_vec();
+        let name = b"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee-zlib-1.3";
+        let path = [&b"/nix/store/"[..], name].concat();
         let ph = placeholders(std::slice::from_ref(&path)).remove(0);
-        assert_eq!(ph.len(), path.len());
-        assert!(ph.starts_with(b"/abicut-self---"), "{ph:?}");
+        assert_eq!(ph, [&b"/abicut-self/"[..], name].concat());
         assert_eq!(store_name(&path), None);
+    }
+
+    /// Outside the store, the directory goes and the file name stays: outputs of one length
+    /// in one directory (`/tmp/p/out`, `/tmp/p/dev`) keep apart, and a rebuild elsewhere
+    /// keeps its placeholders.
+    #[test]
+    fn placeholders_outside_the_store_keep_the_file_name() {
+        let paths = [
+            b"/tmp/p/out".to_vec(),
+            b"/tmp/p/dev/".to_vec(),
+            b"/".to_vec(),
+        ];
+        let ph = placeholders(&paths);
+        assert_eq!(ph[0], b"/abicut-self/out");
+        assert_eq!(ph[1], b"/abicut-self/dev");
+        assert_eq!(ph[2], b"/abicut-self/");
+        assert_eq!(placeholders(&[b"/build/x/out".to_vec()])[0], ph[0]);
     }
 
     #[test]

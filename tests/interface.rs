@@ -704,6 +704,47 @@ fn several_outputs_go_under_their_names_without_store_hashes() {
     assert_eq!(hashes[0], hashes[1]);
 }
 
+/// Outside a Nix store, two outputs whose paths have one length (`…/p-out`, `…/p-dev`) go
+/// under their own names, and a build in another directory has the same hash.
+#[test]
+fn several_outputs_outside_the_store_go_under_their_names() {
+    let work = tempfile::tempdir().unwrap();
+    let mut hashes = Vec::new();
+    for build in ["build-1", "build-two"] {
+        let dir = work.path().join(build);
+        let (out, dev) = (dir.join("p-out"), dir.join("p-dev"));
+        std::fs::create_dir_all(out.join("lib")).unwrap();
+        std::fs::create_dir_all(dev.join("lib/pkgconfig")).unwrap();
+        std::fs::write(
+            dev.join("lib/pkgconfig/p.pc"),
+            format!(
+                "libdir={}/lib\nName: p\nVersion: 1\nDescription: p\n",
+                out.display()
+            ),
+        )
+        .unwrap();
+        std::fs::write(out.join("lib/p.la"), "dlname='libp.so.1'\n").unwrap();
+        let tree = work.path().join(format!("tree-{build}"));
+        let args = [
+            "interface",
+            "--hash",
+            "-o",
+            tree.to_str().unwrap(),
+            "--self",
+            out.to_str().unwrap(),
+            "--self",
+            dev.to_str().unwrap(),
+            out.to_str().unwrap(),
+            dev.to_str().unwrap(),
+        ];
+        hashes.push(run(abicut(), &args, work.path()).trim().to_string());
+        let pc = std::fs::read_to_string(tree.join("p-dev/lib/pkgconfig/p.pc")).unwrap();
+        assert!(pc.starts_with("libdir=/abicut-self/p-out/lib\n"), "{pc}");
+        assert!(tree.join("p-out/lib/p.la").exists());
+    }
+    assert_eq!(hashes[0], hashes[1]);
+}
+
 #[test]
 fn symlinks_between_outputs_given_together_are_kept() {
     let work = tempfile::tempdir().unwrap();
