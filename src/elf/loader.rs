@@ -84,7 +84,7 @@ impl Fs {
         path.to_path_buf()
     }
 
-    /// Follows every symlink in `path` the way the kernel would, but through [`Fs::here`]
+    /// Follows every symlink in `path` the way the kernel would, but through `Fs::here`
     /// at each step: returns the path without symlinks as the loader sees it and where that
     /// is read now, or None when it does not exist.
     pub fn resolve(&self, path: &Path) -> Option<(PathBuf, PathBuf)> {

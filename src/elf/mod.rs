@@ -1,4 +1,4 @@
-//! ELF in and out: [`read`] parses shared objects into interfaces, [`write`] writes stubs,
+//! ELF in and out: [`read`] parses shared objects into interfaces, [`write`](mod@write) writes stubs,
 //! [`deps`] reads dependency facts for verification, [`loader`] finds
 //! libraries as the dynamic loader does, [`edit`] makes patchelf-style edits. [`validate`]
 //! is the structural check `deps` and `edit` share, [`arch`] what is special about one
