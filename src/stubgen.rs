@@ -2,7 +2,7 @@
 //! one at a time or as a parallel batch.
 
 use crate::elf::closure::{Defined, Resolver};
-use crate::error::{Error, Result};
+use crate::error::{Error, Malformed, Result};
 use crate::iface::{Interface, ifs};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -98,7 +98,7 @@ fn parse(path: &Path) -> Result<(Interface, Format)> {
         Some(b'{') => (Interface::from_json(&bytes), Format::Json),
         Some(b'-') if bytes.starts_with(b"--- !ifs-v1") => (
             std::str::from_utf8(&bytes)
-                .map_err(|_| "llvm-ifs text is not UTF-8".to_string())
+                .map_err(|_| Malformed::from("llvm-ifs text is not UTF-8"))
                 .and_then(ifs::parse),
             Format::Ifs,
         ),
@@ -106,13 +106,13 @@ fn parse(path: &Path) -> Result<(Interface, Format)> {
     };
     reason
         .map(|iface| (iface, format))
-        .map_err(|reason| Error::invalid(path, reason))
+        .map_err(|reason| Error::at(path, reason))
 }
 
 /// Renders an interface in `format`.
 pub fn render(iface: &Interface, format: Format, path: &Path) -> Result<Vec<u8>> {
     match format {
-        Format::Elf => crate::elf::write::write_stub(iface).map_err(|r| Error::invalid(path, r)),
+        Format::Elf => crate::elf::write::write_stub(iface).map_err(|r| Error::at(path, r)),
         Format::Json => {
             let mut json = iface.to_canonical_json();
             json.push(b'\n');

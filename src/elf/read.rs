@@ -8,6 +8,7 @@
 //! names the file, never a panic.
 
 use super::{FileType, arch, is_elf};
+use crate::error::Malformed;
 use crate::iface::{
     ArchSection, Binding, FileClass, Import, Interface, Kind, NeededVersion, Region,
     SCHEMA_VERSION, Symbol, VersionDef, VersionNeed, Visibility,
@@ -37,7 +38,7 @@ const WARNING_PREFIX: &str = ".gnu.warning.";
 
 /// Reads the interface of a shared object held in memory (see [`crate::stubgen::load`] for
 /// files). Errors are plain reasons; the caller adds the file name.
-pub fn read_bytes(bytes: &[u8]) -> Result<Interface, String> {
+pub fn read_bytes(bytes: &[u8]) -> Result<Interface, Malformed> {
     let elf = Parsed::new(bytes)?;
     elf.interface()
 }
@@ -53,16 +54,16 @@ struct Parsed<'a> {
 }
 
 impl<'a> Parsed<'a> {
-    fn new(bytes: &'a [u8]) -> Result<Self, String> {
+    fn new(bytes: &'a [u8]) -> Result<Self, Malformed> {
         check_magic(bytes)?;
         let header = goblin::elf::Elf::parse_header(bytes)
             .map_err(|e| format!("cannot parse ELF header: {e}"))?;
         let ctx = context(&header)?;
         if FileType::from(header.e_type) != FileType::Dynamic {
-            return Err(format!(
+            return Err(Malformed(format!(
                 "not a shared library (ELF type {}, expected ET_DYN)",
                 header::et_to_str(header.e_type)
-            ));
+            )));
         }
         check_table(
             bytes,
@@ -104,7 +105,7 @@ impl<'a> Parsed<'a> {
     }
 
     /// The file bytes of section `index`, checked against the file size.
-    fn section_data(&self, index: usize, what: &str) -> Result<&'a [u8], String> {
+    fn section_data(&self, index: usize, what: &str) -> Result<&'a [u8], Malformed> {
         let sh = self
             .sections
             .get(index)
@@ -118,23 +119,23 @@ impl<'a> Parsed<'a> {
             .checked_add(len)
             .and_then(|end| self.bytes.get(start..end))
             .ok_or_else(|| {
-                format!(
+                Malformed(format!(
                     "{what} (section {index}) lies outside the file: offset {start:#x}, size {len:#x}, file size {:#x}",
                     self.bytes.len()
-                )
+                ))
             })
     }
 
-    fn strtab(&self, index: usize, what: &str) -> Result<Strtab<'a>, String> {
+    fn strtab(&self, index: usize, what: &str) -> Result<Strtab<'a>, Malformed> {
         let data = self.section_data(index, what)?;
-        Strtab::parse(data, 0, data.len(), 0).map_err(|e| format!("{what}: {e}"))
+        Strtab::parse(data, 0, data.len(), 0).map_err(|e| Malformed(format!("{what}: {e}")))
     }
 
     fn find_section(&self, sh_type: u32) -> Option<usize> {
         self.sections.iter().position(|s| s.sh_type == sh_type)
     }
 
-    fn interface(&self) -> Result<Interface, String> {
+    fn interface(&self) -> Result<Interface, Malformed> {
         let dynsym_index = self.find_section(section_header::SHT_DYNSYM).ok_or(
             "no dynamic symbol table (.dynsym): not a shared library, or a static executable",
         )?;
@@ -207,15 +208,15 @@ impl<'a> Parsed<'a> {
         Ok(iface)
     }
 
-    fn dynamic_symbols(&self, index: usize) -> Result<Vec<Sym>, String> {
+    fn dynamic_symbols(&self, index: usize) -> Result<Vec<Sym>, Malformed> {
         let data = self.section_data(index, ".dynsym")?;
         let entsize = Sym::size_with(&self.ctx);
         Sym::parse(data, 0, data.len() / entsize, self.ctx)
-            .map_err(|e| format!("corrupt .dynsym: {e}"))
+            .map_err(|e| Malformed(format!("corrupt .dynsym: {e}")))
     }
 
     /// `DT_SONAME`, `DT_NEEDED` (in order) and `DT_FLAGS_1`, from the `.dynamic` section.
-    fn dynamic_entries(&self) -> Result<(Option<String>, Vec<String>, u64), String> {
+    fn dynamic_entries(&self) -> Result<(Option<String>, Vec<String>, u64), Malformed> {
         let Some(index) = self.find_section(section_header::SHT_DYNAMIC) else {
             return Ok((None, Vec::new(), 0));
         };
@@ -249,7 +250,7 @@ impl<'a> Parsed<'a> {
         Ok((soname, needed, flags_1))
     }
 
-    fn version_definitions(&self) -> Result<Vec<VersionDef>, String> {
+    fn version_definitions(&self) -> Result<Vec<VersionDef>, Malformed> {
         let Some(index) = self.find_section(section_header::SHT_GNU_VERDEF) else {
             return Ok(Vec::new());
         };
@@ -280,7 +281,7 @@ impl<'a> Parsed<'a> {
         Ok(defs)
     }
 
-    fn version_needs(&self) -> Result<Vec<VersionNeed>, String> {
+    fn version_needs(&self) -> Result<Vec<VersionNeed>, Malformed> {
         let Some(index) = self.find_section(section_header::SHT_GNU_VERNEED) else {
             return Ok(Vec::new());
         };
@@ -304,7 +305,7 @@ impl<'a> Parsed<'a> {
                         name: name(aux.vna_name)?,
                     })
                 })
-                .collect::<Result<_, String>>()?;
+                .collect::<Result<_, Malformed>>()?;
             needs.push(VersionNeed {
                 file: name(need.vn_file)?,
                 versions,
@@ -319,7 +320,7 @@ impl<'a> Parsed<'a> {
         sym: &Sym,
         raw_version: u16,
         version_names: &HashMap<u16, &str>,
-    ) -> Result<Symbol, String> {
+    ) -> Result<Symbol, Malformed> {
         let region = self.region(name, sym)?;
         let kind = kind(sym);
         let index = raw_version & 0x7fff;
@@ -373,7 +374,7 @@ impl<'a> Parsed<'a> {
         }
     }
 
-    fn region(&self, name: &str, sym: &Sym) -> Result<Region, String> {
+    fn region(&self, name: &str, sym: &Sym) -> Result<Region, Malformed> {
         match sym.st_shndx as u32 {
             section_header::SHN_ABS => return Ok(Region::Abs),
             section_header::SHN_COMMON => return Ok(Region::Common),
@@ -445,7 +446,7 @@ impl<'a> Parsed<'a> {
         }
     }
 
-    fn arch_sections(&self) -> Result<Vec<ArchSection>, String> {
+    fn arch_sections(&self) -> Result<Vec<ArchSection>, Malformed> {
         let mut kept = Vec::new();
         for (index, sh) in self.sections.iter().enumerate() {
             let name = self.section_name(sh);
@@ -465,7 +466,7 @@ impl<'a> Parsed<'a> {
     }
 
     /// `.gnu.warning.SYMBOL` sections: GNU ld prints their text when a link uses SYMBOL.
-    fn warnings(&self) -> Result<BTreeMap<String, String>, String> {
+    fn warnings(&self) -> Result<BTreeMap<String, String>, Malformed> {
         let mut warnings = BTreeMap::new();
         for (index, sh) in self.sections.iter().enumerate() {
             let name = self.section_name(sh);
@@ -515,7 +516,7 @@ fn normalized_os_abi(os_abi: u8) -> u8 {
     }
 }
 
-fn check_magic(bytes: &[u8]) -> Result<(), String> {
+fn check_magic(bytes: &[u8]) -> Result<(), Malformed> {
     if bytes.starts_with(b"!<arch>\n") {
         return Err("is a static archive (ar), not a shared library".into());
     }
@@ -537,33 +538,33 @@ fn check_table(
     offset: u64,
     count: u16,
     entsize: u16,
-) -> Result<(), String> {
+) -> Result<(), Malformed> {
     let len = bytes.len() as u64;
     let end = offset.saturating_add(u64::from(count) * u64::from(entsize));
     if count == 0 || end <= len {
         return Ok(());
     }
     if offset < len {
-        Err(format!(
+        Err(Malformed(format!(
             "truncated ELF file: the {what} ends at {end:#x}, past the end of the file ({len:#x} bytes)"
-        ))
+        )))
     } else {
-        Err(format!(
+        Err(Malformed(format!(
             "corrupt {what} offset {offset:#x}: past the end of the file ({len:#x} bytes)"
-        ))
+        )))
     }
 }
 
-fn context(header: &Header) -> Result<Ctx, String> {
+fn context(header: &Header) -> Result<Ctx, Malformed> {
     let container = match header.e_ident[header::EI_CLASS] {
         header::ELFCLASS32 => Container::Little,
         header::ELFCLASS64 => Container::Big,
-        c => return Err(format!("unknown ELF class {c}")),
+        c => return Err(Malformed(format!("unknown ELF class {c}"))),
     };
     let endian = match header.e_ident[header::EI_DATA] {
         header::ELFDATA2LSB => Endian::Little,
         header::ELFDATA2MSB => Endian::Big,
-        d => return Err(format!("unknown ELF data encoding {d}")),
+        d => return Err(Malformed(format!("unknown ELF data encoding {d}"))),
     };
     Ok(Ctx::new(container, endian))
 }
@@ -590,7 +591,7 @@ fn import(
     raw_version: u16,
     position: u32,
     needed_versions: &HashMap<u16, (&str, &str)>,
-) -> Result<Import, String> {
+) -> Result<Import, Malformed> {
     let (from, version) = match raw_version & 0x7fff {
         0 | 1 => (None, None),
         n => {
@@ -688,16 +689,19 @@ mod tests {
         assert!(
             check_magic(b"!<arch>\nfoo")
                 .unwrap_err()
+                .0
                 .contains("static archive")
         );
         assert!(
             check_magic(b"#!/bin/sh\n")
                 .unwrap_err()
+                .0
                 .contains("no ELF magic")
         );
         assert!(
             check_magic(b"\x7fELF\x02")
                 .unwrap_err()
+                .0
                 .contains("truncated")
         );
         assert!(check_magic(b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0").is_ok());

@@ -9,7 +9,7 @@
 //! reads on relies on these bounds.
 
 use super::is_elf;
-use crate::error::{Error, Result};
+use crate::error::{Error, Malformed, Result};
 use goblin::container::{Container, Ctx, Endian};
 use goblin::elf::dynamic::{DT_NULL, DT_STRSZ, DT_STRTAB, Dyn};
 use goblin::elf::header::{self, Header};
@@ -123,7 +123,7 @@ impl Checker<'_> {
             .map_err(|e| self.bad(format!("corrupt ELF header: {e}")))?;
         let phdrs = self.phdrs(&header, ctx)?;
         let shdrs = self.shdrs(&header, ctx)?;
-        check_loads(&phdrs).map_err(|r| self.bad(r))?;
+        check_loads(&phdrs).map_err(|r| Error::at(self.path, r))?;
         let dynamic = self.dynamic(&phdrs, ctx)?;
         Ok(Headers {
             ctx,
@@ -221,7 +221,7 @@ impl Checker<'_> {
 
 /// Loadable segments must not wrap around the address space, nor overlap in memory (a
 /// loader would map one over the other).
-pub fn check_loads(phdrs: &[ProgramHeader]) -> std::result::Result<(), String> {
+pub fn check_loads(phdrs: &[ProgramHeader]) -> std::result::Result<(), Malformed> {
     let mut loads = Vec::new();
     for p in phdrs.iter().filter(|p| p.p_type == PT_LOAD) {
         let end = p.p_vaddr.checked_add(p.p_memsz).ok_or_else(|| {
@@ -235,10 +235,10 @@ pub fn check_loads(phdrs: &[ProgramHeader]) -> std::result::Result<(), String> {
     loads.sort_unstable();
     for pair in loads.windows(2) {
         if pair[0].1 > pair[1].0 {
-            return Err(format!(
+            return Err(Malformed(format!(
                 "overlapping loadable segments at {:#x} and {:#x}",
                 pair[0].0, pair[1].0
-            ));
+            )));
         }
     }
     Ok(())
@@ -280,10 +280,10 @@ mod tests {
         assert_eq!(check_loads(&[b.clone(), a.clone()]), Ok(()));
         let overlapping = load(0x1fff, 0x100, 0x100, 0x100);
         let err = check_loads(&[a.clone(), overlapping]).unwrap_err();
-        assert!(err.contains("overlapping"), "{err}");
+        assert!(err.0.contains("overlapping"), "{err}");
         let wraps = load(u64::MAX - 0xff, 0, 0, 0x100);
         let err = check_loads(&[wraps]).unwrap_err();
-        assert!(err.contains("wraps"), "{err}");
+        assert!(err.0.contains("wraps"), "{err}");
         // Only PT_LOAD counts: a PT_DYNAMIC inside a load is the normal case.
         let inside = ProgramHeader {
             p_type: PT_DYNAMIC,

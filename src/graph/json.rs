@@ -136,5 +136,6 @@ pub fn to_string(graph: &Graph) -> Result<String> {
         version: VERSION,
         nodes,
     };
-    serde_json::to_string(&file).map_err(|e| Error::Usage(format!("cannot serialize graph: {e}")))
+    serde_json::to_string(&file)
+        .map_err(|e| Error::Internal(format!("cannot serialize graph: {e}")))
 }

@@ -13,8 +13,8 @@
 //! way in: IFS is for exchange, the canonical JSON is the interface.
 
 use super::{
-    Binding, FileClass, Import, Interface, Kind, Region, SCHEMA_VERSION, Symbol, VersionDef,
-    Visibility,
+    Binding, FileClass, Import, Interface, Kind, Malformed, Region, SCHEMA_VERSION, Symbol,
+    VersionDef, Visibility,
 };
 use goblin::elf::header::{
     EM_386, EM_AARCH64, EM_ARM, EM_MIPS, EM_PPC, EM_PPC64, EM_RISCV, EM_S390, EM_X86_64,
@@ -194,7 +194,7 @@ fn quote(s: &str) -> String {
 }
 
 /// Parses llvm-ifs text (as llvm-ifs 14 to 19 write it) into an interface.
-pub fn parse(text: &str) -> Result<Interface, String> {
+pub fn parse(text: &str) -> Result<Interface, Malformed> {
     let mut file = FileClass {
         abi_version: 0,
         big_endian: false,
@@ -211,10 +211,10 @@ pub fn parse(text: &str) -> Result<Interface, String> {
     let mut saw_version = false;
     let mut carried = BTreeMap::new();
     for (n, line) in block_lines(text)? {
-        let at = |msg: &str| format!("line {n}: {msg}");
+        let at = |reason: Malformed| Malformed(format!("line {n}: {reason}"));
         if let Some(comment) = line.trim_start().strip_prefix('#') {
             if let Some(def) = comment.trim_start().strip_prefix(VERSION_COMMENT) {
-                let def = parse_version_comment(def).map_err(|e| at(&e))?;
+                let def = parse_version_comment(def).map_err(at)?;
                 carried.insert(def.name.clone(), def);
             }
             continue;
@@ -226,35 +226,37 @@ pub fn parse(text: &str) -> Result<Interface, String> {
             match section {
                 "NeededLibs" => needed.push(unquote(item.trim())),
                 "Symbols" => {
-                    let fields = flow_mapping(item).map_err(|e| at(&e))?;
+                    let fields = flow_mapping(item).map_err(at)?;
                     let position = (symbols.len() + imports.len()) as u32 + 1;
                     if fields.get("Undefined").map(String::as_str) == Some("true") {
-                        imports.push(parse_import(&fields, position).map_err(|e| at(&e))?);
+                        imports.push(parse_import(&fields, position).map_err(at)?);
                     } else {
-                        symbols.push(parse_symbol(&fields, position).map_err(|e| at(&e))?);
+                        symbols.push(parse_symbol(&fields, position).map_err(at)?);
                     }
                 }
-                _ => return Err(at("list item outside NeededLibs or Symbols")),
+                _ => return Err(at("list item outside NeededLibs or Symbols".into())),
             }
             continue;
         }
         let (key, value) = line
             .split_once(':')
-            .ok_or_else(|| at("expected `Key: value`"))?;
+            .ok_or_else(|| at("expected `Key: value`".into()))?;
         let value = value.trim();
         section = "";
         match key.trim() {
             "IfsVersion" => {
                 saw_version = true;
                 if !value.starts_with('3') {
-                    return Err(at(&format!("IfsVersion {value} is not supported (3.x is)")));
+                    return Err(at(
+                        format!("IfsVersion {value} is not supported (3.x is)").into()
+                    ));
                 }
             }
             "SoName" => soname = Some(unquote(value)),
-            "Target" => parse_target(value, &mut file).map_err(|e| at(&e))?,
+            "Target" => parse_target(value, &mut file).map_err(at)?,
             "NeededLibs" => section = "NeededLibs",
             "Symbols" => section = "Symbols",
-            other => return Err(at(&format!("unknown key {other}"))),
+            other => return Err(at(format!("unknown key {other}").into())),
         }
     }
     if !saw_version {
@@ -277,7 +279,7 @@ pub fn parse(text: &str) -> Result<Interface, String> {
     Ok(iface)
 }
 
-fn parse_target(value: &str, file: &mut FileClass) -> Result<(), String> {
+fn parse_target(value: &str, file: &mut FileClass) -> Result<(), Malformed> {
     let fields = flow_mapping(value)?;
     let arch = fields.get("Arch").ok_or("Target has no Arch")?;
     file.machine = ARCHES
@@ -294,7 +296,7 @@ fn parse_target(value: &str, file: &mut FileClass) -> Result<(), String> {
 /// The text's lines, numbered from 1, with YAML flow sequences (`Symbols: [ { ... }, ... ]`,
 /// on one line or several, as llvm-ifs accepts them) unfolded into block items
 /// (`Symbols:` then `- { ... }`), which the reader then takes like the block style.
-fn block_lines(text: &str) -> Result<Vec<(usize, String)>, String> {
+fn block_lines(text: &str) -> Result<Vec<(usize, String)>, Malformed> {
     let mut out = Vec::new();
     let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim_end()));
     while let Some((n, line)) = lines.next() {
@@ -312,7 +314,10 @@ fn block_lines(text: &str) -> Result<Vec<(usize, String)>, String> {
                 break items;
             }
             let Some((_, more)) = lines.next() else {
-                return Err(format!("line {n}: `{}: [` has no closing ]", key.trim()));
+                return Err(Malformed(format!(
+                    "line {n}: `{}: [` has no closing ]",
+                    key.trim()
+                )));
             };
             body.push(' ');
             body.push_str(more);
@@ -351,7 +356,7 @@ fn flow_items(body: &str) -> Option<Vec<String>> {
 }
 
 /// Parses `VER index I [parents P...] flags N`, the rest of an `# abicut-version:` comment.
-fn parse_version_comment(text: &str) -> Result<VersionDef, String> {
+fn parse_version_comment(text: &str) -> Result<VersionDef, Malformed> {
     let mut words = text.split_whitespace();
     let name = words
         .next()
@@ -375,7 +380,7 @@ fn parse_version_comment(text: &str) -> Result<VersionDef, String> {
             "index" => (def.index, in_parents) = (number("index")?, false),
             "flags" => (def.flags, in_parents) = (number("flags")?, false),
             parent if in_parents => def.parents.push(parent.to_string()),
-            other => return Err(format!("version {name}: unexpected {other:?}")),
+            other => return Err(Malformed(format!("version {name}: unexpected {other:?}"))),
         }
     }
     Ok(def)
@@ -405,7 +410,7 @@ fn carried_versions(
 }
 
 /// Parses `{ Key: value, Key: 'quoted, value' }`.
-fn flow_mapping(text: &str) -> Result<BTreeMap<String, String>, String> {
+fn flow_mapping(text: &str) -> Result<BTreeMap<String, String>, Malformed> {
     let inner = text
         .trim()
         .strip_prefix('{')
@@ -452,17 +457,17 @@ fn unquote(s: &str) -> String {
     }
 }
 
-fn parse_kind(fields: &BTreeMap<String, String>) -> Result<Kind, String> {
+fn parse_kind(fields: &BTreeMap<String, String>) -> Result<Kind, Malformed> {
     Ok(match fields.get("Type").map(String::as_str) {
         Some("Func") => Kind::Func,
         Some("Object") => Kind::Object,
         Some("TLS") => Kind::Tls,
         Some("NoType") | Some("Unknown") | None => Kind::Notype,
-        Some(other) => return Err(format!("unknown symbol Type {other}")),
+        Some(other) => return Err(Malformed(format!("unknown symbol Type {other}"))),
     })
 }
 
-fn parse_symbol(fields: &BTreeMap<String, String>, position: u32) -> Result<Symbol, String> {
+fn parse_symbol(fields: &BTreeMap<String, String>, position: u32) -> Result<Symbol, Malformed> {
     let full = fields.get("Name").ok_or("symbol without Name")?;
     let (name, version, hidden) = split_version(full);
     let kind = parse_kind(fields)?;
@@ -509,7 +514,7 @@ fn parse_symbol(fields: &BTreeMap<String, String>, position: u32) -> Result<Symb
     })
 }
 
-fn parse_import(fields: &BTreeMap<String, String>, position: u32) -> Result<Import, String> {
+fn parse_import(fields: &BTreeMap<String, String>, position: u32) -> Result<Import, Malformed> {
     let full = fields.get("Name").ok_or("symbol without Name")?;
     let (name, version, _) = split_version(full);
     Ok(Import {

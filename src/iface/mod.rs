@@ -12,6 +12,9 @@
 //! key order of canonical JSON (RFC 8785 style; every number here is an integer).
 
 pub mod ifs;
+mod malformed;
+
+pub use malformed::Malformed;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -406,13 +409,13 @@ impl Interface {
     }
 
     /// Parses canonical (or hand-written) JSON, checking the schema version.
-    pub fn from_json(bytes: &[u8]) -> Result<Interface, String> {
+    pub fn from_json(bytes: &[u8]) -> Result<Interface, Malformed> {
         let mut iface: Interface = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
         if iface.schema != SCHEMA_VERSION {
-            return Err(format!(
+            return Err(Malformed(format!(
                 "interface schema {} is not supported (this abicut reads schema {SCHEMA_VERSION})",
                 iface.schema
-            ));
+            )));
         }
         iface.canonicalize();
         Ok(iface)

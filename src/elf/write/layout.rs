@@ -3,6 +3,7 @@
 //! alignment the interface records. This half changes when a linker-compatibility finding
 //! does; the emission in `mod.rs` changes with object's writer.
 
+use crate::error::Malformed;
 use crate::iface::{Interface, Region, Symbol};
 use object::elf;
 use std::collections::{BTreeMap, HashMap};
@@ -47,7 +48,7 @@ pub(super) struct Layout {
 
 impl Layout {
     /// Places every symbol; `versioned` says whether the stub has `.gnu.version`.
-    pub(super) fn new(iface: &Interface, versioned: bool) -> Result<Layout, String> {
+    pub(super) fn new(iface: &Interface, versioned: bool) -> Result<Layout, Malformed> {
         let keys: Vec<String> = iface.symbols.iter().map(Symbol::sort_key).collect();
         let index: HashMap<&str, usize> = keys
             .iter()
@@ -176,7 +177,7 @@ fn allocate(spaces: &mut BTreeMap<Slot, Space>, slot: Slot, sym: &Symbol, size: 
 }
 
 /// `.gnu.version` values of the exports followed by those of the imports.
-fn versym_entries(iface: &Interface) -> Result<Vec<u16>, String> {
+fn versym_entries(iface: &Interface) -> Result<Vec<u16>, Malformed> {
     let defined: HashMap<&str, u16> = iface
         .versions
         .iter()
@@ -196,7 +197,10 @@ fn versym_entries(iface: &Interface) -> Result<Vec<u16>, String> {
             (_, true) => 0,
             (None, false) => 1,
             (Some(v), false) => *defined.get(v.as_str()).ok_or_else(|| {
-                format!("symbol {} has version {v}, which is not defined", sym.name)
+                Malformed(format!(
+                    "symbol {} has version {v}, which is not defined",
+                    sym.name
+                ))
             })?,
         };
         Ok(base | if sym.hidden { 0x8000 } else { 0 })
@@ -209,10 +213,10 @@ fn versym_entries(iface: &Interface) -> Result<Vec<u16>, String> {
                 .get(&(file.as_str(), v.as_str()))
                 .copied()
                 .ok_or_else(|| {
-                    format!(
+                    Malformed(format!(
                         "import {} needs version {v} from {file}, which is not listed",
                         imp.name
-                    )
+                    ))
                 }),
             _ => Ok(1),
         });

@@ -18,6 +18,7 @@
 mod layout;
 
 use super::arch;
+use crate::error::Malformed;
 use crate::iface::{Binding, Import, Interface, Kind, Region, Symbol, Visibility};
 use layout::{Entry, Layout, Slot, TEXT_SLOT, align_up, nobits_name, nobits_placement};
 use object::Endianness;
@@ -32,7 +33,7 @@ const PAGE: u64 = 0x1000;
 
 /// Writes the stub of `iface`. Fails only on an inconsistent interface (a symbol whose
 /// alias or version is not defined), which the ELF reader never produces.
-pub fn write_stub(iface: &Interface) -> Result<Vec<u8>, String> {
+pub fn write_stub(iface: &Interface) -> Result<Vec<u8>, Malformed> {
     let shape = Shape::new(iface);
     let layout = Layout::new(iface, shape.versym)?;
     let blobs = Blob::all(iface);
