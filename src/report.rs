@@ -10,6 +10,8 @@
 //!   "nodes": { "glibc": { "build": 1800, "relink": 4 } } }
 //! ```
 
+#![warn(missing_docs)]
+
 use crate::error::{Error, Result};
 use crate::fsx::{self, Versioned};
 use crate::graph::plan::{PLAN_SCHEMA, PLAN_VERSION, PlanFile, PlanNode, Status};
@@ -41,11 +43,14 @@ pub fn bucket(count: usize) -> &'static str {
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Cost {
+    /// Seconds a full build of the derivation takes.
     pub build: f64,
+    /// Seconds its relink alone takes (0 when not given).
     #[serde(default)]
     pub relink: f64,
 }
 
+/// Build and relink times per derivation, from `--weights`, for the report's CPU-time column.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Weights {
@@ -59,6 +64,7 @@ pub struct Weights {
 }
 
 impl Weights {
+    /// Reads and checks a weights file (version 1; times finite and not negative).
     pub fn load(path: &Path) -> Result<Weights> {
         let format = Versioned {
             schema: None,
@@ -110,6 +116,7 @@ pub struct CpuTime {
     pub classic: f64,
     /// Compiles (build + relink) and relinks with abicut.
     pub abicut: f64,
+    /// `classic - abicut`: the CPU time the change no longer costs.
     pub avoided: f64,
     /// Nodes that rerun something but have no weight (and no default): left out of the sums.
     pub unweighted: usize,
@@ -120,22 +127,35 @@ pub struct CpuTime {
 pub struct Row {
     /// The changed nodes and the ABI assumption, e.g. `glibc (abi same)`.
     pub change: String,
+    /// Nodes in the graph.
     pub nodes: usize,
+    /// Nodes a classic build rebuilds.
     pub classic: usize,
+    /// Nodes whose build reruns with abicut.
     pub compile: usize,
+    /// Nodes that only relink with abicut.
     pub relink: usize,
+    /// Nodes reused as they are.
     pub untouched: usize,
+    /// `classic - compile`: builds the change no longer costs.
     pub avoided: usize,
+    /// The nixpkgs rebuild-count bucket (`101-500`) a classic build falls in.
     pub bucket_before: &'static str,
+    /// The bucket with abicut, counting compiles only.
     pub bucket_after: &'static str,
+    /// CPU time, when `--weights` were given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cpu: Option<CpuTime>,
 }
 
+/// The `report --json` document: one row per plan, and a combined row.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
+    /// Always `abicut-report`.
     pub schema: &'static str,
+    /// The report JSON version this build writes.
     pub version: u32,
+    /// One row per plan, in the order given.
     pub rows: Vec<Row>,
     /// All plans together (a node counts with the most any plan does to it); only with
     /// several plans.

@@ -1,6 +1,8 @@
 //! `stubgen`: interfaces of libraries, rendered as stubs, canonical JSON or llvm-ifs text,
 //! one at a time or as a parallel batch.
 
+#![warn(missing_docs)]
+
 use crate::elf::closure::{Defined, Resolver};
 use crate::error::{Error, Malformed, Result};
 use crate::iface::{Interface, ifs};
@@ -140,7 +142,9 @@ pub const HASHES_VERSION: u32 = 1;
 /// ABI hashes of libraries, as `stubgen --hash --json` prints them.
 #[derive(Debug, Clone, Serialize)]
 pub struct Hashes {
+    /// Always [`HASHES_SCHEMA`].
     pub schema: &'static str,
+    /// Always [`HASHES_VERSION`].
     pub version: u32,
     /// In the order the libraries were given.
     pub libraries: Vec<LibraryHash>,
@@ -151,10 +155,13 @@ pub struct Hashes {
 pub struct LibraryHash {
     /// The library as given.
     pub path: String,
+    /// [`Interface::abi_hash`]: equal hashes mean equal stubs, so a link against either
+    /// library gives the same output.
     pub abi_hash: String,
 }
 
 impl Hashes {
+    /// The document for these libraries, with its schema and version.
     pub fn new(libraries: Vec<LibraryHash>) -> Hashes {
         Hashes {
             schema: HASHES_SCHEMA,
@@ -173,6 +180,7 @@ impl Hashes {
 }
 
 impl LibraryHash {
+    /// The entry for `path` (printed lossily if not UTF-8).
     pub fn new(path: &Path, abi_hash: String) -> LibraryHash {
         LibraryHash {
             path: path.to_string_lossy().into_owned(),
@@ -184,6 +192,7 @@ impl LibraryHash {
 /// The result of one library in a batch.
 #[derive(Debug)]
 pub struct Outcome {
+    /// The library as given.
     pub input: PathBuf,
     /// The written file and, if asked for, the ABI hash; or why this library failed.
     pub result: Result<(PathBuf, Option<String>)>,

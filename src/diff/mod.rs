@@ -7,6 +7,8 @@
 //! symbol resolves to) and link warnings. FUNC versus IFUNC and function sizes are not in
 //! the interface model, so they never show up here.
 
+#![warn(missing_docs)]
+
 use serde::Serialize;
 
 mod interfaces;
@@ -19,8 +21,11 @@ pub use trees::trees;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
+    /// Nothing a consumer can see changed (exit 0).
     Identical,
+    /// Consumers of the old side still work with the new one: additions, layout, warnings (exit 1).
     Compatible,
+    /// Something consumers of the old side rely on is gone or different (exit 2).
     Breaking,
 }
 
@@ -28,13 +33,17 @@ pub enum Verdict {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
+    /// A symbol, version node or file appeared: compatible.
     Added,
+    /// A symbol, version node or file disappeared: breaking.
     Removed,
     /// A data or TLS object's `st_size`.
     SizeChanged,
     /// Symbol type (func, object, tls, notype, common).
     TypeChanged,
+    /// Global, weak or unique binding (a weak symbol may be absent or overridden).
     BindingChanged,
+    /// Default or protected visibility (linkers refuse or warn on copy-relocating protected data).
     VisibilityChanged,
     /// A default version moved to another version node (`foo@@V1` → `foo@@V2`).
     VersionChanged,
@@ -46,7 +55,9 @@ pub enum Reason {
     AliasChanged,
     /// `.dynsym` position, alignment or placement: not an ABI change.
     Layout,
+    /// `DT_SONAME`: consumers record it as their `DT_NEEDED`, so it is the library's identity.
     SonameChanged,
+    /// `DT_NEEDED`: what the library pulls in at link and load time.
     NeededChanged,
     /// A version node's parents or flags.
     VersionNodeChanged,
@@ -58,7 +69,9 @@ pub enum Reason {
     WarningChanged,
     /// A file's bytes (a header's tokens, in token mode).
     ContentChanged,
+    /// A file's executable bit (a script or program stops or starts being runnable).
     ExecutableBitChanged,
+    /// Where a symlink points.
     SymlinkTargetChanged,
     /// A file became a symlink or the other way round.
     FileTypeChanged,
@@ -122,7 +135,9 @@ pub struct Change {
     /// What changed: `symbol foo@@V1`, `version V2`, `soname`, `needed`, `file include/a.h`,
     /// and in a tree, a library's changes prefixed by its path.
     pub subject: String,
+    /// What kind of change, one of the documented JSON names.
     pub reason: Reason,
+    /// How bad it is; fixed by the reason.
     pub verdict: Verdict,
     /// Old and new value, where that says more than the reason.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -158,9 +173,13 @@ pub const VERSION: u32 = 1;
 /// `diff --json` prints it as it is.
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
+    /// Always [`SCHEMA`], so a reader can tell a diff from another abicut document.
     pub schema: &'static str,
+    /// Always [`VERSION`]; bumped when the document changes incompatibly.
     pub version: u32,
+    /// The worst verdict among the changes; the exit status of `abicut diff`.
     pub verdict: Verdict,
+    /// Every change, in a stable order, so two runs compare byte for byte.
     pub changes: Vec<Change>,
     /// What the reader should know to read the changes: for an llvm-ifs side, what IFS
     /// cannot carry, so those differences are the format's loss, not the library's change.

@@ -37,7 +37,8 @@ const ARCH_SECTIONS: &[&str] = &[
 const WARNING_PREFIX: &str = ".gnu.warning.";
 
 /// Reads the interface of a shared object held in memory (see [`crate::stubgen::load`] for
-/// files). Errors are plain reasons; the caller adds the file name.
+/// files). Errors are path-less [`Malformed`] reasons; the caller names the file with
+/// [`Error::at`](crate::Error::at).
 pub fn read_bytes(bytes: &[u8]) -> Result<Interface, Malformed> {
     let elf = Parsed::new(bytes)?;
     elf.interface()

@@ -13,6 +13,8 @@
 //!
 //! One pass over the nodes in topological order, looking at each edge once: linear time.
 
+#![warn(missing_docs)]
+
 use super::{Graph, Input, Node, Role};
 use crate::error::Result;
 use petgraph::graph::NodeIndex;
@@ -26,8 +28,11 @@ use std::path::Path;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Abi {
+    /// The rebuilt derivation's interface is unchanged: dependents only relink.
     Same,
+    /// The interface changed: dependents compile again.
     Changed,
+    /// Not known (nothing measured): treated as changed, the safe answer.
     Unknown,
 }
 
@@ -39,7 +44,9 @@ pub enum AbiFacts {
     /// Interface hashes before and after, keyed by node id, name or pname
     /// (`--interfaces OLD.json NEW.json`); a node missing from either is unknown.
     Measured {
+        /// Hashes before the change.
         old: HashMap<String, String>,
+        /// Hashes after the change.
         new: HashMap<String, String>,
     },
 }
@@ -101,12 +108,16 @@ fn read_hashes(path: &Path) -> Result<HashMap<String, String>> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
+    /// Nothing reruns: its output is reused.
     Untouched,
+    /// Only the relink reruns, against its inputs' new outputs.
     Relink,
+    /// The whole build reruns.
     Compile,
 }
 
 impl Status {
+    /// The name in plan JSON and in text output.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Untouched => "untouched",
@@ -134,6 +145,7 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// The `kind` of the reason in plan JSON (`changed`, `tool`, `lib-interface`, …).
     pub fn kind(self) -> &'static str {
         match self {
             Reason::Changed => "changed",
@@ -145,6 +157,7 @@ impl Reason {
         }
     }
 
+    /// The input that forced the rerun: the next step of an [`explain`] chain.
     pub fn input(self) -> Option<NodeIndex> {
         match self {
             Reason::Changed => None,
@@ -183,8 +196,12 @@ impl Reason {
 /// The plan's verdict for one derivation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry {
+    /// What reruns.
     pub status: Status,
+    /// Why, if anything reruns (or, for a fixed-output derivation, why it might have).
     pub reason: Option<Reason>,
+    /// Whether it compiles and its interface changed or is unknown: its `lib` dependents
+    /// then compile too.
     pub interface_changed: bool,
     /// Whether a classic build (no interface split) rebuilds it: every dependent of a
     /// changed node, through any edge, stopping at unchanged fixed-output derivations.
@@ -194,18 +211,26 @@ pub struct Entry {
 /// Counts over a plan.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Totals {
+    /// Every node of the graph.
     pub nodes: usize,
+    /// Nodes a classic build rebuilds.
     pub classic: usize,
+    /// Nodes whose build reruns with abicut.
     pub compile: usize,
+    /// Nodes that only relink with abicut.
     pub relink: usize,
+    /// Nodes reused as they are.
     pub untouched: usize,
 }
 
 /// A plan over a graph: one entry per node, indexed like the graph's nodes.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// One entry per node, indexed like the graph's nodes ([`Plan::entry`]).
     pub entries: Vec<Entry>,
+    /// The nodes named by `--changed`.
     pub changed: Vec<NodeIndex>,
+    /// The ABI assumption the plan was made under (`same`, `changed`, `unknown`, `measured`).
     pub abi: &'static str,
 }
 
@@ -365,10 +390,12 @@ impl Forced {
 }
 
 impl Plan {
+    /// The entry of node `n` of the graph the plan was made for.
     pub fn entry(&self, n: NodeIndex) -> &Entry {
         &self.entries[n.index()]
     }
 
+    /// How many nodes rerun what, and how many a classic build rebuilds, for the totals block and the report.
     pub fn totals(&self) -> Totals {
         let mut t = Totals {
             nodes: self.entries.len(),
@@ -504,33 +531,51 @@ pub const PLAN_VERSION: u32 = 1;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanFile {
+    /// Always [`PLAN_SCHEMA`]; `report` refuses other documents by it.
     pub schema: String,
+    /// Always [`PLAN_VERSION`]; `report` refuses other versions.
     pub version: u32,
+    /// The graph file the plan was made from, as given.
     pub graph: String,
+    /// Ids of the nodes named by `--changed`.
     pub changed: Vec<String>,
+    /// The ABI assumption (`same`, `changed`, `unknown`, `measured`).
     pub abi: String,
+    /// The counts [`Plan::totals`] gives.
     pub totals: Totals,
+    /// Every node, in topological order.
     pub nodes: Vec<PlanNode>,
 }
 
+/// One node of a [`PlanFile`]: who it is, what reruns and why.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanNode {
+    /// The node's id, unique in the graph; `input` and `changed` refer to nodes by it.
     pub id: String,
+    /// The node's name, as people call it.
     pub name: String,
+    /// The package name without version, when the graph has it; `report` weights may use it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pname: Option<String>,
+    /// What reruns.
     pub status: Status,
+    /// Whether a classic build rebuilds it.
     pub classic: bool,
+    /// Whether it compiles and its interface changed or is unknown.
     pub interface_changed: bool,
+    /// Why it reruns; none for an untouched node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<PlanReason>,
 }
 
+/// Why a node of a [`PlanFile`] reruns.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanReason {
+    /// [`Reason::kind`]: `changed`, `tool`, `lib-interface`, `lib-output`, `runtime`, `fixed-output`.
     pub kind: String,
+    /// The id of the input that forced it; none for `changed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<String>,
 }
@@ -538,7 +583,9 @@ pub struct PlanReason {
 /// One link of an [`explain`] chain.
 #[derive(Debug, Clone, Copy)]
 pub struct Step {
+    /// The node this step is about.
     pub node: NodeIndex,
+    /// Its plan entry, whose reason names the next step.
     pub entry: Entry,
 }
 
@@ -564,8 +611,11 @@ pub const EXPLAIN_VERSION: u32 = 1;
 /// match several), each from the node back to a changed node.
 #[derive(Debug, Clone, Serialize)]
 pub struct ExplainFile {
+    /// Always [`EXPLAIN_SCHEMA`].
     pub schema: &'static str,
+    /// Always [`EXPLAIN_VERSION`].
     pub version: u32,
+    /// One chain per node asked about, each from that node back to a changed node.
     pub chains: Vec<Vec<ExplainStep>>,
 }
 
@@ -573,9 +623,13 @@ pub struct ExplainFile {
 /// its reason ([`Reason::kind`]; none for an untouched node without changed inputs).
 #[derive(Debug, Clone, Serialize)]
 pub struct ExplainStep {
+    /// The node's id in the graph.
     pub id: String,
+    /// The node's name.
     pub name: String,
+    /// What reruns for it.
     pub status: Status,
+    /// The `kind` of its reason.
     pub reason: Option<&'static str>,
 }
 

@@ -11,6 +11,8 @@
 //! Struct fields are declared in alphabetical order so that serde's field order is the sorted
 //! key order of canonical JSON (RFC 8785 style; every number here is an integer).
 
+#![warn(missing_docs)]
+
 pub mod ifs;
 mod malformed;
 
@@ -55,13 +57,17 @@ pub struct Interface {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileClass {
+    /// `EI_ABIVERSION`, copied so the stub declares the same ABI revision as the library.
     pub abi_version: u8,
+    /// `EI_DATA` is big-endian: a stub must use the library's byte order to link at all.
     pub big_endian: bool,
+    /// `EI_CLASS` is ELFCLASS64: decides the stub's layout and which objects may link with it.
     pub elf64: bool,
     /// `e_flags`: ARM float ABI, MIPS ABI and ISA, RISC-V float ABI, PPC64 ABI version.
     pub flags: u32,
     /// `e_machine`.
     pub machine: u16,
+    /// `EI_OSABI`, e.g. `ELFOSABI_GNU` for a library with IFUNC or unique symbols.
     pub os_abi: u8,
 }
 
@@ -69,11 +75,15 @@ pub struct FileClass {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ArchSection {
+    /// `sh_addralign`, copied to the stub's section.
     pub align: u64,
     /// Contents as lowercase hex (canonical and diffable).
     pub data: String,
+    /// `sh_flags`, copied to the stub's section.
     pub flags: u64,
+    /// The section name (`.note.gnu.property`, `.ARM.attributes`, …), the key linkers merge by.
     pub name: String,
+    /// `sh_type` (`SHT_NOTE`, `SHT_ARM_ATTRIBUTES`, …), named `type` in JSON.
     #[serde(rename = "type")]
     pub sh_type: u32,
 }
@@ -86,6 +96,7 @@ pub struct VersionDef {
     pub flags: u16,
     /// `vd_ndx`, the value `.gnu.version` entries refer to.
     pub index: u16,
+    /// The version name (`GLIBC_2.34`) that symbols and consumers' `.gnu.version_r` name.
     pub name: String,
     /// Names of the parent versions (the verdaux entries after the first).
     pub parents: Vec<String>,
@@ -95,10 +106,13 @@ pub struct VersionDef {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VersionNeed {
+    /// The `DT_NEEDED` name (`vn_file`) the versions are needed from.
     pub file: String,
+    /// The versions needed from that file, in file order.
     pub versions: Vec<NeededVersion>,
 }
 
+/// One version a library needs from another file (a `vna` entry of `.gnu.version_r`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NeededVersion {
@@ -106,6 +120,7 @@ pub struct NeededVersion {
     pub flags: u16,
     /// `vna_other`: the index `.gnu.version` entries use.
     pub index: u16,
+    /// The version name (`GLIBC_2.2.5`), which the dynamic loader checks the file defines.
     pub name: String,
 }
 
@@ -113,14 +128,18 @@ pub struct NeededVersion {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Import {
+    /// Weak imports may stay undefined at run time; a linker treats them differently.
     pub binding: Binding,
     /// The file the version is needed from, with `version`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
+    /// The symbol type as the library's `.dynsym` records it.
     pub kind: Kind,
+    /// The symbol name, without version.
     pub name: String,
     /// Position in `.dynsym` among all global symbols, shared with [`Symbol::position`].
     pub position: u32,
+    /// The version needed (`vna_name`), with `from`; none for an unversioned import.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
 }
@@ -130,10 +149,15 @@ pub struct Import {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
+    /// `STT_COMMON`: a tentative definition the linker sizes and places.
     Common,
+    /// `STT_FUNC` and `STT_GNU_IFUNC`: callable through the PLT.
     Func,
+    /// `STT_NOTYPE`: linker-defined markers and hand-written assembly symbols.
     Notype,
+    /// `STT_OBJECT`: data, which a program may copy-relocate (so its size is ABI).
     Object,
+    /// `STT_TLS`: thread-local data, reached through TLS relocations.
     Tls,
 }
 
@@ -150,11 +174,15 @@ impl Kind {
     }
 }
 
+/// The symbol bindings a consumer's link can tell apart (local symbols are not exported).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Binding {
+    /// `STB_GLOBAL`: the definition a program binds to.
     Global,
+    /// `STB_GNU_UNIQUE`: one definition process-wide (C++ inline statics); needs `ELFOSABI_GNU`.
     Unique,
+    /// `STB_WEAK`: a program's own definition may override it without a clash.
     Weak,
 }
 
@@ -173,7 +201,10 @@ impl Binding {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Visibility {
+    /// `STV_DEFAULT`: preemptible, a program's definition may interpose.
     Default,
+    /// `STV_PROTECTED`: the library binds to its own definition, so linkers refuse or warn
+    /// on copy-relocating it.
     Protected,
 }
 
@@ -274,14 +305,17 @@ pub struct Symbol {
     /// one is not that first symbol. Linkers redirect aliases of a copy-relocated object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alias_of: Option<String>,
+    /// Global, weak or unique: decides whether a program's definition clashes or overrides.
     pub binding: Binding,
     /// The version is non-default (`name@VER`, `VERSYM_HIDDEN`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub hidden: bool,
+    /// What a consumer may do with it: call it, copy-relocate it, reach it through TLS.
     pub kind: Kind,
     /// Version index 0 (`VER_NDX_LOCAL`) on an exported symbol, as some MIPS objects have.
     #[serde(default, skip_serializing_if = "is_false")]
     pub local_version: bool,
+    /// The symbol name, without version (the version is in `version`).
     pub name: String,
     /// `st_other` bits beyond visibility (AArch64 variant PCS, PPC64 local entry, MIPS).
     #[serde(default, skip_serializing_if = "is_zero_u8")]
@@ -291,6 +325,7 @@ pub struct Symbol {
     /// symbols in the order they read them, and gold numbers names, imports included, in
     /// that order: a stub keeps the order to link identically.
     pub position: u32,
+    /// Which of the linkers' read-only tests the symbol's section passes (see [`Region`]).
     pub region: Region,
     /// Alignment of the section holding the symbol. Data regions only (GNU ld caps a
     /// copy relocation's alignment by it, lld and mold by the value's alignment too).
@@ -305,6 +340,7 @@ pub struct Symbol {
     /// Name of the version definition, for versions other than the base/global one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// Default or protected: linkers refuse or warn on copy-relocating protected data.
     pub visibility: Visibility,
 }
 
