@@ -70,3 +70,22 @@ impl Error {
         Error::invalid(path, malformed.0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Users and tests/cli.rs read `PATH: REASON`; wrapping a reason must not change it.
+    #[test]
+    fn a_reason_at_a_path_reads_path_colon_reason() {
+        let reason = Malformed::from("not an ELF file (no ELF magic)");
+        assert_eq!(
+            Error::at("lib/x.so", reason.clone()).to_string(),
+            "lib/x.so: not an ELF file (no ELF magic)"
+        );
+        assert_eq!(
+            Error::at("lib/x.so", reason).to_string(),
+            Error::invalid("lib/x.so", "not an ELF file (no ELF magic)").to_string()
+        );
+    }
+}
