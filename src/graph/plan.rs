@@ -509,8 +509,8 @@ fn dot_quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-/// The totals block shared by `relink-plan` and `explain` text output.
-pub fn totals_text(t: &Totals) -> String {
+/// The totals block that ends `relink-plan`'s text output.
+fn totals_text(t: &Totals) -> String {
     format!(
         "nodes {}: classic rebuild {}, with abicut: compile {}, relink only {}, untouched {}\n",
         t.nodes, t.classic, t.compile, t.relink, t.untouched
