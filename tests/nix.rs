@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use support::real::{NIX_CONFIG, built_derivations};
-use support::{abicut, have};
+use support::{bin_path, have};
 
 const PACKAGES: [&str; 4] = ["base", "mid", "prog1", "prog2"];
 
@@ -56,7 +56,7 @@ impl World {
         );
         let bin = dir.path().join("abicut/bin");
         std::fs::create_dir_all(&bin).unwrap();
-        std::fs::copy(abicut(), bin.join("abicut")).unwrap();
+        std::fs::copy(bin_path(), bin.join("abicut")).unwrap();
         let world = World { dir };
         world.salt();
         Some(world)
@@ -646,7 +646,7 @@ fn plan_matches_nix(abi: &str, change: impl Fn(&World)) {
 
     let plan_file = world.dir.path().join("plan.json");
     let plan = duct::cmd!(
-        abicut(),
+        bin_path(),
         "relink-plan",
         &graph_file,
         "--changed",
@@ -681,7 +681,7 @@ fn plan_matches_nix(abi: &str, change: impl Fn(&World)) {
         build.rebuilt("relink"),
         "plan vs Nix: relinks"
     );
-    let report = duct::cmd!(abicut(), "report", &plan_file).read().unwrap();
+    let report = duct::cmd!(bin_path(), "report", &plan_file).read().unwrap();
     eprintln!("{report}");
 }
 
@@ -896,7 +896,7 @@ fn readme_nix_snippet_runs_as_written() {
         .and_then(|l| l.split_once("# "))
         .map(|(_, said)| said.trim().to_owned())
         .expect("README says what midtool prints");
-    let bin = abicut();
+    let bin = bin_path();
     let path = format!(
         "{}:{}",
         bin.parent().expect("binary directory").display(),

@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::fs;
 use std::path::{Path, PathBuf};
 use support::files::*;
-use support::have;
+use support::{have, run_abicut};
 
 const PROG_C: &str = "#include <stdio.h>\nint foo_new(void);\nint main(void) { printf(\"%d\\n\", foo_new()); return 0; }\n";
 
@@ -69,7 +69,7 @@ fn verify(tree: &Path, extra: &[&str]) -> (i32, Value) {
         libc.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    let (code, stdout, stderr) = abicut(&args);
+    let (code, stdout, stderr) = run_abicut(&args);
     let report = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout} {stderr}"));
     (code, report)
 }
@@ -225,14 +225,14 @@ fn cross_architectures_without_execution() {
         "/usr/mips-linux-gnu/lib",
         "/usr/i686-linux-gnu/lib",
     ] {
-        if !have_path(dir) {
+        if !have(dir) {
             continue;
         }
         let lib = format!("{dir}/libm.so.6");
-        let (code, stdout, stderr) = abicut(&["verify", "--json", &lib, "--lib-path", dir]);
+        let (code, stdout, stderr) = run_abicut(&["verify", "--json", &lib, "--lib-path", dir]);
         assert_eq!(code, 0, "{lib}: {stdout} {stderr}");
         // Against a library of another architecture nothing resolves.
-        let (code, stdout, _) = abicut(&[
+        let (code, stdout, _) = run_abicut(&[
             "verify",
             "--json",
             &lib,
@@ -250,7 +250,7 @@ fn hostile_elf_is_reported_not_panicked() {
     let bytes = fs::read("/bin/ls").unwrap();
     write(&tmp.path().join("x"), "");
     fs::write(tmp.path().join("truncated"), &bytes[..bytes.len() / 3]).unwrap();
-    let (code, stdout, stderr) = abicut(&["verify", "--json", tmp.path().to_str().unwrap()]);
+    let (code, stdout, stderr) = run_abicut(&["verify", "--json", tmp.path().to_str().unwrap()]);
     assert_eq!(code, 1, "{stderr}");
     assert!(
         stdout.contains("invalid-elf") && stdout.contains("truncated"),
@@ -364,7 +364,7 @@ impl Arch {
         if let Some(root) = self.sysroot {
             args.extend(["--sysroot", root]);
         }
-        let (code, stdout, stderr) = abicut(&args);
+        let (code, stdout, stderr) = run_abicut(&args);
         assert!(code == 0 || code == 1, "{stdout} {stderr}");
         (code == 0, stdout)
     }
@@ -662,7 +662,7 @@ fn verdicts_equal_the_aarch64_loader_under_qemu() {
     if !have("clang") || !have("ld.lld") || !have("qemu-aarch64") {
         return;
     }
-    if !have_path("/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1") {
+    if !have("/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1") {
         return;
     }
     oracle(&Arch {
@@ -676,7 +676,7 @@ fn verdicts_equal_the_aarch64_loader_under_qemu() {
 fn verify_bare(args: &[&str]) -> (i32, Value) {
     let mut all = vec!["verify", "--json"];
     all.extend_from_slice(args);
-    let (code, stdout, stderr) = abicut(&all);
+    let (code, stdout, stderr) = run_abicut(&all);
     let report = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout} {stderr}"));
     (code, report)
 }
@@ -693,7 +693,7 @@ fn interpreter_is_found_at_its_path_or_not_at_all() {
     fs::copy("/bin/true", &t).unwrap();
     let (code, report) = verify_bare(&[tree.to_str().unwrap()]);
     assert_eq!(code, 0, "{report}");
-    let (code, _, stderr) = abicut(&[
+    let (code, _, stderr) = run_abicut(&[
         "elf",
         "--set-interpreter",
         "/nonexistent/ld-linux-x86-64.so.2",
@@ -855,7 +855,7 @@ fn library_alone_owes_unversioned_imports_to_its_program() {
     assert_eq!(owed.len(), 1, "{report}");
     assert_eq!(owed[0]["kind"], "owed-by-program");
     assert_eq!(owed[0]["symbol"], "yylex");
-    let (_, text, _) = abicut(&["verify", lib.to_str().unwrap()]);
+    let (_, text, _) = run_abicut(&["verify", lib.to_str().unwrap()]);
     assert!(
         text.contains("imports yylex, which nothing it loads defines"),
         "{text}"
@@ -905,7 +905,7 @@ fn relinked_host_program_passes_without_lib_path() {
         &[&l, "-lfoo", &r],
     );
     let map = format!("{}={}", from.display(), to.display());
-    let (code, _, stderr) = abicut(&[
+    let (code, _, stderr) = run_abicut(&[
         "relink",
         "--verify",
         "--map",
