@@ -705,18 +705,12 @@ fn runpath_elsewhere_is_not_rescued_by_the_tree() {
     let l = format!("-L{}", tree.join("lib").display());
     let prog = tree.join("bin/prog");
     fs::create_dir_all(prog.parent().unwrap()).unwrap();
-    cc(
-        tmp.path(),
-        "prog",
-        PROG_C,
-        &prog,
-        &[
-            &l,
-            "-lfoo",
-            "-Wl,-rpath,/nonexistent/lib",
-            "-Wl,--enable-new-dtags",
-        ],
-    );
+    let link_with_runpath = |runpath: &str| {
+        let r = format!("-Wl,-rpath,{runpath}");
+        let args = [l.as_str(), "-lfoo", &r, "-Wl,--enable-new-dtags"];
+        cc(tmp.path(), "prog", PROG_C, &prog, &args);
+    };
+    link_with_runpath("/nonexistent/lib");
     let ran = duct::cmd(&prog, Vec::<&str>::new())
         .stderr_capture()
         .unchecked()
@@ -726,18 +720,7 @@ fn runpath_elsewhere_is_not_rescued_by_the_tree() {
     let p = only_problem(verify_bare(&[tree.to_str().unwrap()]), "missing-library");
     assert_eq!(p["library"], "libfoo.so");
     // $ORIGIN is expanded, and then the same tree is fine.
-    cc(
-        tmp.path(),
-        "prog",
-        PROG_C,
-        &prog,
-        &[
-            &l,
-            "-lfoo",
-            "-Wl,-rpath,$ORIGIN/../lib",
-            "-Wl,--enable-new-dtags",
-        ],
-    );
+    link_with_runpath("$ORIGIN/../lib");
     let (code, report) = verify_bare(&[tree.to_str().unwrap()]);
     assert_eq!(code, 0, "{report}");
 }
