@@ -9,7 +9,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use support::bindings::{self, Runner, Stubs, Verdict};
 use support::linkcheck::{self, Target};
-use support::{abicut, have, run};
+use support::{bin_path, have, run};
 
 const SYSTEM: &str = "/usr/lib/x86_64-linux-gnu";
 
@@ -26,7 +26,7 @@ fn make_stubs(lib: &Path, dir: &Path, lib_path: &[&str]) -> Stubs {
             args.extend(["--lib-path", d]);
         }
         args.push(lib.to_str().unwrap());
-        run(abicut(), &args, dir);
+        run(bin_path(), &args, dir);
         made.push(out);
     }
     Stubs {
@@ -102,7 +102,7 @@ native_bindings! {
 /// The interface of the time before imports were kept: the default one with none.
 fn stub_without_imports(lib: &Path, dir: &Path) -> PathBuf {
     let json = run(
-        abicut(),
+        bin_path(),
         &["stubgen", "--format", "json", lib.to_str().unwrap()],
         dir,
     );
@@ -111,7 +111,7 @@ fn stub_without_imports(lib: &Path, dir: &Path) -> PathBuf {
     std::fs::write(dir.join("no-imports.json"), value.to_string()).unwrap();
     let stub = dir.join("stub-no-imports.so");
     run(
-        abicut(),
+        bin_path(),
         &["stubgen", "-o", stub.to_str().unwrap(), "no-imports.json"],
         dir,
     );

@@ -5,7 +5,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use support::abicut;
+use support::bin_path;
 
 /// A chain graph `n0 <- n1 <- ... <- n{len-1}`, each linking the one before.
 fn chain_graph(dir: &Path, len: usize) -> PathBuf {
@@ -31,7 +31,7 @@ fn into_head(args: &[&str]) -> (i32, String, String) {
     let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
     let script = format!(
         "'{}' {} 2>stderr | head -1; echo \"status=${{PIPESTATUS[0]}}\"",
-        abicut().display(),
+        bin_path().display(),
         quoted.join(" ")
     );
     let dir = tempfile::tempdir().expect("tempdir");
@@ -113,7 +113,7 @@ fn run_usage(line: &str, values: &[(&str, &str)]) -> std::process::Output {
         !words.iter().any(|w| w.starts_with('<')),
         "unfilled: {line}"
     );
-    Command::new(abicut())
+    Command::new(bin_path())
         .args(&words)
         .output()
         .expect("abicut runs")
@@ -126,7 +126,7 @@ fn relink_plan_and_explain_usage_order_works() {
     let graph = graph.to_str().expect("utf-8 path");
     let values = [("<NAME>", "n0"), ("<GRAPH>", graph), ("<NODE>", "n2")];
     for cmd in ["relink-plan", "explain"] {
-        let line = usage(&abicut(), &[cmd]);
+        let line = usage(&bin_path(), &[cmd]);
         let out = run_usage(&line, &values);
         assert!(
             out.status.success(),
@@ -141,7 +141,7 @@ fn changed_repeats_before_and_after_the_graph() {
     let dir = tempfile::tempdir().expect("tempdir");
     let graph = chain_graph(dir.path(), 4);
     let graph = graph.to_str().expect("utf-8 path");
-    let before = support::abicut_status(
+    let before = support::run_abicut_in(
         &[
             "relink-plan",
             "--changed",
@@ -153,7 +153,7 @@ fn changed_repeats_before_and_after_the_graph() {
         ],
         dir.path(),
     );
-    let after = support::abicut_status(
+    let after = support::run_abicut_in(
         &[
             "relink-plan",
             graph,
@@ -197,7 +197,7 @@ fn changed_matches_a_derivation_name_without_its_version() {
     let graph = versioned_graph(dir.path(), &[]);
     let graph = graph.to_str().expect("utf-8 path");
     let plan = |name: &str| {
-        support::abicut_status(
+        support::run_abicut_in(
             &["relink-plan", graph, "--changed", name, "--abi", "changed"],
             dir.path(),
         )
@@ -217,7 +217,7 @@ fn a_version_free_name_matching_two_derivations_is_an_error_listing_them() {
     let graph = versioned_graph(dir.path(), &["base-2.0"]);
     let graph = graph.to_str().expect("utf-8 path");
     let (code, stdout, stderr) =
-        support::abicut_status(&["relink-plan", graph, "--changed", "base"], dir.path());
+        support::run_abicut_in(&["relink-plan", graph, "--changed", "base"], dir.path());
     assert_eq!(code, 3, "{stdout}");
     assert!(stderr.contains("ambiguous"), "{stderr}");
     assert!(
@@ -230,7 +230,7 @@ fn a_version_free_name_matching_two_derivations_is_an_error_listing_them() {
 fn stubgen_multicall_usage_names_stubgen() {
     let dir = tempfile::tempdir().expect("tempdir");
     let link = dir.path().join("stubgen");
-    std::os::unix::fs::symlink(abicut(), &link).expect("symlink");
+    std::os::unix::fs::symlink(bin_path(), &link).expect("symlink");
     let line = usage(&link, &[]);
     assert!(line.starts_with("stubgen "), "usage under stubgen: {line}");
     let out = Command::new(&link).output().expect("stubgen runs");
@@ -240,7 +240,7 @@ fn stubgen_multicall_usage_names_stubgen() {
 
 #[test]
 fn every_elf_print_flag_has_help_text() {
-    let out = Command::new(abicut())
+    let out = Command::new(bin_path())
         .args(["elf", "--help"])
         .output()
         .expect("abicut runs");
@@ -491,7 +491,7 @@ fn unknown_abi_counts_as_changed() {
     let plan = |extra: &[&str]| {
         let mut args = vec!["relink-plan", graph, "--changed", "n0"];
         args.extend(extra);
-        let (code, text, stderr) = support::abicut_status(&args, dir.path());
+        let (code, text, stderr) = support::run_abicut_in(&args, dir.path());
         assert_eq!(code, 0, "{stderr}");
         text
     };
@@ -540,7 +540,7 @@ fn no_command_prints_around_cli_out() {
 
 /// Runs `abicut ARGS` in `dir`: (exit status, stdout, stderr).
 fn run_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    support::abicut_status(args, dir)
+    support::run_abicut_in(args, dir)
 }
 
 const LIBZ: &str = "/usr/lib/x86_64-linux-gnu/libz.so.1";

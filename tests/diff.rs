@@ -7,10 +7,10 @@ mod support;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use support::{abicut, have, run, unpack_debs};
+use support::{bin_path, have, run, unpack_debs};
 
 fn abicut_json(args: &[&str]) -> (i32, Value) {
-    let out = duct::cmd(abicut(), args)
+    let out = duct::cmd(bin_path(), args)
         .stdout_capture()
         .stderr_capture()
         .unchecked()
@@ -50,7 +50,7 @@ fn fetch(packages: &[&str], version: &str, dir: &Path) -> PathBuf {
 
 fn tree(root: &Path, dest: &Path) -> PathBuf {
     run(
-        abicut(),
+        bin_path(),
         &[
             "interface",
             "--self",
@@ -468,10 +468,13 @@ fn report_names_every_reason() {
     std::fs::write(&n, new).unwrap();
     let (code, report) = abicut_json(&["diff", "--json", o.to_str().unwrap(), n.to_str().unwrap()]);
     assert_eq!(code, 2);
-    let text = duct::cmd(abicut(), ["diff", o.to_str().unwrap(), n.to_str().unwrap()])
-        .unchecked()
-        .read()
-        .unwrap();
+    let text = duct::cmd(
+        bin_path(),
+        ["diff", o.to_str().unwrap(), n.to_str().unwrap()],
+    )
+    .unchecked()
+    .read()
+    .unwrap();
     insta::with_settings!({snapshot_path => "../snapshots"}, {
         insta::assert_json_snapshot!("diff_report", report);
         insta::assert_snapshot!("diff_report_text", text);
@@ -490,7 +493,7 @@ fn diff_errors_exit_3() {
         vec!["diff", file.to_str().unwrap(), file.to_str().unwrap()],
         vec!["diff", "/nonexistent/a", "/nonexistent/b"],
     ] {
-        let out = duct::cmd(abicut(), &args)
+        let out = duct::cmd(bin_path(), &args)
             .stderr_capture()
             .stdout_capture()
             .unchecked()

@@ -8,10 +8,10 @@ mod support;
 use std::fs;
 use std::path::{Path, PathBuf};
 use support::files::*;
-use support::have;
+use support::{have, run_abicut};
 
 fn elf(args: &[&str]) -> String {
-    let (code, stdout, stderr) = abicut(&[&["elf"], args].concat());
+    let (code, stdout, stderr) = run_abicut(&[&["elf"], args].concat());
     assert_eq!(code, 0, "abicut elf {args:?}: {stderr}");
     stdout
 }
@@ -274,7 +274,7 @@ fn interpreter_grows() {
 /// readelf and patchelf, and that `abicut verify` still reads the result.
 fn cross(triple: &str, interp: &str, link_exe: bool) {
     let sysroot = format!("/usr/{triple}/lib");
-    if !have_path(&sysroot) || !tools() {
+    if !have(&sysroot) || !tools() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -301,7 +301,7 @@ fn cross(triple: &str, interp: &str, link_exe: bool) {
         d.contains(&format!("Library runpath: [{rpath}]")),
         "{triple}: {d}"
     );
-    let (code, stdout, _) = abicut(&["verify", "--json", s, "--lib-path", &sysroot]);
+    let (code, stdout, _) = run_abicut(&["verify", "--json", s, "--lib-path", &sysroot]);
     assert_eq!(code, 0, "{triple}: {stdout}");
 
     if !link_exe || !have("clang") || !have("ld.lld") {
@@ -360,7 +360,7 @@ fn cross_s390x_elf64_be() {
 #[test]
 fn i386_program_runs_after_edit() {
     let sysroot = "/usr/i686-linux-gnu/lib";
-    if !have_path(sysroot) || !have("clang") || !have("ld.lld") {
+    if !have(sysroot) || !have("clang") || !have("ld.lld") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -447,7 +447,7 @@ fn missing_needed_entry_is_an_error() {
     ];
     for args in cases {
         for target in [&[][..], &["--output", o][..]] {
-            let (code, stdout, stderr) = abicut(&[&["elf"], args, target, &[p]].concat());
+            let (code, stdout, stderr) = run_abicut(&[&["elf"], args, target, &[p]].concat());
             assert_eq!(code, 3, "{args:?} {target:?}: {stderr}");
             assert!(stdout.is_empty(), "{args:?}: {stdout}");
             assert!(
@@ -473,7 +473,7 @@ fn force_rpath_needs_set_rpath() {
     let prog = tmp.path().join("ls");
     fs::copy("/usr/bin/ls", &prog).unwrap();
     let before = fs::read(&prog).unwrap();
-    let (code, _, stderr) = abicut(&["elf", "--force-rpath", prog.to_str().unwrap()]);
+    let (code, _, stderr) = run_abicut(&["elf", "--force-rpath", prog.to_str().unwrap()]);
     assert_eq!(code, 3, "{stderr}");
     assert!(stderr.contains("--set-rpath"), "{stderr}");
     assert_eq!(fs::read(&prog).unwrap(), before);
@@ -512,7 +512,7 @@ fn program_headers_move_only_when_something_grows() {
 #[test]
 fn elf32_new_segment_must_fit_below_4_gib() {
     let sysroot = "/usr/i686-linux-gnu/lib";
-    if !have_path(sysroot) {
+    if !have(sysroot) {
         return;
     }
     let mut bytes = fs::read(format!("{sysroot}/libm.so.6")).unwrap();
@@ -531,7 +531,7 @@ fn elf32_new_segment_must_fit_below_4_gib() {
     let so = tmp.path().join("high.so");
     fs::write(&so, &bytes).unwrap();
     let long = "/nix/store/00000000000000000000000000000000-a-runpath-longer-than-any-before/lib";
-    let (code, _, stderr) = abicut(&["elf", "--set-rpath", long, so.to_str().unwrap()]);
+    let (code, _, stderr) = run_abicut(&["elf", "--set-rpath", long, so.to_str().unwrap()]);
     assert_eq!(code, 3, "{stderr}");
     assert!(stderr.contains("no address space left"), "{stderr}");
     assert_eq!(fs::read(&so).unwrap(), bytes);
@@ -605,7 +605,7 @@ fn hostile_files_are_refused_and_untouched() {
             vec!["--print-needed"],
         ] {
             let f_str = f.to_str().unwrap();
-            let (code, _, stderr) = abicut(&[&["elf"], args.as_slice(), &[f_str]].concat());
+            let (code, _, stderr) = run_abicut(&[&["elf"], args.as_slice(), &[f_str]].concat());
             assert_eq!(code, 3, "{name}: {stderr}");
             assert!(
                 stderr.contains(name) && stderr.contains(needle),
@@ -615,13 +615,13 @@ fn hostile_files_are_refused_and_untouched() {
             assert_eq!(fs::read(&f).unwrap(), bytes, "{name}: file changed");
         }
         // Given alone, a damaged file is an error; in a tree, a problem of the tree.
-        let (code, _, stderr) = abicut(&["verify", "--json", f.to_str().unwrap()]);
+        let (code, _, stderr) = run_abicut(&["verify", "--json", f.to_str().unwrap()]);
         assert_eq!(code, 3, "{name}: {stderr}");
         assert!(stderr.contains(name), "{name}: {stderr}");
         let alone = tmp.path().join(format!("{name}.tree"));
         fs::create_dir(&alone).unwrap();
         fs::write(alone.join(name), &bytes).unwrap();
-        let (code, stdout, _) = abicut(&["verify", "--json", alone.to_str().unwrap()]);
+        let (code, stdout, _) = run_abicut(&["verify", "--json", alone.to_str().unwrap()]);
         fs::remove_dir_all(&alone).unwrap();
         if name != "not-elf" {
             assert_eq!(code, 1, "{name}: {stdout}");

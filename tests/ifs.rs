@@ -5,7 +5,7 @@
 mod support;
 
 use std::path::Path;
-use support::{abicut_status, have, on_path};
+use support::{have, on_path, run_abicut_in};
 
 const SYSTEM: &str = "/usr/lib/x86_64-linux-gnu";
 const HEAD: &str = "--- !ifs-v1\nIfsVersion: 3.0\n\
@@ -49,11 +49,11 @@ fn flow_sequences_read_as_llvm_ifs_reads_them() {
         let block = dir.path().join(format!("block{i}.ifs"));
         let (ok, stderr) = llvm_reads(tool, &flow, &block);
         assert!(ok, "llvm-ifs refuses case {i}: {stderr}");
-        let ours = abicut_status(
+        let ours = run_abicut_in(
             &["stubgen", "--format", "json", flow.to_str().expect("utf-8")],
             dir.path(),
         );
-        let theirs = abicut_status(
+        let theirs = run_abicut_in(
             &[
                 "stubgen",
                 "--format",
@@ -98,7 +98,7 @@ fn unterminated_flow_sequence_is_refused_as_llvm_ifs_refuses_it() {
     let (ok, stderr) = llvm_reads(tool, &file, &dir.path().join("x.ifs"));
     assert!(!ok, "llvm-ifs accepts it: {stderr}");
     assert!(stderr.contains("closing ]"), "{stderr}");
-    let (code, stdout, stderr) = abicut_status(
+    let (code, stdout, stderr) = run_abicut_in(
         &["stubgen", "--format", "json", file.to_str().expect("utf-8")],
         dir.path(),
     );
@@ -112,7 +112,7 @@ fn unterminated_flow_sequence_is_refused_as_llvm_ifs_refuses_it() {
 
 /// Writes `abicut stubgen --format ifs LIB` into `dir` and returns its path and text.
 fn own_ifs(lib: &str, dir: &Path) -> (std::path::PathBuf, String) {
-    let (code, text, stderr) = abicut_status(
+    let (code, text, stderr) = run_abicut_in(
         &["stubgen", "--format", "ifs", &format!("{SYSTEM}/{lib}")],
         dir,
     );
@@ -129,7 +129,7 @@ fn a_library_and_its_own_ifs_differ_only_in_what_the_ifs_says_it_cannot_carry() 
     // libz: versions with parents and marker symbols, nothing IFS cannot carry.
     let (z, text) = own_ifs("libz.so.1", dir.path());
     assert!(!text.contains("cannot carry"), "{text}");
-    let (code, stdout, stderr) = abicut_status(
+    let (code, stdout, stderr) = run_abicut_in(
         &[
             "diff",
             &format!("{SYSTEM}/libz.so.1"),
@@ -151,7 +151,7 @@ fn a_library_and_its_own_ifs_differ_only_in_what_the_ifs_says_it_cannot_carry() 
         assert!(ok, "llvm-ifs refuses abicut's IFS of {lib}: {stderr}");
         let ifs = ifs.to_str().expect("utf-8");
         let (_, report, stderr) =
-            abicut_status(&["diff", &format!("{SYSTEM}/{lib}"), ifs], dir.path());
+            run_abicut_in(&["diff", &format!("{SYSTEM}/{lib}"), ifs], dir.path());
         let note = format!("note: {ifs} is llvm-ifs text, which cannot carry {said}");
         assert!(
             report.lines().any(|l| l == note),

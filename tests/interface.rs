@@ -8,7 +8,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use support::linkcheck::{self, OutputKind, Target, Verdict};
 use support::package::Package;
-use support::{abicut, abicut_status, have, run, unpack_debs};
+use support::{bin_path, have, run, run_abicut_in, unpack_debs};
 
 /// Builds the interface tree of `output` into `tree` and returns its hash.
 fn tree_hash(output: &Path, tree: &Path, flags: &[&str]) -> String {
@@ -20,7 +20,7 @@ fn tree_hash(output: &Path, tree: &Path, flags: &[&str]) -> String {
         output.to_str().unwrap(),
     ];
     args.extend(flags);
-    run(abicut(), &args, output.parent().unwrap())
+    run(bin_path(), &args, output.parent().unwrap())
         .trim()
         .to_string()
 }
@@ -137,7 +137,7 @@ fn debian_tree(packages: &[&str]) {
             let stub = std::fs::read(&in_tree).unwrap();
             let expected = dir.path().join("expected.so");
             run(
-                abicut(),
+                bin_path(),
                 &[
                     "stubgen",
                     "-o",
@@ -445,9 +445,9 @@ fn mutation_suite() {
         if expect.flags.contains(&"tokens") {
             diff_args.extend(["--headers", "tokens"]);
         }
-        let (exit, text, stderr) = abicut_status(&diff_args, &dir);
+        let (exit, text, stderr) = run_abicut_in(&diff_args, &dir);
         diff_args.push("--json");
-        let (_, json, _) = abicut_status(&diff_args, &dir);
+        let (_, json, _) = run_abicut_in(&diff_args, &dir);
         if let Some((subject, reason)) = expected_change(name)
             && !names_change(&json, subject, reason)
         {
@@ -528,7 +528,7 @@ fn symlink_escaping_the_tree_is_refused() {
     std::fs::write(out.join("include/a.h"), "int a;\n").unwrap();
     std::os::unix::fs::symlink("../../../etc/passwd", out.join("include/evil.h")).unwrap();
     let tree = work.path().join("tree");
-    let (exit, _, stderr) = abicut_status(
+    let (exit, _, stderr) = run_abicut_in(
         &[
             "interface",
             "-o",
@@ -544,7 +544,7 @@ fn symlink_escaping_the_tree_is_refused() {
     );
     std::fs::remove_file(out.join("include/evil.h")).unwrap();
     std::os::unix::fs::symlink("/etc/passwd", out.join("include/evil.h")).unwrap();
-    let (exit, _, stderr) = abicut_status(
+    let (exit, _, stderr) = run_abicut_in(
         &[
             "interface",
             "-o",
@@ -618,7 +618,7 @@ fn existing_output_and_bad_input_are_errors() {
     let tree = work.path().join("tree");
     std::fs::create_dir_all(&tree).unwrap();
     std::fs::write(tree.join("keep"), "x").unwrap();
-    let (exit, _, stderr) = abicut_status(
+    let (exit, _, stderr) = run_abicut_in(
         &[
             "interface",
             "-o",
@@ -639,7 +639,7 @@ fn existing_output_and_bad_input_are_errors() {
     )
     .unwrap();
     let (exit, _, stderr) =
-        abicut_status(&["interface", "--hash", out.to_str().unwrap()], work.path());
+        run_abicut_in(&["interface", "--hash", out.to_str().unwrap()], work.path());
     assert_eq!(exit, 3);
     assert!(stderr.contains("libbad.so.1"), "{stderr}");
     // A FIFO cannot be read as a file: an error naming it, not a skipped entry.
@@ -650,11 +650,11 @@ fn existing_output_and_bad_input_are_errors() {
         work.path(),
     );
     let (exit, _, stderr) =
-        abicut_status(&["interface", "--hash", out.to_str().unwrap()], work.path());
+        run_abicut_in(&["interface", "--hash", out.to_str().unwrap()], work.path());
     assert_eq!(exit, 3);
     assert!(stderr.contains("lib/pipe"), "{stderr}");
     let (exit, _, stderr) =
-        abicut_status(&["interface", "--hash", "/nonexistent/out"], work.path());
+        run_abicut_in(&["interface", "--hash", "/nonexistent/out"], work.path());
     assert_eq!(exit, 3);
     assert!(stderr.contains("/nonexistent/out"), "{stderr}");
 }
@@ -693,7 +693,7 @@ fn several_outputs_go_under_their_names_without_store_hashes() {
             out.to_str().unwrap(),
             dev.to_str().unwrap(),
         ];
-        hashes.push(run(abicut(), &args, &store).trim().to_string());
+        hashes.push(run(bin_path(), &args, &store).trim().to_string());
         let names: Vec<String> = std::fs::read_dir(&tree)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -737,7 +737,7 @@ fn several_outputs_outside_the_store_go_under_their_names() {
             out.to_str().unwrap(),
             dev.to_str().unwrap(),
         ];
-        hashes.push(run(abicut(), &args, work.path()).trim().to_string());
+        hashes.push(run(bin_path(), &args, work.path()).trim().to_string());
         let pc = std::fs::read_to_string(tree.join("p-dev/lib/pkgconfig/p.pc")).unwrap();
         assert!(pc.starts_with("libdir=/abicut-self/p-out/lib\n"), "{pc}");
         assert!(tree.join("p-out/lib/p.la").exists());
@@ -760,12 +760,12 @@ fn symlinks_between_outputs_given_together_are_kept() {
     let tree = work.path().join("tree");
     let (dev_s, tree_s) = (dev.to_str().unwrap(), tree.to_str().unwrap());
     // Alone, `dev` leads outside its tree.
-    let (exit, _, stderr) = abicut_status(&["interface", "-o", tree_s, dev_s], work.path());
+    let (exit, _, stderr) = run_abicut_in(&["interface", "-o", tree_s, dev_s], work.path());
     assert_eq!(exit, 3, "{stderr}");
     assert!(stderr.contains("outside the tree"), "{stderr}");
     // Given with `out`, the link stays inside the package and is kept as it is.
     let args = ["interface", "-o", tree_s, out.to_str().unwrap(), dev_s];
-    run(abicut(), &args, work.path());
+    run(bin_path(), &args, work.path());
     let link = tree.join(dev.file_name().unwrap()).join("lib/foo.la");
     assert_eq!(std::fs::read_link(link).unwrap(), target);
 }
@@ -796,7 +796,7 @@ fn self_path_to_another_length() {
         &self_arg,
         out.to_str().unwrap(),
     ];
-    run(abicut(), &args, work.path());
+    run(bin_path(), &args, work.path());
     let pc = std::fs::read_to_string(tree.join("lib/pkgconfig/foo.pc")).unwrap();
     assert_eq!(pc, format!("libdir={}/lib\n", to.display()));
 
@@ -810,7 +810,7 @@ fn self_path_to_another_length() {
     let mut args = args.to_vec();
     args[2] = tree.to_str().unwrap();
     args.push("--with-static");
-    let (exit, _, stderr) = abicut_status(&args, work.path());
+    let (exit, _, stderr) = run_abicut_in(&args, work.path());
     assert_eq!(exit, 3, "{stderr}");
     assert!(
         stderr.contains("lib/libfoo.a") && stderr.contains("another length"),
@@ -846,7 +846,7 @@ fn small_output(dir: &Path) -> PathBuf {
 fn hash_of(out: &Path, flags: &[&str]) -> String {
     let mut args = vec!["interface", "--hash", out.to_str().unwrap()];
     args.extend(flags);
-    run(abicut(), &args, out.parent().unwrap())
+    run(bin_path(), &args, out.parent().unwrap())
         .trim()
         .to_string()
 }
@@ -858,7 +858,7 @@ fn tree_diff_reasons(old: &Path, new: &Path, dir: &Path) -> Vec<String> {
         let _ = std::fs::remove_dir_all(tree);
         tree_hash(out, tree, &[]);
     }
-    let (_, json, stderr) = abicut_status(
+    let (_, json, stderr) = run_abicut_in(
         &["diff", "--json", a.to_str().unwrap(), b.to_str().unwrap()],
         dir,
     );

@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use support::real::{NIX_CONFIG, built_derivations};
-use support::{abicut, have};
+use support::{bin_path, have};
 
 const PACKAGES: [&str; 4] = ["base", "mid", "prog1", "prog2"];
 
@@ -56,7 +56,7 @@ impl World {
         );
         let bin = dir.path().join("abicut/bin");
         std::fs::create_dir_all(&bin).unwrap();
-        std::fs::copy(abicut(), bin.join("abicut")).unwrap();
+        std::fs::copy(bin_path(), bin.join("abicut")).unwrap();
         let world = World { dir };
         world.salt();
         Some(world)
@@ -128,6 +128,13 @@ impl World {
                 .to_string_lossy()
                 .into_owned(),
         ]
+    }
+
+    /// Builds every package again after a change, which must build.
+    fn rebuild(&self) -> Build {
+        let build = self.build();
+        assert!(build.ok, "{}", build.log);
+        build
     }
 
     /// Builds the final outputs of every package.
@@ -286,6 +293,24 @@ fn built_world() -> Option<(World, Build)> {
     Some((world, first))
 }
 
+/// Builds a built world again after `change`; the compiles Nix reran must be `compiles`.
+/// Returns the world for further checks, or None when a tool is missing.
+fn compiles_after(change: impl Fn(&World), compiles: &[&str]) -> Option<World> {
+    let (world, _) = built_world()?;
+    change(&world);
+    assert_eq!(world.rebuild().rebuilt("compile"), set(compiles));
+    Some(world)
+}
+
+/// A header change that reaches every dependent's compile (prog1 prints the magic).
+fn raise_base_magic(world: &World) {
+    world.edit(
+        "base/base.h",
+        "#define BASE_MAGIC 40",
+        "#define BASE_MAGIC 41",
+    );
+}
+
 /// The import names mid's stub keeps (GNU nm, an oracle apart from abicut), its interface
 /// built with `interfaceImports` as given.
 fn mid_stub_imports(world: &World, imports: &str) -> BTreeSet<String> {
@@ -340,8 +365,7 @@ fn abi_neutral_change_rebuilds_no_dependent_compile() {
         "hello from base v1",
         "hello from base v2, faster",
     );
-    let second = world.build();
-    assert!(second.ok, "{}", second.log);
+    let second = world.rebuild();
     eprintln!(
         "first build {:.2}s ({} derivations), rebuild {:.2}s ({} derivations): {:?}",
         first.elapsed.as_secs_f64(),
@@ -438,8 +462,7 @@ fn version_bump_with_abi_neutral_change_compiles_only_the_package() {
         "hello from base v1",
         "hello from base v1.0.1",
     );
-    let build = world.build();
-    assert!(build.ok, "{}", build.log);
+    let build = world.rebuild();
     eprintln!("built after the bump: {:?}", build.built);
     assert_eq!(build.rebuilt("compile"), set(&["base"]), "compiles rebuilt");
     assert_eq!(build.rebuilt("interface"), set(&["base"]));
@@ -515,63 +538,36 @@ fn version_bump_with_abi_neutral_change_compiles_only_the_package() {
 /// The same bump with a header change: base's interface changes, so its dependents compile.
 #[test]
 fn version_bump_with_header_change_compiles_dependents() {
-    let Some((world, _)) = built_world() else {
+    let bump = |world: &World| {
+        world.bump("base", "1.0", "1.0.1");
+        raise_base_magic(world);
+    };
+    let Some(world) = compiles_after(bump, &PACKAGES) else {
         return;
     };
-    world.bump("base", "1.0", "1.0.1");
-    world.edit(
-        "base/base.h",
-        "#define BASE_MAGIC 40",
-        "#define BASE_MAGIC 41",
-    );
-    let build = world.build();
-    assert!(build.ok, "{}", build.log);
-    assert_eq!(build.rebuilt("compile"), set(&PACKAGES));
     assert!(world.run("prog1").contains("mid_compute(2) = 43; magic 41"));
 }
 
 #[test]
 fn added_export_rebuilds_dependent_compiles() {
-    let Some((world, _)) = built_world() else {
-        return;
-    };
-    world.edit(
-        "base/base.c",
-        "const char *base_greeting",
-        "int base_extra(void) { return 7; }\nconst char *base_greeting",
-    );
-    world.edit("base/base.map", "base_calls;", "base_calls; base_extra;");
-    let build = world.build();
-    assert!(build.ok, "{}", build.log);
-    assert_eq!(build.rebuilt("compile"), set(&PACKAGES));
+    compiles_after(add_base_export, &PACKAGES);
 }
 
 #[test]
 fn header_macro_rebuilds_dependent_compiles() {
-    let Some((world, _)) = built_world() else {
+    let Some(world) = compiles_after(raise_base_magic, &PACKAGES) else {
         return;
     };
-    world.edit(
-        "base/base.h",
-        "#define BASE_MAGIC 40",
-        "#define BASE_MAGIC 41",
-    );
-    let build = world.build();
-    assert!(build.ok, "{}", build.log);
-    assert_eq!(build.rebuilt("compile"), set(&PACKAGES));
     assert!(world.run("prog1").contains("mid_compute(2) = 43; magic 41"));
 }
 
 #[test]
 fn pkg_config_flag_rebuilds_dependent_compiles() {
-    let Some((world, _)) = built_world() else {
+    let flag = |world: &World| world.edit("mid/mid.pc.in", "-DMID_FLAG=1", "-DMID_FLAG=2");
+    // The .pc file is part of mid's interface, which both programs compile against.
+    let Some(world) = compiles_after(flag, &["mid", "prog1", "prog2"]) else {
         return;
     };
-    world.edit("mid/mid.pc.in", "-DMID_FLAG=1", "-DMID_FLAG=2");
-    let build = world.build();
-    assert!(build.ok, "{}", build.log);
-    // The .pc file is part of mid's interface, which both programs compile against.
-    assert_eq!(build.rebuilt("compile"), set(&["mid", "prog1", "prog2"]));
     assert!(world.run("prog2").contains("MID_FLAG = 2"));
 }
 
@@ -603,14 +599,17 @@ fn plan_matches_what_nix_built() {
 
 #[test]
 fn plan_matches_what_nix_built_for_an_interface_change() {
-    plan_matches_nix("changed", |world| {
-        world.edit(
-            "base/base.c",
-            "const char *base_greeting",
-            "int base_extra(void) { return 7; }\nconst char *base_greeting",
-        );
-        world.edit("base/base.map", "base_calls;", "base_calls; base_extra;");
-    });
+    plan_matches_nix("changed", add_base_export);
+}
+
+/// base exports one more function: its interface changes.
+fn add_base_export(world: &World) {
+    world.edit(
+        "base/base.c",
+        "const char *base_greeting",
+        "int base_extra(void) { return 7; }\nconst char *base_greeting",
+    );
+    world.edit("base/base.map", "base_calls;", "base_calls; base_extra;");
 }
 
 fn plan_matches_nix(abi: &str, change: impl Fn(&World)) {
@@ -641,12 +640,11 @@ fn plan_matches_nix(abi: &str, change: impl Fn(&World)) {
     std::fs::write(&graph_file, &graph.stdout).unwrap();
 
     change(&world);
-    let build = world.build();
-    assert!(build.ok, "{}", build.log);
+    let build = world.rebuild();
 
     let plan_file = world.dir.path().join("plan.json");
     let plan = duct::cmd!(
-        abicut(),
+        bin_path(),
         "relink-plan",
         &graph_file,
         "--changed",
@@ -681,7 +679,7 @@ fn plan_matches_nix(abi: &str, change: impl Fn(&World)) {
         build.rebuilt("relink"),
         "plan vs Nix: relinks"
     );
-    let report = duct::cmd!(abicut(), "report", &plan_file).read().unwrap();
+    let report = duct::cmd!(bin_path(), "report", &plan_file).read().unwrap();
     eprintln!("{report}");
 }
 
@@ -896,7 +894,7 @@ fn readme_nix_snippet_runs_as_written() {
         .and_then(|l| l.split_once("# "))
         .map(|(_, said)| said.trim().to_owned())
         .expect("README says what midtool prints");
-    let bin = abicut();
+    let bin = bin_path();
     let path = format!(
         "{}:{}",
         bin.parent().expect("binary directory").display(),

@@ -15,7 +15,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::path::Path;
 use support::real::{self, Build, RealSet};
-use support::{abicut, have};
+use support::{bin_path, have};
 
 fn sorted(items: &[&str]) -> Vec<String> {
     let mut v: Vec<String> = items.iter().map(|s| s.to_string()).collect();
@@ -72,7 +72,7 @@ fn real_software_through_the_split() {
         return;
     }
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let set = RealSet::new(repo, &abicut()).unwrap();
+    let set = RealSet::new(repo, &bin_path()).unwrap();
     let zlib_and_above = sorted(&["zlib", "libpng", "libxml2", "libxslt", "xmlpng"]);
 
     let first = set.build(&["checks", "classic.checks"], real::NONE);
@@ -116,7 +116,7 @@ fn real_software_through_the_split() {
     // abicut's plan over the classic graph is what Nix did, and the report, weighted with
     // the CPU times the builders logged, shows the time avoided.
     let weights = real::weights(&update, &classic, &first);
-    let (plan, report) = real::plan_and_report(&abicut(), set.dir(), &graph, &weights).unwrap();
+    let (plan, report) = real::plan_and_report(&bin_path(), set.dir(), &graph, &weights).unwrap();
     eprintln!("{report}");
     assert_eq!(real::planned(&plan, "compile"), update.packages("compile"));
     assert_eq!(

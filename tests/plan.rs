@@ -220,7 +220,7 @@ struct Run {
     stderr: String,
 }
 
-fn abicut(args: &[&str]) -> Run {
+fn run_abicut(args: &[&str]) -> Run {
     abicut_as(Path::new(BIN), args)
 }
 
@@ -253,7 +253,7 @@ fn cli_text_json_dot_and_multicall() {
     let dir = tempfile::tempdir().unwrap();
     let g = diamond_file(dir.path());
     let g = g.to_str().unwrap();
-    let text = abicut(&["relink-plan", g, "--changed", "libc", "--abi", "same"]);
+    let text = run_abicut(&["relink-plan", g, "--changed", "libc", "--abi", "same"]);
     assert_eq!(text.code, 0, "{}", text.stderr);
     assert!(
         text.stdout
@@ -265,7 +265,7 @@ fn cli_text_json_dot_and_multicall() {
         "nodes 4: classic rebuild 4, with abicut: compile 1, relink only 3, untouched 0\n"
     ));
 
-    let j = abicut(&[
+    let j = run_abicut(&[
         "relink-plan",
         g,
         "--changed",
@@ -279,7 +279,7 @@ fn cli_text_json_dot_and_multicall() {
     assert_eq!(v["totals"]["compile"], 4);
     assert_eq!(v["nodes"][3]["reason"]["kind"], "lib-interface");
 
-    let dot = abicut(&["relink-plan", g, "--changed", "left", "--dot"]);
+    let dot = run_abicut(&["relink-plan", g, "--changed", "left", "--dot"]);
     assert!(dot.stdout.starts_with("digraph plan {"));
     assert!(
         dot.stdout
@@ -309,7 +309,7 @@ fn cli_explain_follows_the_chain() {
             ("app", false, &[("libz", "lib")]),
         ]),
     );
-    let out = abicut(&[
+    let out = run_abicut(&[
         "explain",
         g.to_str().unwrap(),
         "app",
@@ -325,7 +325,7 @@ fn cli_explain_follows_the_chain() {
          \x20 <- libz compiles: tool input cc's output changed\n\
          \x20 <- cc compiles: it is changed\n"
     );
-    let same = abicut(&[
+    let same = run_abicut(&[
         "explain",
         g.to_str().unwrap(),
         "app",
@@ -412,7 +412,7 @@ fn cli_bad_inputs() {
         (d.to_path_buf(), "a", "is a directory"),
     ];
     for (graph, changed, want) in cases {
-        let r = abicut(&[
+        let r = run_abicut(&[
             "relink-plan",
             graph.to_str().unwrap(),
             "--changed",
@@ -436,7 +436,7 @@ fn cli_bad_inputs() {
         "badplan.json",
         r#"{"schema": "abicut-plan", "version": 1}"#,
     );
-    let r = abicut(&["report", bad_plan.to_str().unwrap()]);
+    let r = run_abicut(&["report", bad_plan.to_str().unwrap()]);
     assert_eq!(r.code, 3);
     assert!(
         r.stderr
@@ -454,7 +454,7 @@ fn cli_files_of_another_format_are_named() {
     let d = dir.path();
     let graph = diamond_file(d);
     let g = graph.to_str().unwrap();
-    let r = abicut(&["report", g]);
+    let r = run_abicut(&["report", g]);
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert_eq!(
         r.stderr.trim_end(),
@@ -465,9 +465,9 @@ fn cli_files_of_another_format_are_named() {
     );
     let plan = d.join("plan.json");
     let p = plan.to_str().unwrap();
-    let r = abicut(&["relink-plan", g, "--changed", "libc", "--json", "-o", p]);
+    let r = run_abicut(&["relink-plan", g, "--changed", "libc", "--json", "-o", p]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let r = abicut(&["relink-plan", p, "--changed", "libc"]);
+    let r = run_abicut(&["relink-plan", p, "--changed", "libc"]);
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(
         r.stderr
@@ -481,7 +481,7 @@ fn cli_files_of_another_format_are_named() {
         } else {
             vec!["relink-plan", g, "--changed", "libc", flag, p]
         };
-        let r = abicut(&args);
+        let r = run_abicut(&args);
         assert_eq!(r.code, 3, "{}", r.stderr);
         assert!(
             r.stderr
@@ -500,7 +500,7 @@ fn cli_output_into_a_missing_directory() {
     let graph = diamond_file(dir.path());
     let out = dir.path().join("no/such/plan.json");
     let o = out.to_str().unwrap();
-    let r = abicut(&[
+    let r = run_abicut(&[
         "relink-plan",
         graph.to_str().unwrap(),
         "--changed",
@@ -547,7 +547,7 @@ fn cli_role_overrides_change_edges() {
             "same",
         ];
         a.extend_from_slice(extra);
-        abicut(&a).stdout
+        run_abicut(&a).stdout
     };
     assert!(args(&[]).contains("compile   gcc-wrapper  (tool input glibc's output changed)"));
     assert!(
@@ -560,7 +560,7 @@ fn cli_role_overrides_change_edges() {
 
 fn plan_file(dir: &Path, graph: &Path, changed: &str, abi: &str) -> PathBuf {
     let out = dir.join(format!("plan-{changed}-{abi}.json"));
-    let r = abicut(&[
+    let r = run_abicut(&[
         "relink-plan",
         graph.to_str().unwrap(),
         "--changed",
@@ -599,7 +599,7 @@ fn report_markdown_snapshot() {
     let same = plan_file(d, &g, "libc", "same");
     let changed = plan_file(d, &g, "libc", "changed");
     let cc = plan_file(d, &g, "cc", "same");
-    let md = abicut(&[
+    let md = run_abicut(&[
         "report",
         same.to_str().unwrap(),
         changed.to_str().unwrap(),
@@ -611,7 +611,7 @@ fn report_markdown_snapshot() {
     insta::with_settings!({ snapshot_path => "../snapshots" }, {
         insta::assert_snapshot!("report_markdown", md.stdout);
     });
-    let j = abicut(&["report", same.to_str().unwrap(), "--json"]);
+    let j = run_abicut(&["report", same.to_str().unwrap(), "--json"]);
     let v: serde_json::Value = serde_json::from_str(&j.stdout).expect("report JSON");
     assert_eq!(v["rows"][0]["classic"], 14);
     assert_eq!(v["rows"][0]["compile"], 1);
@@ -866,7 +866,7 @@ fn nix_2_8_graph_roles_and_plan() {
     let lib = graph.node(graph.resolve("lib")[0]);
     assert_eq!(lib.outputs, ["dev", "out"]);
 
-    let r = abicut(&[
+    let r = run_abicut(&[
         "relink-plan",
         graph_path.to_str().unwrap(),
         "--changed",
@@ -938,7 +938,7 @@ fn cli_interfaces_files_drive_the_cutoff() {
         old.to_str().unwrap(),
         new.to_str().unwrap(),
     );
-    let r = abicut(&[
+    let r = run_abicut(&[
         "relink-plan",
         g,
         "--changed",
@@ -958,7 +958,7 @@ fn cli_interfaces_files_drive_the_cutoff() {
         .map(|n| n["status"].as_str().unwrap())
         .collect();
     assert_eq!(status, ["compile", "compile", "relink"]);
-    let both = abicut(&[
+    let both = run_abicut(&[
         "relink-plan",
         g,
         "--changed",
@@ -975,7 +975,7 @@ fn cli_interfaces_files_drive_the_cutoff() {
         both.stderr
     );
     let bad = write(d, "bad.json", "[1, 2]");
-    let r = abicut(&[
+    let r = run_abicut(&[
         "relink-plan",
         g,
         "--changed",

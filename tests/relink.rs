@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use support::files::*;
-use support::have;
+use support::{bin_path, have, run_abicut};
 
 const BASE_C: &str = "int base_add(int a, int b) { return a + b; }\n";
 const TOP_C: &str = "int base_add(int, int);\nint top_twice(int a) { return base_add(a, a); }\n";
@@ -75,7 +75,7 @@ fn relinked_programs_run_from_the_new_path() {
     assert_eq!(ran, "result=42");
 
     let map = format!("{}={}", from.display(), to.display());
-    let (code, stdout, stderr) = abicut(&[
+    let (code, stdout, stderr) = run_abicut(&[
         "relink",
         "--json",
         "--map",
@@ -127,7 +127,7 @@ fn relinked_programs_run_from_the_new_path() {
     // Running again (DEST exists) gives the same bytes.
     let before = snapshot(&to);
     let back = tmp.path().join("gone");
-    let (code, _, stderr) = abicut(&[
+    let (code, _, stderr) = run_abicut(&[
         "relink",
         "--map",
         &map,
@@ -157,7 +157,7 @@ fn bare_hashes_map_file_and_forbid() {
         ),
     );
     let dest = tmp.path().join("dest");
-    let (code, stdout, stderr) = abicut(&[
+    let (code, stdout, stderr) = run_abicut(&[
         "relink",
         "--json",
         "--map-file",
@@ -176,7 +176,7 @@ fn bare_hashes_map_file_and_forbid() {
 
     // Without the interface mapping the forbidden path survives: refused, nothing written.
     let dest2 = tmp.path().join("dest2");
-    let (code, _, stderr) = abicut(&[
+    let (code, _, stderr) = run_abicut(&[
         "relink",
         "--map",
         &format!("{h1}={h2}"),
@@ -211,12 +211,12 @@ fn bad_mappings_write_nothing() {
         ("nothing", "FROM=TO"),
         ("relative=relativ2", "neither"),
     ] {
-        let (code, _, stderr) = abicut(&["relink", "--map", map, s, d]);
+        let (code, _, stderr) = run_abicut(&["relink", "--map", map, s, d]);
         assert_eq!(code, 3);
         assert!(stderr.contains(needle), "{stderr}");
         assert!(!dest.exists());
     }
-    let (code, _, stderr) = abicut(&["relink", "--map", "/a=/b", "--map", "/a=/c", s, d]);
+    let (code, _, stderr) = run_abicut(&["relink", "--map", "/a=/b", "--map", "/a=/c", s, d]);
     assert_eq!(code, 3);
     assert!(stderr.contains("mapped twice"), "{stderr}");
 
@@ -247,7 +247,7 @@ fn dest_apart_from_src() {
         ),
     ];
     for (from, to, why) in cases {
-        let (code, stdout, stderr) = abicut(&["relink", &from, &to]);
+        let (code, stdout, stderr) = run_abicut(&["relink", &from, &to]);
         assert_eq!(code, 3, "relink {from} {to}: {stderr}");
         assert!(
             stderr.contains(&format!("DEST {to} {why}"))
@@ -306,7 +306,7 @@ fn symlinks_are_copied_as_they_are() {
         std::os::unix::fs::symlink(target, src.join(at)).unwrap();
     }
     let dest = tmp.path().join("dest");
-    let (code, stdout, stderr) = abicut(&[
+    let (code, stdout, stderr) = run_abicut(&[
         "relink",
         "--json",
         "--map",
@@ -367,7 +367,7 @@ fn killed_relink_leaves_no_or_complete_dest() {
     let map = format!("{from}={to}");
     let reference = tmp.path().join("reference");
     let start = Instant::now();
-    let (code, _, stderr) = abicut(&[
+    let (code, _, stderr) = run_abicut(&[
         "relink",
         "--map",
         &map,
@@ -387,7 +387,7 @@ fn killed_relink_leaves_no_or_complete_dest() {
     for round in 0..20 {
         let dest = tmp.path().join(format!("dest{round}"));
         let handle = duct::cmd(
-            ABICUT,
+            bin_path(),
             [
                 "relink",
                 "--map",
@@ -410,7 +410,7 @@ fn killed_relink_leaves_no_or_complete_dest() {
         } else {
             absent += 1;
         }
-        let (code, _, stderr) = abicut(&[
+        let (code, _, stderr) = run_abicut(&[
             "relink",
             "--map",
             &map,
@@ -452,7 +452,7 @@ fn large_files_hard_links_and_single_files() {
     fs::hard_link(src.join("few"), src.join("few-again")).unwrap();
     let dest = tmp.path().join("dest");
     let map = format!("{from}={to}");
-    let (code, stdout, stderr) = abicut(&[
+    let (code, stdout, stderr) = run_abicut(&[
         "relink",
         "--json",
         "--hardlink-unchanged",
@@ -487,7 +487,7 @@ fn large_files_hard_links_and_single_files() {
 
     // SRC may be a single file.
     let one = tmp.path().join("one");
-    let (code, _, stderr) = abicut(&[
+    let (code, _, stderr) = run_abicut(&[
         "relink",
         "--map",
         &map,
@@ -529,7 +529,7 @@ fn relink_verifies_before_renaming() {
         ]
     };
     let a = args(&to);
-    let (code, _, stderr) = abicut(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let (code, _, stderr) = run_abicut(&a.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(code, 0, "{stderr}");
 
     // The relinked RUNPATH names `to`: without it and without libbase, nothing resolves.
@@ -537,7 +537,7 @@ fn relink_verifies_before_renaming() {
     fs::remove_file(from.join("lib/libbase.so.1")).unwrap();
     let broken = tmp.path().join("cccccccc-pkg");
     let a = args(&broken);
-    let (code, _, stderr) = abicut(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let (code, _, stderr) = run_abicut(&a.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(code, 3);
     assert!(
         stderr.contains("verification failed") && stderr.contains("libbase.so.1"),
@@ -561,7 +561,7 @@ fn forbid_covers_large_files_and_symlinks() {
         let mut args = vec!["relink", "--map", &map, "--forbid", iface];
         args.extend_from_slice(extra);
         args.extend([src.to_str().unwrap(), dest.to_str().unwrap()]);
-        abicut(&args)
+        run_abicut(&args)
     };
     // 300 KiB: above the size that takes the memory-mapped, kernel-copy path.
     let mut big = vec![b'x'; 300 << 10];
@@ -636,7 +636,7 @@ fn verify_judges_the_output_not_the_source() {
     let real = w.join("rrrrrrrr-foo");
     good_lib(&iface.join("lib"), BASE_C_FOO);
     good_lib(&real.join("lib"), "int foo_other(void) { return 3; }\n");
-    let verify = |tree: &Path| abicut(&["verify", tree.to_str().unwrap()]).0;
+    let verify = |tree: &Path| run_abicut(&["verify", tree.to_str().unwrap()]).0;
 
     // SRC loads its library from the interface; the output from the real one, which lacks foo.
     let src = w.join("aaaaaaaa-pkg");
@@ -645,7 +645,7 @@ fn verify_judges_the_output_not_the_source() {
     let map = format!("{}={}", iface.display(), real.display());
     let dest = w.join("bbbbbbbb-pkg");
     let args = |src: &Path, dest: &Path, map: &str| {
-        abicut(&[
+        run_abicut(&[
             "relink",
             "--verify",
             "--map",

@@ -6,7 +6,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use support::linkcheck::{self, OutputKind, Target, Verdict};
-use support::{abicut, have, on_path, run, unpack_debs};
+use support::{bin_path, have, on_path, run, unpack_debs};
 
 const SYSTEM: &str = "/usr/lib/x86_64-linux-gnu";
 
@@ -19,7 +19,7 @@ fn make_stub_with(lib: &Path, dir: &Path, flags: &[&str]) -> PathBuf {
     let mut args = vec!["stubgen", "-o", stub.to_str().unwrap()];
     args.extend(flags);
     args.push(lib.to_str().unwrap());
-    run(abicut(), &args, dir);
+    run(bin_path(), &args, dir);
     stub
 }
 
@@ -205,7 +205,7 @@ impl Fixture {
         let lib = self.build(dir.path());
         let stub = make_stub(&lib, dir.path());
         let hash = run(
-            abicut(),
+            bin_path(),
             &["stubgen", "--hash", lib.to_str().unwrap()],
             dir.path(),
         );
@@ -374,7 +374,7 @@ fn default_keeps_the_imports_a_program_owes() {
         let mut args = vec!["stubgen", "--format", "json"];
         args.extend(flags);
         args.push(lib);
-        let json: serde_json::Value = serde_json::from_str(&run(abicut(), &args, d)).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&run(bin_path(), &args, d)).unwrap();
         let imports = json["imports"].as_array().unwrap();
         assert!(imports.iter().all(|i| i.get("version").is_none()), "{json}");
         imports
@@ -427,7 +427,7 @@ fn fixture_interfaces_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let lib = Fixture::base().build(dir.path());
     let json = run(
-        abicut(),
+        bin_path(),
         &["stubgen", "--format", "json", lib.to_str().unwrap()],
         dir.path(),
     );
@@ -481,7 +481,7 @@ fn batch_reports_bad_inputs_and_finishes_the_rest() {
     if static_exe.exists() {
         args.push(static_exe.to_string_lossy().into_owned());
     }
-    let result = duct::cmd(abicut(), &args)
+    let result = duct::cmd(bin_path(), &args)
         .stderr_capture()
         .stdout_capture()
         .unchecked()
@@ -532,7 +532,7 @@ fn single_bad_input_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("bad.so"), b"\x7fELF\x02\x01\x01").unwrap();
     let out = dir.path().join("stub.so");
-    let result = duct::cmd!(abicut(), "stubgen", "-o", &out, dir.path().join("bad.so"))
+    let result = duct::cmd!(bin_path(), "stubgen", "-o", &out, dir.path().join("bad.so"))
         .stderr_capture()
         .unchecked()
         .run()
@@ -555,7 +555,7 @@ fn output_into_a_missing_directory_names_it() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("no/such/dir/stub.so");
     let lib = Path::new(SYSTEM).join("libz.so.1");
-    let result = duct::cmd!(abicut(), "stubgen", &lib, "-o", &out)
+    let result = duct::cmd!(bin_path(), "stubgen", &lib, "-o", &out)
         .stderr_capture()
         .unchecked()
         .run()
@@ -575,14 +575,14 @@ fn output_into_a_missing_directory_names_it() {
 fn multicall_name_runs_stubgen() {
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("stubgen");
-    std::os::unix::fs::symlink(abicut(), &link).unwrap();
+    std::os::unix::fs::symlink(bin_path(), &link).unwrap();
     let by_link = run(
         &link,
         &["--hash", &format!("{SYSTEM}/libz.so.1")],
         dir.path(),
     );
     let direct = run(
-        abicut(),
+        bin_path(),
         &["stubgen", "--hash", &format!("{SYSTEM}/libz.so.1")],
         dir.path(),
     );
@@ -599,7 +599,7 @@ fn stub_is_its_own_interface() {
         let stub = make_stub(&real, dir.path());
         let again = dir.path().join("again.so");
         run(
-            abicut(),
+            bin_path(),
             &[
                 "stubgen",
                 "-o",
@@ -624,7 +624,7 @@ fn ifs_round_trip_is_read_by_llvm_ifs() {
     };
     let dir = tempfile::tempdir().unwrap();
     let ifs = run(
-        abicut(),
+        bin_path(),
         &["stubgen", "--format", "ifs", &format!("{SYSTEM}/libz.so.1")],
         dir.path(),
     );
@@ -648,7 +648,7 @@ fn ifs_round_trip_is_read_by_llvm_ifs() {
         dir.path(),
     );
     let from_theirs = run(
-        abicut(),
+        bin_path(),
         &["stubgen", "--format", "json", "theirs.ifs"],
         dir.path(),
     );
@@ -657,7 +657,7 @@ fn ifs_round_trip_is_read_by_llvm_ifs() {
         "{from_theirs}"
     );
     let again = run(
-        abicut(),
+        bin_path(),
         &["stubgen", "--format", "ifs", "z.ifs"],
         dir.path(),
     );
@@ -703,7 +703,7 @@ fn debian_update_keeps_stub(package: &str, libs: &[&str]) {
             };
             let out = sub.join(format!("{lib}.stub"));
             run(
-                abicut(),
+                bin_path(),
                 &[
                     "stubgen",
                     "-o",
@@ -800,7 +800,7 @@ fn debian_pair_cutoff(package: &str) -> Vec<(PathBuf, i32)> {
         }
         args.extend(mode);
         args.push(lib.to_str().unwrap());
-        run(abicut(), &args, dir.path())
+        run(bin_path(), &args, dir.path())
     };
     let mut kept = [0; 3];
     let mut changed = Vec::new();
@@ -817,7 +817,7 @@ fn debian_pair_cutoff(package: &str) -> Vec<(PathBuf, i32)> {
             if same {
                 kept[i] += 1;
             } else if mode.is_empty() {
-                let (code, out, _) = support::abicut_status(
+                let (code, out, _) = support::run_abicut_in(
                     &[
                         "diff",
                         roots[0].join(rel).to_str().unwrap(),

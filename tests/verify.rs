@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::fs;
 use std::path::{Path, PathBuf};
 use support::files::*;
-use support::have;
+use support::{have, run_abicut};
 
 const PROG_C: &str = "#include <stdio.h>\nint foo_new(void);\nint main(void) { printf(\"%d\\n\", foo_new()); return 0; }\n";
 
@@ -69,9 +69,16 @@ fn verify(tree: &Path, extra: &[&str]) -> (i32, Value) {
         libc.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    let (code, stdout, stderr) = abicut(&args);
+    let (code, stdout, stderr) = run_abicut(&args);
     let report = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout} {stderr}"));
     (code, report)
+}
+
+/// The one problem of a failing verify, after checking its exit status (1) and its kind.
+fn only_problem((code, report): (i32, Value), kind: &str) -> Value {
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(kinds(&report), [kind], "{report}");
+    report["problems"][0].clone()
 }
 
 fn kinds(report: &Value) -> Vec<String> {
@@ -109,10 +116,7 @@ fn missing_library() {
     let tmp = tempfile::tempdir().unwrap();
     let tree = good_tree(tmp.path());
     fs::remove_file(tree.join("lib/libfoo.so")).unwrap();
-    let (code, report) = verify(&tree, &[]);
-    assert_eq!(code, 1);
-    assert_eq!(kinds(&report), ["missing-library"]);
-    let p = &report["problems"][0];
+    let p = only_problem(verify(&tree, &[]), "missing-library");
     assert_eq!(p["library"], "libfoo.so");
     assert!(p["file"].as_str().unwrap().ends_with("bin/prog"));
 }
@@ -131,10 +135,7 @@ fn missing_symbol() {
         map,
         "int foo_old(void) { return 1; }\nint foo_other(void) { return 3; }\n",
     );
-    let (code, report) = verify(&tree, &[]);
-    assert_eq!(code, 1);
-    assert_eq!(kinds(&report), ["missing-symbol"]);
-    let p = &report["problems"][0];
+    let p = only_problem(verify(&tree, &[]), "missing-symbol");
     assert_eq!(p["symbol"], "foo_new");
     assert_eq!(p["version"], "FOO_2");
 }
@@ -150,10 +151,7 @@ fn symbol_only_in_a_wrong_version() {
         "FOO_1 { global: foo_old; foo_new; local: *; };\nFOO_2 { global: foo_other; } FOO_1;\n";
     let body = "int foo_old(void) { return 1; }\nint foo_new(void) { return 2; }\nint foo_other(void) { return 3; }\n";
     libfoo(tmp.path(), &tree.join("lib"), map, body);
-    let (code, report) = verify(&tree, &[]);
-    assert_eq!(code, 1);
-    assert_eq!(kinds(&report), ["wrong-version"]);
-    let p = &report["problems"][0];
+    let p = only_problem(verify(&tree, &[]), "wrong-version");
     assert_eq!(p["symbol"], "foo_new");
     assert_eq!(p["version"], "FOO_2");
     assert!(
@@ -202,18 +200,12 @@ fn library_found_only_through_a_forbidden_stub_path() {
         &tree.join("bin/prog"),
         &[&l, "-lfoo", &r],
     );
-    let (code, report) = verify(&tree, &["--forbid", iface.to_str().unwrap()]);
-    assert_eq!(code, 1);
-    assert_eq!(kinds(&report), ["forbidden-reference"]);
-    assert!(
-        report["problems"][0]["detail"]
-            .as_str()
-            .unwrap()
-            .contains("iface-foo")
-    );
+    let forbid = ["--forbid", iface.to_str().unwrap()];
+    let p = only_problem(verify(&tree, &forbid), "forbidden-reference");
+    assert!(p["detail"].as_str().unwrap().contains("iface-foo"), "{p}");
     // Without the stub directory the library does not resolve at all.
     fs::remove_dir_all(&iface).unwrap();
-    let (_, report) = verify(&tree, &["--forbid", iface.to_str().unwrap()]);
+    let (_, report) = verify(&tree, &forbid);
     assert_eq!(kinds(&report), ["missing-library", "forbidden-reference"]);
 }
 
@@ -225,14 +217,14 @@ fn cross_architectures_without_execution() {
         "/usr/mips-linux-gnu/lib",
         "/usr/i686-linux-gnu/lib",
     ] {
-        if !have_path(dir) {
+        if !have(dir) {
             continue;
         }
         let lib = format!("{dir}/libm.so.6");
-        let (code, stdout, stderr) = abicut(&["verify", "--json", &lib, "--lib-path", dir]);
+        let (code, stdout, stderr) = run_abicut(&["verify", "--json", &lib, "--lib-path", dir]);
         assert_eq!(code, 0, "{lib}: {stdout} {stderr}");
         // Against a library of another architecture nothing resolves.
-        let (code, stdout, _) = abicut(&[
+        let (code, stdout, _) = run_abicut(&[
             "verify",
             "--json",
             &lib,
@@ -250,7 +242,7 @@ fn hostile_elf_is_reported_not_panicked() {
     let bytes = fs::read("/bin/ls").unwrap();
     write(&tmp.path().join("x"), "");
     fs::write(tmp.path().join("truncated"), &bytes[..bytes.len() / 3]).unwrap();
-    let (code, stdout, stderr) = abicut(&["verify", "--json", tmp.path().to_str().unwrap()]);
+    let (code, stdout, stderr) = run_abicut(&["verify", "--json", tmp.path().to_str().unwrap()]);
     assert_eq!(code, 1, "{stderr}");
     assert!(
         stdout.contains("invalid-elf") && stdout.contains("truncated"),
@@ -364,7 +356,7 @@ impl Arch {
         if let Some(root) = self.sysroot {
             args.extend(["--sysroot", root]);
         }
-        let (code, stdout, stderr) = abicut(&args);
+        let (code, stdout, stderr) = run_abicut(&args);
         assert!(code == 0 || code == 1, "{stdout} {stderr}");
         (code == 0, stdout)
     }
@@ -425,6 +417,25 @@ fn foo_lib(a: &Arch, w: &Path, dir: &Path) {
     shared(a.triple, w, dir, "foo", GOOD_BODY, Some(GOOD_MAP), &[]);
 }
 
+/// Replaces tree/lib/libfoo.so by one built from `map` and `body`.
+fn foo_lib_as(a: &Arch, w: &Path, map: &str, body: &str) {
+    shared(
+        a.triple,
+        w,
+        &w.join("tree/lib"),
+        "foo",
+        body,
+        Some(map),
+        &[],
+    );
+}
+
+/// A good libfoo.so for the other machine, in tree/other.
+fn other_machines_foo_lib(a: &Arch, w: &Path) {
+    let other = w.join("tree/other");
+    shared(a.other, w, &other, "foo", GOOD_BODY, Some(GOOD_MAP), &[]);
+}
+
 /// tree/bin/prog needing libfoo.so, with the given link arguments.
 fn foo_prog(a: &Arch, w: &Path, args: &[&str]) -> PathBuf {
     let prog = w.join("tree/bin/prog");
@@ -481,30 +492,14 @@ const CASES: &[Case] = &[
     ("missing version", false, |a, w| {
         let p = good(a, w);
         let map = "FOO_1 { global: foo_old; foo_new; local: *; };\n";
-        shared(
-            a.triple,
-            w,
-            &w.join("tree/lib"),
-            "foo",
-            GOOD_BODY,
-            Some(map),
-            &[],
-        );
+        foo_lib_as(a, w, map, GOOD_BODY);
         p
     }),
     ("missing symbol", false, |a, w| {
         let p = good(a, w);
         let map = "FOO_1 { global: foo_old; local: *; };\nFOO_2 { global: foo_other; } FOO_1;\n";
         let body = "int foo_old(void) { return 1; }\nint foo_other(void) { return 3; }\n";
-        shared(
-            a.triple,
-            w,
-            &w.join("tree/lib"),
-            "foo",
-            body,
-            Some(map),
-            &[],
-        );
+        foo_lib_as(a, w, map, body);
         p
     }),
     ("weak undefined import", true, |a, w| {
@@ -530,28 +525,12 @@ const CASES: &[Case] = &[
         rpath_chain(a, w, "--enable-new-dtags")
     }),
     ("other machine's library skipped", true, |a, w| {
-        shared(
-            a.other,
-            w,
-            &w.join("tree/other"),
-            "foo",
-            GOOD_BODY,
-            Some(GOOD_MAP),
-            &[],
-        );
+        other_machines_foo_lib(a, w);
         foo_lib(a, w, &w.join("tree/lib"));
         foo_prog(a, w, &["-Wl,-rpath,$ORIGIN/../other:$ORIGIN/../lib"])
     }),
     ("only another machine's library", false, |a, w| {
-        shared(
-            a.other,
-            w,
-            &w.join("tree/other"),
-            "foo",
-            GOOD_BODY,
-            Some(GOOD_MAP),
-            &[],
-        );
+        other_machines_foo_lib(a, w);
         foo_lib(a, w, &w.join("tree/lib"));
         let p = foo_prog(a, w, &["-Wl,-rpath,$ORIGIN/../other"]);
         fs::remove_file(w.join("tree/lib/libfoo.so")).unwrap();
@@ -662,7 +641,7 @@ fn verdicts_equal_the_aarch64_loader_under_qemu() {
     if !have("clang") || !have("ld.lld") || !have("qemu-aarch64") {
         return;
     }
-    if !have_path("/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1") {
+    if !have("/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1") {
         return;
     }
     oracle(&Arch {
@@ -676,7 +655,7 @@ fn verdicts_equal_the_aarch64_loader_under_qemu() {
 fn verify_bare(args: &[&str]) -> (i32, Value) {
     let mut all = vec!["verify", "--json"];
     all.extend_from_slice(args);
-    let (code, stdout, stderr) = abicut(&all);
+    let (code, stdout, stderr) = run_abicut(&all);
     let report = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout} {stderr}"));
     (code, report)
 }
@@ -693,7 +672,7 @@ fn interpreter_is_found_at_its_path_or_not_at_all() {
     fs::copy("/bin/true", &t).unwrap();
     let (code, report) = verify_bare(&[tree.to_str().unwrap()]);
     assert_eq!(code, 0, "{report}");
-    let (code, _, stderr) = abicut(&[
+    let (code, _, stderr) = run_abicut(&[
         "elf",
         "--set-interpreter",
         "/nonexistent/ld-linux-x86-64.so.2",
@@ -710,16 +689,9 @@ fn interpreter_is_found_at_its_path_or_not_at_all() {
         .unwrap();
     fs::copy(&real, tree.join("ld-linux-x86-64.so.2")).unwrap();
     let libc = libc_dir();
-    let (code, report) =
-        verify_bare(&[tree.to_str().unwrap(), "--lib-path", libc.to_str().unwrap()]);
-    assert_eq!(code, 1);
-    assert_eq!(kinds(&report), ["missing-interpreter"], "{report}");
-    assert!(
-        report["problems"][0]["file"]
-            .as_str()
-            .unwrap()
-            .ends_with("/true")
-    );
+    let args = [tree.to_str().unwrap(), "--lib-path", libc.to_str().unwrap()];
+    let p = only_problem(verify_bare(&args), "missing-interpreter");
+    assert!(p["file"].as_str().unwrap().ends_with("/true"), "{p}");
 }
 
 #[test]
@@ -733,41 +705,22 @@ fn runpath_elsewhere_is_not_rescued_by_the_tree() {
     let l = format!("-L{}", tree.join("lib").display());
     let prog = tree.join("bin/prog");
     fs::create_dir_all(prog.parent().unwrap()).unwrap();
-    cc(
-        tmp.path(),
-        "prog",
-        PROG_C,
-        &prog,
-        &[
-            &l,
-            "-lfoo",
-            "-Wl,-rpath,/nonexistent/lib",
-            "-Wl,--enable-new-dtags",
-        ],
-    );
+    let link_with_runpath = |runpath: &str| {
+        let r = format!("-Wl,-rpath,{runpath}");
+        let args = [l.as_str(), "-lfoo", &r, "-Wl,--enable-new-dtags"];
+        cc(tmp.path(), "prog", PROG_C, &prog, &args);
+    };
+    link_with_runpath("/nonexistent/lib");
     let ran = duct::cmd(&prog, Vec::<&str>::new())
         .stderr_capture()
         .unchecked()
         .run()
         .unwrap();
     assert!(!ran.status.success());
-    let (code, report) = verify_bare(&[tree.to_str().unwrap()]);
-    assert_eq!(code, 1);
-    assert_eq!(kinds(&report), ["missing-library"], "{report}");
-    assert_eq!(report["problems"][0]["library"], "libfoo.so");
+    let p = only_problem(verify_bare(&[tree.to_str().unwrap()]), "missing-library");
+    assert_eq!(p["library"], "libfoo.so");
     // $ORIGIN is expanded, and then the same tree is fine.
-    cc(
-        tmp.path(),
-        "prog",
-        PROG_C,
-        &prog,
-        &[
-            &l,
-            "-lfoo",
-            "-Wl,-rpath,$ORIGIN/../lib",
-            "-Wl,--enable-new-dtags",
-        ],
-    );
+    link_with_runpath("$ORIGIN/../lib");
     let (code, report) = verify_bare(&[tree.to_str().unwrap()]);
     assert_eq!(code, 0, "{report}");
 }
@@ -820,15 +773,13 @@ fn program_that_does_not_export_what_a_library_imports() {
             "{}",
             String::from_utf8_lossy(&ran.stderr)
         );
-        let (code, report) = verify_bare(&[prog.to_str().unwrap()]);
+        let verdict = verify_bare(&[prog.to_str().unwrap()]);
         if runs {
-            assert_eq!(code, 0, "{report}");
+            assert_eq!(verdict.0, 0, "{}", verdict.1);
             continue;
         }
         assert!(String::from_utf8_lossy(&ran.stderr).contains("undefined symbol: yylex"));
-        assert_eq!(code, 1);
-        assert_eq!(kinds(&report), ["missing-symbol"], "{report}");
-        let p = &report["problems"][0];
+        let p = only_problem(verdict, "missing-symbol");
         assert!(p["file"].as_str().unwrap().ends_with("bin/prog"), "{p}");
         assert!(p["library"].as_str().unwrap().ends_with("/libfl.so"), "{p}");
         assert_eq!(p["symbol"], "yylex");
@@ -855,7 +806,7 @@ fn library_alone_owes_unversioned_imports_to_its_program() {
     assert_eq!(owed.len(), 1, "{report}");
     assert_eq!(owed[0]["kind"], "owed-by-program");
     assert_eq!(owed[0]["symbol"], "yylex");
-    let (_, text, _) = abicut(&["verify", lib.to_str().unwrap()]);
+    let (_, text, _) = run_abicut(&["verify", lib.to_str().unwrap()]);
     assert!(
         text.contains("imports yylex, which nothing it loads defines"),
         "{text}"
@@ -905,7 +856,7 @@ fn relinked_host_program_passes_without_lib_path() {
         &[&l, "-lfoo", &r],
     );
     let map = format!("{}={}", from.display(), to.display());
-    let (code, _, stderr) = abicut(&[
+    let (code, _, stderr) = run_abicut(&[
         "relink",
         "--verify",
         "--map",
@@ -932,15 +883,11 @@ fn forbid_catches_symlink_targets() {
     let iface = "/nix/store/00000000000000000000000000000000-iface";
     write(&tree.join("lib/plain"), "nothing here\n");
     std::os::unix::fs::symlink(format!("{iface}/lib/libx.so.1"), tree.join("lib/libx.so")).unwrap();
-    let (code, report) = verify_bare(&[tree.to_str().unwrap(), "--forbid", iface]);
-    assert_eq!(code, 1);
-    assert_eq!(kinds(&report), ["forbidden-reference"], "{report}");
-    assert!(
-        report["problems"][0]["file"]
-            .as_str()
-            .unwrap()
-            .ends_with("lib/libx.so")
+    let p = only_problem(
+        verify_bare(&[tree.to_str().unwrap(), "--forbid", iface]),
+        "forbidden-reference",
     );
+    assert!(p["file"].as_str().unwrap().ends_with("lib/libx.so"), "{p}");
     let (code, report) = verify_bare(&[
         tree.to_str().unwrap(),
         "--forbid",

@@ -13,7 +13,7 @@ use std::path::Path;
 
 /// One dynamic symbol: defined (exported) or undefined (imported).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Symbol {
+pub struct DynSym {
     pub name: String,
     /// The version name: the definition's for a defined symbol, the needed one for an import.
     pub version: Option<String>,
@@ -24,7 +24,7 @@ pub struct Symbol {
 
 /// A version an object needs from one of its libraries (`.gnu.version_r`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VersionNeed {
+pub struct Need {
     pub file: String,
     pub version: String,
     pub weak: bool,
@@ -45,10 +45,10 @@ pub struct Deps {
     pub interpreter: Option<String>,
     /// `DT_FLAGS_1` (`DF_1_NODEFLIB` keeps the loader out of its default directories).
     pub flags_1: u64,
-    pub defined: Vec<Symbol>,
-    pub undefined: Vec<Symbol>,
+    pub defined: Vec<DynSym>,
+    pub undefined: Vec<DynSym>,
     pub version_defs: Vec<String>,
-    pub version_needs: Vec<VersionNeed>,
+    pub version_needs: Vec<Need>,
     /// Whether the file has symbol versioning at all (an unversioned library satisfies any version).
     pub versioned: bool,
 }
@@ -95,7 +95,7 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Deps> {
             for a in n.iter() {
                 let version = str_at(a.vna_name).unwrap_or_default();
                 need_names.insert(a.vna_other, version.clone());
-                deps.version_needs.push(VersionNeed {
+                deps.version_needs.push(Need {
                     file: file.clone(),
                     version,
                     weak: a.vna_flags & 2 != 0,
@@ -114,7 +114,7 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Deps> {
         let index = vs.as_ref().map_or(1, |v| v.version());
         let undefined = sym.st_shndx == 0;
         let names = if undefined { &need_names } else { &def_names };
-        let symbol = Symbol {
+        let symbol = DynSym {
             name,
             version: if index > 1 {
                 names.get(&index).cloned()

@@ -96,7 +96,77 @@ pub fn glob(pattern: &str, text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::glob;
+    use super::{Overrides, glob};
+    use crate::graph::{Node, Role};
+
+    fn rules(json: &str) -> Overrides {
+        serde_json::from_str(json).unwrap()
+    }
+
+    /// A node whose id, name and pname differ, so a test shows which one a pattern matched.
+    fn node(id: &str, name: &str, pname: Option<&str>) -> Node {
+        Node {
+            name: name.to_owned(),
+            pname: pname.map(str::to_owned),
+            ..Node::new(id)
+        }
+    }
+
+    #[test]
+    fn a_pattern_matches_the_id_the_name_or_the_pname() {
+        let o = rules(r#"{"version": 1, "rules": [{"input": "glibc*", "role": "lib"}]}"#);
+        let user = Node::new("app");
+        for input in [
+            node("glibc-2.38.drv", "x", None),
+            node("abc.drv", "glibc-2.38", None),
+            node("abc.drv", "x", Some("glibc")),
+        ] {
+            assert_eq!(o.role_for(&input, &user), Some(Role::Lib), "{input:?}");
+        }
+        let other = node("abc.drv", "x", Some("musl"));
+        assert_eq!(o.role_for(&other, &user), None);
+    }
+
+    /// `user` defaults to `*`; when given, it must match the node using the input.
+    #[test]
+    fn a_rule_matches_the_user_only_when_its_pattern_does() {
+        let o = rules(
+            r#"{"version": 1, "rules": [
+                {"input": "glibc", "user": "*-wrapper*", "role": "lib"},
+                {"input": "cacert", "role": "runtime"}
+            ]}"#,
+        );
+        let glibc = Node::new("glibc");
+        assert_eq!(
+            o.role_for(&glibc, &Node::new("gcc-wrapper-13")),
+            Some(Role::Lib)
+        );
+        assert_eq!(o.role_for(&glibc, &Node::new("gcc-13")), None);
+        let cacert = Node::new("cacert");
+        assert_eq!(o.role_for(&cacert, &Node::new("any")), Some(Role::Runtime));
+    }
+
+    #[test]
+    fn the_first_matching_rule_wins() {
+        let o = rules(
+            r#"{"version": 1, "rules": [
+                {"input": "glibc", "user": "app", "role": "runtime"},
+                {"input": "glib*", "role": "tool"},
+                {"input": "glibc", "role": "lib"}
+            ]}"#,
+        );
+        let glibc = Node::new("glibc");
+        assert_eq!(o.role_for(&glibc, &Node::new("app")), Some(Role::Runtime));
+        assert_eq!(o.role_for(&glibc, &Node::new("other")), Some(Role::Tool));
+    }
+
+    /// A misspelt field is refused rather than ignored, so a rule never silently matches
+    /// everything.
+    #[test]
+    fn unknown_fields_are_refused() {
+        let bad = r#"{"version": 1, "rules": [{"input": "a", "usr": "b", "role": "lib"}]}"#;
+        assert!(serde_json::from_str::<Overrides>(bad).is_err());
+    }
 
     #[test]
     fn globs() {

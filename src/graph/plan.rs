@@ -670,3 +670,240 @@ pub fn explain_text(graph: &Graph, chain: &[Step]) -> String {
     }
     out
 }
+
+/// The rules of the module doc, one test each, on graphs built in memory: `plan` calls
+/// `entry_for` once per node, so these pin its decisions without Nix or any tool.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::GraphBuilder;
+
+    /// A node's id, whether it is fixed-output, and its (input id, role) edges.
+    type Spec<'a> = (&'a str, bool, &'a [(&'a str, Role)]);
+
+    /// A graph of nodes listed in any order.
+    fn graph(nodes: &[Spec]) -> Graph {
+        let mut b = GraphBuilder::default();
+        for &(id, fixed, inputs) in nodes {
+            let mut node = Node::new(id);
+            node.fixed_output = fixed;
+            b.add_node(node).unwrap();
+            for &(input, role) in inputs {
+                b.add_edge(input, id, role);
+            }
+        }
+        b.build(Path::new("test.json")).unwrap()
+    }
+
+    /// Each node's verdict as text: `status(reason input)`, `+iface` when its interface
+    /// changed, `+classic` when a classic build rebuilds it.
+    fn verdicts(g: &Graph, changed: &[&str], facts: AbiFacts) -> Vec<(String, String)> {
+        let changed: Vec<NodeIndex> = changed.iter().map(|c| g.index_of(c).unwrap()).collect();
+        let p = plan(g, &changed, &facts);
+        g.topo_order()
+            .iter()
+            .map(|&ix| {
+                let e = p.entry(ix);
+                let mut v = e.status.as_str().to_owned();
+                if let Some(r) = e.reason {
+                    match r.input() {
+                        Some(m) => write!(v, "({} {})", r.kind(), g.node(m).id),
+                        None => write!(v, "({})", r.kind()),
+                    }
+                    .unwrap();
+                }
+                if e.interface_changed {
+                    v.push_str("+iface");
+                }
+                if e.classic {
+                    v.push_str("+classic");
+                }
+                (g.node(ix).id.clone(), v)
+            })
+            .collect()
+    }
+
+    fn verdict_of(g: &Graph, changed: &[&str], facts: AbiFacts, id: &str) -> String {
+        let all = verdicts(g, changed, facts);
+        all.into_iter().find(|(n, _)| n == id).unwrap().1
+    }
+
+    /// A `user` with one input `base` in `role`.
+    fn pair(role: Role) -> Graph {
+        graph(&[("base", false, &[]), ("user", false, &[("base", role)])])
+    }
+
+    fn measured(old: &[(&str, &str)], new: &[(&str, &str)]) -> AbiFacts {
+        let map = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|&(k, v)| (k.to_owned(), v.to_owned()))
+                .collect()
+        };
+        AbiFacts::Measured {
+            old: map(old),
+            new: map(new),
+        }
+    }
+
+    /// compile(n) reruns if n changed; nothing else moves without a change.
+    #[test]
+    fn a_changed_node_compiles_and_nothing_else_moves_without_one() {
+        let g = pair(Role::Tool);
+        let got = verdict_of(&g, &["base"], AbiFacts::Uniform(Abi::Same), "base");
+        assert_eq!(got, "compile(changed)+classic");
+        let none = verdicts(&g, &[], AbiFacts::Uniform(Abi::Changed));
+        assert!(none.iter().all(|(_, v)| v == "untouched"), "{none:?}");
+    }
+
+    /// compile(n) reruns if a `tool` input's output changed, even with its interface the same.
+    #[test]
+    fn a_tool_output_change_compiles_even_with_the_same_interface() {
+        let got = verdict_of(
+            &pair(Role::Tool),
+            &["base"],
+            AbiFacts::Uniform(Abi::Same),
+            "user",
+        );
+        assert_eq!(got, "compile(tool base)+classic");
+    }
+
+    /// compile(n) reruns if a `lib` input's interface changed, and unknown counts as changed.
+    #[test]
+    fn a_lib_interface_change_compiles_and_unknown_counts_as_changed() {
+        for abi in [Abi::Changed, Abi::Unknown] {
+            let got = verdict_of(&pair(Role::Lib), &["base"], AbiFacts::Uniform(abi), "user");
+            assert_eq!(got, "compile(lib-interface base)+iface+classic", "{abi:?}");
+        }
+    }
+
+    /// interface(n) changes iff compile(n) reran and its hash differs: a measured same hash
+    /// stops the cutoff (the user only relinks), a different one does not.
+    #[test]
+    fn the_interface_changes_only_when_its_measured_hash_differs() {
+        let g = pair(Role::Lib);
+        let same = measured(&[("base", "h1")], &[("base", "h1")]);
+        assert_eq!(
+            verdicts(&g, &["base"], same),
+            [
+                ("base".into(), "compile(changed)+classic".into()),
+                ("user".into(), "relink(lib-output base)+classic".into()),
+            ]
+        );
+        let differs = measured(&[("base", "h1")], &[("base", "h2")]);
+        let got = verdict_of(&g, &["base"], differs, "base");
+        assert_eq!(got, "compile(changed)+iface+classic");
+    }
+
+    /// A node that only relinks keeps its interface, whatever its measured hashes say: its
+    /// `lib` users relink and do not compile.
+    #[test]
+    fn a_relinked_node_keeps_its_interface() {
+        let g = graph(&[
+            ("base", false, &[]),
+            ("mid", false, &[("base", Role::Runtime)]),
+            ("top", false, &[("mid", Role::Lib)]),
+        ]);
+        let facts = measured(
+            &[("base", "b1"), ("mid", "m1")],
+            &[("base", "b2"), ("mid", "m2")],
+        );
+        assert_eq!(
+            verdicts(&g, &["base"], facts),
+            [
+                ("base".into(), "compile(changed)+iface+classic".into()),
+                ("mid".into(), "relink(runtime base)+classic".into()),
+                ("top".into(), "relink(lib-output mid)+classic".into()),
+            ]
+        );
+    }
+
+    /// relink(n) reruns if a `lib` input's output changed but not its interface.
+    #[test]
+    fn a_lib_output_change_alone_relinks() {
+        let got = verdict_of(
+            &pair(Role::Lib),
+            &["base"],
+            AbiFacts::Uniform(Abi::Same),
+            "user",
+        );
+        assert_eq!(got, "relink(lib-output base)+classic");
+    }
+
+    /// relink(n) reruns if a `runtime` input's output changed, even with its interface changed.
+    #[test]
+    fn a_runtime_output_change_relinks_even_with_a_changed_interface() {
+        let got = verdict_of(
+            &pair(Role::Runtime),
+            &["base"],
+            AbiFacts::Uniform(Abi::Changed),
+            "user",
+        );
+        assert_eq!(got, "relink(runtime base)+classic");
+    }
+
+    /// n's final output changes iff its relink reran: a user of an untouched node stays
+    /// untouched, and a classic build does not rebuild either.
+    #[test]
+    fn an_untouched_input_changes_nothing_for_its_users() {
+        let g = graph(&[
+            ("base", false, &[]),
+            ("other", false, &[]),
+            ("user", false, &[("other", Role::Tool)]),
+        ]);
+        let got = verdict_of(&g, &["base"], AbiFacts::Uniform(Abi::Changed), "user");
+        assert_eq!(got, "untouched");
+    }
+
+    /// An unchanged fixed-output derivation stays untouched, names the input it ignores,
+    /// and hides the change from its users, in a classic build too.
+    #[test]
+    fn a_fixed_output_derivation_hides_its_inputs_changes() {
+        let g = graph(&[
+            ("src", false, &[]),
+            ("fetch", true, &[("src", Role::Tool)]),
+            ("user", false, &[("fetch", Role::Tool)]),
+        ]);
+        assert_eq!(
+            verdicts(&g, &["src"], AbiFacts::Uniform(Abi::Changed)),
+            [
+                ("src".into(), "compile(changed)+iface+classic".into()),
+                ("fetch".into(), "untouched(fixed-output src)".into()),
+                ("user".into(), "untouched".into()),
+            ]
+        );
+    }
+
+    /// A fixed-output derivation that is itself among the changed nodes does rebuild.
+    #[test]
+    fn a_changed_fixed_output_derivation_compiles() {
+        let g = graph(&[
+            ("fetch", true, &[]),
+            ("user", false, &[("fetch", Role::Tool)]),
+        ]);
+        assert_eq!(
+            verdicts(&g, &["fetch"], AbiFacts::Uniform(Abi::Same)),
+            [
+                ("fetch".into(), "compile(changed)+classic".into()),
+                ("user".into(), "compile(tool fetch)+classic".into()),
+            ]
+        );
+    }
+
+    /// The reason names the first forcing input in topological order, whatever order the
+    /// edges were listed in.
+    #[test]
+    fn the_reason_is_the_first_input_in_topological_order() {
+        let inputs: [(&str, Role); 2] = [("a", Role::Lib), ("b", Role::Lib)];
+        let reversed: [(&str, Role); 2] = [("b", Role::Lib), ("a", Role::Lib)];
+        let mut reasons = Vec::new();
+        for edges in [&inputs[..], &reversed[..]] {
+            let g = graph(&[("a", false, &[]), ("b", false, &[]), ("user", false, edges)]);
+            let first = g.node(g.topo_order()[0]).id.clone();
+            let got = verdict_of(&g, &["a", "b"], AbiFacts::Uniform(Abi::Changed), "user");
+            assert_eq!(got, format!("compile(lib-interface {first})+iface+classic"));
+            reasons.push(got);
+        }
+        assert_eq!(reasons[0], reasons[1]);
+    }
+}

@@ -184,11 +184,61 @@ mod tests {
         assert!(Mapping::parse("a=b").is_err());
     }
 
+    /// Each side is trimmed, and the root alone is not a store path.
+    #[test]
+    fn trims_sides_and_refuses_the_bare_root() {
+        assert_eq!(
+            Mapping::parse(" /a = /b ").unwrap(),
+            Mapping::new("/a", "/b").unwrap()
+        );
+        assert!(Mapping::parse("/=/").is_err());
+    }
+
     #[test]
     fn refuses_conflicting_mappings() {
         let m = |f: &str, t: &str| Mapping::new(f, t).unwrap();
         assert!(check_consistent(&[m("/a", "/b"), m("/a", "/b")]).is_ok());
-        assert!(check_consistent(&[m("/a", "/b"), m("/a", "/c")]).is_err());
+        let err = check_consistent(&[m("/a", "/b"), m("/a", "/c")]).unwrap_err();
+        assert_eq!(err.to_string(), "/a is mapped twice: to /b and to /c");
+    }
+
+    /// A map file takes `FROM=TO` and `FROM TO` lines, skips comments and blank lines, and
+    /// names the line of a bad one.
+    #[test]
+    fn reads_map_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("map");
+        std::fs::write(&file, "# comment\n\n/a=/b\n  /c /d\n").unwrap();
+        let want = [
+            Mapping::new("/a", "/b").unwrap(),
+            Mapping::new("/c", "/d").unwrap(),
+        ];
+        assert_eq!(read_map_file(&file).unwrap(), want);
+        std::fs::write(&file, "/a=/b\n# fine\n/a=/bc\n").unwrap();
+        let err = read_map_file(&file).unwrap_err().to_string();
+        assert!(
+            err.contains("line 3") && err.contains("lengths differ"),
+            "{err}"
+        );
+    }
+
+    /// An occurrence that already reads as its replacement is counted but not changed.
+    #[test]
+    fn counts_but_does_not_change_what_already_matches() {
+        let r = Rewriter::new(&[Mapping::new("/a", "/a").unwrap()]).unwrap();
+        let mut counts = [0];
+        assert!(r.find(b"/a and /a", &mut counts).is_empty());
+        assert_eq!(counts, [2]);
+    }
+
+    #[test]
+    fn forbidden_names_the_path_found() {
+        let none = Forbidden::new(&[]).unwrap();
+        assert!(none.is_empty() && none.find(b"/nix/store/x").is_none());
+        let f = Forbidden::new(&["/stub".into(), "/nix/store/x".into()]).unwrap();
+        assert!(!f.is_empty());
+        assert_eq!(f.find(b"rpath=/nix/store/x/lib"), Some("/nix/store/x"));
+        assert_eq!(f.find(b"/nix/store/y"), None);
     }
 
     #[test]

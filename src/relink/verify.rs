@@ -14,7 +14,7 @@
 //! program in the tree that loads the library is checked with its own exports.
 
 use super::mapping::Forbidden;
-use crate::elf::deps::{self, Symbol};
+use crate::elf::deps::{self, DynSym};
 use crate::elf::loader::{Closure, Files, Fs, Interpreter, Object, Search, Target};
 use crate::error::{Error, Result};
 use rayon::prelude::*;
@@ -260,12 +260,9 @@ fn symlink_problems(links: &[(PathBuf, PathBuf)], forbid: &Forbidden) -> Vec<Pro
     }
     for (link, target) in links {
         if let Some(bad) = forbid.find(target.as_os_str().as_bytes()) {
-            out.push(problem(
+            out.push(Problem::new(
                 link,
                 Kind::ForbiddenReference,
-                None,
-                None,
-                None,
                 format!(
                     "symlink to {} references forbidden path {bad}",
                     target.display()
@@ -298,22 +295,18 @@ fn scan(file: &Path, forbid: &Forbidden) -> Result<Scanned> {
     }
     f.read_to_end(&mut bytes).map_err(|e| Error::io(file, e))?;
     if let Some(bad) = forbid.find(&bytes) {
-        out.problems.push(problem(
+        out.problems.push(Problem::new(
             file,
             Kind::ForbiddenReference,
-            None,
-            None,
-            None,
             format!("references forbidden path {bad}"),
         ));
     }
     if crate::elf::is_elf(&bytes) {
         match deps::read(file, &bytes) {
             Ok(d) => out.deps = Some(d),
-            Err(e) => {
-                out.problems
-                    .push(problem(file, Kind::InvalidElf, None, None, None, reason(e)))
-            }
+            Err(e) => out
+                .problems
+                .push(Problem::new(file, Kind::InvalidElf, reason(e))),
         }
     }
     Ok(out)
@@ -327,27 +320,44 @@ fn reason(err: Error) -> String {
     }
 }
 
-fn problem(
-    file: &Path,
-    kind: Kind,
-    library: Option<&str>,
-    symbol: Option<&str>,
-    version: Option<&str>,
-    detail: String,
-) -> Problem {
-    Problem {
-        file: file.to_path_buf(),
-        kind,
-        library: library.map(str::to_owned),
-        symbol: symbol.map(str::to_owned),
-        version: version.map(str::to_owned),
-        detail,
+impl Problem {
+    /// A problem with only its file, kind and detail; the chained setters add the rest.
+    fn new(file: &Path, kind: Kind, detail: String) -> Problem {
+        Problem {
+            file: file.to_path_buf(),
+            kind,
+            library: None,
+            symbol: None,
+            version: None,
+            detail,
+        }
+    }
+
+    fn library(self, library: &str) -> Problem {
+        Problem {
+            library: Some(library.to_owned()),
+            ..self
+        }
+    }
+
+    fn symbol(self, symbol: &str) -> Problem {
+        Problem {
+            symbol: Some(symbol.to_owned()),
+            ..self
+        }
+    }
+
+    fn version(self, version: &str) -> Problem {
+        Problem {
+            version: Some(version.to_owned()),
+            ..self
+        }
     }
 }
 
 /// An object's dynamic definitions by name, built once per file.
 struct Exports {
-    by_name: HashMap<String, Vec<Symbol>>,
+    by_name: HashMap<String, Vec<DynSym>>,
     /// No `.gnu.version` at all: any definition satisfies any version.
     unversioned: bool,
     /// No version definitions: a global definition satisfies a versioned import.
@@ -356,7 +366,7 @@ struct Exports {
 
 impl Exports {
     fn new(o: &Object) -> Exports {
-        let mut by_name: HashMap<String, Vec<Symbol>> = HashMap::new();
+        let mut by_name: HashMap<String, Vec<DynSym>> = HashMap::new();
         for s in &o.deps.defined {
             by_name.entry(s.name.clone()).or_default().push(s.clone());
         }
@@ -368,7 +378,7 @@ impl Exports {
     }
 
     /// glibc's `check_match` on the version: whether this object satisfies `import`.
-    fn satisfies(&self, import: &Symbol) -> bool {
+    fn satisfies(&self, import: &DynSym) -> bool {
         let Some(defs) = self.by_name.get(&import.name) else {
             return false;
         };
@@ -469,14 +479,7 @@ impl Ctx<'_> {
             match Closure::load(&self.files, &self.logical(file), interp.as_deref(), &search) {
                 Ok(c) => c,
                 Err(e) => {
-                    problems.push(problem(
-                        file,
-                        Kind::InvalidElf,
-                        None,
-                        None,
-                        None,
-                        e.to_string(),
-                    ));
+                    problems.push(Problem::new(file, Kind::InvalidElf, e.to_string()));
                     return problems;
                 }
             };
@@ -490,14 +493,7 @@ impl Ctx<'_> {
                 r => format!(": {r}"),
             };
             let detail = format!("needed library {}{by} not found{why}", m.name);
-            problems.push(problem(
-                file,
-                Kind::MissingLibrary,
-                Some(&m.name),
-                None,
-                None,
-                detail,
-            ));
+            problems.push(Problem::new(file, Kind::MissingLibrary, detail).library(&m.name));
         }
         if !closure.missing.is_empty() {
             return problems;
@@ -510,14 +506,12 @@ impl Ctx<'_> {
     }
 
     fn bad_interpreter(&self, file: &Path, interp: &str, why: &str) -> Problem {
-        problem(
+        Problem::new(
             file,
             Kind::MissingInterpreter,
-            Some(interp),
-            None,
-            None,
             format!("interpreter {interp} {why}"),
         )
+        .library(interp)
     }
 
     /// Every version an object of the scope needs from a library must be defined by the
@@ -537,18 +531,19 @@ impl Ctx<'_> {
                 } else {
                     format!(" (needed by {})", obj.path.display())
                 };
-                problems.push(problem(
-                    file,
-                    Kind::MissingVersion,
-                    Some(&need.file),
-                    None,
-                    Some(&need.version),
-                    format!(
-                        "version {} not defined by {}{by}",
-                        need.version,
-                        lib.path.display()
-                    ),
-                ));
+                problems.push(
+                    Problem::new(
+                        file,
+                        Kind::MissingVersion,
+                        format!(
+                            "version {} not defined by {}{by}",
+                            need.version,
+                            lib.path.display()
+                        ),
+                    )
+                    .library(&need.file)
+                    .version(&need.version),
+                );
             }
         }
     }
@@ -597,7 +592,7 @@ fn unbound(
     file: &Path,
     closure: &Closure,
     i: usize,
-    import: &Symbol,
+    import: &DynSym,
     scope: &[Arc<Exports>],
 ) -> Problem {
     let shown = match &import.version {
@@ -647,14 +642,11 @@ fn unbound(
             ),
         )
     };
-    problem(
-        file,
-        kind,
-        importer.as_deref(),
-        Some(&import.name),
-        import.version.as_deref(),
-        detail,
-    )
+    Problem {
+        library: importer,
+        version: import.version.clone(),
+        ..Problem::new(file, kind, detail).symbol(&import.name)
+    }
 }
 
 #[cfg(test)]

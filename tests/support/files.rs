@@ -1,24 +1,9 @@
-//! Files, fixtures and CLI runs shared by the relink, elf-edit and verify tests.
+//! Files and fixtures shared by the relink, elf-edit and verify tests.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-
-pub const ABICUT: &str = env!("CARGO_BIN_EXE_abicut");
-
-/// True when a path exists (for cross sysroots).
-pub fn have_path(path: &str) -> bool {
-    let found = Path::new(path).exists();
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{path} is required under CI=true"
-        );
-        eprintln!("skipping: {path} missing");
-    }
-    found
-}
 
 pub fn write(path: &Path, text: &str) {
     if let Some(p) = path.parent() {
@@ -38,11 +23,6 @@ pub fn cc(dir: &Path, name: &str, src: &str, out: &Path, args: &[&str]) {
     ];
     argv.extend(args.iter().map(|s| s.to_string()));
     duct::cmd("cc", argv).run().unwrap();
-}
-
-/// Runs abicut and returns (exit code, stdout, stderr).
-pub fn abicut(args: &[&str]) -> (i32, String, String) {
-    super::abicut_status(args, Path::new("."))
 }
 
 /// A tree as (relative path → kind, mode, content or link target), for comparing trees.

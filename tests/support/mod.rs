@@ -10,29 +10,34 @@ pub mod real;
 
 use std::path::{Path, PathBuf};
 
-/// The abicut binary under test.
-pub fn abicut() -> PathBuf {
+/// The path of the abicut binary under test.
+pub fn bin_path() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_abicut"))
 }
 
-/// Whether `tool` is an executable on PATH (or a path to one).
+/// Whether `tool` is a file in a PATH directory; asks without skipping or failing, to pick
+/// one of several names a tool goes by.
 pub fn on_path(tool: &str) -> bool {
     std::env::var_os("PATH")
         .map(|paths| std::env::split_paths(&paths).any(|p| p.join(tool).is_file()))
         .unwrap_or(false)
-        || Path::new(tool).is_file()
 }
 
-/// Whether `tool` can be run. A missing tool fails the test under `CI=true` (CI must have
-/// everything) and skips it, loudly, on a developer's machine.
-pub fn have(tool: &str) -> bool {
-    let found = on_path(tool);
+/// Whether `need` is there: a tool on PATH, or (when it names a path, with a `/`) a file
+/// or directory such as a cross sysroot. A missing one fails the test under `CI=true` (CI
+/// must have everything) and skips it, loudly, on a developer's machine.
+pub fn have(need: &str) -> bool {
+    let found = if need.contains('/') {
+        Path::new(need).exists()
+    } else {
+        on_path(need)
+    };
     if !found {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
-            "{tool} is required under CI=true but is not installed"
+            "{need} is required under CI=true but is not installed"
         );
-        eprintln!("SKIPPED: {tool} is not installed");
+        eprintln!("SKIPPED: {need} is not installed");
     }
     found
 }
@@ -55,9 +60,14 @@ pub fn run(program: impl AsRef<std::ffi::OsStr>, args: &[&str], dir: &Path) -> S
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Runs `abicut ARGS` in `dir` and returns (exit status, stdout, stderr).
-pub fn abicut_status(args: &[&str], dir: &Path) -> (i32, String, String) {
-    let out = duct::cmd(abicut(), args)
+/// Runs `abicut ARGS` in the current directory: (exit status, stdout, stderr).
+pub fn run_abicut(args: &[&str]) -> (i32, String, String) {
+    run_abicut_in(args, Path::new("."))
+}
+
+/// Runs `abicut ARGS` in `dir`: (exit status, stdout, stderr).
+pub fn run_abicut_in(args: &[&str], dir: &Path) -> (i32, String, String) {
+    let out = duct::cmd(bin_path(), args)
         .dir(dir)
         .stdout_capture()
         .stderr_capture()
