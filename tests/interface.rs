@@ -659,6 +659,25 @@ fn existing_output_and_bad_input_are_errors() {
     assert!(stderr.contains("/nonexistent/out"), "{stderr}");
 }
 
+/// `abicut interface --hash -o TREE` of a package's two outputs `out` and `dev`, each its
+/// own `--self` path, run in `dir`.
+fn package_tree_hash(tree: &Path, out: &Path, dev: &Path, dir: &Path) -> String {
+    let (out, dev) = (out.to_str().unwrap(), dev.to_str().unwrap());
+    let args = [
+        "interface",
+        "--hash",
+        "-o",
+        tree.to_str().unwrap(),
+        "--self",
+        out,
+        "--self",
+        dev,
+        out,
+        dev,
+    ];
+    run(bin_path(), &args, dir).trim().to_string()
+}
+
 #[test]
 fn several_outputs_go_under_their_names_without_store_hashes() {
     let work = tempfile::tempdir().unwrap();
@@ -681,19 +700,7 @@ fn several_outputs_go_under_their_names_without_store_hashes() {
         std::fs::write(dev.join("include/foo.h"), "int foo;\n").unwrap();
         std::os::unix::fs::symlink(out.join("lib/data.la"), dev.join("lib/data.la")).unwrap();
         let tree = store.join(format!("tree-{hash}"));
-        let args = [
-            "interface",
-            "--hash",
-            "-o",
-            tree.to_str().unwrap(),
-            "--self",
-            out.to_str().unwrap(),
-            "--self",
-            dev.to_str().unwrap(),
-            out.to_str().unwrap(),
-            dev.to_str().unwrap(),
-        ];
-        hashes.push(run(bin_path(), &args, &store).trim().to_string());
+        hashes.push(package_tree_hash(&tree, &out, &dev, &store));
         let names: Vec<String> = std::fs::read_dir(&tree)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -725,19 +732,7 @@ fn several_outputs_outside_the_store_go_under_their_names() {
         .unwrap();
         std::fs::write(out.join("lib/p.la"), "dlname='libp.so.1'\n").unwrap();
         let tree = work.path().join(format!("tree-{build}"));
-        let args = [
-            "interface",
-            "--hash",
-            "-o",
-            tree.to_str().unwrap(),
-            "--self",
-            out.to_str().unwrap(),
-            "--self",
-            dev.to_str().unwrap(),
-            out.to_str().unwrap(),
-            dev.to_str().unwrap(),
-        ];
-        hashes.push(run(bin_path(), &args, work.path()).trim().to_string());
+        hashes.push(package_tree_hash(&tree, &out, &dev, work.path()));
         let pc = std::fs::read_to_string(tree.join("p-dev/lib/pkgconfig/p.pc")).unwrap();
         assert!(pc.starts_with("libdir=/abicut-self/p-out/lib\n"), "{pc}");
         assert!(tree.join("p-out/lib/p.la").exists());
