@@ -157,6 +157,16 @@ fn a_library_and_its_own_ifs_differ_only_in_what_the_ifs_says_it_cannot_carry() 
             report.lines().any(|l| l == note),
             "{lib}: no `{note}`\n{report}"
         );
+        let (_, json, _) = run_abicut_in(
+            &["diff", "--json", &format!("{SYSTEM}/{lib}"), ifs],
+            dir.path(),
+        );
+        let json: serde_json::Value = serde_json::from_str(&json).expect("diff --json");
+        assert_eq!(
+            json["notes"],
+            serde_json::json!([&note["note: ".len()..]]),
+            "{lib}"
+        );
         for line in report.lines().skip(1).filter(|l| !l.starts_with("note: ")) {
             let named = [
                 ("alias", "alias groups"),
