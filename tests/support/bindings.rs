@@ -271,27 +271,7 @@ fn define(out: &mut String, i: usize, name: &str, kind: &str, size: u64) {
 
 /// References to every export that run no code of the library: addresses only.
 fn references(exports: &[linkcheck::Exported]) -> String {
-    let mut decls = String::new();
-    let mut uses = String::new();
-    for (i, e) in exports.iter().enumerate() {
-        let asm_name = match &e.version {
-            Some((v, true)) => {
-                let local = format!("abicut_ref_{i}");
-                let _ = writeln!(decls, "__asm__(\".symver {local}, {}@{v}\");", e.name);
-                local
-            }
-            _ => e.name.clone(),
-        };
-        let _ = match e.kind.as_str() {
-            "FUNC" | "IFUNC" => writeln!(decls, "extern void r{i}(void) __asm__(\"{asm_name}\");"),
-            "TLS" => writeln!(
-                decls,
-                "extern __thread char r{i}[] __asm__(\"{asm_name}\");"
-            ),
-            _ => writeln!(decls, "extern char r{i}[] __asm__(\"{asm_name}\");"),
-        };
-        let _ = writeln!(uses, "  sink((void *)r{i});");
-    }
+    let (decls, uses) = linkcheck::references(exports);
     format!(
         "{decls}\n#ifdef __arm__\nvoid __aeabi_read_tp(void) {{}}\n#endif\n\
          void sink(void *p);\nvoid sink(void *p) {{ __asm__ volatile(\"\" :: \"r\"(p)); }}\n\

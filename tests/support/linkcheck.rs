@@ -274,6 +274,18 @@ pub fn exported_symbols(lib: &Path) -> Result<Vec<Exported>, String> {
 /// non-PIC object that makes canonical PLT entries and copy relocations), TLS through the
 /// address of the variable, non-default versions through `.symver`.
 fn reference_source(syms: &[Exported]) -> String {
+    let (decls, uses) = references(syms);
+    // ARM's TLS access calls `__aeabi_read_tp`, which lives in libgcc, not in the C library.
+    format!(
+        "{decls}\n#ifdef __arm__\nvoid __aeabi_read_tp(void) {{}}\n#endif\nvoid sink(void *p);\nvoid sink(void *p) {{ __asm__ volatile(\"\" :: \"r\"(p)); }}\n\
+         void _start(void) {{\n{uses}}}\n"
+    )
+}
+
+/// The declarations of every symbol under a local name `r{i}` (a non-default version bound
+/// through `.symver`), and the statements that pass each one's address to `sink`: the body
+/// of every reference source, the link-identity one above and the bindings harness's.
+pub fn references(syms: &[Exported]) -> (String, String) {
     let mut decls = String::new();
     let mut uses = String::new();
     for (i, s) in syms.iter().enumerate() {
@@ -293,11 +305,7 @@ fn reference_source(syms: &[Exported]) -> String {
         let _ = writeln!(decls, "{decl}");
         let _ = writeln!(uses, "  sink((void *)r{i});");
     }
-    // ARM's TLS access calls `__aeabi_read_tp`, which lives in libgcc, not in the C library.
-    format!(
-        "{decls}\n#ifdef __arm__\nvoid __aeabi_read_tp(void) {{}}\n#endif\nvoid sink(void *p);\nvoid sink(void *p) {{ __asm__ volatile(\"\" :: \"r\"(p)); }}\n\
-         void _start(void) {{\n{uses}}}\n"
-    )
+    (decls, uses)
 }
 
 /// Checks one library against its stub for one target. `stub` is the stub's path.
