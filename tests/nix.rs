@@ -13,8 +13,8 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-use support::real::{NIX_CONFIG, built_derivations};
+use std::time::Duration;
+use support::real::{NixBuild, nix_command};
 use support::{bin_path, have};
 
 const PACKAGES: [&str; 4] = ["base", "mid", "prog1", "prog2"];
@@ -109,12 +109,7 @@ impl World {
     }
 
     fn nix(&self, program: &str, args: &[&str]) -> duct::Expression {
-        duct::cmd(program, args)
-            .dir(self.dir.path())
-            .env("NIX_CONFIG", NIX_CONFIG)
-            .stdout_capture()
-            .stderr_capture()
-            .unchecked()
+        nix_command(program, args, self.dir.path())
     }
 
     fn common_args(&self) -> Vec<String> {
@@ -182,22 +177,14 @@ impl World {
     fn build_with(&self, mut args: Vec<String>) -> Build {
         args.push("--no-out-link".into());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let start = Instant::now();
-        let out = self.nix("nix-build", &args).run().unwrap();
-        let elapsed = start.elapsed();
-        let log = String::from_utf8_lossy(&out.stderr).into_owned();
-        let built = built_derivations(&log)
-            .map(|drv| self.role_of(drv))
-            .collect();
+        let run = NixBuild::run(self.nix("nix-build", &args)).unwrap();
+        let built = run.derivations().map(|drv| self.role_of(drv)).collect();
         Build {
-            ok: out.status.success(),
+            ok: run.ok,
             built,
-            log,
-            elapsed,
-            outputs: String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .map(str::to_string)
-                .collect(),
+            log: run.log,
+            elapsed: run.elapsed,
+            outputs: run.outputs,
         }
     }
 

@@ -13,10 +13,53 @@ use std::time::{Duration, Instant};
 pub const NIX_CONFIG: &str = "build-users-group =\nsandbox = false\nsubstituters =\n\
                               experimental-features = nix-command ca-derivations";
 
-/// The derivations a `nix-build` log says it built, in order (tests/nix.rs too).
-pub fn built_derivations(log: &str) -> impl Iterator<Item = &str> {
-    log.lines()
-        .filter_map(|l| l.strip_prefix("building '")?.split('\'').next())
+/// `program ARGS` (`nix-build`, `nix`, …) in `dir` under [`NIX_CONFIG`], both streams
+/// captured, its status left to the caller.
+pub fn nix_command<A>(program: &str, args: A, dir: &Path) -> duct::Expression
+where
+    A: IntoIterator,
+    A::Item: Into<std::ffi::OsString>,
+{
+    duct::cmd(program, args)
+        .dir(dir)
+        .env("NIX_CONFIG", NIX_CONFIG)
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+}
+
+/// What one `nix-build` run did, before any reading of its derivations.
+pub struct NixBuild {
+    pub ok: bool,
+    /// Standard error: Nix's progress and the builders' logs.
+    pub log: String,
+    pub elapsed: Duration,
+    /// The output paths it printed, one per attribute.
+    pub outputs: Vec<String>,
+}
+
+impl NixBuild {
+    /// Runs `nix_build` (a `nix-build` command capturing both streams, unchecked) and times it.
+    pub fn run(nix_build: duct::Expression) -> std::io::Result<NixBuild> {
+        let start = Instant::now();
+        let out = nix_build.run()?;
+        Ok(NixBuild {
+            ok: out.status.success(),
+            log: String::from_utf8_lossy(&out.stderr).into_owned(),
+            elapsed: start.elapsed(),
+            outputs: String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(str::to_string)
+                .collect(),
+        })
+    }
+
+    /// The derivations its log says it built, in order.
+    pub fn derivations(&self) -> impl Iterator<Item = &str> {
+        self.log
+            .lines()
+            .filter_map(|l| l.strip_prefix("building '")?.split('\'').next())
+    }
 }
 
 /// Every package of the set, bottom first.
@@ -146,12 +189,7 @@ impl RealSet {
     }
 
     fn nix(&self, program: &str, args: &[String]) -> duct::Expression {
-        duct::cmd(program, args)
-            .dir(self.dir.path())
-            .env("NIX_CONFIG", NIX_CONFIG)
-            .stdout_capture()
-            .stderr_capture()
-            .unchecked()
+        nix_command(program, args, self.dir.path())
     }
 
     /// Builds `attrs` (say `checks`, `classic.checks`) with `updates` applied; two builds
@@ -162,25 +200,17 @@ impl RealSet {
             args.extend(["-A".to_string(), a.to_string()]);
         }
         args.extend(["--no-out-link", "-j2", "--cores", "2", "--keep-going"].map(String::from));
-        let start = Instant::now();
-        let out = self
-            .nix("nix-build", &args)
-            .run()
-            .expect("nix-build starts");
-        let elapsed = start.elapsed();
-        let log = String::from_utf8_lossy(&out.stderr).into_owned();
-        let built = built_derivations(&log)
+        let run = NixBuild::run(self.nix("nix-build", &args)).expect("nix-build starts");
+        let built = run
+            .derivations()
             .filter_map(|drv| self.built(drv))
             .collect();
         Build {
-            ok: out.status.success(),
-            log,
-            elapsed,
+            ok: run.ok,
             built,
-            outputs: String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .map(PathBuf::from)
-                .collect(),
+            elapsed: run.elapsed,
+            outputs: run.outputs.iter().map(PathBuf::from).collect(),
+            log: run.log,
         }
     }
 
