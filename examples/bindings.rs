@@ -17,7 +17,7 @@ mod linkcheck;
 
 use abicut::stubgen::{self, Format, Imports, Options};
 use bindings::{Runner, Stubs, Verdict};
-use libs::shared_libraries;
+use libs::shared_libraries_of;
 use linkcheck::Target;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
@@ -41,11 +41,7 @@ fn main() {
         .map(|_| PathBuf::from(target.libdir))
         .into_iter()
         .collect();
-    let mut inputs: Vec<PathBuf> = args.iter().map(PathBuf::from).collect();
-    if inputs.is_empty() {
-        inputs.push(PathBuf::from(target.libdir));
-    }
-    let libs = shared_libraries(&inputs);
+    let libs = shared_libraries_of(&args, target.libdir);
     let work = tempfile::tempdir().expect("temporary directory");
     let done = std::sync::atomic::AtomicUsize::new(0);
     let reports: Vec<_> = libs

@@ -9,10 +9,9 @@ mod libs;
 #[path = "../tests/support/linkcheck.rs"]
 mod linkcheck;
 
-use libs::shared_libraries;
+use libs::shared_libraries_of;
 use linkcheck::{Target, Verdict};
 use rayon::prelude::*;
-use std::path::PathBuf;
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,11 +28,7 @@ fn main() {
         ..Default::default()
     };
     args.retain(|a| a != "--exact");
-    let mut inputs: Vec<PathBuf> = args.iter().map(PathBuf::from).collect();
-    if inputs.is_empty() {
-        inputs.push(PathBuf::from(target.libdir));
-    }
-    let libs = shared_libraries(&inputs);
+    let libs = shared_libraries_of(&args, target.libdir);
     let work = tempfile::tempdir().expect("temporary directory");
     let reports: Vec<_> = libs
         .par_iter()

@@ -1,12 +1,23 @@
 //! Which files of the given paths are ELF shared objects: the whole-directory oracles
 //! (link identity, bindings) walk the same set.
 
+use abicut::elf::{FileType, file_type};
 use std::path::{Path, PathBuf};
+
+/// [`shared_libraries`] of the paths given on the command line, or of `default` (a library
+/// directory) when none is given.
+pub fn shared_libraries_of(args: &[String], default: &str) -> Vec<PathBuf> {
+    let mut inputs: Vec<PathBuf> = args.iter().map(PathBuf::from).collect();
+    if inputs.is_empty() {
+        inputs.push(PathBuf::from(default));
+    }
+    shared_libraries(&inputs)
+}
 
 /// Regular files (symlinks resolved, each file once) that are ELF shared objects. An input
 /// that does not exist ends the run with an error naming it: checking nothing would print
 /// "0 libraries" and exit 0, which reads as a pass.
-pub fn shared_libraries(inputs: &[PathBuf]) -> Vec<PathBuf> {
+fn shared_libraries(inputs: &[PathBuf]) -> Vec<PathBuf> {
     let mut seen = std::collections::BTreeSet::new();
     let mut libs = Vec::new();
     for input in inputs {
@@ -46,13 +57,5 @@ fn is_shared_object(path: &Path) -> bool {
     use std::io::Read;
     std::fs::File::open(path)
         .and_then(|mut f| f.read_exact(&mut head))
-        .map(|()| {
-            let e_type = if head[5] == 2 {
-                [head[17], head[16]]
-            } else {
-                [head[16], head[17]]
-            };
-            head.starts_with(b"\x7fELF") && u16::from_le_bytes(e_type) == 3
-        })
-        .unwrap_or(false)
+        .is_ok_and(|()| file_type(&head) == Some(FileType::Dynamic))
 }
