@@ -6,7 +6,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use support::linkcheck::{self, OutputKind, Target, Verdict};
-use support::{bin_path, have, on_path, run, unpack_debs};
+use support::{bin_path, have, on_path, run, run_abicut, unpack_debs};
 
 const SYSTEM: &str = "/usr/lib/x86_64-linux-gnu";
 
@@ -554,14 +554,9 @@ fn single_bad_input_writes_nothing() {
 fn output_into_a_missing_directory_names_it() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("no/such/dir/stub.so");
-    let lib = Path::new(SYSTEM).join("libz.so.1");
-    let result = duct::cmd!(bin_path(), "stubgen", &lib, "-o", &out)
-        .stderr_capture()
-        .unchecked()
-        .run()
-        .unwrap();
-    assert_eq!(result.status.code(), Some(3));
-    let stderr = String::from_utf8_lossy(&result.stderr);
+    let lib = format!("{SYSTEM}/libz.so.1");
+    let (code, _, stderr) = run_abicut(&["stubgen", &lib, "-o", out.to_str().unwrap()]);
+    assert_eq!(code, 3);
     let want = format!(
         "abicut: {}: cannot be written: the directory {} does not exist",
         out.display(),
