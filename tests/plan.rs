@@ -2,11 +2,15 @@
 //! bad inputs, property tests against plain reachability, the Markdown report snapshot,
 //! and a graph produced by a real Nix 2.8 from derivations written here.
 
+mod support;
+
 use abicut::graph::plan::{self, Abi, AbiFacts, Plan, Status};
 use abicut::graph::{Graph, GraphBuilder, Node, Role, json};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use support::have;
+use support::real::NIX_CONFIG;
 
 const BIN: &str = env!("CARGO_BIN_EXE_abicut");
 
@@ -724,10 +728,6 @@ proptest! {
 
 // ---- Nix 2.8 ----
 
-fn nix_config() -> &'static str {
-    "build-users-group =\nsandbox = false\nsubstituters =\nexperimental-features = nix-command ca-derivations"
-}
-
 /// Tiny derivations (builder /bin/sh, no nixpkgs) with buildInputs, nativeBuildInputs, a
 /// multi-output library, a builder from another derivation, a derivation used both as a
 /// lib and as a tool (so `tool`), and a fixed-output source.
@@ -749,30 +749,14 @@ let
 in app
 "#;
 
-fn have_nix() -> bool {
-    let found = duct::cmd!("nix-instantiate", "--version")
-        .stdout_null()
-        .stderr_null()
-        .run()
-        .is_ok();
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "nix-instantiate (Debian nix-bin) is required when CI=true"
-        );
-        eprintln!("skipping: nix-instantiate not found (apt-get install nix-bin)");
-    }
-    found
-}
-
 fn nix_graph_json(dir: &Path) -> String {
     let expr = write(dir, "default.nix", NIX_EXPR);
     let drv = duct::cmd!("nix-instantiate", "--no-gc-warning", &expr)
-        .env("NIX_CONFIG", nix_config())
+        .env("NIX_CONFIG", NIX_CONFIG)
         .read()
         .expect("nix-instantiate");
     duct::cmd!("nix", "show-derivation", "-r", drv.trim())
-        .env("NIX_CONFIG", nix_config())
+        .env("NIX_CONFIG", NIX_CONFIG)
         .read()
         .expect("nix show-derivation -r")
 }
@@ -816,7 +800,7 @@ fn to_newer_shape(old: &str) -> String {
 
 #[test]
 fn nix_2_8_graph_roles_and_plan() {
-    if !have_nix() {
+    if !have("nix-instantiate") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
