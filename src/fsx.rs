@@ -248,10 +248,12 @@ fn remove_stale(parent: &Path) {
     }
 }
 
-/// The process that made a staging entry, from its name.
+/// The process that made a staging entry, from its name: the staging path itself, or the
+/// destination [`Staging::replace`] moved aside beside it (`….old`).
 fn staging_pid(name: &std::ffi::OsStr) -> Option<u32> {
     let (head, tail) = name.to_str()?.rsplit_once(".abicut-")?;
     let (pid, seq) = tail.split_once('-')?;
+    let seq = seq.strip_suffix(".old").unwrap_or(seq);
     seq.parse::<u64>().ok()?;
     (head.len() > 1 && head.starts_with('.'))
         .then(|| pid.parse().ok())
@@ -406,6 +408,8 @@ mod tests {
         set_mode(&dead.join("sub"), 0o555).unwrap();
         fs::create_dir(&live).unwrap();
         let other_dead = dir.path().join(".other.abicut-4294967295-3");
+        let moved_aside = dir.path().join(".out.abicut-4294967295-1.old");
+        fs::create_dir(&moved_aside).unwrap();
         let not_staging = dir.path().join("notes.abicut-4294967295-0");
         fs::write(&other_dead, "x").unwrap();
         fs::write(&not_staging, "x").unwrap();
@@ -415,6 +419,10 @@ mod tests {
             "a killed run's staging directory is removed"
         );
         assert!(!other_dead.exists(), "whatever its destination");
+        assert!(
+            !moved_aside.exists(),
+            "so is the old destination a killed replace moved aside"
+        );
         assert!(not_staging.exists(), "a name staging never makes is kept");
         assert!(
             live.exists(),
