@@ -72,13 +72,9 @@ pub fn load_with(path: &Path, options: &Options, resolver: &Resolver) -> Result<
     load_source_with(path, options, resolver).map(|(iface, _)| iface)
 }
 
-/// [`load`], also saying which format the file was in ([`Format::Elf`] for a library or a
-/// stub), for reports that must say what that format could not carry.
-pub fn load_source(path: &Path, options: &Options) -> Result<(Interface, Format)> {
-    load_source_with(path, options, &Resolver::default())
-}
-
-fn load_source_with(
+/// [`load_with`], also saying which format the file was in ([`Format::Elf`] for a library
+/// or a stub), for reports that must say what that format could not carry.
+pub fn load_source_with(
     path: &Path,
     options: &Options,
     resolver: &Resolver,

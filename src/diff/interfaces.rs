@@ -1,6 +1,7 @@
 //! The diff of two library interfaces: symbols, version nodes, and the file-level facts.
 
 use super::{Change, Reason, Report};
+use crate::elf::closure::Resolver;
 use crate::error::Result;
 use crate::iface::{FileClass, Interface, Symbol, ifs};
 use crate::stubgen::{self, Format};
@@ -17,8 +18,10 @@ pub fn interfaces(old: &Interface, new: &Interface) -> Report {
 /// cannot carry of the other side, since those differences come from the format.
 pub fn libraries(old: &Path, new: &Path) -> Result<Report> {
     let options = stubgen::Options::default();
-    let (old_iface, old_format) = stubgen::load_source(old, &options)?;
-    let (new_iface, new_format) = stubgen::load_source(new, &options)?;
+    // One resolver: both sides usually share their dependencies (libc), parsed once.
+    let resolver = Resolver::default();
+    let (old_iface, old_format) = stubgen::load_source_with(old, &options, &resolver)?;
+    let (new_iface, new_format) = stubgen::load_source_with(new, &options, &resolver)?;
     let mut report = interfaces(&old_iface, &new_iface);
     for (path, format, other) in [(old, old_format, &new_iface), (new, new_format, &old_iface)] {
         let lost = ifs::not_carried(other);
