@@ -155,15 +155,18 @@ rec {
         inherit outputs;
         abicutReal = map (o: "${o}=${out.${o}}") outputs;
       };
-      # Every interface path becomes `through`'s indirection of that library.
-      relinkTo = role: through: extra: common name role (ofCompile // {
-        abicutMaps = concatMap (lib: map (o: "${lib.interface.${o}}=${(through lib).indirection.${o}}") lib.outputs) libList;
-        disallowedReferences = concatMap (lib: map (o: lib.interface.${o}) lib.outputs) libList;
+      # Every interface output in `outputsOf` becomes `through`'s indirection of it.
+      relinkTo = role: outputsOf: through: extra: common name role (ofCompile // {
+        abicutMaps = concatMap (lib: map (o: "${lib.interface.${o}}=${(through lib).indirection.${o}}") (outputsOf lib)) libList;
+        disallowedReferences = concatMap (lib: map (o: lib.interface.${o}) (outputsOf lib)) libList;
       } // extra);
-      out = relinkTo "relink" (lib: lib) { };
+      out = relinkTo "relink" (lib: lib.outputs) (lib: lib) { };
+      # A build-time copy leaves `static` outputs alone: their interface is the archives,
+      # which change with every code change, and would give the copy, and its users' compiles,
+      # a new derivation on every update; a dynamically linked tool does not reach them.
       tool =
         if toolRuntime == null then out
-        else relinkTo "tool" pinned {
+        else relinkTo "tool" (lib: builtins.filter (o: o != "static") lib.outputs) pinned {
           # Named in the message when the copy does not run on the pin (abicut-hooks.sh).
           abicutPins = map (lib: "${lib.pname}=${(pinned lib).name}") libList;
         };

@@ -79,9 +79,9 @@ impl World {
         copy_dir(&self.dir.path().join("nix"), &pin.join("nix"));
     }
 
-    /// Builds from now on with no pin: compiles run tools' final outputs.
-    fn unpin(&self) {
-        self.pinned.set(false);
+    /// Builds from now on with the pin or without (compiles then run tools' final outputs).
+    fn set_pinned(&self, pinned: bool) {
+        self.pinned.set(pinned);
     }
 
     /// `--arg toolRuntime EXPR` for the set at `set` (a directory under nix/), evaluated from
@@ -448,7 +448,7 @@ fn abi_neutral_change_without_a_pin_compiles_the_tools_users() {
     let Some(world) = World::new() else {
         return;
     };
-    world.unpin();
+    world.set_pinned(false);
     let first = world.build();
     assert!(first.ok, "{}", first.log);
     world.edit("base/base.c", "hello from base v1", "hello from base v2");
@@ -813,23 +813,43 @@ fn plan_matches_nix(abi: &str, change: impl Fn(&World)) {
     eprintln!("{report}");
 }
 
-const OVERLAY_SPLIT: &str = r#"[ "base" "mid" "prog" "progstatic" ]"#;
+const OVERLAY_SPLIT: &str = r#"[ "base" "cc" "gen" "mid" "prog" "progstatic" ]"#;
 
 /// nix/overlay.nix over the stand-in for nixpkgs' stdenv (nix/tests/stdenv), with
 /// structured attributes off or on: `prog` names its input the ordinary way,
 /// `buildInputs = [ mid ]` (getDev picks the dev output of mid's interface, which
 /// propagates mid's lib and base), and `progstatic` links `base.static`. base's version
 /// goes from 1.0 to 1.0.1 with an ABI-neutral change: base compiles, and progstatic,
-/// whose input is base's archive; mid and prog only relink. The programs run the new code,
-/// and mid's dev output lists each propagated path once.
+/// whose input is base's archive; mid and prog only relink. The stand-in's stdenv, as
+/// nixpkgs' final one, has a compiler wrapper (cc, passing base) and a tool linked against
+/// base on every build's PATH (gen, which mid's build also names and runs), both from the
+/// set: with the tool runtime pinned no compile reruns for them (the wrapper's compile output
+/// and gen's build-time copy keep their paths); without a pin every compile that runs gen
+/// does, as in nixpkgs today. The programs run the new code, and mid's dev output lists
+/// each propagated path once.
 fn overlay_scenario(structured: bool) {
     let Some(world) = World::new() else {
         return;
     };
     let attrs = ["prog", "progstatic"];
+    // Without the pin first: gen relinks, and every compile of stdenv's runs it.
+    world.set_pinned(false);
     let first = world.build_overlay(OVERLAY_SPLIT, "[ ]", structured, &attrs);
     assert!(first.ok, "{}", first.log);
-    world.edit("base/base.c", "hello from base v1", "hello from base v2");
+    world.edit("base/base.c", "hello from base v1", "hello from base v0");
+    let unpinned = world.build_overlay(OVERLAY_SPLIT, "[ ]", structured, &attrs);
+    assert!(unpinned.ok, "{}", unpinned.log);
+    assert_eq!(
+        unpinned.rebuilt("classic"),
+        set(&["base", "mid", "prog", "progstatic"]),
+        "{}",
+        unpinned.log
+    );
+    world.move_pin();
+    world.set_pinned(true);
+    let first = world.build_overlay(OVERLAY_SPLIT, "[ ]", structured, &attrs);
+    assert!(first.ok, "{}", first.log);
+    world.edit("base/base.c", "hello from base v0", "hello from base v2");
     edit_file(
         &world.dir.path().join("nix/tests/stdenv/default.nix"),
         "pname = \"base\";\n        version = \"1.0\";",
@@ -853,6 +873,7 @@ fn overlay_scenario(structured: bool) {
         second.rebuilt("relink"),
         set(&["base", "mid", "prog", "progstatic"])
     );
+    assert_eq!(second.rebuilt("tool"), set(&[]), "build-time copies rebuilt");
     assert!(run_program(&second.outputs[0], "prog1").contains("hello from base v2"));
     assert!(run_program(&second.outputs[1], "progstatic").contains("hello from base v2"));
 
@@ -878,7 +899,8 @@ fn overlay_splits_stdenv_packages_with_structured_attrs() {
     overlay_scenario(true);
 }
 
-/// An opted-out package is a classic build again, over split inputs.
+/// An opted-out package is a classic build again, over split inputs and stdenv's tools'
+/// final outputs.
 #[test]
 fn overlay_opt_out_is_a_classic_build() {
     let Some(world) = World::new() else {
@@ -890,7 +912,8 @@ fn overlay_opt_out_is_a_classic_build() {
     let opted = world.build_overlay(OVERLAY_SPLIT, r#"[ "mid" ]"#, false, &["prog"]);
     assert!(opted.ok, "{}", opted.log);
     assert_eq!(opted.rebuilt("classic"), set(&["base", "mid", "prog"]));
-    assert_eq!(opted.rebuilt("relink"), set(&["base", "prog"]));
+    // The classic mid runs stdenv's tools' final outputs, which relink to the new base.
+    assert_eq!(opted.rebuilt("relink"), set(&["base", "cc", "gen", "prog"]));
     assert!(run_program(&opted.outputs[0], "prog1").contains("hello from base v3"));
 }
 
