@@ -429,7 +429,11 @@ fn abi_neutral_change_rebuilds_no_dependent_compile() {
     // The indirections of the libraries whose final output changed.
     assert_eq!(second.rebuilt("indirection"), set(&["base", "mid"]));
     // gen links base, but its build-time copy runs on the pinned base: not rebuilt.
-    assert_eq!(second.rebuilt("tool"), set(&[]), "build-time copies rebuilt");
+    assert_eq!(
+        second.rebuilt("tool"),
+        set(&[]),
+        "build-time copies rebuilt"
+    );
     // The programs run the new library code.
     assert!(world.run("prog1").contains("hello from base v2, faster"));
     assert!(world.run("prog2").contains("mid_compute(5) = 45"));
@@ -509,7 +513,11 @@ fn a_tool_needing_more_than_the_pin_fails_until_the_pin_moves() {
         "undefined symbol base_twice@BASE_1.0",
         "Move the pin (toolRuntime)",
     ] {
-        assert!(failed.log.contains(said), "{said:?} not in:\n{}", failed.log);
+        assert!(
+            failed.log.contains(said),
+            "{said:?} not in:\n{}",
+            failed.log
+        );
     }
     world.move_pin();
     let moved = world.rebuild();
@@ -873,7 +881,11 @@ fn overlay_scenario(structured: bool) {
         second.rebuilt("relink"),
         set(&["base", "mid", "prog", "progstatic"])
     );
-    assert_eq!(second.rebuilt("tool"), set(&[]), "build-time copies rebuilt");
+    assert_eq!(
+        second.rebuilt("tool"),
+        set(&[]),
+        "build-time copies rebuilt"
+    );
     assert!(run_program(&second.outputs[0], "prog1").contains("hello from base v2"));
     assert!(run_program(&second.outputs[1], "progstatic").contains("hello from base v2"));
 

@@ -98,7 +98,10 @@ fn real_software_through_the_split() {
     summary("ABI-neutral update of zlib, split", &update);
     assert_tests_pass(&update, "the split after the ABI-neutral update");
     assert_eq!(update.packages("compile"), ["zlib"], "compiled");
-    assert!(update.packages("tool").is_empty(), "build-time copies built");
+    assert!(
+        update.packages("tool").is_empty(),
+        "build-time copies built"
+    );
     assert_eq!(update.packages("interface"), ["zlib"], "interfaces built");
     // A library's indirection mirrors its final output, so it follows every relink (the
     // program at the top has no dependents, so no indirection is built for it).
