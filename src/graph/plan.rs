@@ -9,11 +9,11 @@
 //! - relink(n) reruns iff compile(n) reran or a `lib`/`runtime` input's final output
 //!   changed; n's final output changes iff its relink reran.
 //!
-//! Under [`Tools::Pinned`] a compile runs a tool's build-time copy (DESIGN, "Build tools"):
-//! the tool's compile output relinked against a pinned runtime. A tool that only relinked
-//! keeps that copy's store path, so its users' compiles have nothing new to run: they stay
-//! as they are unless another input moves them (the entry names the tool,
-//! [`Reason::ToolPinned`], so `explain` says why).
+//! Under [`Tools::Pinned`] a compile runs a tool's build-time copy: the tool's compile
+//! output relinked against a pinned tool runtime (libraries moved on their own schedule).
+//! A tool that only relinked keeps that copy's store path, so its users' compiles have
+//! nothing new to run: they stay as they are unless another input moves them (the entry
+//! names the tool, [`Reason::ToolPinned`], so `explain` says why).
 //!
 //! A fixed-output derivation's output is fixed by its hash: unless it is itself among the
 //! changed nodes, it is untouched and hides its inputs' changes from its users, as in Nix.
