@@ -123,16 +123,6 @@ pub enum Tools {
     Pinned,
 }
 
-impl Tools {
-    /// The name in plan JSON, in `--tools` and in report rows.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Tools::Strict => "strict",
-            Tools::Pinned => "pinned",
-        }
-    }
-}
-
 /// What reruns for one derivation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
