@@ -364,6 +364,11 @@ fn entry_for(
     let mut relink = Forced::default();
     // A pinned tool that only relinked: the reason an otherwise untouched node gives.
     let mut spared = Forced::default();
+    // Under strict every changed tool forces the compile, so `spared` stays empty.
+    let (tool_forces, tool_reason): (u8, MakeReason) = match tools {
+        Tools::Strict => (Seen::OUTPUT_CHANGED, Reason::Tool),
+        Tools::Pinned => (Seen::COMPILED, Reason::ToolCompiled),
+    };
     let mut classic = changed;
     for &input in inputs {
         let pos = input.pos();
@@ -373,13 +378,8 @@ fn entry_for(
             continue;
         }
         match (input.role(), s.has(Seen::INTERFACE_CHANGED)) {
-            (Role::Tool, _) => match tools {
-                Tools::Strict => compile.keep_first(pos, Reason::Tool),
-                Tools::Pinned if s.has(Seen::COMPILED) => {
-                    compile.keep_first(pos, Reason::ToolCompiled)
-                }
-                Tools::Pinned => spared.keep_first(pos, Reason::ToolPinned),
-            },
+            (Role::Tool, _) if s.has(tool_forces) => compile.keep_first(pos, tool_reason),
+            (Role::Tool, _) => spared.keep_first(pos, Reason::ToolPinned),
             (Role::Lib, true) => compile.keep_first(pos, Reason::LibInterface),
             (Role::Lib, false) => relink.keep_first(pos, Reason::LibOutput),
             (Role::Runtime, _) => relink.keep_first(pos, Reason::Runtime),
