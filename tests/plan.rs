@@ -529,6 +529,16 @@ fn report_rows_under_both_tool_policies() {
         rows[2], "| libc (abi same) | 4 | 1 | 2 | 1 | 3 (75.0%) |",
         "a plan without `tools` is labelled as strict, whatever its figures"
     );
+    old["tools"] = "loose".into();
+    let bad = write(d, "bad-tools.json", &old.to_string());
+    let r = run_abicut(&["report", bad.to_str().unwrap()]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("bad-tools.json: malformed plan JSON: unknown variant `loose`"),
+        "{}",
+        r.stderr
+    );
 }
 
 /// Bad input: an error naming the node or the line, exit status 3, no output file.
