@@ -725,9 +725,10 @@ fn removed_function_breaks_the_compile() {
     );
 }
 
-/// `relink-plan` on the classic graph, told what happened to base's interface, plans the
-/// compiles and relinks Nix then performs: for an ABI-neutral change (only base compiles)
-/// and for an added export (every dependent compiles).
+/// `relink-plan --tools pinned` on the classic graph (the builds pin the tools' runtime),
+/// told what happened to base's interface, plans the compiles and relinks Nix then
+/// performs: for an ABI-neutral change (only base compiles: gen, a tool of mid, and cc, a
+/// tool of every compile, only relink) and for an added export (every dependent compiles).
 #[test]
 fn plan_matches_what_nix_built() {
     plan_matches_nix("same", |world| {
@@ -789,6 +790,8 @@ fn plan_matches_nix(abi: &str, change: impl Fn(&World)) {
         "base-1.0",
         "--abi",
         abi,
+        "--tools",
+        "pinned",
         "--json"
     )
     .stdout_capture()
