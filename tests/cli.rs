@@ -302,13 +302,30 @@ fn walkdir(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// An apt configuration file under `dir` whose state (lists, caches) is private and empty,
+/// so that what apt reports does not depend on whether this machine ever ran `apt-get
+/// update` (a brand-new machine has no index under /var/lib/apt/lists).
+fn private_apt_state(dir: &Path) -> PathBuf {
+    for sub in ["lists/partial", "cache/archives/partial"] {
+        std::fs::create_dir_all(dir.join(sub)).expect("mkdir");
+    }
+    let conf = dir.join("apt.conf");
+    let text = format!(
+        "Dir::State::Lists \"{0}/lists/\";\nDir::Cache \"{0}/cache/\";\nDir::State::status \"/dev/null\";\n",
+        dir.display()
+    );
+    std::fs::write(&conf, text).expect("write apt.conf");
+    conf
+}
+
 /// Runs examples/debian-sources.sh against the apt configuration in `etc` (no update) and
 /// returns what `apt-get indextargets` then reports: (deb targets, deb-src targets, stderr).
-fn debian_sources(etc: &Path) -> (Vec<String>, Vec<String>, String) {
+fn debian_sources(etc: &Path, apt_conf: &Path) -> (Vec<String>, Vec<String>, String) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/debian-sources.sh");
     let run = Command::new("sh")
         .arg(&script)
         .env("APT_ETC", etc)
+        .env("APT_CONFIG", apt_conf)
         .env("ABICUT_NO_UPDATE", "1")
         .output()
         .expect("sh runs");
@@ -318,9 +335,11 @@ fn debian_sources(etc: &Path) -> (Vec<String>, Vec<String>, String) {
         String::from_utf8_lossy(&run.stderr)
     );
     let out = Command::new("apt-get")
+        .env("APT_CONFIG", apt_conf)
         .arg(format!("-o=Dir::Etc={}", etc.display()))
         .args([
             "indextargets",
+            "--no-release-info",
             "--format",
             "$(TARGET_OF) $(REPO_URI) $(RELEASE) $(COMPONENT)",
         ])
@@ -347,11 +366,17 @@ fn debian_sources(etc: &Path) -> (Vec<String>, Vec<String>, String) {
 #[test]
 fn debian_sources_adds_only_missing_deb_src_entries() {
     if !support::have("apt-get") {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "apt-get is missing"
+        );
         return;
     }
     let keyring = "/usr/share/keyrings/debian-archive-keyring.gpg";
     for deb822 in [true, false] {
         let dir = tempfile::tempdir().expect("tempdir");
+        let state = tempfile::tempdir().expect("tempdir");
+        let apt_conf = private_apt_state(state.path());
         let etc = dir.path();
         std::fs::create_dir_all(etc.join("sources.list.d")).expect("mkdir");
         if deb822 {
@@ -379,7 +404,7 @@ fn debian_sources_adds_only_missing_deb_src_entries() {
         )
         .expect("write");
         for _ in 0..2 {
-            let (deb, src, stderr) = debian_sources(etc);
+            let (deb, src, stderr) = debian_sources(etc, &apt_conf);
             assert_eq!(deb.len(), 3, "{deb:?}");
             assert_eq!(src, deb, "every deb entry has its deb-src, once");
             assert!(
@@ -388,6 +413,63 @@ fn debian_sources_adds_only_missing_deb_src_entries() {
             );
         }
     }
+}
+
+/// tests/run.sh asks tests/apt-indexes.sh whether apt needs an update before the tests that
+/// ask the archive run: on a machine whose lists hold no index (a brand-new one) it must say
+/// so, and once every suite has one it must not.
+#[test]
+fn apt_indexes_says_when_a_brand_new_machine_needs_apt_get_update() {
+    if !support::have("apt-get") {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "apt-get is missing"
+        );
+        return;
+    }
+    let state = tempfile::tempdir().expect("tempdir");
+    let apt_conf = private_apt_state(state.path());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/apt-indexes.sh");
+    let fresh = || {
+        Command::new("bash")
+            .arg(&script)
+            .env("APT_CONFIG", &apt_conf)
+            .status()
+            .expect("bash runs")
+            .success()
+    };
+    assert!(!fresh(), "no index at all, yet no apt-get update");
+    let targets = Command::new("apt-get")
+        .env("APT_CONFIG", &apt_conf)
+        .args([
+            "indextargets",
+            "--no-release-info",
+            "--format",
+            "$(FILENAME)",
+        ])
+        .arg("Created-By: Packages")
+        .output()
+        .expect("apt-get runs");
+    let files = String::from_utf8_lossy(&targets.stdout).into_owned();
+    let (all, arch): (Vec<&str>, Vec<&str>) = files.lines().partition(|f| f.contains("binary-all"));
+    assert!(
+        !arch.is_empty(),
+        "apt is configured to fetch no Packages index"
+    );
+    let (first, rest) = arch.split_at(1);
+    std::fs::write(first[0], b"").expect("write index");
+    if !rest.is_empty() {
+        assert!(!fresh(), "a suite lacks its index, yet no apt-get update");
+    }
+    for file in rest {
+        std::fs::write(file, b"").expect("write index");
+    }
+    // A suite's Release need not list binary-all: its absence asks for no update.
+    assert!(
+        fresh(),
+        "every suite has an index ({} without binary-all), yet apt-get update is asked for",
+        all.len()
+    );
 }
 
 #[test]
