@@ -11,32 +11,91 @@ use serde::de::DeserializeOwned;
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Reads a whole file, refusing directories with an error that says so (std's message
-/// for reading a directory, "Is a directory", does not say which path).
+/// The most [`read`] takes into memory. Every file abicut reads whole (a plan, a graph of
+/// all nixpkgs, a header, a library being edited) is far smaller; the limit turns a file
+/// that grows while read, or a mistaken path, into an error rather than gigabytes of memory.
+pub const READ_LIMIT: u64 = 4 << 30;
+
+/// Reads a whole regular file of at most [`READ_LIMIT`] bytes.
 pub fn read(path: &Path) -> Result<Vec<u8>> {
-    let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    if meta.is_dir() {
-        return Err(Error::invalid(path, "is a directory, expected a file"));
-    }
-    fs::read(path).map_err(|e| Error::io(path, e))
+    read_at_most(path, READ_LIMIT)
 }
 
-/// Maps a whole file read-only. Reading a library's interface touches only its headers and
-/// dynamic tables, a small part of a large library: mapping reads just those pages.
+/// [`read`] with its own limit.
+fn read_at_most(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    let meta = regular(path)?;
+    if meta.len() > limit {
+        return Err(too_large(path, limit));
+    }
+    let file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    // The file may grow after the check above: one byte more than the limit says so.
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(path, limit));
+    }
+    Ok(bytes)
+}
+
+fn too_large(path: &Path, limit: u64) -> Error {
+    Error::invalid(
+        path,
+        format!("larger than {limit} bytes, the most abicut reads"),
+    )
+}
+
+/// Checks, before anything opens it, that `path` is a regular file (symlinks followed):
+/// opening a FIFO blocks until someone writes to it, and reading a device such as
+/// /dev/zero never ends, so either is refused here with the kind of file it is.
+pub fn regular(path: &Path) -> Result<fs::Metadata> {
+    let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.is_file() {
+        return Ok(meta);
+    }
+    Err(not_regular(path, &meta))
+}
+
+/// The error for a path that exists but is no regular file, saying what it is instead.
+pub fn not_regular(path: &Path, meta: &fs::Metadata) -> Error {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    let kind = if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    };
+    Error::invalid(path, format!("is {kind}, expected a regular file"))
+}
+
+/// Maps a whole regular file read-only. Reading a library's interface touches only its
+/// headers and dynamic tables, a small part of a large library: mapping reads just those
+/// pages.
 ///
 /// Store paths and system libraries are not modified in place; a file truncated by someone
 /// else while mapped would end the process with SIGBUS rather than an error.
 pub fn map(path: &Path) -> Result<memmap2::Mmap> {
+    regular(path)?;
     let file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    // Replaced between the check and the open: check what was opened.
     let meta = file.metadata().map_err(|e| Error::io(path, e))?;
-    if meta.is_dir() {
-        return Err(Error::invalid(path, "is a directory, expected a file"));
+    if !meta.is_file() {
+        return Err(not_regular(path, &meta));
     }
     // SAFETY: the mapping is read-only and private to this process; see above for the one
     // way another process can still invalidate it.
@@ -366,6 +425,44 @@ pub fn parse_json<T: DeserializeOwned>(
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
+
+    /// A FIFO blocks whoever opens it and /dev/zero never ends: both are refused before
+    /// any read, naming the file and what it is.
+    #[test]
+    fn read_and_map_refuse_what_is_not_a_regular_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        for (path, kind) in [
+            (
+                fifo.as_path(),
+                "is a FIFO (named pipe), expected a regular file",
+            ),
+            (
+                Path::new("/dev/zero"),
+                "is a character device, expected a regular file",
+            ),
+            (dir.path(), "is a directory, expected a regular file"),
+        ] {
+            let want = format!("{}: {kind}", path.display());
+            assert_eq!(read(path).unwrap_err().to_string(), want);
+            assert_eq!(map(path).unwrap_err().to_string(), want);
+        }
+    }
+
+    #[test]
+    fn read_refuses_a_file_over_its_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("big");
+        fs::write(&file, [0u8; 11]).unwrap();
+        assert_eq!(read_at_most(&file, 11).unwrap().len(), 11);
+        let err = read_at_most(&file, 10).unwrap_err().to_string();
+        assert!(err.contains("big: larger than 10 bytes"), "{err}");
+    }
 
     #[test]
     fn walk_is_sorted_and_never_follows_symlinks() {

@@ -927,3 +927,61 @@ fn every_json_output_is_one_document_with_schema_and_version() {
         );
     }
 }
+
+/// Runs `abicut ARGS` in `dir` with 1 GiB of address space and 20 s: a command that blocks on
+/// a FIFO or reads /dev/zero to its end fails the test instead of hanging it or eating the
+/// machine's memory. (exit status, stderr); killed is -1.
+fn run_bounded(args: &[&str], dir: &Path) -> (i32, String) {
+    let out = Command::new("timeout")
+        .args([
+            "-s",
+            "KILL",
+            "20",
+            "sh",
+            "-c",
+            "ulimit -v 1048576; exec \"$0\" \"$@\"",
+        ])
+        .arg(bin_path())
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("timeout runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Every command that reads a file given on its command line refuses one that is not a
+/// regular file (a FIFO would block it, /dev/zero never ends, /dev/null cannot be mapped),
+/// naming the file and what it is, at once.
+#[test]
+fn special_files_are_refused_clearly_never_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let made = Command::new("mkfifo")
+        .arg(dir.path().join("fifo"))
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let fifo = "fifo: is a FIFO (named pipe), expected a regular file";
+    let zero = "/dev/zero: is a character device, expected a regular file";
+    let null = "/dev/null: is a character device, expected a regular file";
+    let cases: [(&[&str], &str); 9] = [
+        (&["stubgen", "--hash", "fifo"], fifo),
+        (&["diff", "fifo", "fifo"], fifo),
+        (&["elf", "--print-needed", "fifo"], fifo),
+        (&["verify", "fifo"], fifo),
+        (&["stubgen", "--hash", "/dev/null"], null),
+        (&["relink-plan", "/dev/zero", "--changed", "x"], zero),
+        (&["report", "/dev/zero"], zero),
+        (&["relink", "--map-file", "/dev/zero", "src", "dst"], zero),
+        (&["explain", "/dev/zero", "a", "--changed", "a"], zero),
+    ];
+    for (args, want) in cases {
+        let (code, stderr) = run_bounded(args, dir.path());
+        assert_eq!(code, 3, "abicut {args:?}: {stderr}");
+        assert!(stderr.contains(want), "abicut {args:?}: {stderr}");
+    }
+    assert!(!dir.path().join("dst").exists());
+}
