@@ -985,3 +985,23 @@ fn special_files_are_refused_clearly_never_read() {
     }
     assert!(!dir.path().join("dst").exists());
 }
+
+/// One reader of ELF headers, one wording: every command that reads a library says the same
+/// of a file cut inside its ELF header (stubgen once said "type is too big (2) for 0").
+#[test]
+fn a_truncated_elf_header_reads_the_same_to_every_command() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let libz = std::fs::read("/usr/lib/x86_64-linux-gnu/libz.so.1").expect("libz");
+    std::fs::write(dir.path().join("cut.so"), &libz[..52]).expect("write");
+    let want = "cut.so: truncated: the ELF header needs 0x40 bytes, the file has 0x34";
+    for args in [
+        &["stubgen", "--hash", "cut.so"][..],
+        &["verify", "cut.so"],
+        &["elf", "--print-needed", "cut.so"],
+        &["diff", "cut.so", "cut.so"],
+    ] {
+        let (code, stderr) = run_bounded(args, dir.path());
+        assert_eq!(code, 3, "abicut {args:?}: {stderr}");
+        assert!(stderr.contains(want), "abicut {args:?}: {stderr}");
+    }
+}

@@ -1095,3 +1095,33 @@ fn imports_all_hash_sees_an_import_the_default_drops() {
         "--imports all misses a new import"
     );
 }
+
+/// README: nothing is skipped silently. A shared object cut to its first 16 bytes, or with
+/// e_type 0, is still a library a consumer would link: an error naming it, not a file (and
+/// a symlink to it) quietly missing from the tree.
+#[test]
+fn corrupt_shared_objects_are_errors_not_dropped() {
+    let libz = std::fs::read("/usr/lib/x86_64-linux-gnu/libz.so.1").unwrap();
+    let mut no_type = libz.clone();
+    no_type[16..18].copy_from_slice(&[0, 0]);
+    for (what, bytes) in [("16 bytes", libz[..16].to_vec()), ("e_type 0", no_type)] {
+        let work = tempfile::tempdir().unwrap();
+        let out = work.path().join("out");
+        std::fs::create_dir_all(out.join("lib")).unwrap();
+        std::fs::write(out.join("lib/libz.so.1.2.13"), bytes).unwrap();
+        std::os::unix::fs::symlink("libz.so.1.2.13", out.join("lib/libz.so.1")).unwrap();
+        let tree = work.path().join("tree");
+        let (exit, _, stderr) = run_abicut_in(
+            &[
+                "interface",
+                "-o",
+                tree.to_str().unwrap(),
+                out.to_str().unwrap(),
+            ],
+            work.path(),
+        );
+        assert_eq!(exit, 3, "{what}: {stderr}");
+        assert!(stderr.contains("libz.so.1.2.13"), "{what}: {stderr}");
+        assert!(!tree.exists(), "{what}");
+    }
+}
