@@ -801,8 +801,14 @@ fn self_path_to_another_length() {
         format!("!<arch>\n\0{}/share\0", out.display()),
     )
     .unwrap();
-    let tree = work.path().join("tree-static");
+    // Without --with-static the archive is not in the tree, so it is not checked either.
+    let dropped = work.path().join("tree-without-static");
     let mut args = args.to_vec();
+    args[2] = dropped.to_str().unwrap();
+    let (exit, _, stderr) = run_abicut_in(&args, work.path());
+    assert_eq!(exit, 0, "a file left out of the tree was checked: {stderr}");
+    assert!(!dropped.join("lib/libfoo.a").exists());
+    let tree = work.path().join("tree-static");
     args[2] = tree.to_str().unwrap();
     args.push("--with-static");
     let (exit, _, stderr) = run_abicut_in(&args, work.path());
