@@ -102,6 +102,43 @@ pub fn map(path: &Path) -> Result<memmap2::Mmap> {
     unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))
 }
 
+/// Where an output directory lies with respect to a tree a command reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Overlap {
+    /// The output is the tree itself.
+    Same,
+    /// The output lies inside the tree: the next read of the tree would include it.
+    Inside,
+    /// The output holds the tree: replacing it would delete the tree.
+    Holds,
+}
+
+/// How `output` (which need not exist yet) overlaps `input`, as the file system resolves
+/// both (symlinks followed, `..` gone), or `None` when they are apart.
+pub fn overlap(input: &Path, output: &Path) -> Result<Option<Overlap>> {
+    let input = fs::canonicalize(input).map_err(|e| Error::io(input, e))?;
+    let output = final_path(output)?;
+    Ok(if output == input {
+        Some(Overlap::Same)
+    } else if output.starts_with(&input) {
+        Some(Overlap::Inside)
+    } else if input.starts_with(&output) {
+        Some(Overlap::Holds)
+    } else {
+        None
+    })
+}
+
+/// `path` as it will be once created: absolute, its parent without symlinks.
+pub fn final_path(path: &Path) -> Result<PathBuf> {
+    let parent = parent_dir(path);
+    let parent = fs::canonicalize(parent).map_err(|e| Error::io(parent, e))?;
+    Ok(match path.file_name() {
+        Some(name) => parent.join(name),
+        None => parent,
+    })
+}
+
 /// Writes `bytes` to `path` atomically: staged beside it, then renamed over it. The file
 /// gets mode 0644 whatever the umask, so stubs and plans stay readable to the other users
 /// of a shared machine or builder.

@@ -1131,3 +1131,30 @@ fn corrupt_shared_objects_are_errors_not_dropped() {
         assert!(!tree.exists(), "{what}");
     }
 }
+
+/// `-o DIR` inside the output it reads would land the tree in the package (the next hash
+/// differs): refused before anything is written, as relink refuses DEST inside SRC.
+#[test]
+fn tree_inside_the_output_it_reads_is_refused() {
+    let work = tempfile::tempdir().unwrap();
+    let out = small_output(work.path());
+    for (dest, why) in [
+        (out.join("iface"), "lies inside the package output"),
+        (out.clone(), "is the package output"),
+        (work.path().to_path_buf(), "holds the package output"),
+    ] {
+        let (exit, _, stderr) = run_abicut_in(
+            &[
+                "interface",
+                "-o",
+                dest.to_str().unwrap(),
+                out.to_str().unwrap(),
+            ],
+            work.path(),
+        );
+        assert_eq!(exit, 3, "{stderr}");
+        assert!(stderr.contains(why) && stderr.contains("-o "), "{stderr}");
+    }
+    assert!(!out.join("iface").exists());
+    assert_no_leftovers(&out);
+}

@@ -10,7 +10,7 @@ pub mod mapping;
 pub mod verify;
 
 use crate::error::{Error, Result};
-use crate::fsx::{self, Staging};
+use crate::fsx::{self, Overlap, Staging, final_path};
 use mapping::{Forbidden, Mapping, Rewriter};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -213,32 +213,17 @@ fn check(staged: &Path, dest: &Path, v: &verify::Options, forbid: &[String]) -> 
 /// Refuses a DEST that is SRC, lies inside it (the copy would land in the tree being
 /// copied) or holds it (replacing DEST would delete SRC), before anything is written.
 fn check_apart(src: &Path, dest: &Path) -> Result<()> {
-    let src_abs = fs::canonicalize(src).map_err(|e| Error::io(src, e))?;
-    let dest_abs = final_path(dest)?;
-    let why = if dest_abs == src_abs {
-        "is SRC: relink would replace the tree it reads"
-    } else if dest_abs.starts_with(&src_abs) {
-        "lies inside SRC: the copy would land in the tree being copied"
-    } else if src_abs.starts_with(&dest_abs) {
-        "holds SRC: replacing DEST would delete SRC"
-    } else {
-        return Ok(());
+    let why = match fsx::overlap(src, dest)? {
+        None => return Ok(()),
+        Some(Overlap::Same) => "is SRC: relink would replace the tree it reads",
+        Some(Overlap::Inside) => "lies inside SRC: the copy would land in the tree being copied",
+        Some(Overlap::Holds) => "holds SRC: replacing DEST would delete SRC",
     };
     Err(Error::Usage(format!(
         "DEST {} {why} (SRC {}); nothing written, give a DEST outside SRC",
         dest.display(),
         src.display()
     )))
-}
-
-/// DEST as the loader will see it: absolute, its parent without symlinks.
-fn final_path(dest: &Path) -> Result<PathBuf> {
-    let parent = fsx::parent_dir(dest);
-    let parent = fs::canonicalize(parent).map_err(|e| Error::io(parent, e))?;
-    Ok(match dest.file_name() {
-        Some(name) => parent.join(name),
-        None => parent,
-    })
 }
 
 /// State shared by the worker threads of one relink.

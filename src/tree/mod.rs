@@ -26,7 +26,7 @@ mod summary;
 pub mod tokens;
 
 pub use classify::{Class, classify};
-pub use disk::{read, write};
+pub use disk::{check_apart, read, write};
 pub use selfpaths::SelfPath;
 pub use summary::Summary;
 
