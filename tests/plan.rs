@@ -976,3 +976,58 @@ fn cli_interfaces_files_drive_the_cutoff() {
         r.stderr
     );
 }
+
+/// Weights the report cannot sum (1e308 printed `inf h` and `NaN s`) and names no node has
+/// (a misspelling would weigh nothing, silently) are refused, naming the file and the key.
+#[test]
+fn report_refuses_overflowing_weights_and_unknown_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let text = serde_json::json!({"schema": "abicut-graph", "version": 1, "nodes": [
+        {"id": "libc"}, {"id": "app", "inputs": {"libc": "lib"}}]})
+    .to_string();
+    let g = write(d, "g.json", &text);
+    let plan = plan_file(d, &g, "libc", "same");
+    for (weights, want) in [
+        (
+            r#"{"version":1,"nodes":{"libc":{"build":1e308,"relink":1e308},"app":{"build":1e308}}}"#,
+            r#"weights.json: "app": times must be seconds from 0 to 1e9"#,
+        ),
+        (
+            r#"{"version":1,"default":{"build":-1}}"#,
+            r#"weights.json: "default": times must be seconds"#,
+        ),
+        (
+            r#"{"version":1,"nodes":{"libc":{"build":10},"apq":{"build":5},"zz":{"build":1}}}"#,
+            r#"weights.json: no node of the plans has the id, name or pname "apq", "zz""#,
+        ),
+    ] {
+        let w = write(d, "weights.json", weights);
+        let r = run_abicut(&[
+            "report",
+            plan.to_str().unwrap(),
+            "--weights",
+            w.to_str().unwrap(),
+        ]);
+        assert_eq!(r.code, 3, "{weights}: {}", r.stdout);
+        assert!(r.stderr.contains(want), "{weights}: {}", r.stderr);
+        assert!(r.stdout.is_empty(), "{}", r.stdout);
+    }
+    let w = write(
+        d,
+        "weights.json",
+        r#"{"version":1,"nodes":{"libc":{"build":1e9,"relink":1e9},"app":{"build":1e9}}}"#,
+    );
+    let r = run_abicut(&[
+        "report",
+        plan.to_str().unwrap(),
+        "--weights",
+        w.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        !r.stdout.contains("inf") && !r.stdout.contains("NaN"),
+        "{}",
+        r.stdout
+    );
+}
