@@ -1005,3 +1005,21 @@ fn a_truncated_elf_header_reads_the_same_to_every_command() {
         assert!(stderr.contains(want), "abicut {args:?}: {stderr}");
     }
 }
+
+/// `stubgen --hash` prints `HASH  PATH` "as b3sum does": a name holding a newline or a
+/// backslash is escaped as b3sum escapes it (a leading `\`, then `\n` and `\\`), one line.
+#[test]
+fn stubgen_hash_escapes_names_as_b3sum_does() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let libz = std::fs::read("/usr/lib/x86_64-linux-gnu/libz.so.1").expect("libz");
+    std::fs::write(dir.path().join("plain.so"), &libz).expect("write");
+    std::fs::write(dir.path().join("na\nm\\e.so"), &libz).expect("write");
+    let (code, plain, stderr) =
+        support::run_abicut_in(&["stubgen", "--hash", "plain.so"], dir.path());
+    assert_eq!(code, 0, "{stderr}");
+    let hash = plain.split_whitespace().next().expect("a hash");
+    let (code, odd, stderr) =
+        support::run_abicut_in(&["stubgen", "--hash", "na\nm\\e.so"], dir.path());
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(odd, format!("\\{hash}  na\\nm\\\\e.so\n"));
+}
