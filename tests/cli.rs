@@ -1023,3 +1023,62 @@ fn stubgen_hash_escapes_names_as_b3sum_does() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(odd, format!("\\{hash}  na\\nm\\\\e.so\n"));
 }
+
+/// Exit status of `abicut ARGS` in `dir` whose reader closed standard output before
+/// abicut wrote anything (`abicut ... | head -0`).
+fn status_with_closed_stdout(args: &[&str], dir: &Path) -> Option<i32> {
+    let mut child = Command::new(bin_path())
+        .args(args)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("abicut starts");
+    drop(child.stdout.take());
+    child.wait().expect("abicut ends").code()
+}
+
+/// Where the verdict is known before printing, it is the exit status even when the reader
+/// has gone: `abicut verify TREE | head -1` with problems found, `abicut diff A B | head -1`
+/// on a breaking diff, a stubgen batch with a failed library. Only what was to be printed is
+/// lost.
+#[test]
+fn a_closed_pipe_keeps_the_verdict() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::create_dir(d.join("tree")).expect("mkdir");
+    let (code, _, stderr) = support::run_abicut_in(
+        &[
+            "elf",
+            "--add-needed",
+            "libnot-here.so.1",
+            "--output",
+            "tree/prog",
+            "/usr/bin/true",
+        ],
+        d,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let lib = "/usr/lib/x86_64-linux-gnu";
+    let (libz, libm) = (format!("{lib}/libz.so.1"), format!("{lib}/libm.so.6"));
+    std::fs::write(d.join("bad.so"), b"not a library").expect("write");
+    std::fs::create_dir(d.join("stubs")).expect("mkdir");
+    for (args, want) in [
+        (vec!["verify", "tree"], 1),
+        (vec!["verify", "--json", "tree"], 1),
+        (vec!["diff", &libz, &libm], 2),
+        (vec!["diff", "--json", &libz, &libm], 2),
+        (
+            vec!["stubgen", "--hash", "--out-dir", "stubs", &libz, "bad.so"],
+            3,
+        ),
+    ] {
+        let (code, _, _) = support::run_abicut_in(&args, d);
+        assert_eq!(code, want, "abicut {args:?} with its output read");
+        assert_eq!(
+            status_with_closed_stdout(&args, d),
+            Some(want),
+            "abicut {args:?} | head -0"
+        );
+    }
+}
