@@ -1158,3 +1158,47 @@ fn tree_inside_the_output_it_reads_is_refused() {
     assert!(!out.join("iface").exists());
     assert_no_leftovers(&out);
 }
+
+/// What the tree keeps of each file it copies or replaces by a stub, compared with the
+/// source: the executable bit (the tree's modes are normalised to 0755 or 0644, as the hash
+/// sees only that bit) and every symlink's target.
+#[test]
+fn tree_keeps_executable_bits_and_links_of_the_source() {
+    use std::os::unix::fs::PermissionsExt;
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("out");
+    std::fs::create_dir_all(out.join("include")).unwrap();
+    std::fs::create_dir_all(out.join("lib/pkgconfig")).unwrap();
+    let libz = std::fs::read("/usr/lib/x86_64-linux-gnu/libz.so.1").unwrap();
+    let files: [(&str, &[u8], u32); 5] = [
+        ("include/a.h", b"int a;\n", 0o600),
+        ("include/run.h", b"int r;\n", 0o750),
+        ("lib/pkgconfig/z.pc", b"Name: z\n", 0o444),
+        ("lib/libz.so.1.2.13", &libz, 0o755),
+        ("lib/libw.so.1", &libz, 0o640),
+    ];
+    for (rel, bytes, mode) in files {
+        std::fs::write(out.join(rel), bytes).unwrap();
+        std::fs::set_permissions(out.join(rel), std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    std::os::unix::fs::symlink("libz.so.1.2.13", out.join("lib/libz.so.1")).unwrap();
+    std::os::unix::fs::symlink("libz.so.1", out.join("lib/libz.so")).unwrap();
+    let tree = work.path().join("tree");
+    tree_hash(&out, &tree, &[]);
+    for (rel, _, mode) in files {
+        let got = std::fs::metadata(tree.join(rel))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777;
+        let want = if mode & 0o111 != 0 { 0o755 } else { 0o644 };
+        assert_eq!(got, want, "{rel}: mode {got:o}, source {mode:o}");
+    }
+    for link in ["lib/libz.so.1", "lib/libz.so"] {
+        assert_eq!(
+            std::fs::read_link(tree.join(link)).unwrap(),
+            std::fs::read_link(out.join(link)).unwrap(),
+            "{link}"
+        );
+    }
+}

@@ -146,7 +146,9 @@ pub fn relink(src: &Path, dest: &Path, opts: &Options, progress: &dyn Progress) 
         rewritten: AtomicU64::new(0),
         hardlinked: AtomicU64::new(0),
     };
-    let src_meta = fs::symlink_metadata(src).map_err(|e| Error::io(src, e))?;
+    // Followed, as every command follows the file it is given: SRC is often a Nix `result`
+    // link. Symlinks inside SRC are copied as links, never followed (`walk`).
+    let src_meta = fs::metadata(src).map_err(|e| Error::io(src, e))?;
     let staging = Staging::new(dest)?;
     check_apart(src, dest)?;
     let entries = if src_meta.is_dir() {
@@ -158,10 +160,7 @@ pub fn relink(src: &Path, dest: &Path, opts: &Options, progress: &dyn Progress) 
             len: src_meta.len(),
         }]
     } else {
-        return Err(Error::invalid(
-            src,
-            "SRC must be a directory or a regular file",
-        ));
+        return Err(fsx::not_regular(src, &src_meta));
     };
     let out = staging.path();
     if src_meta.is_dir() {
@@ -224,6 +223,30 @@ fn check_apart(src: &Path, dest: &Path) -> Result<()> {
         dest.display(),
         src.display()
     )))
+}
+
+/// What a rewritten file keeps of its source besides its content: its mode and its times
+/// (as `cp -p`), whichever way it was written, so the copy differs only where a path was
+/// rewritten.
+struct Kept<'a> {
+    mode: u32,
+    meta: &'a fs::Metadata,
+}
+
+impl Kept<'_> {
+    /// Sets the times on the written file, then its mode (which may drop write permission).
+    fn apply(&self, output: File, to: &Path) -> Result<()> {
+        let mut times = fs::FileTimes::new();
+        if let Ok(t) = self.meta.modified() {
+            times = times.set_modified(t);
+        }
+        if let Ok(t) = self.meta.accessed() {
+            times = times.set_accessed(t);
+        }
+        output.set_times(times).map_err(|e| Error::io(to, e))?;
+        drop(output);
+        fsx::set_mode(to, self.mode)
+    }
 }
 
 /// State shared by the worker threads of one relink.
@@ -307,13 +330,15 @@ impl Job<'_> {
             (self.src.join(rel), out.join(rel))
         };
         let mut input = File::open(&from).map_err(|e| Error::io(&from, e))?;
-        let len = input.metadata().map_err(|e| Error::io(&from, e))?.len();
+        let meta = input.metadata().map_err(|e| Error::io(&from, e))?;
+        let len = meta.len();
+        let kept = Kept { mode, meta: &meta };
         if len >= MMAP_MIN {
             // SAFETY: the mapping is only read. Store paths are immutable; a file truncated
             // by someone else while it is being relinked would fault (SIGBUS), as with cp.
             let map = unsafe { memmap2::MmapOptions::new().populate().map(&input) }
                 .map_err(|e| Error::io(&from, e))?;
-            self.large(&from, &to, &mut input, &map, mode)?;
+            self.large(&from, &to, &mut input, &map, &kept)?;
         } else {
             thread_local!(static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) });
             BUF.with(|cell| {
@@ -322,7 +347,7 @@ impl Job<'_> {
                 input
                     .read_to_end(&mut buf)
                     .map_err(|e| Error::io(&from, e))?;
-                self.small(&from, &to, &mut buf, mode)
+                self.small(&from, &to, &mut buf, &kept)
             })?;
         }
         progress.advance(len);
@@ -331,7 +356,7 @@ impl Job<'_> {
     }
 
     /// Small files: rewritten in memory and written with one call.
-    fn small(&self, from: &Path, to: &Path, buf: &mut [u8], mode: u32) -> Result<()> {
+    fn small(&self, from: &Path, to: &Path, buf: &mut [u8], kept: &Kept) -> Result<()> {
         let changes = self.scan(buf);
         self.rewriter.apply(buf, &changes);
         if let Some(bad) = self.forbid.find(buf) {
@@ -340,12 +365,20 @@ impl Job<'_> {
         if self.link_unchanged(from, to, &changes)? {
             return Ok(());
         }
-        fs::write(to, &*buf).map_err(|e| Error::io(to, e))?;
-        fsx::set_mode(to, mode)
+        let mut output = File::create(to).map_err(|e| Error::io(to, e))?;
+        std::io::Write::write_all(&mut output, buf).map_err(|e| Error::io(to, e))?;
+        kept.apply(output, to)
     }
 
     /// Large files: scanned through a mapping, copied by the kernel, patched in place.
-    fn large(&self, from: &Path, to: &Path, input: &mut File, map: &[u8], mode: u32) -> Result<()> {
+    fn large(
+        &self,
+        from: &Path,
+        to: &Path,
+        input: &mut File,
+        map: &[u8],
+        kept: &Kept,
+    ) -> Result<()> {
         let changes = self.scan(map);
         if !self.forbid.is_empty() {
             let mut result = map.to_vec();
@@ -376,8 +409,7 @@ impl Job<'_> {
                     .map_err(|e| Error::io(to, e))?;
             }
         }
-        drop(output);
-        fsx::set_mode(to, mode)
+        kept.apply(output, to)
     }
 
     fn scan(&self, bytes: &[u8]) -> Vec<(usize, usize)> {
