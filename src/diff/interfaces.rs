@@ -3,7 +3,7 @@
 use super::{Change, Reason, Report};
 use crate::elf::closure::Resolver;
 use crate::error::Result;
-use crate::iface::{FileClass, Interface, Symbol, ifs};
+use crate::iface::{Binding, FileClass, Import, Interface, Symbol, ifs};
 use crate::stubgen::{self, Format};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -68,6 +68,7 @@ pub(super) fn interface_changes(old: &Interface, new: &Interface, prefix: &str) 
     }
     version_changes(old, new, &mut push);
     symbol_changes(old, new, &mut push);
+    import_changes(old, new, &mut push);
     let old_sections: BTreeMap<_, _> = old.sections.iter().map(|s| (&s.name, s)).collect();
     let new_sections: BTreeMap<_, _> = new.sections.iter().map(|s| (&s.name, s)).collect();
     for name in old_sections
@@ -167,6 +168,40 @@ fn symbol_changes(
         push(format!("symbol {key}"), Reason::Added, None);
     }
     order_change(&old_s, &new_s, push);
+}
+
+/// Imports the program owes the library (those no library of its closure defines, what
+/// the default interface keeps): a new strong one is a symbol every program must define.
+/// An import that turned from weak to strong is a new obligation too.
+fn import_changes(
+    old: &Interface,
+    new: &Interface,
+    push: &mut impl FnMut(String, Reason, Option<String>),
+) {
+    let strong = |i: &Import| i.binding != Binding::Weak;
+    let old_i: BTreeMap<&str, &Import> = old.imports.iter().map(|i| (i.name.as_str(), i)).collect();
+    let new_i: BTreeMap<&str, &Import> = new.imports.iter().map(|i| (i.name.as_str(), i)).collect();
+    for (name, now) in &new_i {
+        let was = old_i.get(name);
+        let reason = match (was, strong(now)) {
+            (None, true) => Reason::ImportAdded,
+            (None, false) => Reason::WeakImportAdded,
+            (Some(w), true) if !strong(w) => Reason::ImportAdded,
+            _ => continue,
+        };
+        let detail = match reason {
+            Reason::ImportAdded => format!(
+                "no library of its closure defines {name}: a program that does not define \
+                 it dies at start (undefined symbol: {name}){}",
+                if was.is_some() { "; it was weak" } else { "" }
+            ),
+            _ => format!("no library of its closure defines {name}; a program may define it"),
+        };
+        push(format!("import {name}"), reason, Some(detail));
+    }
+    for name in old_i.keys().filter(|n| !new_i.contains_key(*n)) {
+        push(format!("import {name}"), Reason::ImportRemoved, None);
+    }
 }
 
 /// Positions are dense ranks, so one insertion shifts every later symbol; that is no change
