@@ -399,7 +399,22 @@ struct Declared {
 
 impl Versioned {
     fn check(&self, path: &Path, bytes: &[u8], what: &str) -> Result<()> {
-        // Not an object, or not JSON: the body's parser says where.
+        let wanted = match self.schema {
+            Some(s) => format!("{what} (schema \"{s}\")"),
+            None => what.to_owned(),
+        };
+        // serde reads a struct from an array too, and then says "expected struct GraphFile
+        // with 3 elements": say what the file is instead.
+        if let Some(kind) = json_non_object(bytes) {
+            return Err(Error::invalid(
+                path,
+                format!(
+                    "is {kind}, where {wanted} is a JSON object; {}",
+                    self.made_by
+                ),
+            ));
+        }
+        // Not JSON: the body's parser says where.
         let Ok(declared) = serde_json::from_slice::<Declared>(bytes) else {
             return Ok(());
         };
@@ -411,10 +426,6 @@ impl Versioned {
                 }
                 Some(other) => format!("this file has schema {other}"),
                 None => "this file has no \"schema\" field".to_owned(),
-            };
-            let wanted = match self.schema {
-                Some(s) => format!("{what} (schema \"{s}\")"),
-                None => what.to_owned(),
             };
             return Err(Error::invalid(
                 path,
@@ -431,6 +442,20 @@ impl Versioned {
             )),
             _ => Ok(()),
         }
+    }
+}
+
+/// What a JSON document whose top level is no object is, from its first byte: `None` for
+/// an object, and for text that is not JSON, whose parser then says where it goes wrong.
+fn json_non_object(bytes: &[u8]) -> Option<&'static str> {
+    let first = bytes.iter().find(|c| !c.is_ascii_whitespace())?;
+    match first {
+        b'[' => Some("a JSON array"),
+        b'"' => Some("a JSON string"),
+        b'-' | b'0'..=b'9' => Some("a JSON number"),
+        b't' | b'f' => Some("a JSON boolean"),
+        b'n' => Some("JSON null"),
+        _ => None,
     }
 }
 

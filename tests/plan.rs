@@ -496,6 +496,64 @@ fn cli_files_of_another_format_are_named() {
     }
 }
 
+/// A file that is not what a command reads says what it is and what was expected, never
+/// serde's view of abicut's own types ("invalid length 0, expected struct GraphFile with 3
+/// elements", "invalid type: string \"abicut-graph\", expected u32") nor a later symptom
+/// (`{}` read as Nix JSON, then "no node named a").
+#[test]
+fn cli_json_of_the_wrong_shape_says_what_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let graph = diamond_file(d);
+    let g = graph.to_str().unwrap();
+    let plan = d.join("plan.json");
+    let p = plan.to_str().unwrap();
+    let r = run_abicut(&["relink-plan", g, "--changed", "libc", "--json", "-o", p]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let array = write(d, "array.json", "[]");
+    let empty = write(d, "empty.json", "{}");
+    let (a, e) = (array.to_str().unwrap(), empty.to_str().unwrap());
+    let cases: [(Vec<&str>, String); 6] = [
+        (
+            vec!["relink-plan", a, "--changed", "a"],
+            format!(
+                "{a}: is a JSON array, where graph JSON (schema \"abicut-graph\") is a JSON object"
+            ),
+        ),
+        (
+            vec!["report", a],
+            format!(
+                "{a}: is a JSON array, where plan JSON (schema \"abicut-plan\") is a JSON object"
+            ),
+        ),
+        (
+            vec!["relink-plan", e, "--changed", "a"],
+            format!("{e}: holds no derivation: a graph is Nix derivation JSON"),
+        ),
+        (
+            vec!["stubgen", "--hash", g],
+            format!("{g}: is abicut-graph JSON, not an interface (canonical JSON"),
+        ),
+        (
+            vec!["stubgen", "--hash", p],
+            format!("{p}: is abicut-plan JSON, not an interface (canonical JSON"),
+        ),
+        (
+            vec!["diff", g, g],
+            format!("{g}: is abicut-graph JSON, not an interface"),
+        ),
+    ];
+    for (args, want) in cases {
+        let r = run_abicut(&args);
+        assert_eq!(r.code, 3, "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(&want),
+            "{args:?}: want {want:?} in {}",
+            r.stderr
+        );
+    }
+}
+
 /// `-o` into a directory that does not exist names the target and the missing directory,
 /// not the temporary file beside it, and exits 3 (issue 13, item 9).
 #[test]
