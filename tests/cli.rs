@@ -69,14 +69,15 @@ fn relink_plan_into_closed_pipe_exits_zero() {
     assert!(!first.is_empty(), "head saw the first line");
 }
 
+/// head closing the pipe loses the rest of the report, not the verdict: breaking is 2.
 #[test]
-fn diff_into_closed_pipe_exits_zero() {
+fn diff_into_closed_pipe_keeps_its_verdict() {
     let libc = "/usr/lib/x86_64-linux-gnu/libc.so.6";
     let libm = "/usr/lib/x86_64-linux-gnu/libm.so.6";
     let (status, stderr, first) = into_head(&["diff", libc, libm]);
     assert_eq!(
-        status, 0,
-        "abicut exits 0 when head closes the pipe: {stderr}"
+        status, 2,
+        "abicut diff | head exits with the verdict, breaking: {stderr}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(first, "breaking");
@@ -598,7 +599,7 @@ fn unknown_abi_counts_as_changed() {
     );
 }
 
-/// Every command prints through `cli::out` (a closed pipe is success there); a bare
+/// Every command prints through `cli::out` (a closed pipe is handled there); a bare
 /// `println!` would panic on one again.
 #[test]
 fn no_command_prints_around_cli_out() {
