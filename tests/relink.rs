@@ -701,18 +701,21 @@ fn shape(
                 let t = fs::read_link(&p).unwrap().display().to_string();
                 out.push((rel, 'l', 0, None, t));
             } else if m.is_dir() {
-                out.push((rel, 'd', mode, None, String::new()));
+                out.push((rel, 'd', mode, m.modified().ok(), String::new()));
                 stack.push(p);
             } else {
                 out.push((rel, 'f', mode, m.modified().ok(), String::new()));
             }
         }
     }
+    let m = fs::metadata(root).unwrap();
+    let mode = m.permissions().mode() & 0o7777;
+    out.push((".".into(), 'd', mode, m.modified().ok(), String::new()));
     out.sort();
     out
 }
 
-/// Every file keeps its mode and modification time and every symlink its target, whether
+/// Every file and directory keeps its mode and modification time and every symlink its target, whether
 /// it was rewritten or not, small or at least 256 KiB (read through a mapping and copied by
 /// the kernel: a path no other test compared modes on).
 #[test]
@@ -755,6 +758,14 @@ fn relink_keeps_modes_times_and_links_of_every_file() {
     }
     std::os::unix::fs::symlink("big-same", src.join("lib/link")).unwrap();
     std::os::unix::fs::symlink(format!("/nix/store/{h1}-x"), src.join("lib/abs")).unwrap();
+    for (i, dir) in ["bin", "lib", "share", ""].iter().enumerate() {
+        let when = epoch + Duration::from_secs(2_000_000 + i as u64);
+        let handle = fs::File::open(src.join(dir)).unwrap();
+        handle
+            .set_times(fs::FileTimes::new().set_modified(when))
+            .unwrap();
+    }
+    fs::set_permissions(src.join("share"), fs::Permissions::from_mode(0o555)).unwrap();
     let dest = tmp.path().join("dest");
     let (code, _, stderr) = run_abicut(&[
         "relink",

@@ -24,6 +24,7 @@ use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
 
 pub use mapping::read_map_file;
 
@@ -113,6 +114,8 @@ enum Entry {
     Dir {
         rel: PathBuf,
         mode: u32,
+        /// Set once everything inside exists, since each entry created changes it.
+        modified: Option<SystemTime>,
     },
     File {
         rel: PathBuf,
@@ -168,6 +171,7 @@ pub fn relink(src: &Path, dest: &Path, opts: &Options, progress: &dyn Progress) 
     }
     job.build(&entries, out, progress)?;
     if src_meta.is_dir() {
+        set_modified(out, src_meta.modified().ok())?;
         fsx::set_mode(out, src_meta.permissions().mode())?;
     }
     if let Some(v) = &opts.verify {
@@ -249,6 +253,17 @@ impl Kept<'_> {
     }
 }
 
+/// Gives the directory `dir` its source's modification time, when the source had one.
+fn set_modified(dir: &Path, modified: Option<SystemTime>) -> Result<()> {
+    let Some(t) = modified else {
+        return Ok(());
+    };
+    let handle = File::open(dir).map_err(|e| Error::io(dir, e))?;
+    handle
+        .set_times(fs::FileTimes::new().set_modified(t))
+        .map_err(|e| Error::io(dir, e))
+}
+
 /// State shared by the worker threads of one relink.
 struct Job<'a> {
     src: &'a Path,
@@ -302,7 +317,13 @@ impl Job<'_> {
         }
         // Deepest first, so read-only directories are closed after their contents exist.
         for e in entries.iter().rev() {
-            if let Entry::Dir { rel, mode } = e {
+            if let Entry::Dir {
+                rel,
+                mode,
+                modified,
+            } = e
+            {
+                set_modified(&out.join(rel), *modified)?;
                 fsx::set_mode(&out.join(rel), *mode)?;
             }
         }
@@ -488,7 +509,11 @@ fn walk(root: &Path) -> Result<Vec<Entry>> {
         if let Some(target) = target {
             out.push(Entry::Symlink { rel, target });
         } else if ft.is_dir() {
-            out.push(Entry::Dir { rel, mode });
+            out.push(Entry::Dir {
+                rel,
+                mode,
+                modified: meta.modified().ok(),
+            });
         } else if ft.is_file() && meta.nlink() > 1 {
             match inodes.entry((meta.dev(), meta.ino())) {
                 std::collections::hash_map::Entry::Occupied(first) => out.push(Entry::HardLink {
