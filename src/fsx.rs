@@ -113,11 +113,12 @@ pub enum Overlap {
     Holds,
 }
 
-/// How `output` (which need not exist yet) overlaps `input`, as the file system resolves
-/// both (symlinks followed, `..` gone), or `None` when they are apart.
+/// How `output` overlaps `input`, as the file system resolves both (symlinks followed,
+/// `..` gone), or `None` when they are apart. `output` and its parents need not exist yet
+/// (`interface -o` creates them): what exists of it is resolved, the rest appended.
 pub fn overlap(input: &Path, output: &Path) -> Result<Option<Overlap>> {
     let input = fs::canonicalize(input).map_err(|e| Error::io(input, e))?;
-    let output = final_path(output)?;
+    let output = resolved(output)?;
     Ok(if output == input {
         Some(Overlap::Same)
     } else if output.starts_with(&input) {
@@ -127,6 +128,36 @@ pub fn overlap(input: &Path, output: &Path) -> Result<Option<Overlap>> {
     } else {
         None
     })
+}
+
+/// `path` as an output will be written there: its last component as it stands (an output
+/// replaces a link there, never writes through it), the directories above resolved as far
+/// as they exist and the missing rest appended.
+fn resolved(path: &Path) -> Result<PathBuf> {
+    let absolute = std::path::absolute(path).map_err(|e| Error::io(path, e))?;
+    match (absolute.parent(), absolute.file_name()) {
+        (Some(parent), Some(name)) => Ok(nearest(parent, path)?.join(name)),
+        _ => nearest(&absolute, path),
+    }
+}
+
+/// `dir` with its longest existing ancestor canonicalized and the missing rest appended;
+/// errors name `given`.
+fn nearest(dir: &Path, given: &Path) -> Result<PathBuf> {
+    let mut existing = dir;
+    let mut missing = Vec::new();
+    loop {
+        match fs::canonicalize(existing) {
+            Ok(base) => return Ok(missing.iter().rev().fold(base, |p, name| p.join(name))),
+            Err(e) => match (existing.parent(), existing.file_name()) {
+                (Some(parent), Some(name)) => {
+                    missing.push(name);
+                    existing = parent;
+                }
+                _ => return Err(Error::io(given, e)),
+            },
+        }
+    }
 }
 
 /// `path` as it will be once created: absolute, its parent without symlinks.
@@ -514,6 +545,24 @@ mod tests {
             assert_eq!(read(path).unwrap_err().to_string(), want);
             assert_eq!(map(path).unwrap_err().to_string(), want);
         }
+    }
+
+    /// An output whose parents do not exist yet is apart from, or inside, an input all the
+    /// same; a link above it is followed, a link in its place is not (it is replaced).
+    #[test]
+    fn overlap_resolves_outputs_that_do_not_exist_yet() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("out");
+        fs::create_dir(&input).unwrap();
+        symlink(&input, dir.path().join("link")).unwrap();
+        let at = |p: &str| overlap(&input, &dir.path().join(p)).unwrap();
+        assert_eq!(at("new/deep/tree"), None);
+        assert_eq!(at("out/new/tree"), Some(Overlap::Inside));
+        assert_eq!(at("link/new/tree"), Some(Overlap::Inside));
+        // The link itself would be replaced, not written through.
+        assert_eq!(at("link"), None);
+        assert_eq!(at("out"), Some(Overlap::Same));
+        assert_eq!(at("."), Some(Overlap::Holds));
     }
 
     #[test]

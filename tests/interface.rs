@@ -1157,6 +1157,19 @@ fn tree_inside_the_output_it_reads_is_refused() {
     }
     assert!(!out.join("iface").exists());
     assert_no_leftovers(&out);
+    // Apart from the output, -o may name directories that do not exist yet.
+    let apart = work.path().join("new/deep/tree");
+    let (exit, _, stderr) = run_abicut_in(
+        &[
+            "interface",
+            "-o",
+            apart.to_str().unwrap(),
+            out.to_str().unwrap(),
+        ],
+        work.path(),
+    );
+    assert_eq!(exit, 0, "{stderr}");
+    assert!(apart.join("include/a.h").is_file());
 }
 
 /// What the tree keeps of each file it copies or replaces by a stub, compared with the
