@@ -752,6 +752,27 @@ fn an_import_the_program_owes_is_named_and_judged() {
         });
         assert!(found, "{reason} of {name} not in {report}");
     }
+    // A text side is read without its dependencies; against a library its imports are
+    // judged by that library's closure, so libc's names are no new import.
+    let exact = d.join("strong-exact.json");
+    run(
+        bin_path(),
+        &[
+            "stubgen",
+            "--exact",
+            "--format",
+            "json",
+            "-o",
+            exact.to_str().unwrap(),
+            strong.to_str().unwrap(),
+        ],
+        d,
+    );
+    for (a, b) in [(&strong, &exact), (&exact, &strong)] {
+        let (got, report) =
+            abicut_json(&["diff", "--json", a.to_str().unwrap(), b.to_str().unwrap()]);
+        assert_eq!(got, 0, "{report}");
+    }
     let text = std::process::Command::new(bin_path())
         .args(["diff".as_ref(), old.as_os_str(), strong.as_os_str()])
         .output()

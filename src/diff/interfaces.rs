@@ -20,8 +20,21 @@ pub fn libraries(old: &Path, new: &Path) -> Result<Report> {
     let options = stubgen::Options::default();
     // One resolver: both sides usually share their dependencies (libc), parsed once.
     let resolver = Resolver::default();
-    let (old_iface, old_format) = stubgen::load_source_with(old, &options, &resolver)?;
-    let (new_iface, new_format) = stubgen::load_source_with(new, &options, &resolver)?;
+    let (mut old_iface, old_format) = stubgen::load_source_with(old, &options, &resolver)?;
+    let (mut new_iface, new_format) = stubgen::load_source_with(new, &options, &resolver)?;
+    // A text side (JSON, llvm-ifs) is read without its dependencies, so it keeps every
+    // import; against a library, judge its imports by that library's closure, or each one
+    // the closure defines would read as a new import the program owes.
+    let text = |f: Format| f != Format::Elf;
+    let judged = match (text(old_format), text(new_format)) {
+        (false, true) => Some((&mut new_iface, old)),
+        (true, false) => Some((&mut old_iface, new)),
+        _ => None,
+    };
+    if let Some((iface, library)) = judged {
+        let provided = resolver.defined_names(library, &options.lib_path);
+        iface.normalize(&|name| provided.contains(name));
+    }
     let mut report = interfaces(&old_iface, &new_iface);
     for (path, format, other) in [(old, old_format, &new_iface), (new, new_format, &old_iface)] {
         let lost = ifs::not_carried(other);
