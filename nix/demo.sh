@@ -5,7 +5,10 @@
 # package on nearly every update) with an ABI-neutral code change, rebuild, and print what
 # Nix built per role (compile, interface, indirection, relink), the time of each build,
 # what the programs print and abicut's report; then bump it again with a header change,
-# which compiles the dependents.
+# which compiles the dependents. The set has a compiler wrapper (cc, passing base as the
+# target libc) and a build tool linked against base (gen, run by mid's build); the builds
+# pin the tools' runtime to the set as it was at the start (nix/lib.nix's toolRuntime), so
+# the ABI-neutral change reruns no compile that runs gen.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +29,7 @@ trap 'rm -rf "$work"' EXIT
 cp -r nix "$work/nix"
 # A nonce in an installed header makes this run's outputs new to the store: otherwise a
 # second run would find everything already built, the cutoff included.
-for p in base mid prog1 prog2; do
+for p in base cc gen mid prog1 prog2; do
   printf 'mkdir -p "$out/include"\necho "/* demo run %s */" > "$out/include/demo-run-%s.h"\n' \
     "$(date +%s%N)" "$p" >> "$work/nix/tests/src/$p/build.sh"
 done
@@ -34,6 +37,9 @@ mkdir -p "$work/abicut/bin"
 cp target/release/abicut "$work/abicut/bin/abicut"
 abicut=target/release/abicut
 cd "$work"
+# The pinned tool runtime: this set as it is now, evaluated from a copy.
+cp -r nix pin
+nixargs=(nix/tests --arg abicut "$work/abicut" --arg toolRuntime "import $work/pin/tests { abicut = $work/abicut; }")
 
 # Prints "role package milliseconds" for every derivation a nix-build log reports
 # building: role and package from Nix's own description of the derivation, the time from
@@ -45,8 +51,8 @@ built() {
 }
 
 build() {
-  local args=(nix/tests --arg abicut "$work/abicut" --no-out-link)
-  for p in base mid prog1 prog2; do args+=(-A "$p.out"); done
+  local args=("${nixargs[@]}" --no-out-link)
+  for p in base cc gen mid prog1 prog2; do args+=(-A "$p.out"); done
   local start end
   start=$(date +%s%N)
   nix-build "${args[@]}" >"$1.out" 2>"$1.log"
@@ -57,8 +63,8 @@ build() {
 # Prints the derivations built, per role, with their builders' total time.
 roles() {
   local role
-  for role in compile interface indirection relink; do
-    printf '   %-12s %-24s %5d ms in all\n' "$role:" \
+  for role in compile interface indirection relink tool; do
+    printf '   %-12s %-28s %5d ms in all\n' "$role:" \
       "$(awk -v r="$role" '$1==r{print $2}' "$1" | paste -sd' ')" \
       "$(awk -v r="$role" '$1==r{t+=$3} END{print t+0}' "$1")"
   done
@@ -79,18 +85,19 @@ step() {
 }
 
 interface() {
-  nix-build nix/tests --arg abicut "$work/abicut" -A base.interface --no-out-link 2>/dev/null
+  nix-build "${nixargs[@]}" -A base.interface --no-out-link 2>/dev/null
 }
 
 programs() {
   for p in prog1 prog2; do
-    "$(nix-build nix/tests --arg abicut "$work/abicut" -A "$p.out" --no-out-link 2>/dev/null)/bin/$p"
+    "$(nix-build "${nixargs[@]}" -A "$p.out" --no-out-link 2>/dev/null)/bin/$p"
   done
+  "$(nix-build "${nixargs[@]}" -A mid.out.out --no-out-link 2>/dev/null)/bin/midtool"
 }
 
 echo "== first build (base-1.0)"
 step first
-nix-instantiate nix/tests --arg abicut "$work/abicut" -A classic.prog1 -A classic.prog2 2>/dev/null \
+nix-instantiate "${nixargs[@]}" -A classic.prog1 -A classic.prog2 2>/dev/null \
   | xargs nix show-derivation -r > graph.json
 programs
 before=$(interface)
@@ -113,5 +120,5 @@ programs
 
 echo "== abicut's plan and report for the ABI-neutral change"
 cd - >/dev/null
-"$abicut" relink-plan "$work/graph.json" --changed base-1.0 --abi same --json > "$work/plan.json"
+"$abicut" relink-plan "$work/graph.json" --changed base-1.0 --abi same --tools pinned --json > "$work/plan.json"
 "$abicut" report "$work/plan.json"

@@ -16,13 +16,33 @@
 #   relink       "P-V"  the final output: the compile output with every interface path
 #                       rewritten to its indirection and its own path to the final one, then
 #                       verified. Nix refuses it if any interface path is still referenced
-#                       (disallowedReferences).
+#                       (disallowedReferences);
+#   tool         "P-V"  with a pinned tool runtime (`toolRuntime`), the build-time copy: the
+#                       compile output relinked against the pin's libraries instead of the
+#                       current ones, and verified against them. This, not the final output,
+#                       is what the compiles of P's users run (see "Build tools" below).
 #
 # On an ABI-neutral update of P (its version included), P's compile, interface, indirection
 # and relink rebuild; the interface comes out byte-identical at the same path, so no
 # dependent compiles; dependents relink, and what changes in their outputs is only the
 # indirection's store hash. Works with plain `derivation` and no nixpkgs; see overlay.nix
 # for nixpkgs' stdenv.
+#
+# Build tools. A package given in `tools` runs at build time. What it does there is fixed by
+# its own code and the ABI of the libraries it runs on, not by which ABI-compatible build of
+# them it runs on; so with a pin (`toolRuntime`: the same package set evaluated at the pin,
+# say an older revision) a compile runs the tool's build-time copy, relinked against the
+# pin's libraries. An ABI-neutral update of a library L then leaves every tool linking L
+# uncompiled (its input interface is the same) and its build-time copy at the same path, so
+# no compile that runs it reruns; the tool's final output, what users run, relinks to the
+# new L. Moving the pin changes the copies of the tools linking a moved library, and their
+# users compile once. Without a pin a compile runs the tool's final output, which changes
+# with every library the tool links: every user of the tool compiles again.
+#
+# A wrapper (`wrapper = true`: nixpkgs' cc-wrapper, which passes the target libc's headers,
+# crt objects and library directory to every compile) names its `libs` for its users to
+# link: a compile runs its compile output, which names those libraries' interfaces, and the
+# user's relink maps them like the user's own `libs`.
 {
   # abicut: a derivation or directory with bin/abicut (nix/package.nix builds one).
   abicut,
@@ -38,6 +58,11 @@
   # GNU ld, gold and lld; "all" when any consumer links with mold, which exports a
   # program's definition of a name only when a library in the link references it.
   interfaceImports ? "owed",
+  # The pinned tool runtime: a package set made by this file's `package` (the same set
+  # evaluated at the pin), by pname. A tool's build-time copy runs on the pin's build of each
+  # library it links that the pin has, and on the current build of the others. null: no pin,
+  # compiles run tools' final outputs.
+  toolRuntime ? null,
 }:
 let
   contentAddressed = {
@@ -61,6 +86,25 @@ let
       // extra
     );
   concatMap = f: l: builtins.concatLists (map f l);
+  # One package per pname, in pname order.
+  uniqueByPname = l: builtins.attrValues (builtins.listToAttrs (map (p: { name = p.pname; value = p; }) l));
+  isPackage = t: builtins.isAttrs t && t ? compile && t ? interface;
+
+  # What a compile runs of a tool: a wrapper's compile output (it names its libraries'
+  # interfaces), a split tool's build-time copy, anything else as given.
+  toolForCompile = t: if !isPackage t then t else if t.wrapper then t.compile else t.tool;
+  # What a classic build runs of a tool: its (only) output.
+  toolForClassic = t: if isPackage t then t.out else t;
+  # The libraries a package's wrappers name for it to link, with its own.
+  linkedLibs = libs: tools:
+    uniqueByPname (builtins.attrValues libs
+      ++ concatMap (t: t.wrapperLibs) (builtins.filter (t: isPackage t && t.wrapper) (builtins.attrValues tools)));
+  # Every tool that is a package puts its bin/ on PATH first, as nativeBuildInputs do.
+  toolPath = pick: tools:
+    concatMap (t: if isPackage t then [ "${pick t}/bin" ] else [ ]) (builtins.attrValues tools);
+  # The indirection a build-time copy runs a library through: the pin's, when it has one.
+  pinned = lib:
+    if toolRuntime != null && toolRuntime ? ${lib.pname} then toolRuntime.${lib.pname} else lib;
 
   # The environment a build script sees for its inputs: per input `n`, `$n` is its default
   # (first) output and `$n_<output>` each of its outputs (`$zlib_dev`, `$zlib_out`), taken
@@ -74,7 +118,7 @@ let
       (builtins.attrNames libs));
 in
 rec {
-  # package { pname, version, src, build, libs ? { }, tools ? { }, outputs ? [ "out" ] }
+  # package { pname, version, src, build, libs ? { }, tools ? { }, outputs ? [ "out" ], wrapper ? false }
   #   name:    "${pname}-${version}", as in nixpkgs: the compile and the final output carry
   #            it; the interface and the indirection carry pname only.
   #   build:   a bash script run in the compile derivation with $src and one variable per
@@ -82,19 +126,24 @@ rec {
   #   libs:    packages made by this function that are linked or included: the compile
   #            derivation sees their interfaces, the relink maps those to their
   #            indirections.
-  #   tools:   anything else (derivations or paths), passed through unchanged.
+  #   tools:   run at build time: packages made by this function (the compile runs a
+  #            wrapper's compile output, a tool's build-time copy, and has their bin/ on
+  #            PATH), and anything else (derivations or paths), passed through unchanged.
   #   outputs: as in nixpkgs, the first being the default; every derivation of the package
   #            has the same ones, each made from the output of the same name.
-  # Returns { pname, version, name, outputs, compile, interface, indirection, out } where
-  # `out` is the final, relinked derivation (all its outputs: `out.dev`, ...).
-  package = { pname, version, src, build, libs ? { }, tools ? { }, outputs ? [ "out" ] }:
+  #   wrapper: the package names its `libs` for its users to link (a compiler wrapper).
+  # Returns { pname, version, name, outputs, compile, interface, indirection, out, tool }
+  # where `out` is the final, relinked derivation (all its outputs: `out.dev`, ...) and `tool`
+  # the build-time copy (`out` itself without a pin).
+  package = { pname, version, src, build, libs ? { }, tools ? { }, outputs ? [ "out" ], wrapper ? false }:
     let
       name = "${pname}-${version}";
-      libList = builtins.attrValues libs;
+      libList = linkedLibs libs tools;
       compile = common name "compile" (
         { inherit src outputs; buildScript = build; }
         // inputEnv (lib: lib.interface) libs
-        // tools
+        // builtins.mapAttrs (_: toolForCompile) tools
+        // { PATH = builtins.concatStringsSep ":" (toolPath toolForCompile tools ++ [ "${abicut}/bin" hostPath ]); }
       );
       ofCompile = { inherit outputs; abicutCompile = map (o: "${o}=${compile.${o}}") outputs; };
       # A `static` output's interface is its archives (see nix/hooks/abicut-hooks.sh).
@@ -106,12 +155,26 @@ rec {
         inherit outputs;
         abicutReal = map (o: "${o}=${out.${o}}") outputs;
       };
-      out = common name "relink" (ofCompile // {
-        abicutMaps = concatMap (lib: map (o: "${lib.interface.${o}}=${lib.indirection.${o}}") lib.outputs) libList;
-        disallowedReferences = concatMap (lib: map (o: lib.interface.${o}) lib.outputs) libList;
-      });
+      # Every interface output in `outputsOf` becomes `through`'s indirection of it.
+      relinkTo = role: outputsOf: through: extra: common name role (ofCompile // {
+        abicutMaps = concatMap (lib: map (o: "${lib.interface.${o}}=${(through lib).indirection.${o}}") (outputsOf lib)) libList;
+        disallowedReferences = concatMap (lib: map (o: lib.interface.${o}) (outputsOf lib)) libList;
+      } // extra);
+      out = relinkTo "relink" (lib: lib.outputs) (lib: lib) { };
+      # A build-time copy leaves `static` outputs alone: their interface is the archives,
+      # which change with every code change, and would give the copy, and its users' compiles,
+      # a new derivation on every update; a dynamically linked tool does not reach them.
+      tool =
+        if toolRuntime == null then out
+        else relinkTo "tool" (lib: builtins.filter (o: o != "static") lib.outputs) pinned {
+          # Named in the message when the copy does not run on the pin (abicut-hooks.sh).
+          abicutPins = map (lib: "${lib.pname}=${(pinned lib).name}") libList;
+        };
     in
-    { inherit pname version name outputs compile interface indirection out; };
+    {
+      inherit pname version name outputs compile interface indirection out tool wrapper;
+      wrapperLibs = libList;
+    };
 
   # test PACKAGE { check, tools ? { } }: runs the package's test suite after its final
   # build, against the real libraries: a derivation (role "test") that sees the final
@@ -123,14 +186,14 @@ rec {
     common "${pkg.name}-test" "test" (
       { checkScript = check; }
       // inputEnv (p: p.out) { package = pkg; }
-      // tools
+      // builtins.mapAttrs (_: toolForClassic) tools
     );
 
   # The classic build of the same description, for comparison and planning: every input
   # is the real output, one derivation per package. It is returned as the derivation
   # itself, with the same attributes as `package`'s result (every role being itself), so
   # code written against either takes both.
-  classic = { pname, version, src, build, libs ? { }, tools ? { }, outputs ? [ "out" ] }:
+  classic = { pname, version, src, build, libs ? { }, tools ? { }, outputs ? [ "out" ], wrapper ? false }:
     let
       name = "${pname}-${version}";
       drv = derivation (
@@ -141,18 +204,20 @@ rec {
           abicutHooks = ./hooks;
           abicutRole = "classic";
           buildScript = build;
-          PATH = hostPath;
+          PATH = builtins.concatStringsSep ":" (toolPath toolForClassic tools ++ [ hostPath ]);
           buildInputs = builtins.attrValues libs;
         }
         // inputEnv (d: d) libs
-        // tools
+        // builtins.mapAttrs (_: toolForClassic) tools
       );
     in
     drv // {
-      inherit pname version name outputs;
+      inherit pname version name outputs wrapper;
       compile = drv;
       interface = drv;
       indirection = drv;
       out = drv;
+      tool = drv;
+      wrapperLibs = builtins.attrValues libs;
     };
 }

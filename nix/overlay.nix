@@ -28,8 +28,23 @@
 # interfaceImports: which imports the interfaces' stubs keep (`abicut interface --imports`):
 # "owed" for GNU ld, gold and lld; "all" when the package set links with mold, which
 # exports a program's definition only when a library in the link references the name.
+#
+# Build tools (see lib.nix): a compile runs each split tool it names in nativeBuildInputs,
+# and stdenv's own (`stdenv.cc`, `stdenv.initialPath`), through
+#
+#   P.abicutTool         P's build-time copy: P's compile output relinked against the pinned
+#                        tool runtime `toolRuntime` (the package set evaluated at the pin,
+#                        say an older nixpkgs with this overlay, looked up by attribute
+#                        name), verified there; P's final output when there is no pin;
+#
+# and a package listed in `wrappers` (a compiler wrapper: its content names the libc it
+# passes) through its compile output, which names its inputs' interfaces; its users'
+# relinks then map those interfaces too. stdenv's tools are replaced by compiling with
+# `P.override { stdenv = stdenv.override { cc = ...; initialPath = ...; }; }`, so only for
+# packages that take `stdenv` from callPackage (nearly all of nixpkgs; the others keep
+# stdenv's tools as they are, and compile again when those change).
 { packages ? [ ], optOut ? [ ], staticOutputs ? [ "static" ], systemLibDirs ? [ ]
-, interfaceImports ? "owed" }:
+, interfaceImports ? "owed", wrappers ? [ ], toolRuntime ? null }:
 final: prev:
 let
   inherit (prev) lib;
@@ -58,28 +73,61 @@ let
   reachable = inputs: lib.unique (lib.concatMap
     (d: [ d.abicutInterface ] ++ d.abicutInterface.abicutPropagated)
     (lib.filter isSplit inputs));
-  everyOutput = drv: map (o: drv.${o}) (drv.outputs or [ "out" ]);
 
-  splitOne = pkg:
+  isWrapper = drv: isSplit drv && drv.abicutWrapper;
+  # What a compile runs of a build tool (see the header).
+  toTool = drv:
+    if !isSplit drv then drv
+    else if drv.abicutWrapper then drv.abicutCompile
+    else drv.abicutTool;
+  # The interfaces the wrappers among `tools` name for their users.
+  wrapped = tools: lib.unique (lib.concatMap (w: w.abicutWrapperInterfaces) (lib.filter isWrapper tools));
+  # The indirection a build-time copy runs an interface's library through: the pin's build
+  # of that attribute, when the pin has it split.
+  pinOf = interface: let pin = toolRuntime.${interface.abicutAttr} or null; in
+    if pin != null && isSplit pin then pin else null;
+  pinnedIndirection = interface:
+    let pin = pinOf interface; in if pin == null then interface.abicutIndirection else pin.abicutIndirection;
+
+  splitOne = attr: pkg:
     let
       outputs = pkg.outputs or [ "out" ];
       stable = pkg.pname or (builtins.parseDrvName pkg.name).name;
       structured = pkg.__structuredAttrs or false;
-      compile = pkg.overrideAttrs (old: contentAddressed // {
+      # stdenv's tools, as a compile runs them: only reachable through `override`.
+      takesStdenv = pkg ? override && (lib.functionArgs pkg.override) ? stdenv;
+      stdenvTools = if takesStdenv then lib.filter (t: t != null) ([ prev.stdenv.cc ] ++ prev.stdenv.initialPath) else [ ];
+      withToolStdenv =
+        if takesStdenv
+        then pkg.override { stdenv = prev.stdenv.override { cc = toTool prev.stdenv.cc; initialPath = map toTool prev.stdenv.initialPath; }; }
+        else pkg;
+      compile = withToolStdenv.overrideAttrs (old: contentAddressed // {
         buildInputs = map toInterface (old.buildInputs or [ ]);
         propagatedBuildInputs = map toInterface (old.propagatedBuildInputs or [ ]);
+        nativeBuildInputs = map toTool (old.nativeBuildInputs or [ ]);
       });
-      interfaces = reachable ((pkg.buildInputs or [ ]) ++ (pkg.propagatedBuildInputs or [ ]));
+      ownInterfaces = reachable ((pkg.buildInputs or [ ]) ++ (pkg.propagatedBuildInputs or [ ]));
+      interfaces = lib.unique (ownInterfaces ++ wrapped ((pkg.nativeBuildInputs or [ ]) ++ stdenvTools));
       propagated = reachable (pkg.propagatedBuildInputs or [ ]);
       # Nix checks `disallowedReferences` only without structured attributes; with them it
       # reads `outputChecks` alone. mkDerivation passes the paths without their context
       # (a placeholder for a content-addressed input), which Nix replaces because the same
       # interfaces are inputs through abicutMaps.
-      forbidden = lib.concatMap everyOutput interfaces;
-      forbid =
+      forbid = outputsOf:
+        let forbidden = lib.concatMap (i: map (o: i.${o}) (outputsOf i)) interfaces; in
         if structured
         then { outputChecks = lib.genAttrs outputs (_: { disallowedReferences = forbidden; }); }
         else { disallowedReferences = forbidden; };
+      # Every interface output in `outputsOf` becomes `through`'s indirection of it.
+      mapsThrough = outputsOf: through: lib.concatMap
+        (i: map (o: "${i.${o}}=${(through i).${o}}") (outputsOf i))
+        interfaces;
+      allOutputs = i: i.outputs or [ "out" ];
+      # A build-time copy leaves static outputs alone: their interface is the archives,
+      # which change with every code change, and a dynamically linked tool reaches them only
+      # when its compile names them (then it compiles again anyway). Mapping them would give
+      # the copy a new derivation, and its users a compile, on every update.
+      dynamicOutputs = i: lib.filter (o: !(lib.elem o staticOutputs)) (allOutputs i);
       derived = role: contentAddressed // {
         inherit outputs;
         __structuredAttrs = structured;
@@ -104,32 +152,43 @@ let
       interface = prev.stdenvNoCC.mkDerivation (ofCompile "interface" // {
         name = stable;
         abicutInterfaceFlags = "--imports ${interfaceImports}";
-        passthru = { abicutPropagated = propagated; abicutIndirection = indirection; };
+        passthru = { abicutPropagated = propagated; abicutIndirection = indirection; abicutAttr = attr; };
       });
       indirection = prev.stdenvNoCC.mkDerivation (derived "indirection" // {
         name = stable;
         abicutReal = map (o: "${o}=${relinked.${o}}") outputs;
       });
-      relinked = prev.stdenvNoCC.mkDerivation (ofCompile "relink" // forbid // {
+      relinkAttrs = role: outputsOf: ofCompile role // forbid outputsOf // {
+        abicutMaps = mapsThrough outputsOf (if role == "tool" then pinnedIndirection else (i: i.abicutIndirection));
         inherit (pkg) name;
+        ${if systemLibDirs != [ ] then "abicutLibPath" else null} =
+          toString (map (d: "--lib-path ${d}") systemLibDirs);
+      };
+      # The build-time copy (see the header); named as the package, so that the compile's
+      # path becomes the copy's by a hash rewrite.
+      tool =
+        if toolRuntime == null then relinked
+        else prev.stdenvNoCC.mkDerivation (relinkAttrs "tool" dynamicOutputs // {
+          # Named in the message when the copy does not run on the pin (abicut-hooks.sh).
+          abicutPins = map (i: "${i.abicutAttr}=${(pinOf i).name or "not pinned"}") interfaces;
+        });
+      relinked = prev.stdenvNoCC.mkDerivation (relinkAttrs "relink" allOutputs // {
         ${if pkg ? pname then "pname" else null} = pkg.pname;
         ${if pkg ? version then "version" else null} = pkg.version;
         meta = pkg.meta or { };
-        ${if systemLibDirs != [ ] then "abicutLibPath" else null} =
-          toString (map (d: "--lib-path ${d}") systemLibDirs);
-        abicutMaps = lib.concatMap
-          (i: map (o: "${i.${o}}=${i.abicutIndirection.${o}}") (i.outputs or [ "out" ]))
-          interfaces;
         passthru = (pkg.passthru or { }) // {
           abicutCompile = compile;
           abicutInterface = interface;
           abicutIndirection = indirection;
+          abicutTool = tool;
+          abicutWrapper = lib.elem attr wrappers;
+          abicutWrapperInterfaces = interfaces;
           # Change the package, then split it again.
-          overrideAttrs = f: splitOne (pkg.overrideAttrs f);
-          ${if pkg ? override then "override" else null} = args: splitOne (pkg.override args);
+          overrideAttrs = f: splitOne attr (pkg.overrideAttrs f);
+          ${if pkg ? override then "override" else null} = args: splitOne attr (pkg.override args);
         };
       });
     in
     relinked;
 in
-lib.genAttrs (lib.filter (n: prev ? ${n} && split n) packages) (n: splitOne prev.${n})
+lib.genAttrs (lib.filter (n: prev ? ${n} && split n) packages) (n: splitOne n prev.${n})

@@ -1,6 +1,7 @@
 //! The CI report on rebuilds avoided: Markdown for a pull-request comment or a GitHub step
 //! summary, and JSON. Several plans (one per changed package) make one report, with a
-//! combined row when there is more than one.
+//! combined row when there is more than one. Plans of one change under both tool policies
+//! show both: each row names its plan's ABI assumption, and `tools pinned` when pinned.
 //!
 //! A weights file gives build and relink times (seconds) per derivation, by id, name or
 //! pname, with an optional default:
@@ -14,7 +15,7 @@
 
 use crate::error::{Error, Result};
 use crate::fsx::{self, Versioned};
-use crate::graph::plan::{PLAN_SCHEMA, PLAN_VERSION, PlanFile, PlanNode, Status};
+use crate::graph::plan::{PLAN_SCHEMA, PLAN_VERSION, PlanFile, PlanNode, Status, Tools};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -171,7 +172,8 @@ pub struct CpuTime {
 /// One line of the report: one plan, or all plans combined.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Row {
-    /// The changed nodes and the ABI assumption, e.g. `glibc (abi same)`.
+    /// The changed nodes and the assumptions, e.g. `glibc (abi same)`; a plan made under
+    /// `--tools pinned` says so (`glibc (abi same, tools pinned)`), strict being the default.
     pub change: String,
     /// Nodes in the graph.
     pub nodes: usize,
@@ -241,7 +243,11 @@ fn change_label(p: &PlanFile) -> String {
                 .map_or(id.as_str(), |n| n.name.as_str())
         })
         .collect();
-    format!("{} (abi {})", names.join(", "), p.abi)
+    let tools = match p.tools {
+        Tools::Strict => "",
+        Tools::Pinned => ", tools pinned",
+    };
+    format!("{} (abi {}{tools})", names.join(", "), p.abi)
 }
 
 /// The union of plans by node id: the strongest status, classic if any plan says so.

@@ -17,11 +17,14 @@ use std::time::Duration;
 use support::real::{NixBuild, nix_command};
 use support::{bin_path, have};
 
-const PACKAGES: [&str; 4] = ["base", "mid", "prog1", "prog2"];
+const PACKAGES: [&str; 6] = ["base", "cc", "gen", "mid", "prog1", "prog2"];
 
-/// A private copy of nix/ (so sources can be mutated) and of the abicut binary.
+/// A private copy of nix/ (so sources can be mutated) and of the abicut binary, and a copy
+/// of that nix/ as it was when the pin last moved (`pin/nix`): the tool runtime the builds
+/// pin, unless `pinned` is off.
 struct World {
     dir: tempfile::TempDir,
+    pinned: std::cell::Cell<bool>,
 }
 
 /// What one `nix-build` did: (role, package) of every derivation it reported building.
@@ -57,9 +60,42 @@ impl World {
         let bin = dir.path().join("abicut/bin");
         std::fs::create_dir_all(&bin).unwrap();
         std::fs::copy(bin_path(), bin.join("abicut")).unwrap();
-        let world = World { dir };
+        let world = World {
+            dir,
+            pinned: std::cell::Cell::new(true),
+        };
         world.salt();
+        world.move_pin();
         Some(world)
+    }
+
+    /// Pins the tools' runtime to the set as it is now (nix/lib.nix's `toolRuntime`: the same
+    /// set evaluated from this copy), as a maintainer moves the pin for a toolchain refresh.
+    fn move_pin(&self) {
+        let pin = self.dir.path().join("pin");
+        if pin.exists() {
+            std::fs::remove_dir_all(&pin).unwrap();
+        }
+        copy_dir(&self.dir.path().join("nix"), &pin.join("nix"));
+    }
+
+    /// Builds from now on with the pin or without (compiles then run tools' final outputs).
+    fn set_pinned(&self, pinned: bool) {
+        self.pinned.set(pinned);
+    }
+
+    /// `--arg toolRuntime EXPR` for the set at `set` (a directory under nix/), evaluated from
+    /// the pin's copy with `args`, when pinned.
+    fn pin_args(&self, set: &str, args: &str) -> Vec<String> {
+        if !self.pinned.get() {
+            return Vec::new();
+        }
+        let expr = format!(
+            "import {}/pin/{set} {{ abicut = {}; {args} }}",
+            self.dir.path().display(),
+            self.dir.path().join("abicut").display()
+        );
+        vec!["--arg".into(), "toolRuntime".into(), expr]
     }
 
     /// Makes every output of this world new to the store, so that what Nix builds depends
@@ -112,9 +148,16 @@ impl World {
         nix_command(program, args, self.dir.path())
     }
 
+    /// nix/tests with this world's abicut, and its pin.
     fn common_args(&self) -> Vec<String> {
+        let mut args = self.set_args("nix/tests");
+        args.extend(self.pin_args("nix/tests", ""));
+        args
+    }
+
+    fn set_args(&self, set: &str) -> Vec<String> {
         vec![
-            "nix/tests".into(),
+            set.into(),
             "--arg".into(),
             "abicut".into(),
             self.dir
@@ -150,16 +193,19 @@ impl World {
         structured: bool,
         attrs: &[&str],
     ) -> Build {
-        let mut args = self.common_args();
-        args[0] = "nix/tests/stdenv".into();
+        let mut args = self.set_args("nix/tests/stdenv");
         let config = format!("{{ structuredAttrsByDefault = {structured}; }}");
-        for (name, value) in [
+        let given = [
             ("packages", packages),
             ("optOut", opt_out),
             ("config", config.as_str()),
-        ] {
+        ];
+        for (name, value) in given {
             args.extend(["--arg".into(), name.into(), value.into()]);
         }
+        // The pin is the same stand-in set, split the same way, evaluated from the pin's copy.
+        let same: String = given.iter().map(|(n, v)| format!("{n} = {v}; ")).collect();
+        args.extend(self.pin_args("nix/tests/stdenv", &same));
         for attr in attrs {
             args.extend(["-A".into(), attr.to_string()]);
         }
@@ -168,8 +214,7 @@ impl World {
 
     /// nix/tests/stdenv/checks.nix, with structured attributes or not.
     fn checks_args(&self, structured: bool) -> Vec<String> {
-        let mut args = self.common_args();
-        args[0] = "nix/tests/stdenv/checks.nix".into();
+        let mut args = self.set_args("nix/tests/stdenv/checks.nix");
         args.extend(["--arg".into(), "structured".into(), structured.to_string()]);
         args
     }
@@ -224,6 +269,15 @@ impl World {
             .into_iter()
             .zip(build.outputs.iter().map(PathBuf::from))
             .collect()
+    }
+
+    /// Builds `attr` (one output) and returns its store path.
+    fn build_attr(&self, attr: &str) -> PathBuf {
+        let mut args = self.common_args();
+        args.extend(["-A".into(), attr.into()]);
+        let build = self.build_with(args);
+        assert!(build.ok, "{}", build.log);
+        PathBuf::from(&build.outputs[0])
     }
 
     fn run(&self, program: &str) -> String {
@@ -374,12 +428,102 @@ fn abi_neutral_change_rebuilds_no_dependent_compile() {
     );
     // The indirections of the libraries whose final output changed.
     assert_eq!(second.rebuilt("indirection"), set(&["base", "mid"]));
+    // gen links base, but its build-time copy runs on the pinned base: not rebuilt.
+    assert_eq!(
+        second.rebuilt("tool"),
+        set(&[]),
+        "build-time copies rebuilt"
+    );
     // The programs run the new library code.
     assert!(world.run("prog1").contains("hello from base v2, faster"));
     assert!(world.run("prog2").contains("mid_compute(5) = 45"));
-    // mid's program, in its `out` output, loads libmid from its `lib` output.
+    // mid's program, in its `out` output, loads libmid from its `lib` output; mid-gen.h,
+    // which basegen wrote in mid's build, is still the one it printed.
     let midtool = world.run_in("mid.out.out", "midtool");
     assert!(midtool.contains("hello from base v2, faster"), "{midtool}");
+    assert!(midtool.ends_with("; gen 7\n"), "{midtool}");
+}
+
+/// Without a pin a compile runs its tools' final outputs: basegen links base, so it relinks
+/// after base's ABI-neutral change, and mid, whose build runs it, compiles again. mid's
+/// interface comes out the same (basegen printed the same), so the programs do not.
+#[test]
+fn abi_neutral_change_without_a_pin_compiles_the_tools_users() {
+    let Some(world) = World::new() else {
+        return;
+    };
+    world.set_pinned(false);
+    let first = world.build();
+    assert!(first.ok, "{}", first.log);
+    world.edit("base/base.c", "hello from base v1", "hello from base v2");
+    let second = world.rebuild();
+    assert_eq!(second.rebuilt("compile"), set(&["base", "mid"]));
+    assert_eq!(second.rebuilt("interface"), set(&["base", "mid"]));
+    assert!(world.run("prog1").contains("hello from base v2"));
+}
+
+/// The wrapper passed base's crt-like object to every link (it is in prog1), and a change
+/// of basegen's own code compiles it and its users: its build-time copy changes, mid
+/// compiles and installs a new mid-gen.h, which is part of mid's interface.
+#[test]
+fn tool_change_compiles_its_users() {
+    let Some((world, _)) = built_world() else {
+        return;
+    };
+    if have("nm") {
+        let prog1 = world.build_attr("prog1.out");
+        let symbols = duct::cmd!("nm", prog1.join("bin/prog1")).read().unwrap();
+        assert!(symbols.contains("base_crt_tag"), "{symbols}");
+    }
+    world.edit("gen/gen.c", "#define GEN_SEED 7", "#define GEN_SEED 8");
+    let build = world.rebuild();
+    assert_eq!(build.rebuilt("tool"), set(&["gen"]));
+    assert_eq!(
+        build.rebuilt("compile"),
+        set(&["gen", "mid", "prog1", "prog2"])
+    );
+    let midtool = world.run_in("mid.out.out", "midtool");
+    assert!(midtool.ends_with("; gen 8\n"), "{midtool}");
+}
+
+/// base exports a new function and basegen uses it: gen compiles against base's new
+/// interface, and its build-time copy, verified against the pinned base, fails, naming the
+/// tool, the symbol and the pin. Once the pin moves, everything builds and runs.
+#[test]
+fn a_tool_needing_more_than_the_pin_fails_until_the_pin_moves() {
+    let Some((world, _)) = built_world() else {
+        return;
+    };
+    world.edit(
+        "base/base.c",
+        "const char *base_greeting",
+        "int base_twice(int a) { return 2 * a; }\nconst char *base_greeting",
+    );
+    world.edit("base/base.map", "base_calls;", "base_calls; base_twice;");
+    world.edit(
+        "base/base.h",
+        "int base_add(int a, int b);",
+        "int base_add(int a, int b);\nint base_twice(int a);",
+    );
+    world.edit("gen/gen.c", "base_add(GEN_SEED, 0)", "base_twice(GEN_SEED)");
+    let failed = world.build();
+    assert!(!failed.ok, "the tool ran on a pin lacking base_twice");
+    for said in [
+        "build-time copy of gen-1.0 does not run on the pinned tool runtime (base=base-1.0)",
+        "undefined symbol base_twice@BASE_1.0",
+        "Move the pin (toolRuntime)",
+    ] {
+        assert!(
+            failed.log.contains(said),
+            "{said:?} not in:\n{}",
+            failed.log
+        );
+    }
+    world.move_pin();
+    let moved = world.rebuild();
+    assert!(moved.rebuilt("tool").contains("gen"), "{:?}", moved.built);
+    let midtool = world.run_in("mid.out.out", "midtool");
+    assert!(midtool.ends_with("; gen 14\n"), "{midtool}");
 }
 
 /// Every file and symlink of a store output, by relative path: its bytes or its target.
@@ -443,6 +587,7 @@ fn version_bump_with_abi_neutral_change_compiles_only_the_package() {
         return;
     };
     let before = world.dependent_outputs();
+    let tools = ["gen.tool", "cc.compile"].map(|attr| world.build_attr(attr));
     world.bump("base", "1.0", "1.0.1");
     world.edit(
         "base/base.c",
@@ -455,6 +600,12 @@ fn version_bump_with_abi_neutral_change_compiles_only_the_package() {
     assert_eq!(build.rebuilt("interface"), set(&["base"]));
     assert_eq!(build.rebuilt("indirection"), set(&["base", "mid"]));
     assert_eq!(build.rebuilt("relink"), set(&PACKAGES));
+    // What the compiles run keeps its path: basegen's build-time copy (on the pinned base)
+    // and the wrapper's compile output (naming base's interface).
+    assert_eq!(
+        ["gen.tool", "cc.compile"].map(|attr| world.build_attr(attr)),
+        tools
+    );
     assert!(world.run("prog1").contains("hello from base v1.0.1"));
     assert!(world.run("prog2").contains("mid_compute(5) = 45"));
     let midtool = world.run_in("mid.out.out", "midtool");
@@ -574,9 +725,10 @@ fn removed_function_breaks_the_compile() {
     );
 }
 
-/// `relink-plan` on the classic graph, told what happened to base's interface, plans the
-/// compiles and relinks Nix then performs: for an ABI-neutral change (only base compiles)
-/// and for an added export (every dependent compiles).
+/// `relink-plan --tools pinned` on the classic graph (the builds pin the tools' runtime),
+/// told what happened to base's interface, plans the compiles and relinks Nix then
+/// performs: for an ABI-neutral change (only base compiles: gen, a tool of mid, and cc, a
+/// tool of every compile, only relink) and for an added export (every dependent compiles).
 #[test]
 fn plan_matches_what_nix_built() {
     plan_matches_nix("same", |world| {
@@ -638,6 +790,8 @@ fn plan_matches_nix(abi: &str, change: impl Fn(&World)) {
         "base-1.0",
         "--abi",
         abi,
+        "--tools",
+        "pinned",
         "--json"
     )
     .stdout_capture()
@@ -670,23 +824,43 @@ fn plan_matches_nix(abi: &str, change: impl Fn(&World)) {
     eprintln!("{report}");
 }
 
-const OVERLAY_SPLIT: &str = r#"[ "base" "mid" "prog" "progstatic" ]"#;
+const OVERLAY_SPLIT: &str = r#"[ "base" "cc" "gen" "mid" "prog" "progstatic" ]"#;
 
 /// nix/overlay.nix over the stand-in for nixpkgs' stdenv (nix/tests/stdenv), with
 /// structured attributes off or on: `prog` names its input the ordinary way,
 /// `buildInputs = [ mid ]` (getDev picks the dev output of mid's interface, which
 /// propagates mid's lib and base), and `progstatic` links `base.static`. base's version
 /// goes from 1.0 to 1.0.1 with an ABI-neutral change: base compiles, and progstatic,
-/// whose input is base's archive; mid and prog only relink. The programs run the new code,
-/// and mid's dev output lists each propagated path once.
+/// whose input is base's archive; mid and prog only relink. The stand-in's stdenv, as
+/// nixpkgs' final one, has a compiler wrapper (cc, passing base) and a tool linked against
+/// base on every build's PATH (gen, which mid's build also names and runs), both from the
+/// set: with the tool runtime pinned no compile reruns for them (the wrapper's compile output
+/// and gen's build-time copy keep their paths); without a pin every compile that runs gen
+/// does, as in nixpkgs today. The programs run the new code, and mid's dev output lists
+/// each propagated path once.
 fn overlay_scenario(structured: bool) {
     let Some(world) = World::new() else {
         return;
     };
     let attrs = ["prog", "progstatic"];
+    // Without the pin first: gen relinks, and every compile of stdenv's runs it.
+    world.set_pinned(false);
     let first = world.build_overlay(OVERLAY_SPLIT, "[ ]", structured, &attrs);
     assert!(first.ok, "{}", first.log);
-    world.edit("base/base.c", "hello from base v1", "hello from base v2");
+    world.edit("base/base.c", "hello from base v1", "hello from base v0");
+    let unpinned = world.build_overlay(OVERLAY_SPLIT, "[ ]", structured, &attrs);
+    assert!(unpinned.ok, "{}", unpinned.log);
+    assert_eq!(
+        unpinned.rebuilt("classic"),
+        set(&["base", "mid", "prog", "progstatic"]),
+        "{}",
+        unpinned.log
+    );
+    world.move_pin();
+    world.set_pinned(true);
+    let first = world.build_overlay(OVERLAY_SPLIT, "[ ]", structured, &attrs);
+    assert!(first.ok, "{}", first.log);
+    world.edit("base/base.c", "hello from base v0", "hello from base v2");
     edit_file(
         &world.dir.path().join("nix/tests/stdenv/default.nix"),
         "pname = \"base\";\n        version = \"1.0\";",
@@ -709,6 +883,11 @@ fn overlay_scenario(structured: bool) {
     assert_eq!(
         second.rebuilt("relink"),
         set(&["base", "mid", "prog", "progstatic"])
+    );
+    assert_eq!(
+        second.rebuilt("tool"),
+        set(&[]),
+        "build-time copies rebuilt"
     );
     assert!(run_program(&second.outputs[0], "prog1").contains("hello from base v2"));
     assert!(run_program(&second.outputs[1], "progstatic").contains("hello from base v2"));
@@ -735,7 +914,8 @@ fn overlay_splits_stdenv_packages_with_structured_attrs() {
     overlay_scenario(true);
 }
 
-/// An opted-out package is a classic build again, over split inputs.
+/// An opted-out package is a classic build again, over split inputs and stdenv's tools'
+/// final outputs.
 #[test]
 fn overlay_opt_out_is_a_classic_build() {
     let Some(world) = World::new() else {
@@ -747,7 +927,8 @@ fn overlay_opt_out_is_a_classic_build() {
     let opted = world.build_overlay(OVERLAY_SPLIT, r#"[ "mid" ]"#, false, &["prog"]);
     assert!(opted.ok, "{}", opted.log);
     assert_eq!(opted.rebuilt("classic"), set(&["base", "mid", "prog"]));
-    assert_eq!(opted.rebuilt("relink"), set(&["base", "prog"]));
+    // The classic mid runs stdenv's tools' final outputs, which relink to the new base.
+    assert_eq!(opted.rebuilt("relink"), set(&["base", "cc", "gen", "prog"]));
     assert!(run_program(&opted.outputs[0], "prog1").contains("hello from base v3"));
 }
 

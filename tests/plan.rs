@@ -4,7 +4,7 @@
 
 mod support;
 
-use abicut::graph::plan::{self, Abi, AbiFacts, Plan, Status};
+use abicut::graph::plan::{self, Abi, AbiFacts, Plan, Status, Tools};
 use abicut::graph::{Graph, GraphBuilder, Node, Role, json};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -61,7 +61,7 @@ fn verdicts(graph: &Graph, plan: &Plan) -> BTreeMap<String, String> {
 fn run_plan(graph: &Graph, changed: &[&str], facts: AbiFacts) -> BTreeMap<String, String> {
     let names: Vec<String> = changed.iter().map(|s| (*s).to_owned()).collect();
     let changed = graph.resolve_all(&names).expect("changed nodes exist");
-    verdicts(graph, &plan::plan(graph, &changed, &facts))
+    verdicts(graph, &plan::plan(graph, &changed, &facts, Tools::Strict))
 }
 
 fn expect(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -343,6 +343,201 @@ fn cli_explain_follows_the_chain() {
             .starts_with("app only relinks: lib input libz's output changed"),
         "{}",
         same.stdout
+    );
+}
+
+/// `libc` changes with its interface the same; `perl` links it; `help2man` links it and
+/// runs perl; `hello` runs help2man. The Debian chain README's `explain` shows, in small.
+fn tool_chain(dir: &Path) -> PathBuf {
+    write(
+        dir,
+        "tools.json",
+        &graph_json(&[
+            ("libc", false, &[]),
+            ("perl", false, &[("libc", "lib")]),
+            ("help2man", false, &[("perl", "tool"), ("libc", "lib")]),
+            ("hello", false, &[("help2man", "tool")]),
+        ]),
+    )
+}
+
+/// `--tools strict` is the default; `pinned` stops at a tool that only relinks, and
+/// `explain` follows the chain each policy makes.
+#[test]
+fn cli_tools_policy_and_explain() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = tool_chain(dir.path());
+    let g = g.to_str().unwrap();
+    let explain = |extra: &[&str]| {
+        let mut args = vec!["explain", g, "hello", "--changed", "libc", "--abi", "same"];
+        args.extend(extra);
+        let r = run_abicut(&args);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.stdout
+    };
+    let strict = explain(&[]);
+    assert_eq!(explain(&["--tools", "strict"]), strict);
+    assert_eq!(
+        strict,
+        "hello compiles: tool input help2man's output changed\n\
+         \x20 <- help2man compiles: tool input perl's output changed\n\
+         \x20 <- perl only relinks: lib input libc's output changed, its interface did not\n\
+         \x20 <- libc compiles: it is changed\n"
+    );
+    assert_eq!(
+        explain(&["--tools", "pinned"]),
+        "hello is untouched: tool input help2man only relinks, and compiles run its pinned build-time copy\n\
+         \x20 <- help2man only relinks: lib input libc's output changed, its interface did not\n\
+         \x20 <- libc compiles: it is changed\n"
+    );
+    let changed_perl = run_abicut(&[
+        "explain",
+        g,
+        "hello",
+        "--changed",
+        "perl",
+        "--abi",
+        "same",
+        "--tools",
+        "pinned",
+    ]);
+    assert_eq!(
+        changed_perl.stdout,
+        "hello compiles: tool input help2man compiles\n\
+         \x20 <- help2man compiles: tool input perl compiles\n\
+         \x20 <- perl compiles: it is changed\n"
+    );
+    let j = run_abicut(&[
+        "explain",
+        g,
+        "hello",
+        "--changed",
+        "libc",
+        "--abi",
+        "same",
+        "--tools",
+        "pinned",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&j.stdout).expect("explain JSON");
+    assert_eq!(v["chains"][0][0]["reason"], "tool-pinned");
+    assert_eq!(v["chains"][0][0]["status"], "untouched");
+}
+
+/// Plan JSON records the policy, text and totals follow it, and a bad value is a usage
+/// error naming the flag.
+#[test]
+fn cli_tools_json_and_bad_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = tool_chain(dir.path());
+    let g = g.to_str().unwrap();
+    let plan = |tools: Option<&str>| {
+        let mut args = vec![
+            "relink-plan",
+            g,
+            "--changed",
+            "libc",
+            "--abi",
+            "same",
+            "--json",
+        ];
+        if let Some(t) = tools {
+            args.extend(["--tools", t]);
+        }
+        let r = run_abicut(&args);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        serde_json::from_str::<serde_json::Value>(&r.stdout).expect("plan JSON")
+    };
+    let strict = plan(None);
+    assert_eq!(strict["tools"], "strict");
+    assert_eq!(strict["totals"]["compile"], 3);
+    let pinned = plan(Some("pinned"));
+    assert_eq!(pinned["tools"], "pinned");
+    assert_eq!(pinned["totals"]["compile"], 1);
+    assert_eq!(pinned["totals"]["untouched"], 1);
+    assert_eq!(pinned["nodes"][3]["reason"]["kind"], "tool-pinned");
+    assert_eq!(pinned["nodes"][3]["reason"]["input"], "help2man");
+    for sub in [
+        vec!["relink-plan", g, "--changed", "libc"],
+        vec!["explain", g, "hello", "--changed", "libc"],
+    ] {
+        let mut args = sub.clone();
+        args.extend(["--tools", "loose"]);
+        let r = run_abicut(&args);
+        assert_eq!(r.code, 3, "{}", r.stderr);
+        assert!(
+            r.stderr
+                .contains("invalid value 'loose' for '--tools <TOOLS>'")
+                && r.stderr.contains("[possible values: strict, pinned]"),
+            "{}",
+            r.stderr
+        );
+    }
+}
+
+/// `report` shows a change under both policies as two rows, the pinned one saying so, and
+/// reads a plan written before `--tools` existed (no `tools` field) as strict.
+#[test]
+fn report_rows_under_both_tool_policies() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let g = tool_chain(d);
+    let mut files = Vec::new();
+    for tools in ["strict", "pinned"] {
+        let out = d.join(format!("{tools}.json"));
+        let r = run_abicut(&[
+            "relink-plan",
+            g.to_str().unwrap(),
+            "--changed",
+            "libc",
+            "--abi",
+            "same",
+            "--tools",
+            tools,
+            "--json",
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        files.push(out);
+    }
+    let mut old: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&files[1]).unwrap()).unwrap();
+    old.as_object_mut().unwrap().remove("tools");
+    let old_file = write(d, "old.json", &old.to_string());
+    let paths: Vec<&str> = files
+        .iter()
+        .chain([&old_file])
+        .map(|p| p.to_str().unwrap())
+        .collect();
+    let mut args = vec!["report"];
+    args.extend(&paths);
+    let md = run_abicut(&args);
+    assert_eq!(md.code, 0, "{}", md.stderr);
+    for row in [
+        "| libc (abi same) | 4 | 3 | 1 | 0 | 1 (25.0%) |",
+        "| libc (abi same, tools pinned) | 4 | 1 | 2 | 1 | 3 (75.0%) |",
+    ] {
+        assert!(md.stdout.contains(row), "{row} in {}", md.stdout);
+    }
+    let rows: Vec<&str> = md
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("| libc"))
+        .collect();
+    assert_eq!(
+        rows[2], "| libc (abi same) | 4 | 1 | 2 | 1 | 3 (75.0%) |",
+        "a plan without `tools` is labelled as strict, whatever its figures"
+    );
+    old["tools"] = "loose".into();
+    let bad = write(d, "bad-tools.json", &old.to_string());
+    let r = run_abicut(&["report", bad.to_str().unwrap()]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("bad-tools.json: malformed plan JSON: unknown variant `loose`"),
+        "{}",
+        r.stderr
     );
 }
 
@@ -749,7 +944,7 @@ proptest! {
     #[test]
     fn abi_changed_everywhere_is_reverse_reachability((graph, changed) in arb_graph()) {
         let ix = graph.resolve_all(&changed).unwrap();
-        let p = plan::plan(&graph, &ix, &AbiFacts::Uniform(Abi::Changed));
+        let p = plan::plan(&graph, &ix, &AbiFacts::Uniform(Abi::Changed), Tools::Strict);
         let want = reachable(&graph, &ix.iter().map(|n| n.index()).collect());
         prop_assert_eq!(rerun(&p, &graph), want.clone());
         let classic: BTreeSet<usize> = graph.dag().node_indices().filter(|&n| p.entry(n).classic).map(|n| n.index()).collect();
@@ -766,7 +961,7 @@ proptest! {
     fn nothing_untouched_under_a_changed_input((graph, changed) in arb_graph(), abi in 0u8..3) {
         let abi = [Abi::Same, Abi::Changed, Abi::Unknown][abi as usize];
         let ix = graph.resolve_all(&changed).unwrap();
-        let p = plan::plan(&graph, &ix, &AbiFacts::Uniform(abi));
+        let p = plan::plan(&graph, &ix, &AbiFacts::Uniform(abi), Tools::Strict);
         let dag = graph.dag();
         for e in dag.edge_indices() {
             let (from, to) = dag.edge_endpoints(e).unwrap();
@@ -776,12 +971,71 @@ proptest! {
             }
         }
         // The cutoff only ever moves nodes from compile to relink.
-        let worst = plan::plan(&graph, &ix, &AbiFacts::Uniform(Abi::Changed));
+        let worst = plan::plan(&graph, &ix, &AbiFacts::Uniform(Abi::Changed), Tools::Strict);
         for n in dag.node_indices() {
             prop_assert!(p.entry(n).status <= worst.entry(n).status);
         }
         prop_assert_eq!(rerun(&p, &graph), rerun(&worst, &graph));
     }
+
+    /// `--tools pinned` against the rule evaluated the plain way (petgraph's own
+    /// topological sort and edge lists, a node's inputs read whole): a node compiles iff
+    /// it changed, a `tool` input compiled, or a `lib` input compiled with its interface
+    /// changed; it relinks iff a `lib`/`runtime` input reran anything. And pinned never
+    /// does more for a node than strict does.
+    #[test]
+    fn pinned_is_the_rule_and_never_more_than_strict((graph, changed) in arb_graph(), abi in 0u8..3) {
+        let abi = [Abi::Same, Abi::Changed, Abi::Unknown][abi as usize];
+        let ix = graph.resolve_all(&changed).unwrap();
+        let p = plan::plan(&graph, &ix, &AbiFacts::Uniform(abi), Tools::Pinned);
+        let want = pinned_rule(&graph, &ix, abi);
+        for n in graph.dag().node_indices() {
+            prop_assert_eq!(p.entry(n).status, want[n.index()], "{}", graph.node(n).id);
+        }
+        let strict = plan::plan(&graph, &ix, &AbiFacts::Uniform(abi), Tools::Strict);
+        for n in graph.dag().node_indices() {
+            prop_assert!(p.entry(n).status <= strict.entry(n).status, "{}", graph.node(n).id);
+        }
+    }
+}
+
+/// The `--tools pinned` rule for a uniform ABI answer, node by node with whole edge lists.
+fn pinned_rule(graph: &Graph, changed: &[petgraph::graph::NodeIndex], abi: Abi) -> Vec<Status> {
+    let dag = graph.dag();
+    let mut status = vec![Status::Untouched; dag.node_count()];
+    let order = petgraph::algo::toposort(dag, None).expect("a DAG");
+    for n in order {
+        if changed.contains(&n) {
+            status[n.index()] = Status::Compile;
+            continue;
+        }
+        if dag[n].fixed_output {
+            continue;
+        }
+        let inputs = dag.edges_directed(n, petgraph::Direction::Incoming);
+        let mut compile = false;
+        let mut relink = false;
+        for e in inputs {
+            use petgraph::visit::EdgeRef;
+            let s = status[e.source().index()];
+            match e.weight() {
+                Role::Tool => compile |= s == Status::Compile,
+                Role::Lib => {
+                    compile |= s == Status::Compile && abi != Abi::Same;
+                    relink |= s != Status::Untouched;
+                }
+                Role::Runtime => relink |= s != Status::Untouched,
+            }
+        }
+        status[n.index()] = if compile {
+            Status::Compile
+        } else if relink {
+            Status::Relink
+        } else {
+            Status::Untouched
+        };
+    }
+    status
 }
 
 // ---- Nix 2.8 ----

@@ -5,7 +5,7 @@
 # stdenv build, adding abicut to nativeBuildInputs sources it as a setupHook, and the
 # functions register themselves the way nixpkgs hooks do: `abicutInterfaceHook`,
 # `abicutIndirectionHook` and `abicutRelinkHook` run from postFixupHooks when `abicutRole`
-# says so.
+# says so (the relink hook also makes build-time copies of tools, role `tool`).
 #
 # The derivations of a package (nix/lib.nix explains them): compile (the real build, named
 # NAME), interface and indirection (both named PNAME, stable across versions), relink (the
@@ -119,19 +119,34 @@ abicutIndirection() {
 # the compile paths become this derivation's; then verifies each output (every library and
 # symbol resolves, no interface is referenced) once all exist, since one may load
 # libraries from another.
+#
+# The build-time copy of a tool (abicutRole "tool") is the same relink with every interface
+# mapped to the pinned tool runtime's indirection instead: it is verified against the pin,
+# and a tool compiled against a newer interface than the pinned library provides fails
+# here, with the tool, the missing symbol (abicut verify's message) and the pins named.
 abicutRelink() {
-    local map name path args=() forbid=() selfs=()
+    local map output path args=() forbid=() selfs=()
     for map in ${abicutMaps[*]:-}; do
         args+=(--map "$map")
         forbid+=(--forbid "${map%%=*}")
     done
     mapfile -t selfs < <(abicutSelfMaps)
-    while read -r name path; do
-        abicut relink "${args[@]}" "${forbid[@]}" "${selfs[@]}" "$path" "$(abicutOutput "$name")"
+    while read -r output path; do
+        abicut relink "${args[@]}" "${forbid[@]}" "${selfs[@]}" "$path" "$(abicutOutput "$output")"
     done < <(abicutCompileOutputs)
-    while read -r name path; do
-        abicut verify "$(abicutOutput "$name")" "${forbid[@]}" ${abicutLibPath:-}
+    while read -r output path; do
+        abicut verify "$(abicutOutput "$output")" "${forbid[@]}" ${abicutLibPath:-} || abicutVerifyFailed
     done < <(abicutCompileOutputs)
+}
+
+abicutVerifyFailed() {
+    if [ "${abicutRole:-}" = tool ]; then
+        echo "abicut: the build-time copy of $name does not run on the pinned tool runtime" \
+            "(${abicutPins[*]:-no library pinned}): $name was compiled against a newer interface" \
+            "than the pinned library provides (above: the symbol and the file)." \
+            "Move the pin (toolRuntime) of that library to a build that has it." >&2
+    fi
+    return 1
 }
 
 abicutInterfaceHook() {
@@ -145,8 +160,9 @@ abicutIndirectionHook() {
 }
 
 abicutRelinkHook() {
-    [ "${abicutRole:-}" = relink ] || return 0
-    abicutRelink
+    case "${abicutRole:-}" in
+        relink | tool) abicutRelink ;;
+    esac
 }
 
 if declare -p postFixupHooks >/dev/null 2>&1; then

@@ -9,7 +9,7 @@ case "$abicutRole" in
     compile | classic) source "$buildScript" ;;
     interface) abicutInterface ;;
     indirection) abicutIndirection ;;
-    relink) abicutRelink ;;
+    relink | tool) abicutRelink ;;
     test) source "$checkScript" ;;
     *) echo "abicut builder: unknown role '$abicutRole'" >&2; exit 1 ;;
 esac

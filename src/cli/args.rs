@@ -2,7 +2,7 @@
 
 use abicut::graph::Graph;
 use abicut::graph::overrides::Overrides;
-use abicut::graph::plan::{self, Abi, AbiFacts, Plan};
+use abicut::graph::plan::{self, Abi, AbiFacts, Plan, Tools};
 use abicut::stubgen;
 use abicut::tree::HeaderMode;
 use anyhow::Context;
@@ -33,6 +33,11 @@ pub struct PlanInput {
     /// Role-override file (JSON rules by node name or pattern).
     #[arg(long, value_name = "FILE")]
     pub roles: Option<PathBuf>,
+    /// Which copy of a tool a compile runs: `strict`, its final output (a tool that only
+    /// relinked reruns its users' compiles); `pinned`, its build-time copy (only a tool
+    /// whose compile reran does).
+    #[arg(long, value_enum, default_value = "strict")]
+    pub tools: ToolsArg,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -40,6 +45,21 @@ pub enum AbiArg {
     Same,
     Changed,
     Unknown,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ToolsArg {
+    Strict,
+    Pinned,
+}
+
+impl From<ToolsArg> for Tools {
+    fn from(t: ToolsArg) -> Tools {
+        match t {
+            ToolsArg::Strict => Tools::Strict,
+            ToolsArg::Pinned => Tools::Pinned,
+        }
+    }
 }
 
 impl PlanInput {
@@ -60,7 +80,7 @@ impl PlanInput {
                 AbiArg::Unknown => Abi::Unknown,
             }),
         };
-        let plan = plan::plan(&graph, &changed, &facts);
+        let plan = plan::plan(&graph, &changed, &facts, self.tools.into());
         Ok((graph, plan))
     }
 }

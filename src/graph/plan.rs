@@ -2,11 +2,18 @@
 //! nothing does, with early cutoff on interface hashes (the rules README's "Planning"
 //! section states):
 //!
-//! - compile(n) reruns iff n changed, or a `tool` input's final output changed, or a `lib`
-//!   input's interface changed (unknown counts as changed);
+//! - compile(n) reruns iff n changed, or a `tool` input's final output changed (with
+//!   [`Tools::Pinned`]: a `tool` input's compile reran), or a `lib` input's interface
+//!   changed (unknown counts as changed);
 //! - interface(n) changes iff compile(n) reran and its hash differs;
 //! - relink(n) reruns iff compile(n) reran or a `lib`/`runtime` input's final output
 //!   changed; n's final output changes iff its relink reran.
+//!
+//! Under [`Tools::Pinned`] a compile runs a tool's build-time copy: the tool's compile
+//! output relinked against a pinned tool runtime (libraries moved on their own schedule).
+//! A tool that only relinked keeps that copy's store path, so its users' compiles have
+//! nothing new to run: they stay as they are unless another input moves them (the entry
+//! names the tool, [`Reason::ToolPinned`], so `explain` says why).
 //!
 //! A fixed-output derivation's output is fixed by its hash: unless it is itself among the
 //! changed nodes, it is untouched and hides its inputs' changes from its users, as in Nix.
@@ -104,6 +111,18 @@ fn read_hashes(path: &Path) -> Result<HashMap<String, String>> {
     Ok(interfaces)
 }
 
+/// Which copy of a `tool` input a compile runs, so which change of a tool reruns it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tools {
+    /// Its final output: a tool that only relinked still reruns its users' compiles.
+    #[default]
+    Strict,
+    /// Its build-time copy, relinked against a pinned runtime: only a tool whose compile
+    /// reran (its own change, or an input interface's) reruns its users' compiles.
+    Pinned,
+}
+
 /// What reruns for one derivation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -132,8 +151,13 @@ impl Status {
 pub enum Reason {
     /// Named by `--changed`.
     Changed,
-    /// A `tool` input's final output changed.
+    /// A `tool` input's final output changed ([`Tools::Strict`]).
     Tool(NodeIndex),
+    /// A `tool` input's compile reran, so its build-time copy changed ([`Tools::Pinned`]).
+    ToolCompiled(NodeIndex),
+    /// Nothing reruns although a `tool` input's final output changed: it only relinked, and
+    /// compiles run its build-time copy, which keeps its path ([`Tools::Pinned`]).
+    ToolPinned(NodeIndex),
     /// A `lib` input's interface changed (or is unknown).
     LibInterface(NodeIndex),
     /// A `lib` input's final output changed but not its interface.
@@ -150,6 +174,8 @@ impl Reason {
         match self {
             Reason::Changed => "changed",
             Reason::Tool(_) => "tool",
+            Reason::ToolCompiled(_) => "tool-compile",
+            Reason::ToolPinned(_) => "tool-pinned",
             Reason::LibInterface(_) => "lib-interface",
             Reason::LibOutput(_) => "lib-output",
             Reason::Runtime(_) => "runtime",
@@ -162,6 +188,8 @@ impl Reason {
         match self {
             Reason::Changed => None,
             Reason::Tool(m)
+            | Reason::ToolCompiled(m)
+            | Reason::ToolPinned(m)
             | Reason::LibInterface(m)
             | Reason::LibOutput(m)
             | Reason::Runtime(m)
@@ -175,6 +203,11 @@ impl Reason {
         match self {
             Reason::Changed => "it is changed".to_owned(),
             Reason::Tool(m) => format!("tool input {}'s output changed", name(m)),
+            Reason::ToolCompiled(m) => format!("tool input {} compiles", name(m)),
+            Reason::ToolPinned(m) => format!(
+                "tool input {} only relinks, and compiles run its pinned build-time copy",
+                name(m)
+            ),
             Reason::LibInterface(m) => format!("lib input {}'s interface changed", name(m)),
             Reason::LibOutput(m) => {
                 format!(
@@ -198,7 +231,8 @@ impl Reason {
 pub struct Entry {
     /// What reruns.
     pub status: Status,
-    /// Why, if anything reruns (or, for a fixed-output derivation, why it might have).
+    /// Why, if anything reruns (or, for a fixed-output derivation or a user of a pinned
+    /// tool, why it might have).
     pub reason: Option<Reason>,
     /// Whether it compiles and its interface changed or is unknown: its `lib` dependents
     /// then compile too.
@@ -232,10 +266,12 @@ pub struct Plan {
     pub changed: Vec<NodeIndex>,
     /// The ABI assumption the plan was made under (`same`, `changed`, `unknown`, `measured`).
     pub abi: &'static str,
+    /// The tool policy the plan was made under.
+    pub tools: Tools,
 }
 
-/// Plans the rebuild after `changed` nodes changed.
-pub fn plan(graph: &Graph, changed: &[NodeIndex], facts: &AbiFacts) -> Plan {
+/// Plans the rebuild after `changed` nodes changed, under the ABI facts and tool policy.
+pub fn plan(graph: &Graph, changed: &[NodeIndex], facts: &AbiFacts, tools: Tools) -> Plan {
     let n = graph.node_count();
     let mut is_changed = vec![false; n];
     for ix in changed {
@@ -253,6 +289,7 @@ pub fn plan(graph: &Graph, changed: &[NodeIndex], facts: &AbiFacts) -> Plan {
             graph.inputs_at(pos),
             &seen,
             facts,
+            tools,
         );
         seen.push(Seen::of(&entry));
         entries[ix.index()] = entry;
@@ -261,6 +298,7 @@ pub fn plan(graph: &Graph, changed: &[NodeIndex], facts: &AbiFacts) -> Plan {
         entries,
         changed: changed.to_vec(),
         abi: facts.label(),
+        tools,
     }
 }
 
@@ -287,6 +325,8 @@ impl Seen {
     const OUTPUT_CHANGED: u8 = 1;
     const INTERFACE_CHANGED: u8 = 2;
     const CLASSIC: u8 = 4;
+    /// Its compile reran: under [`Tools::Pinned`], what its `tool` users look at.
+    const COMPILED: u8 = 8;
 
     fn of(e: &Entry) -> Seen {
         let mut bits = 0;
@@ -298,6 +338,9 @@ impl Seen {
         }
         if e.classic {
             bits |= Self::CLASSIC;
+        }
+        if e.status == Status::Compile {
+            bits |= Self::COMPILED;
         }
         Seen(bits)
     }
@@ -315,9 +358,17 @@ fn entry_for(
     inputs: &[Input],
     seen: &[Seen],
     facts: &AbiFacts,
+    tools: Tools,
 ) -> Entry {
     let mut compile = Forced::default();
     let mut relink = Forced::default();
+    // A pinned tool that only relinked: the reason an otherwise untouched node gives.
+    let mut spared = Forced::default();
+    // Under strict every changed tool forces the compile, so `spared` stays empty.
+    let (tool_forces, tool_reason): (u8, MakeReason) = match tools {
+        Tools::Strict => (Seen::OUTPUT_CHANGED, Reason::Tool),
+        Tools::Pinned => (Seen::COMPILED, Reason::ToolCompiled),
+    };
     let mut classic = changed;
     for &input in inputs {
         let pos = input.pos();
@@ -327,7 +378,8 @@ fn entry_for(
             continue;
         }
         match (input.role(), s.has(Seen::INTERFACE_CHANGED)) {
-            (Role::Tool, _) => compile.keep_first(pos, Reason::Tool),
+            (Role::Tool, _) if s.has(tool_forces) => compile.keep_first(pos, tool_reason),
+            (Role::Tool, _) => spared.keep_first(pos, Reason::ToolPinned),
             (Role::Lib, true) => compile.keep_first(pos, Reason::LibInterface),
             (Role::Lib, false) => relink.keep_first(pos, Reason::LibOutput),
             (Role::Runtime, _) => relink.keep_first(pos, Reason::Runtime),
@@ -363,6 +415,7 @@ fn entry_for(
             classic,
         },
         (None, None) => Entry {
+            reason: spared.reason(topo),
             classic,
             ..UNTOUCHED
         },
@@ -444,6 +497,7 @@ impl Plan {
                 .map(|&n| graph.node(n).id.clone())
                 .collect(),
             abi: self.abi.to_owned(),
+            tools: self.tools,
             totals: self.totals(),
             nodes,
         }
@@ -526,8 +580,10 @@ pub const PLAN_VERSION: u32 = 1;
 ///
 /// `nodes` lists every node in topological order with its `status` (`compile`, `relink`,
 /// `untouched`), whether a classic build would rebuild it, whether its interface changed,
-/// and the `reason`: `kind` is one of `changed`, `tool`, `lib-interface`, `lib-output`,
-/// `runtime`, `fixed-output`, and `input` the id of the input that forced it.
+/// and the `reason`: `kind` is one of `changed`, `tool`, `tool-compile`, `tool-pinned`,
+/// `lib-interface`, `lib-output`, `runtime`, `fixed-output`, and `input` the id of the input
+/// that forced it (for `tool-pinned` and `fixed-output`, on an untouched node: the input
+/// whose change it does not see).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanFile {
@@ -541,6 +597,10 @@ pub struct PlanFile {
     pub changed: Vec<String>,
     /// The ABI assumption (`same`, `changed`, `unknown`, `measured`).
     pub abi: String,
+    /// The tool policy (`strict`, `pinned`); a plan written before `--tools` existed has
+    /// none and was made under `strict`, so it reads as such.
+    #[serde(default)]
+    pub tools: Tools,
     /// The counts [`Plan::totals`] gives.
     pub totals: Totals,
     /// Every node, in topological order.
@@ -564,7 +624,8 @@ pub struct PlanNode {
     pub classic: bool,
     /// Whether it compiles and its interface changed or is unknown.
     pub interface_changed: bool,
-    /// Why it reruns; none for an untouched node.
+    /// Why it reruns; for an untouched node, none, or the input whose change it does not
+    /// see (`fixed-output`, `tool-pinned`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<PlanReason>,
 }
@@ -573,7 +634,8 @@ pub struct PlanNode {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanReason {
-    /// [`Reason::kind`]: `changed`, `tool`, `lib-interface`, `lib-output`, `runtime`, `fixed-output`.
+    /// [`Reason::kind`]: `changed`, `tool`, `tool-compile`, `tool-pinned`, `lib-interface`,
+    /// `lib-output`, `runtime`, `fixed-output`.
     pub kind: String,
     /// The id of the input that forced it; none for `changed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -698,8 +760,18 @@ mod tests {
     /// Each node's verdict as text: `status(reason input)`, `+iface` when its interface
     /// changed, `+classic` when a classic build rebuilds it.
     fn verdicts(g: &Graph, changed: &[&str], facts: AbiFacts) -> Vec<(String, String)> {
+        verdicts_under(g, changed, facts, Tools::Strict)
+    }
+
+    /// [`verdicts`] under a tool policy.
+    fn verdicts_under(
+        g: &Graph,
+        changed: &[&str],
+        facts: AbiFacts,
+        tools: Tools,
+    ) -> Vec<(String, String)> {
         let changed: Vec<NodeIndex> = changed.iter().map(|c| g.index_of(c).unwrap()).collect();
-        let p = plan(g, &changed, &facts);
+        let p = plan(g, &changed, &facts, tools);
         g.topo_order()
             .iter()
             .map(|&ix| {
@@ -905,5 +977,103 @@ mod tests {
             reasons.push(got);
         }
         assert_eq!(reasons[0], reasons[1]);
+    }
+
+    /// A library `lib`, a tool `tool` linking it, and `user`, which runs the tool.
+    fn tool_on_lib() -> Graph {
+        graph(&[
+            ("lib", false, &[]),
+            ("tool", false, &[("lib", Role::Lib)]),
+            ("user", false, &[("tool", Role::Tool)]),
+        ])
+    }
+
+    /// A tool that only relinks (its library kept its interface) forces its users' compile
+    /// under strict, and under pinned leaves them untouched, naming the tool.
+    #[test]
+    fn a_relinked_tool_compiles_its_users_only_under_strict() {
+        let g = tool_on_lib();
+        let same = || AbiFacts::Uniform(Abi::Same);
+        let strict = verdicts_under(&g, &["lib"], same(), Tools::Strict);
+        let pinned = verdicts_under(&g, &["lib"], same(), Tools::Pinned);
+        assert_eq!(strict[1].1, "relink(lib-output lib)+classic");
+        assert_eq!(
+            pinned[1].1, strict[1].1,
+            "the tool itself relinks either way"
+        );
+        assert_eq!(strict[2].1, "compile(tool tool)+classic");
+        assert_eq!(pinned[2].1, "untouched(tool-pinned tool)+classic");
+    }
+
+    /// A tool whose compile reran forces its users' compile under both policies: its own
+    /// change, or its library's interface changing.
+    #[test]
+    fn a_compiled_tool_compiles_its_users_under_both() {
+        let g = tool_on_lib();
+        for tools in [Tools::Strict, Tools::Pinned] {
+            let own = verdicts_under(&g, &["tool"], AbiFacts::Uniform(Abi::Same), tools);
+            let via_lib = verdicts_under(&g, &["lib"], AbiFacts::Uniform(Abi::Changed), tools);
+            let kind = match tools {
+                Tools::Strict => "tool",
+                Tools::Pinned => "tool-compile",
+            };
+            assert_eq!(own[2].1, format!("compile({kind} tool)+classic"));
+            assert_eq!(via_lib[1].1, "compile(lib-interface lib)+iface+classic");
+            // With every interface changed, the user's own interface changes too.
+            assert_eq!(via_lib[2].1, format!("compile({kind} tool)+iface+classic"));
+        }
+    }
+
+    /// A chain through two tools: `cc` runs `gen`, which runs `m4`. When `m4` compiles,
+    /// pinned passes the compile down the chain; when `m4` only relinks, pinned stops at
+    /// it where strict compiles the whole chain.
+    #[test]
+    fn a_chain_through_two_tools() {
+        let g = graph(&[
+            ("libc", false, &[]),
+            ("m4", false, &[("libc", Role::Lib)]),
+            ("gen", false, &[("m4", Role::Tool), ("libc", Role::Lib)]),
+            ("cc", false, &[("gen", Role::Tool)]),
+        ]);
+        let same = || AbiFacts::Uniform(Abi::Same);
+        assert_eq!(
+            verdicts_under(&g, &["m4"], same(), Tools::Pinned),
+            [
+                ("libc".into(), "untouched".into()),
+                ("m4".into(), "compile(changed)+classic".into()),
+                ("gen".into(), "compile(tool-compile m4)+classic".into()),
+                ("cc".into(), "compile(tool-compile gen)+classic".into()),
+            ]
+        );
+        let pinned = verdicts_under(&g, &["libc"], same(), Tools::Pinned);
+        assert_eq!(
+            pinned[1..],
+            [
+                ("m4".into(), "relink(lib-output libc)+classic".into()),
+                ("gen".into(), "relink(lib-output libc)+classic".into()),
+                ("cc".into(), "untouched(tool-pinned gen)+classic".into()),
+            ]
+        );
+        let strict = verdicts_under(&g, &["libc"], same(), Tools::Strict);
+        assert_eq!(
+            strict[2..],
+            [
+                ("gen".into(), "compile(tool m4)+classic".into()),
+                ("cc".into(), "compile(tool gen)+classic".into()),
+            ]
+        );
+    }
+
+    /// A tool that only relinked leaves its user's `lib` and `runtime` inputs in charge: a
+    /// user linking the changed library still relinks, and its reason is the library.
+    #[test]
+    fn a_pinned_tool_does_not_hide_other_inputs() {
+        let g = graph(&[
+            ("lib", false, &[]),
+            ("tool", false, &[("lib", Role::Lib)]),
+            ("user", false, &[("tool", Role::Tool), ("lib", Role::Lib)]),
+        ]);
+        let got = verdicts_under(&g, &["lib"], AbiFacts::Uniform(Abi::Same), Tools::Pinned);
+        assert_eq!(got[2].1, "relink(lib-output lib)+classic");
     }
 }

@@ -126,6 +126,8 @@ impl Build {
 pub struct RealSet {
     dir: tempfile::TempDir,
     salt: String,
+    /// The updates the tool runtime is pinned at (the set evaluated with them), or no pin.
+    pin: std::cell::Cell<Option<&'static str>>,
 }
 
 impl RealSet {
@@ -155,7 +157,17 @@ impl RealSet {
                 .map_err(|e| e.to_string())?
                 .as_nanos()
         );
-        Ok(RealSet { dir, salt })
+        Ok(RealSet {
+            dir,
+            salt,
+            pin: std::cell::Cell::new(Some(NONE)),
+        })
+    }
+
+    /// Builds from now on with the tool runtime pinned at the set with `updates`, or with no
+    /// pin (compiles then run tools' final outputs). A new set is pinned at [`NONE`].
+    pub fn pin(&self, updates: Option<&'static str>) {
+        self.pin.set(updates);
     }
 
     pub fn dir(&self) -> &Path {
@@ -169,7 +181,7 @@ impl RealSet {
             .join("abicut")
             .to_string_lossy()
             .into_owned();
-        [
+        let mut args = [
             "nix/tests/real",
             "--arg",
             "abicut",
@@ -185,7 +197,15 @@ impl RealSet {
             updates,
         ]
         .map(str::to_string)
-        .to_vec()
+        .to_vec();
+        if let Some(pinned) = self.pin.get() {
+            let runtime = format!(
+                "import ./nix/tests/real {{ abicut = {abicut}; sources = {SOURCES}; salt = \"{}\"; updates = {pinned}; }}",
+                self.salt
+            );
+            args.extend(["--arg".into(), "toolRuntime".into(), runtime]);
+        }
+        args
     }
 
     fn nix(&self, program: &str, args: &[String]) -> duct::Expression {
@@ -386,7 +406,8 @@ pub fn weights(split: &Build, classic: &Build, first: &Build) -> serde_json::Val
     serde_json::json!({ "version": 1, "nodes": nodes })
 }
 
-/// `abicut relink-plan GRAPH --changed zlib --abi same --json` into DIR/plan.json, then
+/// `abicut relink-plan GRAPH --changed zlib --abi same --tools pinned --json` into
+/// DIR/plan.json (the builds pin the tools' runtime), then
 /// `abicut report` of it with `weights`: (the plan, the Markdown report).
 pub fn plan_and_report(
     abicut: &Path,
@@ -417,6 +438,8 @@ pub fn plan_and_report(
         os("zlib"),
         os("--abi"),
         os("same"),
+        os("--tools"),
+        os("pinned"),
         os("--json"),
         os("-o"),
         plan_file.as_os_str(),

@@ -5,6 +5,8 @@
 #   zlib <- libpng, libxml2;  libxml2 <- libxslt;  all five <- xmlpng (fixtures/xmlpng)
 #   expat (alone)
 #
+# and one build tool: xmlpng's build runs libxslt's xsltproc.
+#
 # Every package declares its test suite (check/NAME.sh): its test programs are built with
 # it, into its `tests` output, and run after its final build, against the real libraries.
 #
@@ -20,6 +22,9 @@
   salt ? "",
   # Per pname, an update to apply: { version ? <bumped>, patches ? [ file names in ./patches ] }.
   updates ? { },
+  # The pinned tool runtime (nix/lib.nix): the same set evaluated at the pin, say with the
+  # updates of an earlier state (`import ./. { inherit abicut sources salt; }`).
+  toolRuntime ? null,
 }:
 let
   # `abicut verify` resolves libraries from outside the set in these directories, searched
@@ -36,7 +41,7 @@ let
       done
     '' ];
   };
-  lib = import ../../lib.nix { inherit abicut; systemLibDirs = [ hostRuntime ]; };
+  lib = import ../../lib.nix { inherit abicut toolRuntime; systemLibDirs = [ hostRuntime ]; };
 
   # Debian's source tree of `dir`, without what no build or test reads (expat's 80 MB of
   # fuzzing corpora).
@@ -49,7 +54,7 @@ let
 
   # One package: its sources (Debian's, or a fixture), its build script, its test script;
   # `updates` may bump its version and add patches.
-  describe = { pname, srcDir ? pname, src ? source srcDir, version ? versionOf srcDir, libs ? { }, outputs ? [ "out" "tests" ] }:
+  describe = { pname, srcDir ? pname, src ? source srcDir, version ? versionOf srcDir, libs ? { }, tools ? { }, outputs ? [ "out" "tests" ] }:
     let update = updates.${pname} or { }; in
     {
       inherit pname src libs outputs;
@@ -59,7 +64,7 @@ let
         realCommon = ./build/common.sh;
         abicutSalt = salt;
         patches = map (p: ./patches + "/${p}") (update.patches or [ ]);
-      };
+      } // tools;
     };
 
   set = f: rec {
@@ -68,11 +73,13 @@ let
     expat = f (describe { pname = "expat"; });
     libxml2 = f (describe { pname = "libxml2"; libs = { inherit zlib; }; });
     libxslt = f (describe { pname = "libxslt"; libs = { inherit libxml2; }; outputs = [ "out" ]; });
+    # Runs libxslt's xsltproc at build time (its Makefile renders the built-in picture).
     xmlpng = f (describe {
       pname = "xmlpng";
       version = "1.0";
       src = ./fixtures/xmlpng;
       libs = { inherit zlib libpng expat libxml2 libxslt; };
+      tools = { xsltproc = libxslt; };
       outputs = [ "out" ];
     });
   };

@@ -24,6 +24,10 @@
 , optOut ? [ ]
 , hostPath ? "/usr/bin:/bin"
 , config ? { }
+  # Passed to the overlay: the compiler wrapper, and the pinned tool runtime (the same
+  # stand-in set evaluated at the pin).
+, wrappers ? [ "cc" ]
+, toolRuntime ? null
 }:
 let
   lib = rec {
@@ -60,11 +64,16 @@ let
       in
       commonAttrs;
 
-    # lib/customisation.nix, makeOverridable and callPackageWith (no argument mirroring).
+    # lib/trivial.nix: functionArgs reads a functor's __functionArgs, as mirrorFunctionArgs
+    # sets it on `override`.
+    functionArgs = f: if f ? __functor then f.__functionArgs or (functionArgs (f.__functor f)) else builtins.functionArgs f;
+    mirrorFunctionArgs = f: g: { __functor = _: g; __functionArgs = functionArgs f; };
+
+    # lib/customisation.nix, makeOverridable and callPackageWith.
     makeOverridable = f: origArgs:
       let result = f origArgs; in
       result // {
-        override = newArgs: makeOverridable f (origArgs // (if isFunction newArgs then newArgs origArgs else newArgs));
+        override = mirrorFunctionArgs f (newArgs: makeOverridable f (origArgs // (if isFunction newArgs then newArgs origArgs else newArgs)));
         overrideAttrs = fdrv: makeOverridable (args: (f args).overrideAttrs fdrv) origArgs;
       };
     callPackageWith = scope: fn: args:
@@ -72,8 +81,10 @@ let
       makeOverridable f (builtins.intersectAttrs (builtins.functionArgs f) scope // args);
   };
 
-  # pkgs/stdenv/generic/make-derivation.nix, the parts the overlay meets.
-  mkDerivation = attrs:
+  # pkgs/stdenv/generic/make-derivation.nix, the parts the overlay meets. A stdenv's own
+  # tools (its `cc` and `initialPath`, which nixpkgs' setup.sh puts on every build's PATH)
+  # come before the package's nativeBuildInputs.
+  mkDerivationWith = stdenv: attrs:
     let
       outputs = attrs.outputs or [ "out" ];
       structured = attrs.__structuredAttrs or (config.structuredAttrsByDefault or false);
@@ -88,7 +99,7 @@ let
         builder = "/bin/bash";
         args = [ ./setup.sh ];
         PATH = hostPath;
-        nativeBuildInputs = inputs "nativeBuildInputs";
+        nativeBuildInputs = map lib.getDev (stdenv.defaultNativeBuildInputs ++ attrs.nativeBuildInputs or [ ]);
         buildInputs = inputs "buildInputs";
         propagatedBuildInputs = inputs "propagatedBuildInputs";
         # nixpkgs' glibc is in the store, on every RUNPATH; the host's is not.
@@ -101,27 +112,40 @@ let
         disallowedReferences = map untracked attrs.disallowedReferences;
       } else { }));
       # The legacy one-argument form `overrideAttrs (old: { ... })`.
-      overrideAttrs = f: mkDerivation (attrs // f attrs);
+      overrideAttrs = f: mkDerivationWith stdenv (attrs // f attrs);
       passthru = attrs.passthru or { };
     in
     lib.extendDerivation
       ({ inherit passthru overrideAttrs; meta = attrs.meta or { }; } // passthru)
       drv;
 
-  stdenv = { inherit mkDerivation; };
+  # pkgs/stdenv/generic/default.nix: a stdenv is made from its `cc` and `initialPath`, and
+  # `stdenv.override` makes another (nixpkgs' overrideCC does so).
+  makeStdenv = args@{ cc ? null, initialPath ? [ ] }: {
+    inherit cc initialPath;
+    defaultNativeBuildInputs = (if cc == null then [ ] else [ cc ]) ++ initialPath;
+    mkDerivation = mkDerivationWith (makeStdenv args);
+    override = newArgs: makeStdenv (args // newArgs);
+  };
+  # The bootstrap's: the host's tools only, as nixpkgs' bootstrap stages start from pinned
+  # binaries. It builds what the final stdenv is made of.
+  stdenvBoot = makeStdenv { };
 
   base = final: {
-    inherit lib stdenv;
-    stdenvNoCC = stdenv;
+    inherit lib stdenvBoot;
+    stdenvNoCC = stdenvBoot;
+    # The final stdenv, as nixpkgs': its compiler wrapper and the tools on every build's
+    # PATH are packages of the set, built by the bootstrap.
+    stdenv = makeStdenv { inherit (final) cc; initialPath = [ final.gen ]; };
     callPackage = lib.callPackageWith final;
-    abicut = mkDerivation {
+    abicut = stdenvBoot.mkDerivation {
       name = "abicut";
       setupHook = ../../hooks/abicut-hooks.sh;
       installPhase = "mkdir -p $out/bin && cp ${abicut}/bin/abicut $out/bin/";
     };
     # `base` plays libc and has a static output, as zlib does.
     base = final.callPackage
-      ({ stdenv }: stdenv.mkDerivation {
+      ({ stdenvBoot }: stdenvBoot.mkDerivation {
         pname = "base";
         version = "1.0";
         outputs = [ "out" "static" ];
@@ -131,14 +155,38 @@ let
         passthru.tests = "base's tests";
       })
       { };
-    # mid's header includes base's, so mid propagates base, the nixpkgs way.
+    # The compiler wrapper: passes base as the target libc, as cc-wrapper passes glibc.
+    cc = final.callPackage
+      ({ stdenvBoot, base }: stdenvBoot.mkDerivation {
+        pname = "cc";
+        version = "1.0";
+        src = src + "/cc";
+        buildScript = src + "/cc/build.sh";
+        buildInputs = [ base ];
+      })
+      { };
+    # A tool linked against base, on every build's PATH (as coreutils is in nixpkgs) and
+    # run by mid's build (basegen, a code generator).
+    gen = final.callPackage
+      ({ stdenvBoot, cc, base }: stdenvBoot.mkDerivation {
+        pname = "gen";
+        version = "1.0";
+        src = src + "/gen";
+        buildScript = src + "/gen/build.sh";
+        nativeBuildInputs = [ cc ];
+        buildInputs = [ base ];
+      })
+      { };
+    # mid's header includes base's, so mid propagates base, the nixpkgs way; its build runs
+    # basegen, named as a build tool too.
     mid = final.callPackage
-      ({ stdenv, base }: stdenv.mkDerivation {
+      ({ stdenv, base, gen }: stdenv.mkDerivation {
         pname = "mid";
         version = "1.0";
         outputs = [ "out" "lib" "dev" ];
         src = src + "/mid";
         buildScript = src + "/mid/build.sh";
+        nativeBuildInputs = [ gen ];
         propagatedBuildInputs = [ base ];
       })
       { };
@@ -174,7 +222,7 @@ let
       { };
   };
 
-  overlay = import ../../overlay.nix { inherit packages optOut; };
+  overlay = import ../../overlay.nix { inherit packages optOut wrappers toolRuntime; };
   fix = f: let x = f x; in x;
 in
 fix (final: let prev = base final; in prev // overlay final prev)

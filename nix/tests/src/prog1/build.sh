@@ -1,6 +1,6 @@
 # A program linking mid and base directly.
 mkdir -p "$out/bin"
-gcc -O2 -I"$base/include" -I"$mid_dev/include" "$src/prog1.c" \
+cc -O2 -I"$base/include" -I"$mid_dev/include" "$src/prog1.c" \
     -L"$mid_dev/lib" -L"$base/lib" -lmid -lbase \
     -Wl,-rpath,"$mid_lib/lib" -Wl,-rpath,"$base/lib" \
     -Wl,--dynamic-linker="$base/lib/ld-base.so.2" -o "$out/bin/prog1"

@@ -1,5 +1,5 @@
 # A program that finds mid through pkg-config.
 mkdir -p "$out/bin"
 export PKG_CONFIG_PATH="$mid_dev/lib/pkgconfig"
-gcc -O2 $(pkg-config --cflags mid) "$src/prog2.c" $(pkg-config --libs mid) \
+cc -O2 $(pkg-config --cflags mid) "$src/prog2.c" $(pkg-config --libs mid) \
     -Wl,-rpath-link,"$base/lib" -o "$out/bin/prog2"
