@@ -480,14 +480,17 @@ impl Versioned {
 /// an object, and for text that is not JSON, whose parser then says where it goes wrong.
 fn json_non_object(bytes: &[u8]) -> Option<&'static str> {
     let first = bytes.iter().find(|c| !c.is_ascii_whitespace())?;
-    match first {
-        b'[' => Some("a JSON array"),
-        b'"' => Some("a JSON string"),
-        b'-' | b'0'..=b'9' => Some("a JSON number"),
-        b't' | b'f' => Some("a JSON boolean"),
-        b'n' => Some("JSON null"),
-        _ => None,
-    }
+    let kind = match first {
+        b'[' => "a JSON array",
+        b'"' => "a JSON string",
+        b'-' | b'0'..=b'9' => "a JSON number",
+        b't' | b'f' => "a JSON boolean",
+        b'n' => "JSON null",
+        _ => return None,
+    };
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+        .is_ok()
+        .then_some(kind)
 }
 
 /// Reads `path` as JSON of type `T`: `what` names the format in errors ("plan JSON"), and
@@ -563,6 +566,17 @@ mod tests {
         assert_eq!(at("link"), None);
         assert_eq!(at("out"), Some(Overlap::Same));
         assert_eq!(at("."), Some(Overlap::Holds));
+    }
+
+    /// Only JSON is named by its top-level kind; other text is left to the parser, which
+    /// says where it stops being JSON.
+    #[test]
+    fn a_non_object_is_named_only_when_it_is_json() {
+        assert_eq!(json_non_object(b" [1, 2]\n"), Some("a JSON array"));
+        assert_eq!(json_non_object(b"true"), Some("a JSON boolean"));
+        assert_eq!(json_non_object(b"this is not JSON"), None);
+        assert_eq!(json_non_object(b"[1,"), None);
+        assert_eq!(json_non_object(b"{}"), None);
     }
 
     #[test]
