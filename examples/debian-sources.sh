@@ -14,9 +14,12 @@ fi
 dst="$etc/sources.list.d/abicut-deb-src.sources"
 tmp="$dst.tmp"
 
-# TARGET_OF URI SUITE COMPONENT FILE:ENTRY for every index apt is configured to fetch.
+# TARGET_OF URI SUITE COMPONENT FILE:ENTRY for every index apt is configured to fetch,
+# fetched or not: without --no-release-info apt lists only suites whose Release file is
+# already under Dir::State::Lists, so a deb-src entry never updated would look missing
+# (and a deb entry on a machine that never ran apt-get update would look absent).
 targets() {
-  apt-get -o Dir::Etc="$etc" indextargets \
+  apt-get -o Dir::Etc="$etc" indextargets --no-release-info \
     --format '$(TARGET_OF) $(REPO_URI) $(RELEASE) $(COMPONENT) $(SOURCESENTRY)' | sort -u
 }
 

@@ -11,36 +11,163 @@ use serde::de::DeserializeOwned;
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Reads a whole file, refusing directories with an error that says so (std's message
-/// for reading a directory, "Is a directory", does not say which path).
+/// The most [`read`] takes into memory. Every file abicut reads whole (a plan, a graph of
+/// all nixpkgs, a header, a library being edited) is far smaller; the limit turns a file
+/// that grows while read, or a mistaken path, into an error rather than gigabytes of memory.
+pub const READ_LIMIT: u64 = 4 << 30;
+
+/// Reads a whole regular file of at most [`READ_LIMIT`] bytes.
 pub fn read(path: &Path) -> Result<Vec<u8>> {
-    let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    if meta.is_dir() {
-        return Err(Error::invalid(path, "is a directory, expected a file"));
-    }
-    fs::read(path).map_err(|e| Error::io(path, e))
+    read_at_most(path, READ_LIMIT)
 }
 
-/// Maps a whole file read-only. Reading a library's interface touches only its headers and
-/// dynamic tables, a small part of a large library: mapping reads just those pages.
+/// [`read`] with its own limit.
+fn read_at_most(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    let meta = regular(path)?;
+    if meta.len() > limit {
+        return Err(too_large(path, limit));
+    }
+    let file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    // The file may grow after the check above: one byte more than the limit says so.
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(path, limit));
+    }
+    Ok(bytes)
+}
+
+fn too_large(path: &Path, limit: u64) -> Error {
+    Error::invalid(
+        path,
+        format!("larger than {limit} bytes, the most abicut reads"),
+    )
+}
+
+/// Checks, before anything opens it, that `path` is a regular file (symlinks followed):
+/// opening a FIFO blocks until someone writes to it, and reading a device such as
+/// /dev/zero never ends, so either is refused here with the kind of file it is.
+pub fn regular(path: &Path) -> Result<fs::Metadata> {
+    let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.is_file() {
+        return Ok(meta);
+    }
+    Err(not_regular(path, &meta))
+}
+
+/// The error for a path that exists but is no regular file, saying what it is instead.
+pub fn not_regular(path: &Path, meta: &fs::Metadata) -> Error {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    let kind = if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    };
+    Error::invalid(path, format!("is {kind}, expected a regular file"))
+}
+
+/// Maps a whole regular file read-only. Reading a library's interface touches only its
+/// headers and dynamic tables, a small part of a large library: mapping reads just those
+/// pages.
 ///
 /// Store paths and system libraries are not modified in place; a file truncated by someone
 /// else while mapped would end the process with SIGBUS rather than an error.
 pub fn map(path: &Path) -> Result<memmap2::Mmap> {
+    regular(path)?;
     let file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    // Replaced between the check and the open: check what was opened.
     let meta = file.metadata().map_err(|e| Error::io(path, e))?;
-    if meta.is_dir() {
-        return Err(Error::invalid(path, "is a directory, expected a file"));
+    if !meta.is_file() {
+        return Err(not_regular(path, &meta));
     }
     // SAFETY: the mapping is read-only and private to this process; see above for the one
     // way another process can still invalidate it.
     unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))
+}
+
+/// Where an output directory lies with respect to a tree a command reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Overlap {
+    /// The output is the tree itself.
+    Same,
+    /// The output lies inside the tree: the next read of the tree would include it.
+    Inside,
+    /// The output holds the tree: replacing it would delete the tree.
+    Holds,
+}
+
+/// How `output` overlaps `input`, as the file system resolves both (symlinks followed,
+/// `..` gone), or `None` when they are apart. `output` and its parents need not exist yet
+/// (`interface -o` creates them): what exists of it is resolved, the rest appended.
+pub fn overlap(input: &Path, output: &Path) -> Result<Option<Overlap>> {
+    let input = fs::canonicalize(input).map_err(|e| Error::io(input, e))?;
+    let output = resolved(output)?;
+    Ok(if output == input {
+        Some(Overlap::Same)
+    } else if output.starts_with(&input) {
+        Some(Overlap::Inside)
+    } else if input.starts_with(&output) {
+        Some(Overlap::Holds)
+    } else {
+        None
+    })
+}
+
+/// `path` as an output will be written there: its last component as it stands (an output
+/// replaces a link there, never writes through it), the directories above resolved as far
+/// as they exist and the missing rest appended.
+fn resolved(path: &Path) -> Result<PathBuf> {
+    let absolute = std::path::absolute(path).map_err(|e| Error::io(path, e))?;
+    match (absolute.parent(), absolute.file_name()) {
+        (Some(parent), Some(name)) => Ok(nearest(parent, path)?.join(name)),
+        _ => nearest(&absolute, path),
+    }
+}
+
+/// `dir` with its longest existing ancestor canonicalized and the missing rest appended;
+/// errors name `given`.
+fn nearest(dir: &Path, given: &Path) -> Result<PathBuf> {
+    let mut existing = dir;
+    let mut missing = Vec::new();
+    loop {
+        match fs::canonicalize(existing) {
+            Ok(base) => return Ok(missing.iter().rev().fold(base, |p, name| p.join(name))),
+            Err(e) => match (existing.parent(), existing.file_name()) {
+                (Some(parent), Some(name)) => {
+                    missing.push(name);
+                    existing = parent;
+                }
+                _ => return Err(Error::io(given, e)),
+            },
+        }
+    }
+}
+
+/// `path` as it will be once created: absolute, its parent without symlinks.
+pub fn final_path(path: &Path) -> Result<PathBuf> {
+    let parent = parent_dir(path);
+    let parent = fs::canonicalize(parent).map_err(|e| Error::io(parent, e))?;
+    Ok(match path.file_name() {
+        Some(name) => parent.join(name),
+        None => parent,
+    })
 }
 
 /// Writes `bytes` to `path` atomically: staged beside it, then renamed over it. The file
@@ -303,7 +430,22 @@ struct Declared {
 
 impl Versioned {
     fn check(&self, path: &Path, bytes: &[u8], what: &str) -> Result<()> {
-        // Not an object, or not JSON: the body's parser says where.
+        let wanted = match self.schema {
+            Some(s) => format!("{what} (schema \"{s}\")"),
+            None => what.to_owned(),
+        };
+        // serde reads a struct from an array too, and then says "expected struct GraphFile
+        // with 3 elements": say what the file is instead.
+        if let Some(kind) = json_non_object(bytes) {
+            return Err(Error::invalid(
+                path,
+                format!(
+                    "is {kind}, where {wanted} is a JSON object; {}",
+                    self.made_by
+                ),
+            ));
+        }
+        // Not JSON: the body's parser says where.
         let Ok(declared) = serde_json::from_slice::<Declared>(bytes) else {
             return Ok(());
         };
@@ -315,10 +457,6 @@ impl Versioned {
                 }
                 Some(other) => format!("this file has schema {other}"),
                 None => "this file has no \"schema\" field".to_owned(),
-            };
-            let wanted = match self.schema {
-                Some(s) => format!("{what} (schema \"{s}\")"),
-                None => what.to_owned(),
             };
             return Err(Error::invalid(
                 path,
@@ -336,6 +474,23 @@ impl Versioned {
             _ => Ok(()),
         }
     }
+}
+
+/// What a JSON document whose top level is no object is, from its first byte: `None` for
+/// an object, and for text that is not JSON, whose parser then says where it goes wrong.
+fn json_non_object(bytes: &[u8]) -> Option<&'static str> {
+    let first = bytes.iter().find(|c| !c.is_ascii_whitespace())?;
+    let kind = match first {
+        b'[' => "a JSON array",
+        b'"' => "a JSON string",
+        b'-' | b'0'..=b'9' => "a JSON number",
+        b't' | b'f' => "a JSON boolean",
+        b'n' => "JSON null",
+        _ => return None,
+    };
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+        .is_ok()
+        .then_some(kind)
 }
 
 /// Reads `path` as JSON of type `T`: `what` names the format in errors ("plan JSON"), and
@@ -366,6 +521,73 @@ pub fn parse_json<T: DeserializeOwned>(
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
+
+    /// A FIFO blocks whoever opens it and /dev/zero never ends: both are refused before
+    /// any read, naming the file and what it is.
+    #[test]
+    fn read_and_map_refuse_what_is_not_a_regular_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        for (path, kind) in [
+            (
+                fifo.as_path(),
+                "is a FIFO (named pipe), expected a regular file",
+            ),
+            (
+                Path::new("/dev/zero"),
+                "is a character device, expected a regular file",
+            ),
+            (dir.path(), "is a directory, expected a regular file"),
+        ] {
+            let want = format!("{}: {kind}", path.display());
+            assert_eq!(read(path).unwrap_err().to_string(), want);
+            assert_eq!(map(path).unwrap_err().to_string(), want);
+        }
+    }
+
+    /// An output whose parents do not exist yet is apart from, or inside, an input all the
+    /// same; a link above it is followed, a link in its place is not (it is replaced).
+    #[test]
+    fn overlap_resolves_outputs_that_do_not_exist_yet() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("out");
+        fs::create_dir(&input).unwrap();
+        symlink(&input, dir.path().join("link")).unwrap();
+        let at = |p: &str| overlap(&input, &dir.path().join(p)).unwrap();
+        assert_eq!(at("new/deep/tree"), None);
+        assert_eq!(at("out/new/tree"), Some(Overlap::Inside));
+        assert_eq!(at("link/new/tree"), Some(Overlap::Inside));
+        // The link itself would be replaced, not written through.
+        assert_eq!(at("link"), None);
+        assert_eq!(at("out"), Some(Overlap::Same));
+        assert_eq!(at("."), Some(Overlap::Holds));
+    }
+
+    /// Only JSON is named by its top-level kind; other text is left to the parser, which
+    /// says where it stops being JSON.
+    #[test]
+    fn a_non_object_is_named_only_when_it_is_json() {
+        assert_eq!(json_non_object(b" [1, 2]\n"), Some("a JSON array"));
+        assert_eq!(json_non_object(b"true"), Some("a JSON boolean"));
+        assert_eq!(json_non_object(b"this is not JSON"), None);
+        assert_eq!(json_non_object(b"[1,"), None);
+        assert_eq!(json_non_object(b"{}"), None);
+    }
+
+    #[test]
+    fn read_refuses_a_file_over_its_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("big");
+        fs::write(&file, [0u8; 11]).unwrap();
+        assert_eq!(read_at_most(&file, 11).unwrap().len(), 11);
+        let err = read_at_most(&file, 10).unwrap_err().to_string();
+        assert!(err.contains("big: larger than 10 bytes"), "{err}");
+    }
 
     #[test]
     fn walk_is_sorted_and_never_follows_symlinks() {

@@ -19,7 +19,7 @@ use crate::graph::plan::{PLAN_SCHEMA, PLAN_VERSION, PlanFile, PlanNode, Status, 
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The rebuild-count buckets nixpkgs CI turns into `10.rebuild-<platform>: <bucket>` labels.
 const BUCKETS: &[(usize, &str)] = &[
@@ -62,32 +62,78 @@ pub struct Weights {
     default: Option<Cost>,
     #[serde(default)]
     nodes: HashMap<String, Cost>,
+    /// The file read, for errors found once the plans are known.
+    #[serde(skip)]
+    path: PathBuf,
 }
 
+/// The most seconds one build or relink may weigh: about 31 years, more than any build
+/// takes, and small enough that sums over a whole-nixpkgs plan stay finite (1e308 each
+/// printed `inf h`, and `inf - inf`, `NaN s`).
+const MAX_SECONDS: f64 = 1e9;
+
 impl Weights {
-    /// Reads and checks a weights file (version 1; times finite and not negative).
+    /// Reads and checks a weights file (version 1; times from 0 to [`MAX_SECONDS`]).
     pub fn load(path: &Path) -> Result<Weights> {
         let format = Versioned {
             schema: None,
             version: 1,
             made_by: "`--weights` takes build and relink seconds per node (README, \"Planning\")",
         };
-        let w: Weights = fsx::read_json(path, "weights file", Some(format))?;
-        let bad = w
+        let mut w: Weights = fsx::read_json(path, "weights file", Some(format))?;
+        w.path = path.to_path_buf();
+        let in_range = |t: f64| (0.0..=MAX_SECONDS).contains(&t);
+        let mut bad: Vec<&str> = w
             .nodes
             .iter()
             .map(|(k, c)| (k.as_str(), c))
             .chain(w.default.as_ref().map(|c| ("default", c)))
-            .find(|(_, c)| {
-                !(c.build.is_finite() && c.relink.is_finite()) || c.build < 0.0 || c.relink < 0.0
-            });
-        if let Some((key, _)) = bad {
+            .filter(|(_, c)| !(in_range(c.build) && in_range(c.relink)))
+            .map(|(k, _)| k)
+            .collect();
+        bad.sort_unstable();
+        if let Some(key) = bad.first() {
             return Err(Error::invalid(
                 path,
-                format!("{key:?}: times must be finite and not negative"),
+                format!(
+                    "{key:?}: times must be seconds from 0 to {MAX_SECONDS:e} (a finite number)"
+                ),
             ));
         }
         Ok(w)
+    }
+
+    /// Refuses names in `nodes` that no node of `plans` has as id, name or pname: a
+    /// misspelled name would otherwise weigh nothing and the report be silently wrong, as
+    /// an unknown field would (refused for that reason).
+    fn check_names(&self, plans: &[PlanFile]) -> Result<()> {
+        let known = |key: &str| {
+            plans
+                .iter()
+                .flat_map(|p| &p.nodes)
+                .any(|n| n.id == key || n.name == key || n.pname.as_deref() == Some(key))
+        };
+        let mut unknown: Vec<&str> = self
+            .nodes
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !known(k))
+            .collect();
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        unknown.sort_unstable();
+        Err(Error::invalid(
+            &self.path,
+            format!(
+                "no node of the plans has the id, name or pname {}: misspelled?",
+                unknown
+                    .iter()
+                    .map(|k| format!("{k:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ))
     }
 
     fn cost(&self, node: &PlanNode) -> Option<Cost> {
@@ -165,8 +211,11 @@ pub struct Report {
     pub combined: Option<Row>,
 }
 
-/// One report over several plans.
-pub fn build(plans: &[PlanFile], weights: Option<&Weights>) -> Report {
+/// One report over several plans; weights that name a node none of them has are refused.
+pub fn build(plans: &[PlanFile], weights: Option<&Weights>) -> Result<Report> {
+    if let Some(w) = weights {
+        w.check_names(plans)?;
+    }
     let rows = plans
         .iter()
         .map(|p| row(change_label(p), p.nodes.iter(), weights))
@@ -175,12 +224,12 @@ pub fn build(plans: &[PlanFile], weights: Option<&Weights>) -> Report {
         let merged = merge(plans);
         row("all changes".to_owned(), merged.iter(), weights)
     });
-    Report {
+    Ok(Report {
         schema: "abicut-report",
         version: 1,
         rows,
         combined,
-    }
+    })
 }
 
 fn change_label(p: &PlanFile) -> String {

@@ -109,8 +109,8 @@ pub fn automaton<'a>(patterns: impl IntoIterator<Item = &'a [u8]>) -> Result<Aho
 }
 
 /// Store paths and what each becomes. Relink's mappings keep every length, so it patches
-/// the matches in place ([`Replacer::find_iter`], [`Replacer::replacement`]); an interface
-/// tree's placeholders may change a text file's length ([`Replacer::replace_all`]).
+/// the matches in place; an interface tree's placeholders may change a text file's length
+/// and match only whole path components (tree::selfpaths).
 pub struct Replacer {
     ac: Option<AhoCorasick>,
     to: Vec<Vec<u8>>,
@@ -144,14 +144,6 @@ impl Replacer {
     /// What pattern `pid` becomes.
     pub fn replacement(&self, pid: usize) -> &[u8] {
         &self.to[pid]
-    }
-
-    /// `bytes` with every occurrence replaced (lengths may change).
-    pub fn replace_all(&self, bytes: &[u8]) -> Vec<u8> {
-        match &self.ac {
-            Some(ac) => ac.replace_all_bytes(bytes, &self.to),
-            None => bytes.to_vec(),
-        }
     }
 }
 
@@ -229,14 +221,12 @@ mod tests {
     fn replacer_longest_match_wins() {
         let (short, long) = (&b"/s/p"[..], &b"/s/p-dev"[..]);
         let r = Replacer::new([(short, &b"/x"[..]), (long, &b"/y-dev"[..])]).unwrap();
-        assert_eq!(r.replace_all(b"a /s/p-dev/b /s/p/c"), b"a /y-dev/b /x/c");
         let pids: Vec<usize> = r
             .find_iter(b"/s/p-dev /s/p")
             .map(|m| m.pattern().as_usize())
             .collect();
         assert_eq!(pids, [1, 0]);
         let none = Replacer::new([]).unwrap();
-        assert_eq!(none.replace_all(b"/s/p"), b"/s/p");
         assert_eq!(none.find_iter(b"/s/p").count(), 0);
     }
 }

@@ -166,13 +166,27 @@ impl Hashes {
         }
     }
 
-    /// The hashes for people and scripts: `HASH  PATH` per line, as `b3sum` prints them.
+    /// The hashes for people and scripts: `HASH  PATH` per line, as `b3sum` prints them. A
+    /// path holding a newline, carriage return or backslash is escaped as b3sum escapes it
+    /// (`\HASH  na\nme`), so every library stays one line and the list can be checked.
     pub fn to_text(&self) -> String {
         self.libraries
             .iter()
-            .map(|l| format!("{}  {}\n", l.abi_hash, l.path))
+            .map(|l| match escaped(&l.path) {
+                Some(path) => format!("\\{}  {path}\n", l.abi_hash),
+                None => format!("{}  {}\n", l.abi_hash, l.path),
+            })
             .collect()
     }
+}
+
+/// `path` with `\\`, newline and carriage return escaped, when it holds any (b3sum's rule).
+fn escaped(path: &str) -> Option<String> {
+    path.contains(['\\', '\n', '\r']).then(|| {
+        path.replace('\\', "\\\\")
+            .replace('\n', "\\n")
+            .replace('\r', "\\r")
+    })
 }
 
 impl LibraryHash {

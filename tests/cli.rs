@@ -69,14 +69,15 @@ fn relink_plan_into_closed_pipe_exits_zero() {
     assert!(!first.is_empty(), "head saw the first line");
 }
 
+/// head closing the pipe loses the rest of the report, not the verdict: breaking is 2.
 #[test]
-fn diff_into_closed_pipe_exits_zero() {
+fn diff_into_closed_pipe_keeps_its_verdict() {
     let libc = "/usr/lib/x86_64-linux-gnu/libc.so.6";
     let libm = "/usr/lib/x86_64-linux-gnu/libm.so.6";
     let (status, stderr, first) = into_head(&["diff", libc, libm]);
     assert_eq!(
-        status, 0,
-        "abicut exits 0 when head closes the pipe: {stderr}"
+        status, 2,
+        "abicut diff | head exits with the verdict, breaking: {stderr}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(first, "breaking");
@@ -302,13 +303,30 @@ fn walkdir(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// An apt configuration file under `dir` whose state (lists, caches) is private and empty,
+/// so that what apt reports does not depend on whether this machine ever ran `apt-get
+/// update` (a brand-new machine has no index under /var/lib/apt/lists).
+fn private_apt_state(dir: &Path) -> PathBuf {
+    for sub in ["lists/partial", "cache/archives/partial"] {
+        std::fs::create_dir_all(dir.join(sub)).expect("mkdir");
+    }
+    let conf = dir.join("apt.conf");
+    let text = format!(
+        "Dir::State::Lists \"{0}/lists/\";\nDir::Cache \"{0}/cache/\";\nDir::State::status \"/dev/null\";\n",
+        dir.display()
+    );
+    std::fs::write(&conf, text).expect("write apt.conf");
+    conf
+}
+
 /// Runs examples/debian-sources.sh against the apt configuration in `etc` (no update) and
 /// returns what `apt-get indextargets` then reports: (deb targets, deb-src targets, stderr).
-fn debian_sources(etc: &Path) -> (Vec<String>, Vec<String>, String) {
+fn debian_sources(etc: &Path, apt_conf: &Path) -> (Vec<String>, Vec<String>, String) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/debian-sources.sh");
     let run = Command::new("sh")
         .arg(&script)
         .env("APT_ETC", etc)
+        .env("APT_CONFIG", apt_conf)
         .env("ABICUT_NO_UPDATE", "1")
         .output()
         .expect("sh runs");
@@ -318,9 +336,11 @@ fn debian_sources(etc: &Path) -> (Vec<String>, Vec<String>, String) {
         String::from_utf8_lossy(&run.stderr)
     );
     let out = Command::new("apt-get")
+        .env("APT_CONFIG", apt_conf)
         .arg(format!("-o=Dir::Etc={}", etc.display()))
         .args([
             "indextargets",
+            "--no-release-info",
             "--format",
             "$(TARGET_OF) $(REPO_URI) $(RELEASE) $(COMPONENT)",
         ])
@@ -352,6 +372,8 @@ fn debian_sources_adds_only_missing_deb_src_entries() {
     let keyring = "/usr/share/keyrings/debian-archive-keyring.gpg";
     for deb822 in [true, false] {
         let dir = tempfile::tempdir().expect("tempdir");
+        let state = tempfile::tempdir().expect("tempdir");
+        let apt_conf = private_apt_state(state.path());
         let etc = dir.path();
         std::fs::create_dir_all(etc.join("sources.list.d")).expect("mkdir");
         if deb822 {
@@ -379,7 +401,7 @@ fn debian_sources_adds_only_missing_deb_src_entries() {
         )
         .expect("write");
         for _ in 0..2 {
-            let (deb, src, stderr) = debian_sources(etc);
+            let (deb, src, stderr) = debian_sources(etc, &apt_conf);
             assert_eq!(deb.len(), 3, "{deb:?}");
             assert_eq!(src, deb, "every deb entry has its deb-src, once");
             assert!(
@@ -388,6 +410,59 @@ fn debian_sources_adds_only_missing_deb_src_entries() {
             );
         }
     }
+}
+
+/// tests/run.sh asks tests/apt-indexes.sh whether apt needs an update before the tests that
+/// ask the archive run: on a machine whose lists hold no index (a brand-new one) it must say
+/// so, and once every suite has one it must not.
+#[test]
+fn apt_indexes_says_when_a_brand_new_machine_needs_apt_get_update() {
+    if !support::have("apt-get") {
+        return;
+    }
+    let state = tempfile::tempdir().expect("tempdir");
+    let apt_conf = private_apt_state(state.path());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/apt-indexes.sh");
+    let fresh = || {
+        Command::new("bash")
+            .arg(&script)
+            .env("APT_CONFIG", &apt_conf)
+            .status()
+            .expect("bash runs")
+            .success()
+    };
+    assert!(!fresh(), "no index at all, yet no apt-get update");
+    let targets = Command::new("apt-get")
+        .env("APT_CONFIG", &apt_conf)
+        .args([
+            "indextargets",
+            "--no-release-info",
+            "--format",
+            "$(FILENAME)",
+        ])
+        .arg("Created-By: Packages")
+        .output()
+        .expect("apt-get runs");
+    let files = String::from_utf8_lossy(&targets.stdout).into_owned();
+    let (all, arch): (Vec<&str>, Vec<&str>) = files.lines().partition(|f| f.contains("binary-all"));
+    assert!(
+        !arch.is_empty(),
+        "apt is configured to fetch no Packages index"
+    );
+    let (first, rest) = arch.split_at(1);
+    std::fs::write(first[0], b"").expect("write index");
+    if !rest.is_empty() {
+        assert!(!fresh(), "a suite lacks its index, yet no apt-get update");
+    }
+    for file in rest {
+        std::fs::write(file, b"").expect("write index");
+    }
+    // A suite's Release need not list binary-all: its absence asks for no update.
+    assert!(
+        fresh(),
+        "every suite has an index ({} without binary-all), yet apt-get update is asked for",
+        all.len()
+    );
 }
 
 #[test]
@@ -516,7 +591,7 @@ fn unknown_abi_counts_as_changed() {
     );
 }
 
-/// Every command prints through `cli::out` (a closed pipe is success there); a bare
+/// Every command prints through `cli::out` (a closed pipe is handled there); a bare
 /// `println!` would panic on one again.
 #[test]
 fn no_command_prints_around_cli_out() {
@@ -842,6 +917,161 @@ fn every_json_output_is_one_document_with_schema_and_version() {
         assert!(
             stdout.ends_with("}\n"),
             "{args:?}: pretty, one final newline"
+        );
+    }
+}
+
+/// Runs `abicut ARGS` in `dir` with 1 GiB of address space and 20 s: a command that blocks on
+/// a FIFO or reads /dev/zero to its end fails the test instead of hanging it or eating the
+/// machine's memory. (exit status, stderr); killed is -1.
+fn run_bounded(args: &[&str], dir: &Path) -> (i32, String) {
+    let out = Command::new("timeout")
+        .args([
+            "-s",
+            "KILL",
+            "20",
+            "sh",
+            "-c",
+            "ulimit -v 1048576; exec \"$0\" \"$@\"",
+        ])
+        .arg(bin_path())
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("timeout runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Every command that reads a file given on its command line refuses one that is not a
+/// regular file (a FIFO would block it, /dev/zero never ends, /dev/null cannot be mapped),
+/// naming the file and what it is, at once.
+#[test]
+fn special_files_are_refused_clearly_never_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let made = Command::new("mkfifo")
+        .arg(dir.path().join("fifo"))
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let fifo = "fifo: is a FIFO (named pipe), expected a regular file";
+    let zero = "/dev/zero: is a character device, expected a regular file";
+    let null = "/dev/null: is a character device, expected a regular file";
+    let cases: [(&[&str], &str); 9] = [
+        (&["stubgen", "--hash", "fifo"], fifo),
+        (&["diff", "fifo", "fifo"], fifo),
+        (&["elf", "--print-needed", "fifo"], fifo),
+        (&["verify", "fifo"], fifo),
+        (&["stubgen", "--hash", "/dev/null"], null),
+        (&["relink-plan", "/dev/zero", "--changed", "x"], zero),
+        (&["report", "/dev/zero"], zero),
+        (&["relink", "--map-file", "/dev/zero", "src", "dst"], zero),
+        (&["explain", "/dev/zero", "a", "--changed", "a"], zero),
+    ];
+    for (args, want) in cases {
+        let (code, stderr) = run_bounded(args, dir.path());
+        assert_eq!(code, 3, "abicut {args:?}: {stderr}");
+        assert!(stderr.contains(want), "abicut {args:?}: {stderr}");
+    }
+    assert!(!dir.path().join("dst").exists());
+}
+
+/// One reader of ELF headers, one wording: every command that reads a library says the same
+/// of a file cut inside its ELF header (stubgen once said "type is too big (2) for 0").
+#[test]
+fn a_truncated_elf_header_reads_the_same_to_every_command() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let libz = std::fs::read("/usr/lib/x86_64-linux-gnu/libz.so.1").expect("libz");
+    std::fs::write(dir.path().join("cut.so"), &libz[..52]).expect("write");
+    let want = "cut.so: truncated: the ELF header needs 0x40 bytes, the file has 0x34";
+    for args in [
+        &["stubgen", "--hash", "cut.so"][..],
+        &["verify", "cut.so"],
+        &["elf", "--print-needed", "cut.so"],
+        &["diff", "cut.so", "cut.so"],
+    ] {
+        let (code, stderr) = run_bounded(args, dir.path());
+        assert_eq!(code, 3, "abicut {args:?}: {stderr}");
+        assert!(stderr.contains(want), "abicut {args:?}: {stderr}");
+    }
+}
+
+/// `stubgen --hash` prints `HASH  PATH` "as b3sum does": a name holding a newline or a
+/// backslash is escaped as b3sum escapes it (a leading `\`, then `\n` and `\\`), one line.
+#[test]
+fn stubgen_hash_escapes_names_as_b3sum_does() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let libz = std::fs::read("/usr/lib/x86_64-linux-gnu/libz.so.1").expect("libz");
+    std::fs::write(dir.path().join("plain.so"), &libz).expect("write");
+    std::fs::write(dir.path().join("na\nm\\e.so"), &libz).expect("write");
+    let (code, plain, stderr) =
+        support::run_abicut_in(&["stubgen", "--hash", "plain.so"], dir.path());
+    assert_eq!(code, 0, "{stderr}");
+    let hash = plain.split_whitespace().next().expect("a hash");
+    let (code, odd, stderr) =
+        support::run_abicut_in(&["stubgen", "--hash", "na\nm\\e.so"], dir.path());
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(odd, format!("\\{hash}  na\\nm\\\\e.so\n"));
+}
+
+/// Exit status of `abicut ARGS` in `dir` whose reader closed standard output before
+/// abicut wrote anything (`abicut ... | head -0`).
+fn status_with_closed_stdout(args: &[&str], dir: &Path) -> Option<i32> {
+    let mut child = Command::new(bin_path())
+        .args(args)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("abicut starts");
+    drop(child.stdout.take());
+    child.wait().expect("abicut ends").code()
+}
+
+/// Where the verdict is known before printing, it is the exit status even when the reader
+/// has gone: `abicut verify TREE | head -1` with problems found, `abicut diff A B | head -1`
+/// on a breaking diff, a stubgen batch with a failed library. Only what was to be printed is
+/// lost.
+#[test]
+fn a_closed_pipe_keeps_the_verdict() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::create_dir(d.join("tree")).expect("mkdir");
+    let (code, _, stderr) = support::run_abicut_in(
+        &[
+            "elf",
+            "--add-needed",
+            "libnot-here.so.1",
+            "--output",
+            "tree/prog",
+            "/usr/bin/true",
+        ],
+        d,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let lib = "/usr/lib/x86_64-linux-gnu";
+    let (libz, libm) = (format!("{lib}/libz.so.1"), format!("{lib}/libm.so.6"));
+    std::fs::write(d.join("bad.so"), b"not a library").expect("write");
+    std::fs::create_dir(d.join("stubs")).expect("mkdir");
+    for (args, want) in [
+        (vec!["verify", "tree"], 1),
+        (vec!["verify", "--json", "tree"], 1),
+        (vec!["diff", &libz, &libm], 2),
+        (vec!["diff", "--json", &libz, &libm], 2),
+        (
+            vec!["stubgen", "--hash", "--out-dir", "stubs", &libz, "bad.so"],
+            3,
+        ),
+    ] {
+        let (code, _, _) = support::run_abicut_in(&args, d);
+        assert_eq!(code, want, "abicut {args:?} with its output read");
+        assert_eq!(
+            status_with_closed_stdout(&args, d),
+            Some(want),
+            "abicut {args:?} | head -0"
         );
     }
 }

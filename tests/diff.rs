@@ -694,3 +694,92 @@ fn abidiff_incompatible_change_is_breaking() {
         "{report}"
     );
 }
+
+/// A library that gained an import no library of its closure defines (flex's `libfl` and
+/// `yylex`) now needs every program to define it, or the program dies at start: the diff
+/// names the import and calls it breaking, not "layout". A new weak import (a hook a program
+/// may define) is compatible; a dropped import is compatible.
+#[test]
+fn an_import_the_program_owes_is_named_and_judged() {
+    if !have("cc") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let lib = |name: &str, src: &str| -> PathBuf {
+        let c = d.join(format!("{name}.c"));
+        std::fs::write(&c, src).unwrap();
+        let so = d.join(format!("{name}.so"));
+        run(
+            "cc",
+            &[
+                "-shared",
+                "-fPIC",
+                "-o",
+                so.to_str().unwrap(),
+                c.to_str().unwrap(),
+            ],
+            d,
+        );
+        so
+    };
+    let old = lib("old", "int f(void) { return 1; }\n");
+    let strong = lib(
+        "strong",
+        "int yylex(void);\nint f(void) { return yylex(); }\n",
+    );
+    let weak = lib(
+        "weak",
+        "int hook(void) __attribute__((weak));\nint f(void) { return hook ? hook() : 1; }\n",
+    );
+    for (a, b, code, reason, verdict) in [
+        (&old, &strong, 2, "import_added", "breaking"),
+        (&old, &weak, 1, "weak_import_added", "compatible"),
+        (&strong, &old, 1, "import_removed", "compatible"),
+    ] {
+        let (got, report) =
+            abicut_json(&["diff", "--json", a.to_str().unwrap(), b.to_str().unwrap()]);
+        assert_eq!(got, code, "{report}");
+        let name = if reason == "weak_import_added" {
+            "hook"
+        } else {
+            "yylex"
+        };
+        let found = changes(&report).iter().any(|c| {
+            c["reason"] == reason
+                && c["verdict"] == verdict
+                && c["subject"] == format!("import {name}")
+        });
+        assert!(found, "{reason} of {name} not in {report}");
+    }
+    // A text side is read without its dependencies; against a library its imports are
+    // judged by that library's closure, so libc's names are no new import.
+    let exact = d.join("strong-exact.json");
+    run(
+        bin_path(),
+        &[
+            "stubgen",
+            "--exact",
+            "--format",
+            "json",
+            "-o",
+            exact.to_str().unwrap(),
+            strong.to_str().unwrap(),
+        ],
+        d,
+    );
+    for (a, b) in [(&strong, &exact), (&exact, &strong)] {
+        let (got, report) =
+            abicut_json(&["diff", "--json", a.to_str().unwrap(), b.to_str().unwrap()]);
+        assert_eq!(got, 0, "{report}");
+    }
+    let text = std::process::Command::new(bin_path())
+        .args(["diff".as_ref(), old.as_os_str(), strong.as_os_str()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("import yylex") && text.contains("undefined symbol: yylex"),
+        "{text}"
+    );
+}

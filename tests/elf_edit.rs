@@ -243,6 +243,38 @@ fn output_copy_keeps_the_mode() {
     assert_eq!(fs::read(&prog).unwrap(), before, "the input was changed");
 }
 
+/// An edit in place keeps what the file was: its mode (setuid included), and a symlink
+/// given as the file stays a link while the file it leads to is edited, as patchelf does
+/// (the link was replaced by an edited second copy).
+#[test]
+fn in_place_edit_keeps_mode_and_links() {
+    use std::os::unix::fs::PermissionsExt;
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (prog, _) = fixture(tmp.path());
+    fs::set_permissions(&prog, fs::Permissions::from_mode(0o4751)).unwrap();
+    let link = tmp.path().join("prog-link");
+    std::os::unix::fs::symlink(prog.file_name().unwrap(), &link).unwrap();
+    elf(&["--set-rpath", "/through/the/link", link.to_str().unwrap()]);
+    assert!(
+        fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        fs::read_link(&link).unwrap(),
+        Path::new(prog.file_name().unwrap())
+    );
+    assert_eq!(patchelf("--print-rpath", &prog).trim(), "/through/the/link");
+    assert_eq!(
+        fs::metadata(&prog).unwrap().permissions().mode() & 0o7777,
+        0o4751
+    );
+}
+
 #[test]
 fn interpreter_grows() {
     if !tools() {

@@ -801,8 +801,14 @@ fn self_path_to_another_length() {
         format!("!<arch>\n\0{}/share\0", out.display()),
     )
     .unwrap();
-    let tree = work.path().join("tree-static");
+    // Without --with-static the archive is not in the tree, so it is not checked either.
+    let dropped = work.path().join("tree-without-static");
     let mut args = args.to_vec();
+    args[2] = dropped.to_str().unwrap();
+    let (exit, _, stderr) = run_abicut_in(&args, work.path());
+    assert_eq!(exit, 0, "a file left out of the tree was checked: {stderr}");
+    assert!(!dropped.join("lib/libfoo.a").exists());
+    let tree = work.path().join("tree-static");
     args[2] = tree.to_str().unwrap();
     args.push("--with-static");
     let (exit, _, stderr) = run_abicut_in(&args, work.path());
@@ -1094,4 +1100,118 @@ fn imports_all_hash_sees_an_import_the_default_drops() {
         hash_of(&new, &["--imports", "all"]),
         "--imports all misses a new import"
     );
+}
+
+/// README: nothing is skipped silently. A shared object cut to its first 16 bytes, or with
+/// e_type 0, is still a library a consumer would link: an error naming it, not a file (and
+/// a symlink to it) quietly missing from the tree.
+#[test]
+fn corrupt_shared_objects_are_errors_not_dropped() {
+    let libz = std::fs::read("/usr/lib/x86_64-linux-gnu/libz.so.1").unwrap();
+    let mut no_type = libz.clone();
+    no_type[16..18].copy_from_slice(&[0, 0]);
+    for (what, bytes) in [("16 bytes", libz[..16].to_vec()), ("e_type 0", no_type)] {
+        let work = tempfile::tempdir().unwrap();
+        let out = work.path().join("out");
+        std::fs::create_dir_all(out.join("lib")).unwrap();
+        std::fs::write(out.join("lib/libz.so.1.2.13"), bytes).unwrap();
+        std::os::unix::fs::symlink("libz.so.1.2.13", out.join("lib/libz.so.1")).unwrap();
+        let tree = work.path().join("tree");
+        let (exit, _, stderr) = run_abicut_in(
+            &[
+                "interface",
+                "-o",
+                tree.to_str().unwrap(),
+                out.to_str().unwrap(),
+            ],
+            work.path(),
+        );
+        assert_eq!(exit, 3, "{what}: {stderr}");
+        assert!(stderr.contains("libz.so.1.2.13"), "{what}: {stderr}");
+        assert!(!tree.exists(), "{what}");
+    }
+}
+
+/// `-o DIR` inside the output it reads would land the tree in the package (the next hash
+/// differs): refused before anything is written, as relink refuses DEST inside SRC.
+#[test]
+fn tree_inside_the_output_it_reads_is_refused() {
+    let work = tempfile::tempdir().unwrap();
+    let out = small_output(work.path());
+    for (dest, why) in [
+        (out.join("iface"), "lies inside the package output"),
+        (out.clone(), "is the package output"),
+        (work.path().to_path_buf(), "holds the package output"),
+    ] {
+        let (exit, _, stderr) = run_abicut_in(
+            &[
+                "interface",
+                "-o",
+                dest.to_str().unwrap(),
+                out.to_str().unwrap(),
+            ],
+            work.path(),
+        );
+        assert_eq!(exit, 3, "{stderr}");
+        assert!(stderr.contains(why) && stderr.contains("-o "), "{stderr}");
+    }
+    assert!(!out.join("iface").exists());
+    assert_no_leftovers(&out);
+    // Apart from the output, -o may name directories that do not exist yet.
+    let apart = work.path().join("new/deep/tree");
+    let (exit, _, stderr) = run_abicut_in(
+        &[
+            "interface",
+            "-o",
+            apart.to_str().unwrap(),
+            out.to_str().unwrap(),
+        ],
+        work.path(),
+    );
+    assert_eq!(exit, 0, "{stderr}");
+    assert!(apart.join("include/a.h").is_file());
+}
+
+/// What the tree keeps of each file it copies or replaces by a stub, compared with the
+/// source: the executable bit (the tree's modes are normalised to 0755 or 0644, as the hash
+/// sees only that bit) and every symlink's target.
+#[test]
+fn tree_keeps_executable_bits_and_links_of_the_source() {
+    use std::os::unix::fs::PermissionsExt;
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("out");
+    std::fs::create_dir_all(out.join("include")).unwrap();
+    std::fs::create_dir_all(out.join("lib/pkgconfig")).unwrap();
+    let libz = std::fs::read("/usr/lib/x86_64-linux-gnu/libz.so.1").unwrap();
+    let files: [(&str, &[u8], u32); 5] = [
+        ("include/a.h", b"int a;\n", 0o600),
+        ("include/run.h", b"int r;\n", 0o750),
+        ("lib/pkgconfig/z.pc", b"Name: z\n", 0o444),
+        ("lib/libz.so.1.2.13", &libz, 0o755),
+        ("lib/libw.so.1", &libz, 0o640),
+    ];
+    for (rel, bytes, mode) in files {
+        std::fs::write(out.join(rel), bytes).unwrap();
+        std::fs::set_permissions(out.join(rel), std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    std::os::unix::fs::symlink("libz.so.1.2.13", out.join("lib/libz.so.1")).unwrap();
+    std::os::unix::fs::symlink("libz.so.1", out.join("lib/libz.so")).unwrap();
+    let tree = work.path().join("tree");
+    tree_hash(&out, &tree, &[]);
+    for (rel, _, mode) in files {
+        let got = std::fs::metadata(tree.join(rel))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777;
+        let want = if mode & 0o111 != 0 { 0o755 } else { 0o644 };
+        assert_eq!(got, want, "{rel}: mode {got:o}, source {mode:o}");
+    }
+    for link in ["lib/libz.so.1", "lib/libz.so"] {
+        assert_eq!(
+            std::fs::read_link(tree.join(link)).unwrap(),
+            std::fs::read_link(out.join(link)).unwrap(),
+            "{link}"
+        );
+    }
 }

@@ -691,6 +691,64 @@ fn cli_files_of_another_format_are_named() {
     }
 }
 
+/// A file that is not what a command reads says what it is and what was expected, never
+/// serde's view of abicut's own types ("invalid length 0, expected struct GraphFile with 3
+/// elements", "invalid type: string \"abicut-graph\", expected u32") nor a later symptom
+/// (`{}` read as Nix JSON, then "no node named a").
+#[test]
+fn cli_json_of_the_wrong_shape_says_what_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let graph = diamond_file(d);
+    let g = graph.to_str().unwrap();
+    let plan = d.join("plan.json");
+    let p = plan.to_str().unwrap();
+    let r = run_abicut(&["relink-plan", g, "--changed", "libc", "--json", "-o", p]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let array = write(d, "array.json", "[]");
+    let empty = write(d, "empty.json", "{}");
+    let (a, e) = (array.to_str().unwrap(), empty.to_str().unwrap());
+    let cases: [(Vec<&str>, String); 6] = [
+        (
+            vec!["relink-plan", a, "--changed", "a"],
+            format!(
+                "{a}: is a JSON array, where graph JSON (schema \"abicut-graph\") is a JSON object"
+            ),
+        ),
+        (
+            vec!["report", a],
+            format!(
+                "{a}: is a JSON array, where plan JSON (schema \"abicut-plan\") is a JSON object"
+            ),
+        ),
+        (
+            vec!["relink-plan", e, "--changed", "a"],
+            format!("{e}: holds no derivation: a graph is Nix derivation JSON"),
+        ),
+        (
+            vec!["stubgen", "--hash", g],
+            format!("{g}: is abicut-graph JSON, not an interface (canonical JSON"),
+        ),
+        (
+            vec!["stubgen", "--hash", p],
+            format!("{p}: is abicut-plan JSON, not an interface (canonical JSON"),
+        ),
+        (
+            vec!["diff", g, g],
+            format!("{g}: is abicut-graph JSON, not an interface"),
+        ),
+    ];
+    for (args, want) in cases {
+        let r = run_abicut(&args);
+        assert_eq!(r.code, 3, "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(&want),
+            "{args:?}: want {want:?} in {}",
+            r.stderr
+        );
+    }
+}
+
 /// `-o` into a directory that does not exist names the target and the missing directory,
 /// not the temporary file beside it, and exits 3 (issue 13, item 9).
 #[test]
@@ -1228,5 +1286,60 @@ fn cli_interfaces_files_drive_the_cutoff() {
             .contains("bad.json: malformed interface-hash file (a JSON object mapping node names to interface hashes)"),
         "{}",
         r.stderr
+    );
+}
+
+/// Weights the report cannot sum (1e308 printed `inf h` and `NaN s`) and names no node has
+/// (a misspelling would weigh nothing, silently) are refused, naming the file and the key.
+#[test]
+fn report_refuses_overflowing_weights_and_unknown_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let text = serde_json::json!({"schema": "abicut-graph", "version": 1, "nodes": [
+        {"id": "libc"}, {"id": "app", "inputs": {"libc": "lib"}}]})
+    .to_string();
+    let g = write(d, "g.json", &text);
+    let plan = plan_file(d, &g, "libc", "same");
+    for (weights, want) in [
+        (
+            r#"{"version":1,"nodes":{"libc":{"build":1e308,"relink":1e308},"app":{"build":1e308}}}"#,
+            r#"weights.json: "app": times must be seconds from 0 to 1e9"#,
+        ),
+        (
+            r#"{"version":1,"default":{"build":-1}}"#,
+            r#"weights.json: "default": times must be seconds"#,
+        ),
+        (
+            r#"{"version":1,"nodes":{"libc":{"build":10},"apq":{"build":5},"zz":{"build":1}}}"#,
+            r#"weights.json: no node of the plans has the id, name or pname "apq", "zz""#,
+        ),
+    ] {
+        let w = write(d, "weights.json", weights);
+        let r = run_abicut(&[
+            "report",
+            plan.to_str().unwrap(),
+            "--weights",
+            w.to_str().unwrap(),
+        ]);
+        assert_eq!(r.code, 3, "{weights}: {}", r.stdout);
+        assert!(r.stderr.contains(want), "{weights}: {}", r.stderr);
+        assert!(r.stdout.is_empty(), "{}", r.stdout);
+    }
+    let w = write(
+        d,
+        "weights.json",
+        r#"{"version":1,"nodes":{"libc":{"build":1e9,"relink":1e9},"app":{"build":1e9}}}"#,
+    );
+    let r = run_abicut(&[
+        "report",
+        plan.to_str().unwrap(),
+        "--weights",
+        w.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        !r.stdout.contains("inf") && !r.stdout.contains("NaN"),
+        "{}",
+        r.stdout
     );
 }

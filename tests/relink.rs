@@ -677,3 +677,137 @@ fn verify_judges_the_output_not_the_source() {
 
 const BASE_C_FOO: &str = "int foo(void) { return 7; }\n";
 const FOO_PROG_C: &str = "int foo(void);\nint main(void) { return foo() == 7 ? 0 : 1; }\n";
+
+/// The kind, mode (with setuid, setgid, sticky) and modification time of every file, and
+/// every symlink's target, under `root`: what a relink must keep of its source.
+fn shape(
+    root: &Path,
+) -> Vec<(
+    std::path::PathBuf,
+    char,
+    u32,
+    Option<std::time::SystemTime>,
+    String,
+)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(root).unwrap().to_path_buf();
+            let m = fs::symlink_metadata(&p).unwrap();
+            let mode = m.permissions().mode() & 0o7777;
+            if m.file_type().is_symlink() {
+                let t = fs::read_link(&p).unwrap().display().to_string();
+                out.push((rel, 'l', 0, None, t));
+            } else if m.is_dir() {
+                out.push((rel, 'd', mode, m.modified().ok(), String::new()));
+                stack.push(p);
+            } else {
+                out.push((rel, 'f', mode, m.modified().ok(), String::new()));
+            }
+        }
+    }
+    let m = fs::metadata(root).unwrap();
+    let mode = m.permissions().mode() & 0o7777;
+    out.push((".".into(), 'd', mode, m.modified().ok(), String::new()));
+    out.sort();
+    out
+}
+
+/// Every file and directory keeps its mode and modification time and every symlink its target, whether
+/// it was rewritten or not, small or at least 256 KiB (read through a mapping and copied by
+/// the kernel: a path no other test compared modes on).
+#[test]
+fn relink_keeps_modes_times_and_links_of_every_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let (h1, h2) = (
+        "0123456789abcdfghijklmnpqrsvwxyz",
+        "zyxwvsrqpnmlkjihgfdcba9876543210",
+    );
+    let big = |with_path: bool| {
+        let mut b = vec![b'x'; 300 << 10];
+        if with_path {
+            b[1000..1032].copy_from_slice(h1.as_bytes());
+        }
+        b
+    };
+    let files: [(&str, Vec<u8>, u32); 6] = [
+        (
+            "bin/small-rewritten",
+            format!("#!/bin/sh\n{h1}\n").into_bytes(),
+            0o755,
+        ),
+        ("bin/small-same", b"#!/bin/sh\n".to_vec(), 0o4711),
+        ("lib/big-rewritten", big(true), 0o444),
+        ("lib/big-same", big(false), 0o640),
+        ("lib/big-rewritten-exec", big(true), 0o2755),
+        ("share/plain", b"x".to_vec(), 0o600),
+    ];
+    let epoch = std::time::UNIX_EPOCH;
+    for (i, (rel, bytes, mode)) in files.iter().enumerate() {
+        let p = src.join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(&p, bytes).unwrap();
+        let when = epoch + Duration::from_secs(1_000_000 + i as u64);
+        let f = fs::File::options().write(true).open(&p).unwrap();
+        f.set_times(fs::FileTimes::new().set_modified(when).set_accessed(when))
+            .unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(*mode)).unwrap();
+    }
+    std::os::unix::fs::symlink("big-same", src.join("lib/link")).unwrap();
+    std::os::unix::fs::symlink(format!("/nix/store/{h1}-x"), src.join("lib/abs")).unwrap();
+    for (i, dir) in ["bin", "lib", "share", ""].iter().enumerate() {
+        let when = epoch + Duration::from_secs(2_000_000 + i as u64);
+        let handle = fs::File::open(src.join(dir)).unwrap();
+        handle
+            .set_times(fs::FileTimes::new().set_modified(when))
+            .unwrap();
+    }
+    fs::set_permissions(src.join("share"), fs::Permissions::from_mode(0o555)).unwrap();
+    let dest = tmp.path().join("dest");
+    let (code, _, stderr) = run_abicut(&[
+        "relink",
+        "--map",
+        &format!("{h1}={h2}"),
+        src.to_str().unwrap(),
+        dest.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let want: Vec<_> = shape(&src)
+        .into_iter()
+        .map(|(rel, k, mode, t, target)| (rel, k, mode, t, target.replace(h1, h2)))
+        .collect();
+    assert_eq!(shape(&dest), want);
+    assert!(
+        fs::read(dest.join("lib/big-rewritten"))
+            .unwrap()
+            .windows(32)
+            .any(|w| w == h2.as_bytes())
+    );
+}
+
+/// SRC as a Nix `result` link to a directory is followed, as every other command follows the
+/// path it is given; DEST is a directory holding the tree, not a copy of the link.
+#[test]
+fn relink_follows_a_src_that_is_a_symlink() {
+    let tmp = tempfile::tempdir().unwrap();
+    let real = tmp.path().join("real");
+    write(&real.join("lib/f"), "0123456789abcdfghijklmnpqrsvwxyz\n");
+    std::os::unix::fs::symlink(&real, tmp.path().join("result")).unwrap();
+    let dest = tmp.path().join("dest");
+    let (code, _, stderr) = run_abicut(&[
+        "relink",
+        "--map",
+        "0123456789abcdfghijklmnpqrsvwxyz=zyxwvsrqpnmlkjihgfdcba9876543210",
+        tmp.path().join("result").to_str().unwrap(),
+        dest.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(fs::symlink_metadata(&dest).unwrap().is_dir());
+    assert_eq!(
+        fs::read_to_string(dest.join("lib/f")).unwrap(),
+        "zyxwvsrqpnmlkjihgfdcba9876543210\n"
+    );
+}

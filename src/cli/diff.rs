@@ -40,12 +40,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         (false, false) => diff::libraries(&args.old, &args.new)?,
         _ => bail!("compare two interface trees (directories) or two libraries, not one of each"),
     };
-    if args.json {
-        out::json(&report)?;
-    } else {
-        out!("{}", report.to_text(!args.no_patch))?;
-    }
-    Ok(exit::code(status(report.verdict)))
+    out::with_verdict(status(report.verdict), || {
+        if args.json {
+            out::json(&report)
+        } else {
+            Ok(out!("{}", report.to_text(!args.no_patch))?)
+        }
+    })
 }
 
 /// Whether `path` is a directory; a path that cannot be read is an error naming it.

@@ -57,6 +57,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         headers: args.headers.into(),
         imports: args.imports.into(),
     };
+    if let Some(dir) = &args.output {
+        tree::check_apart(&args.outputs, dir)?;
+    }
     let built = tree::build(&args.outputs, &options)?;
     if let Some(dir) = &args.output {
         tree::write(&built, dir)?;

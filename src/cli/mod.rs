@@ -25,7 +25,8 @@ Exit status:
   1  verify: problems found; diff: compatible (additions, layout, warnings)
   2  diff: breaking
   3  error: bad usage, unreadable or invalid input, I/O; stubgen --out-dir: a library failed
-A closed output pipe (abicut ... | head) counts as success.
+A closed output pipe (abicut ... | head) counts as success, but never hides a verdict
+(1, 2, or 3 for a failed library) already known.
 
 --json prints one JSON document per command, pretty-printed, on standard output (or the
 -o file): for several inputs, one document listing them all. Every document starts with

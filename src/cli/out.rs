@@ -2,7 +2,9 @@
 //!
 //! `println!` panics when the reader has gone (`abicut diff A B | head -1`). Every command
 //! prints through `outln!`/`out!` instead, which return the write error; `main` treats a
-//! broken pipe as success, as ripgrep does: the reader asked for no more.
+//! broken pipe as success, as ripgrep does: the reader asked for no more. A command whose
+//! verdict is known before it prints (`verify`'s problems, `diff`'s breaking) prints through
+//! [`with_verdict`], so a closed pipe never turns that verdict into success.
 //!
 //! `--json` means one thing in every command: one JSON document per invocation, printed
 //! pretty with a final newline ([`document`]). Its shape is a serde type of the library
@@ -47,6 +49,19 @@ pub fn document(value: &impl Serialize) -> anyhow::Result<String> {
 /// Prints `value` as the `--json` document.
 pub fn json(value: &impl Serialize) -> anyhow::Result<()> {
     emit(None, &document(value)?)
+}
+
+/// Runs `print` for a result whose exit status is already `status`, and returns that status
+/// even when the reader closed the pipe (`abicut verify /usr/lib | head -1` found problems
+/// whatever `head` read); any other write error is an error.
+pub fn with_verdict(
+    status: u8,
+    print: impl FnOnce() -> anyhow::Result<()>,
+) -> anyhow::Result<std::process::ExitCode> {
+    match print().and_then(|()| Ok(flush()?)) {
+        Err(err) if !is_broken_pipe(&err) => Err(err),
+        _ => Ok(super::exit::code(status)),
+    }
 }
 
 /// Whether `err` comes from writing to a pipe whose reader has closed it.

@@ -28,7 +28,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(|p| report::load_plan(p))
         .collect::<Result<Vec<_>, _>>()?;
     let weights = args.weights.as_deref().map(Weights::load).transpose()?;
-    let report = report::build(&plans, weights.as_ref());
+    let report = report::build(&plans, weights.as_ref())?;
     let text = if args.json {
         out::document(&report)?
     } else {

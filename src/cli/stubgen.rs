@@ -111,12 +111,15 @@ fn batch(args: &Args, dir: &Path, format: Format) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    print_hashes(hashes, args.json)?;
     if failed > 0 {
         eprintln!("abicut: {failed} of {} libraries failed", args.libs.len());
-        return Ok(exit::code(exit::ERROR));
     }
-    Ok(exit::code(exit::SUCCESS))
+    let status = if failed > 0 {
+        exit::ERROR
+    } else {
+        exit::SUCCESS
+    };
+    out::with_verdict(status, || print_hashes(hashes, args.json))
 }
 
 fn options(args: &Args) -> stubgen::Options {

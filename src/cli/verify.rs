@@ -38,14 +38,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
         require_elf: true,
     };
     let report = verify::verify(&args.tree, &opts)?;
-    if args.json {
-        out::json(&report)?;
-    } else {
-        out!("{}", report.to_text(&args.tree))?;
-    }
-    Ok(exit::code(if report.ok() {
+    let status = if report.ok() {
         exit::SUCCESS
     } else {
         exit::PROBLEMS
-    }))
+    };
+    out::with_verdict(status, || {
+        if args.json {
+            out::json(&report)
+        } else {
+            Ok(out!("{}", report.to_text(&args.tree))?)
+        }
+    })
 }

@@ -3,7 +3,7 @@
 use super::{Change, Reason, Report};
 use crate::elf::closure::Resolver;
 use crate::error::Result;
-use crate::iface::{FileClass, Interface, Symbol, ifs};
+use crate::iface::{Binding, FileClass, Import, Interface, Symbol, ifs};
 use crate::stubgen::{self, Format};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -20,8 +20,21 @@ pub fn libraries(old: &Path, new: &Path) -> Result<Report> {
     let options = stubgen::Options::default();
     // One resolver: both sides usually share their dependencies (libc), parsed once.
     let resolver = Resolver::default();
-    let (old_iface, old_format) = stubgen::load_source_with(old, &options, &resolver)?;
-    let (new_iface, new_format) = stubgen::load_source_with(new, &options, &resolver)?;
+    let (mut old_iface, old_format) = stubgen::load_source_with(old, &options, &resolver)?;
+    let (mut new_iface, new_format) = stubgen::load_source_with(new, &options, &resolver)?;
+    // A text side (JSON, llvm-ifs) is read without its dependencies, so it keeps every
+    // import; against a library, judge its imports by that library's closure, or each one
+    // the closure defines would read as a new import the program owes.
+    let text = |f: Format| f != Format::Elf;
+    let judged = match (text(old_format), text(new_format)) {
+        (false, true) => Some((&mut new_iface, old)),
+        (true, false) => Some((&mut old_iface, new)),
+        _ => None,
+    };
+    if let Some((iface, library)) = judged {
+        let provided = resolver.defined_names(library, &options.lib_path);
+        iface.normalize(&|name| provided.contains(name));
+    }
     let mut report = interfaces(&old_iface, &new_iface);
     for (path, format, other) in [(old, old_format, &new_iface), (new, new_format, &old_iface)] {
         let lost = ifs::not_carried(other);
@@ -68,6 +81,7 @@ pub(super) fn interface_changes(old: &Interface, new: &Interface, prefix: &str) 
     }
     version_changes(old, new, &mut push);
     symbol_changes(old, new, &mut push);
+    import_changes(old, new, &mut push);
     let old_sections: BTreeMap<_, _> = old.sections.iter().map(|s| (&s.name, s)).collect();
     let new_sections: BTreeMap<_, _> = new.sections.iter().map(|s| (&s.name, s)).collect();
     for name in old_sections
@@ -167,6 +181,40 @@ fn symbol_changes(
         push(format!("symbol {key}"), Reason::Added, None);
     }
     order_change(&old_s, &new_s, push);
+}
+
+/// Imports the program owes the library (those no library of its closure defines, what
+/// the default interface keeps): a new strong one is a symbol every program must define.
+/// An import that turned from weak to strong is a new obligation too.
+fn import_changes(
+    old: &Interface,
+    new: &Interface,
+    push: &mut impl FnMut(String, Reason, Option<String>),
+) {
+    let strong = |i: &Import| i.binding != Binding::Weak;
+    let old_i: BTreeMap<&str, &Import> = old.imports.iter().map(|i| (i.name.as_str(), i)).collect();
+    let new_i: BTreeMap<&str, &Import> = new.imports.iter().map(|i| (i.name.as_str(), i)).collect();
+    for (name, now) in &new_i {
+        let was = old_i.get(name);
+        let reason = match (was, strong(now)) {
+            (None, true) => Reason::ImportAdded,
+            (None, false) => Reason::WeakImportAdded,
+            (Some(w), true) if !strong(w) => Reason::ImportAdded,
+            _ => continue,
+        };
+        let detail = match reason {
+            Reason::ImportAdded => format!(
+                "no library of its closure defines {name}: a program that does not define \
+                 it dies at start (undefined symbol: {name}){}",
+                if was.is_some() { "; it was weak" } else { "" }
+            ),
+            _ => format!("no library of its closure defines {name}; a program may define it"),
+        };
+        push(format!("import {name}"), reason, Some(detail));
+    }
+    for name in old_i.keys().filter(|n| !new_i.contains_key(*n)) {
+        push(format!("import {name}"), Reason::ImportRemoved, None);
+    }
 }
 
 /// Positions are dense ranks, so one insertion shifts every later symbol; that is no change

@@ -55,6 +55,15 @@ pub enum Reason {
     AliasChanged,
     /// `.dynsym` position, alignment or placement: not an ABI change.
     Layout,
+    /// A strong import no library of the closure defines: every program must now define
+    /// it (flex's `yylex`), or it dies at start with `undefined symbol`.
+    ImportAdded,
+    /// A weak import no library of the closure defines: a program may define it (a hook
+    /// such as `__gmon_start__`); one that does not still runs.
+    WeakImportAdded,
+    /// An import the program owed is no longer needed: programs keep running, and a new
+    /// link may stop exporting the program's definition of it.
+    ImportRemoved,
     /// `DT_SONAME`: consumers record it as their `DT_NEEDED`, so it is the library's identity.
     SonameChanged,
     /// `DT_NEEDED`: what the library pulls in at link and load time.
@@ -103,6 +112,9 @@ impl Reason {
             Reason::OtherChanged => "other_changed",
             Reason::AliasChanged => "alias_changed",
             Reason::Layout => "layout",
+            Reason::ImportAdded => "import_added",
+            Reason::WeakImportAdded => "weak_import_added",
+            Reason::ImportRemoved => "import_removed",
             Reason::SonameChanged => "soname_changed",
             Reason::NeededChanged => "needed_changed",
             Reason::VersionNodeChanged => "version_node_changed",
@@ -123,7 +135,11 @@ impl Reason {
 
     fn verdict(self) -> Verdict {
         match self {
-            Reason::Added | Reason::Layout | Reason::WarningChanged => Verdict::Compatible,
+            Reason::Added
+            | Reason::Layout
+            | Reason::WarningChanged
+            | Reason::WeakImportAdded
+            | Reason::ImportRemoved => Verdict::Compatible,
             _ => Verdict::Breaking,
         }
     }

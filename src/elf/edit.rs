@@ -172,13 +172,23 @@ pub fn edit_file(path: &Path, edits: &[Edit]) -> Result<()> {
 }
 
 /// Applies `edits` to `input` and writes the result to `output` atomically, with `input`'s
-/// mode (an edited program stays executable), set before the rename.
+/// mode (an edited program stays executable), set before the rename. Edited in place
+/// through a symlink (`lib/libfoo.so -> libfoo.so.1`), the file it leads to is edited and
+/// the link stays a link, as with patchelf: renaming over the link would turn it into a
+/// second copy.
 pub fn edit_to(input: &Path, output: &Path, edits: &[Edit]) -> Result<()> {
     let out = ElfFile::read(input)?.edit(edits)?;
     let mode = std::fs::metadata(input)
         .map_err(|e| Error::io(input, e))?
         .permissions()
         .mode();
+    let target;
+    let output = if output == input {
+        target = std::fs::canonicalize(input).map_err(|e| Error::io(input, e))?;
+        &target
+    } else {
+        output
+    };
     crate::fsx::write_atomic_mode(output, &out, mode)
 }
 

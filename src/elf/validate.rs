@@ -8,11 +8,10 @@
 //! Hostile input is an error that names the file and the cause, never a panic: whoever
 //! reads on relies on these bounds.
 
-use super::is_elf;
 use crate::error::{Error, Malformed, Result};
-use goblin::container::{Container, Ctx, Endian};
+use goblin::container::Ctx;
 use goblin::elf::dynamic::{DT_NULL, DT_STRSZ, DT_STRTAB, Dyn};
-use goblin::elf::header::{self, Header};
+use goblin::elf::header::Header;
 use goblin::elf::program_header::{PT_DYNAMIC, PT_LOAD, ProgramHeader};
 use goblin::elf::section_header::{SHT_NOBITS, SHT_NULL, SectionHeader};
 use scroll::Pread;
@@ -91,36 +90,8 @@ impl Checker<'_> {
             .map_err(|e| self.bad(format!("corrupt {what}: {e}")))
     }
 
-    fn ctx(&self) -> Result<Ctx> {
-        let container = match self.bytes[header::EI_CLASS] {
-            header::ELFCLASS32 => Container::Little,
-            header::ELFCLASS64 => Container::Big,
-            c => return Err(self.bad(format!("unknown ELF class {c}"))),
-        };
-        let endian = match self.bytes[header::EI_DATA] {
-            header::ELFDATA2LSB => Endian::Little,
-            header::ELFDATA2MSB => Endian::Big,
-            d => return Err(self.bad(format!("unknown ELF data encoding {d}"))),
-        };
-        Ok(Ctx::new(container, endian))
-    }
-
     fn check(&self) -> Result<Headers> {
-        if self.bytes.len() < header::SIZEOF_IDENT || !is_elf(self.bytes) {
-            return Err(self.bad("not an ELF file"));
-        }
-        let ctx = self.ctx()?;
-        let size = Header::size_with(&ctx);
-        if self.bytes.len() < size {
-            return Err(self.bad(format!(
-                "truncated: the ELF header needs {size:#x} bytes, the file has {:#x}",
-                self.bytes.len()
-            )));
-        }
-        let header: Header = self
-            .bytes
-            .pread_with(0, ctx.le)
-            .map_err(|e| self.bad(format!("corrupt ELF header: {e}")))?;
+        let (header, ctx) = super::header(self.bytes).map_err(|r| Error::at(self.path, r))?;
         let phdrs = self.phdrs(&header, ctx)?;
         let shdrs = self.shdrs(&header, ctx)?;
         check_loads(&phdrs).map_err(|r| Error::at(self.path, r))?;

@@ -38,6 +38,13 @@ pub fn from_slice(path: &Path, bytes: &[u8]) -> Result<Graph> {
     let top: Value = serde_json::from_slice(bytes)
         .map_err(|e| Error::invalid(path, format!("malformed derivation JSON: {e}")))?;
     let drvs = derivations(path, &top)?;
+    if drvs.is_empty() {
+        return Err(Error::invalid(
+            path,
+            "holds no derivation: a graph is Nix derivation JSON (`nix derivation show -r`, \
+             .drv paths mapped to derivations) or abicut graph JSON (\"schema\": \"abicut-graph\")",
+        ));
+    }
     let owners = output_owners(path, drvs)?;
     let mut b = GraphBuilder::with_capacity(drvs.len(), drvs.len() * 4);
     for (key, drv) in drvs {

@@ -444,9 +444,24 @@ impl Interface {
         }
     }
 
-    /// Parses canonical (or hand-written) JSON, checking the schema version.
+    /// Parses canonical (or hand-written) JSON, checking the schema version. Another of
+    /// abicut's JSON files (a graph, a plan) is named as such: its string `schema` would
+    /// otherwise read as "invalid type: string, expected u32".
     pub fn from_json(bytes: &[u8]) -> Result<Interface, Malformed> {
-        let mut iface: Interface = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        #[derive(Deserialize)]
+        struct Probe {
+            schema: Option<serde_json::Value>,
+        }
+        const WANTED: &str = "an interface (canonical JSON as `abicut stubgen --format json` \
+                              writes it, a JSON object with a numeric \"schema\")";
+        if let Ok(Probe {
+            schema: Some(serde_json::Value::String(s)),
+        }) = serde_json::from_slice(bytes)
+        {
+            return Err(Malformed(format!("is {s} JSON, not {WANTED}")));
+        }
+        let mut iface: Interface =
+            serde_json::from_slice(bytes).map_err(|e| format!("malformed interface JSON: {e}"))?;
         if iface.schema != SCHEMA_VERSION {
             return Err(Malformed(format!(
                 "interface schema {} is not supported (this abicut reads schema {SCHEMA_VERSION})",

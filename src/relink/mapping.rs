@@ -74,7 +74,10 @@ pub fn read_map_file(path: &Path) -> Result<Vec<Mapping>> {
     Ok(out)
 }
 
-/// Refuses a FROM given twice with different TOs: the output would depend on argument order.
+/// Refuses mappings whose result would depend on which one wins: a FROM given twice with
+/// different TOs, or a FROM inside another FROM (a hash inside a store path) that the two
+/// would rewrite differently. Where they agree (`/nix/store/H1-foo=/nix/store/H2-foo` and
+/// `H1=H2`) either one gives the same bytes.
 pub fn check_consistent(maps: &[Mapping]) -> Result<()> {
     for (i, a) in maps.iter().enumerate() {
         if let Some(b) = maps[..i].iter().find(|b| b.from == a.from && b.to != a.to) {
@@ -84,7 +87,30 @@ pub fn check_consistent(maps: &[Mapping]) -> Result<()> {
             )));
         }
     }
+    for outer in maps {
+        for inner in maps.iter().filter(|m| m.from.len() < outer.from.len()) {
+            if let Some(at) = disagreement(outer, inner) {
+                return Err(Error::Usage(format!(
+                    "{} is mapped to {}, but inside {} (mapped to {}) it would become {}: \
+                     give mappings that agree",
+                    inner.from,
+                    inner.to,
+                    outer.from,
+                    outer.to,
+                    &outer.to[at..at + inner.to.len()]
+                )));
+            }
+        }
+    }
     Ok(())
+}
+
+/// Where `inner.from` occurs in `outer.from` while `outer` rewrites those bytes to something
+/// other than `inner.to`. Both map to equal lengths, so offsets line up.
+fn disagreement(outer: &Mapping, inner: &Mapping) -> Option<usize> {
+    let (from, to) = (outer.from.as_bytes(), outer.to.as_bytes());
+    let (needle, want) = (inner.from.as_bytes(), inner.to.as_bytes());
+    memchr::memmem::find_iter(from, needle).find(|&at| to.get(at..at + want.len()) != Some(want))
 }
 
 /// All mappings compiled into one [`Replacer`], so each file is scanned once whatever the
@@ -200,6 +226,29 @@ mod tests {
         assert!(check_consistent(&[m("/a", "/b"), m("/a", "/b")]).is_ok());
         let err = check_consistent(&[m("/a", "/b"), m("/a", "/c")]).unwrap_err();
         assert_eq!(err.to_string(), "/a is mapped twice: to /b and to /c");
+    }
+
+    /// A hash inside a mapped store path must go where that store path's mapping takes it,
+    /// or the output depends on which of the two matches first.
+    #[test]
+    fn refuses_overlapping_mappings_that_disagree() {
+        let m = |f: &str, t: &str| Mapping::new(f, t).unwrap();
+        const H3: &str = "3333333333333333333333333333333z";
+        let path = m(
+            &format!("/nix/store/{H1}-foo"),
+            &format!("/nix/store/{H2}-foo"),
+        );
+        assert!(check_consistent(&[path.clone(), m(H1, H2)]).is_ok());
+        for maps in [[path.clone(), m(H1, H3)], [m(H1, H3), path]] {
+            let err = check_consistent(&maps).unwrap_err().to_string();
+            assert_eq!(
+                err,
+                format!(
+                    "{H1} is mapped to {H3}, but inside /nix/store/{H1}-foo (mapped to \
+                     /nix/store/{H2}-foo) it would become {H2}: give mappings that agree"
+                )
+            );
+        }
     }
 
     /// A map file takes `FROM=TO` and `FROM TO` lines, skips comments and blank lines, and

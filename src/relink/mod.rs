@@ -10,7 +10,7 @@ pub mod mapping;
 pub mod verify;
 
 use crate::error::{Error, Result};
-use crate::fsx::{self, Staging};
+use crate::fsx::{self, Overlap, Staging, final_path};
 use mapping::{Forbidden, Mapping, Rewriter};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -24,6 +24,7 @@ use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
 
 pub use mapping::read_map_file;
 
@@ -113,6 +114,8 @@ enum Entry {
     Dir {
         rel: PathBuf,
         mode: u32,
+        /// Set once everything inside exists, since each entry created changes it.
+        modified: Option<SystemTime>,
     },
     File {
         rel: PathBuf,
@@ -146,7 +149,9 @@ pub fn relink(src: &Path, dest: &Path, opts: &Options, progress: &dyn Progress) 
         rewritten: AtomicU64::new(0),
         hardlinked: AtomicU64::new(0),
     };
-    let src_meta = fs::symlink_metadata(src).map_err(|e| Error::io(src, e))?;
+    // Followed, as every command follows the file it is given: SRC is often a Nix `result`
+    // link. Symlinks inside SRC are copied as links, never followed (`walk`).
+    let src_meta = fs::metadata(src).map_err(|e| Error::io(src, e))?;
     let staging = Staging::new(dest)?;
     check_apart(src, dest)?;
     let entries = if src_meta.is_dir() {
@@ -158,10 +163,7 @@ pub fn relink(src: &Path, dest: &Path, opts: &Options, progress: &dyn Progress) 
             len: src_meta.len(),
         }]
     } else {
-        return Err(Error::invalid(
-            src,
-            "SRC must be a directory or a regular file",
-        ));
+        return Err(fsx::not_regular(src, &src_meta));
     };
     let out = staging.path();
     if src_meta.is_dir() {
@@ -169,6 +171,7 @@ pub fn relink(src: &Path, dest: &Path, opts: &Options, progress: &dyn Progress) 
     }
     job.build(&entries, out, progress)?;
     if src_meta.is_dir() {
+        set_modified(out, src_meta.modified().ok())?;
         fsx::set_mode(out, src_meta.permissions().mode())?;
     }
     if let Some(v) = &opts.verify {
@@ -213,16 +216,11 @@ fn check(staged: &Path, dest: &Path, v: &verify::Options, forbid: &[String]) -> 
 /// Refuses a DEST that is SRC, lies inside it (the copy would land in the tree being
 /// copied) or holds it (replacing DEST would delete SRC), before anything is written.
 fn check_apart(src: &Path, dest: &Path) -> Result<()> {
-    let src_abs = fs::canonicalize(src).map_err(|e| Error::io(src, e))?;
-    let dest_abs = final_path(dest)?;
-    let why = if dest_abs == src_abs {
-        "is SRC: relink would replace the tree it reads"
-    } else if dest_abs.starts_with(&src_abs) {
-        "lies inside SRC: the copy would land in the tree being copied"
-    } else if src_abs.starts_with(&dest_abs) {
-        "holds SRC: replacing DEST would delete SRC"
-    } else {
-        return Ok(());
+    let why = match fsx::overlap(src, dest)? {
+        None => return Ok(()),
+        Some(Overlap::Same) => "is SRC: relink would replace the tree it reads",
+        Some(Overlap::Inside) => "lies inside SRC: the copy would land in the tree being copied",
+        Some(Overlap::Holds) => "holds SRC: replacing DEST would delete SRC",
     };
     Err(Error::Usage(format!(
         "DEST {} {why} (SRC {}); nothing written, give a DEST outside SRC",
@@ -231,14 +229,39 @@ fn check_apart(src: &Path, dest: &Path) -> Result<()> {
     )))
 }
 
-/// DEST as the loader will see it: absolute, its parent without symlinks.
-fn final_path(dest: &Path) -> Result<PathBuf> {
-    let parent = fsx::parent_dir(dest);
-    let parent = fs::canonicalize(parent).map_err(|e| Error::io(parent, e))?;
-    Ok(match dest.file_name() {
-        Some(name) => parent.join(name),
-        None => parent,
-    })
+/// What a rewritten file keeps of its source besides its content: its mode and its times
+/// (as `cp -p`), whichever way it was written, so the copy differs only where a path was
+/// rewritten.
+struct Kept<'a> {
+    mode: u32,
+    meta: &'a fs::Metadata,
+}
+
+impl Kept<'_> {
+    /// Sets the times on the written file, then its mode (which may drop write permission).
+    fn apply(&self, output: File, to: &Path) -> Result<()> {
+        let mut times = fs::FileTimes::new();
+        if let Ok(t) = self.meta.modified() {
+            times = times.set_modified(t);
+        }
+        if let Ok(t) = self.meta.accessed() {
+            times = times.set_accessed(t);
+        }
+        output.set_times(times).map_err(|e| Error::io(to, e))?;
+        drop(output);
+        fsx::set_mode(to, self.mode)
+    }
+}
+
+/// Gives the directory `dir` its source's modification time, when the source had one.
+fn set_modified(dir: &Path, modified: Option<SystemTime>) -> Result<()> {
+    let Some(t) = modified else {
+        return Ok(());
+    };
+    let handle = File::open(dir).map_err(|e| Error::io(dir, e))?;
+    handle
+        .set_times(fs::FileTimes::new().set_modified(t))
+        .map_err(|e| Error::io(dir, e))
 }
 
 /// State shared by the worker threads of one relink.
@@ -294,7 +317,13 @@ impl Job<'_> {
         }
         // Deepest first, so read-only directories are closed after their contents exist.
         for e in entries.iter().rev() {
-            if let Entry::Dir { rel, mode } = e {
+            if let Entry::Dir {
+                rel,
+                mode,
+                modified,
+            } = e
+            {
+                set_modified(&out.join(rel), *modified)?;
                 fsx::set_mode(&out.join(rel), *mode)?;
             }
         }
@@ -322,13 +351,15 @@ impl Job<'_> {
             (self.src.join(rel), out.join(rel))
         };
         let mut input = File::open(&from).map_err(|e| Error::io(&from, e))?;
-        let len = input.metadata().map_err(|e| Error::io(&from, e))?.len();
+        let meta = input.metadata().map_err(|e| Error::io(&from, e))?;
+        let len = meta.len();
+        let kept = Kept { mode, meta: &meta };
         if len >= MMAP_MIN {
             // SAFETY: the mapping is only read. Store paths are immutable; a file truncated
             // by someone else while it is being relinked would fault (SIGBUS), as with cp.
             let map = unsafe { memmap2::MmapOptions::new().populate().map(&input) }
                 .map_err(|e| Error::io(&from, e))?;
-            self.large(&from, &to, &mut input, &map, mode)?;
+            self.large(&from, &to, &mut input, &map, &kept)?;
         } else {
             thread_local!(static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) });
             BUF.with(|cell| {
@@ -337,7 +368,7 @@ impl Job<'_> {
                 input
                     .read_to_end(&mut buf)
                     .map_err(|e| Error::io(&from, e))?;
-                self.small(&from, &to, &mut buf, mode)
+                self.small(&from, &to, &mut buf, &kept)
             })?;
         }
         progress.advance(len);
@@ -346,7 +377,7 @@ impl Job<'_> {
     }
 
     /// Small files: rewritten in memory and written with one call.
-    fn small(&self, from: &Path, to: &Path, buf: &mut [u8], mode: u32) -> Result<()> {
+    fn small(&self, from: &Path, to: &Path, buf: &mut [u8], kept: &Kept) -> Result<()> {
         let changes = self.scan(buf);
         self.rewriter.apply(buf, &changes);
         if let Some(bad) = self.forbid.find(buf) {
@@ -355,12 +386,20 @@ impl Job<'_> {
         if self.link_unchanged(from, to, &changes)? {
             return Ok(());
         }
-        fs::write(to, &*buf).map_err(|e| Error::io(to, e))?;
-        fsx::set_mode(to, mode)
+        let mut output = File::create(to).map_err(|e| Error::io(to, e))?;
+        std::io::Write::write_all(&mut output, buf).map_err(|e| Error::io(to, e))?;
+        kept.apply(output, to)
     }
 
     /// Large files: scanned through a mapping, copied by the kernel, patched in place.
-    fn large(&self, from: &Path, to: &Path, input: &mut File, map: &[u8], mode: u32) -> Result<()> {
+    fn large(
+        &self,
+        from: &Path,
+        to: &Path,
+        input: &mut File,
+        map: &[u8],
+        kept: &Kept,
+    ) -> Result<()> {
         let changes = self.scan(map);
         if !self.forbid.is_empty() {
             let mut result = map.to_vec();
@@ -391,8 +430,7 @@ impl Job<'_> {
                     .map_err(|e| Error::io(to, e))?;
             }
         }
-        drop(output);
-        fsx::set_mode(to, mode)
+        kept.apply(output, to)
     }
 
     fn scan(&self, bytes: &[u8]) -> Vec<(usize, usize)> {
@@ -471,7 +509,11 @@ fn walk(root: &Path) -> Result<Vec<Entry>> {
         if let Some(target) = target {
             out.push(Entry::Symlink { rel, target });
         } else if ft.is_dir() {
-            out.push(Entry::Dir { rel, mode });
+            out.push(Entry::Dir {
+                rel,
+                mode,
+                modified: meta.modified().ok(),
+            });
         } else if ft.is_file() && meta.nlink() > 1 {
             match inodes.entry((meta.dev(), meta.ino())) {
                 std::collections::hash_map::Entry::Occupied(first) => out.push(Entry::HardLink {

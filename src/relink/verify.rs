@@ -238,7 +238,10 @@ fn list(root: &Path) -> Result<Listing> {
         files: Vec::new(),
         symlinks: Vec::new(),
     };
-    if meta.is_file() {
+    if !meta.is_dir() {
+        if !meta.is_file() {
+            return Err(crate::fsx::not_regular(root, &meta));
+        }
         out.files.push(root.to_path_buf());
         return Ok(out);
     }

@@ -55,7 +55,12 @@ pub fn classify(rel: &[u8], bytes: &[u8]) -> Class {
     }
     if elf::is_elf(bytes) {
         return match elf::file_type(bytes) {
-            Some(FileType::Dynamic) if is_so_name(name) => Class::SharedObject,
+            // A library cut short or with a corrupt e_type is still what a consumer would
+            // link: read as one, so that the reader refuses it by name instead of it
+            // silently leaving the tree.
+            Some(FileType::Dynamic | FileType::Other(_)) | None if is_so_name(name) => {
+                Class::SharedObject
+            }
             Some(FileType::Relocatable) if ext == Some(b"o") => Class::Object,
             // glibc's libmcheck.a is a single object under an archive's name.
             Some(FileType::Relocatable) if ext == Some(b"a") => Class::StaticArchive,
@@ -120,6 +125,13 @@ mod tests {
             Class::SharedObject
         );
         assert_eq!(classify(b"bin/pie-tool", elf_dyn), Class::Dropped);
+        assert_eq!(
+            classify(b"lib/libz.so.1", &elf_dyn[..16]),
+            Class::SharedObject
+        );
+        let elf_none = b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\0\0";
+        assert_eq!(classify(b"lib/libz.so.1", elf_none), Class::SharedObject);
+        assert_eq!(classify(b"bin/tool", elf_none), Class::Dropped);
         assert_eq!(classify(b"bin/tool", elf_exe), Class::Dropped);
         assert_eq!(classify(b"lib/Scrt1.o", elf_rel), Class::Object);
         assert_eq!(

@@ -2,7 +2,7 @@
 
 use super::{Entry, HeaderMode, Node, Tree, classify};
 use crate::error::{Error, Result};
-use crate::fsx::{self, Staging};
+use crate::fsx::{self, Overlap, Staging};
 use rayon::prelude::*;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -69,6 +69,26 @@ pub fn read(dir: &Path, headers: HeaderMode) -> Result<Tree> {
         })
         .collect::<Result<_>>()?;
     Ok(Tree { entries, headers })
+}
+
+/// Refuses a tree directory `dest` that is, lies inside or holds one of the `outputs` it is
+/// made from, before anything is read: inside one, the next run would read the tree into
+/// itself and hash differently; holding one, the tree could not replace it.
+pub fn check_apart(outputs: &[PathBuf], dest: &Path) -> Result<()> {
+    for output in outputs {
+        let why = match fsx::overlap(output, dest)? {
+            None => continue,
+            Some(Overlap::Same) => "is the package output",
+            Some(Overlap::Inside) => "lies inside the package output",
+            Some(Overlap::Holds) => "holds the package output",
+        };
+        return Err(Error::Usage(format!(
+            "-o {} {why} {}: the tree would be read into itself; give a directory outside it",
+            dest.display(),
+            output.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Writes `tree` to `dest`: built beside it ([`Staging`]) and renamed into place, so a

@@ -26,7 +26,7 @@ mod summary;
 pub mod tokens;
 
 pub use classify::{Class, classify};
-pub use disk::{read, write};
+pub use disk::{check_apart, read, write};
 pub use selfpaths::SelfPath;
 pub use summary::Summary;
 
@@ -191,7 +191,7 @@ fn build_output(
     let files: Vec<(Vec<u8>, Entry)> = raw
         .par_iter()
         .filter_map(|(rel, item)| match item {
-            Raw::File { path, exec } => Some(file_entry(rel, path, *exec, package)),
+            Raw::File { path, exec } => Some(file_entry(rel, path, *exec, options, package)),
             Raw::Symlink { .. } => None,
         })
         .collect::<Result<_>>()?;
@@ -228,8 +228,16 @@ fn build_output(
     Ok(())
 }
 
-/// Reads and classifies one file, replacing it by its stub if it is a shared object.
-fn file_entry(rel: &[u8], path: &Path, exec: bool, package: &Package) -> Result<(Vec<u8>, Entry)> {
+/// Reads and classifies one file, replacing it by its stub if it is a shared object. A file
+/// the tree leaves out (a static archive without `--with-static`) is emptied before the
+/// self-path check: what is not in the tree cannot leak a self path into it.
+fn file_entry(
+    rel: &[u8],
+    path: &Path,
+    exec: bool,
+    options: &Options,
+    package: &Package,
+) -> Result<(Vec<u8>, Entry)> {
     let bytes = crate::fsx::read(path)?;
     let class = classify(rel, &bytes);
     let bytes = match class {
@@ -237,7 +245,7 @@ fn file_entry(rel: &[u8], path: &Path, exec: bool, package: &Package) -> Result<
             let iface = stubgen::load_with(path, &package.stubs, &package.resolver)?;
             stubgen::render(&iface, stubgen::Format::Elf, path)?
         }
-        Class::Dropped => Vec::new(),
+        _ if !class.kept(options) => Vec::new(),
         _ => bytes,
     };
     let node = Node::File {

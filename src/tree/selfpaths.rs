@@ -73,7 +73,23 @@ impl SelfPaths {
 
     /// For symlink targets and names: text, whose length may change.
     pub(super) fn replace_text(&self, bytes: &[u8]) -> Vec<u8> {
-        self.replacer.replace_all(bytes)
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut done = 0;
+        for found in self.matches(bytes) {
+            out.extend_from_slice(&bytes[done..found.start()]);
+            out.extend_from_slice(self.replacer.replacement(found.pattern().as_usize()));
+            done = found.end();
+        }
+        out.extend_from_slice(&bytes[done..]);
+        out
+    }
+
+    /// Each occurrence of a self path that ends a path component: `/opt/foo` in
+    /// `/opt/foo/include` or `"/opt/foo"`, never in `/opt/foobar/include`, another package.
+    fn matches<'a>(&'a self, bytes: &'a [u8]) -> impl Iterator<Item = aho_corasick::Match> + 'a {
+        self.replacer
+            .find_iter(bytes)
+            .filter(|m| bytes.get(m.end()).is_none_or(|&c| !continues_name(c)))
     }
 
     /// For a file's content. A text file may change length (a `.pc`, a header, a linker
@@ -85,7 +101,7 @@ impl SelfPaths {
         let r = &self.replacer;
         let needs_length_change =
             |f: &aho_corasick::Match| r.replacement(f.pattern().as_usize()).len() != f.len();
-        if let Some(found) = r.find_iter(bytes).find(needs_length_change)
+        if let Some(found) = self.matches(bytes).find(needs_length_change)
             && is_binary(bytes)
         {
             let to = r.replacement(found.pattern().as_usize());
@@ -101,12 +117,19 @@ impl SelfPaths {
                 ),
             ));
         }
-        Ok(r.replace_all(bytes))
+        Ok(self.replace_text(bytes))
     }
 
     pub(super) fn contains(&self, target: &[u8]) -> bool {
         self.paths.iter().any(|p| strip_dir(target, p).is_some())
     }
+}
+
+/// Whether `c` would continue a path component: any byte a Nix store name may hold
+/// (letters, digits, `+-._?=`). A store path `/nix/store/H-foo` followed by `-dev` or `bar`
+/// is another output or package; followed by `/`, a quote, a space or `:` it ends.
+fn continues_name(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"+-._?=".contains(&c)
 }
 
 /// Binary by content: ELF, an `ar` archive, or any NUL byte.
@@ -117,6 +140,24 @@ fn is_binary(bytes: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `--self /opt/foo` is that directory, not every path that starts with its letters.
+    #[test]
+    fn self_paths_match_whole_path_components() {
+        let s: SelfPath = "/opt/foo=/abicut-self".parse().unwrap();
+        let selfs = SelfPaths::new(&[s]).unwrap();
+        let text =
+            b"a=/opt/foo/include b=/opt/foobar/include c=/opt/foo-dev d=\"/opt/foo\" e=/opt/foo";
+        assert_eq!(
+            selfs.replace_text(text),
+            b"a=/abicut-self/include b=/opt/foobar/include c=/opt/foo-dev d=\"/abicut-self\" e=/abicut-self"
+        );
+        let archive = b"!<arch>\n\0/opt/foobar/lib\0";
+        assert_eq!(
+            selfs.replace_file(archive, Path::new("lib/x.a")).unwrap(),
+            archive
+        );
+    }
 
     #[test]
     fn self_path_with_a_target() {
