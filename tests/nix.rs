@@ -286,11 +286,7 @@ impl World {
 
     /// Builds the attribute `attr` and runs bin/`program` from it.
     fn run_in(&self, attr: &str, program: &str) -> String {
-        let mut args = self.common_args();
-        args.extend(["-A".into(), attr.into()]);
-        let build = self.build_with(args);
-        assert!(build.ok, "{}", build.log);
-        run_program(&build.outputs[0], program)
+        run_program(&self.build_attr(attr).to_string_lossy(), program)
     }
 }
 
