@@ -895,3 +895,50 @@ fn forbid_catches_symlink_targets() {
     ]);
     assert_eq!(code, 0, "{report}");
 }
+
+/// A position-dependent program with a large dynamic string table, grown by patchelf: it
+/// puts the new `.dynstr` in a segment of its own right before the old first one, and the
+/// table runs on into that one, as in every nixpkgs output patchelf has grown. ld.so reads
+/// it; so must `verify` and `elf`. Real programs too, where the host has them.
+#[test]
+fn patchelf_grown_programs_are_read_as_the_loader_reads_them() {
+    if !have("cc") || !have("patchelf") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut src = String::from("#include <stdio.h>\n");
+    for i in 0..600 {
+        src.push_str(&format!(
+            "int exported_function_number_{i}(void) {{ return {i}; }}\n"
+        ));
+    }
+    src.push_str("int main(void) { puts(\"hi\"); return 0; }\n");
+    let prog = tmp.path().join("big");
+    cc(tmp.path(), "big", &src, &prog, &["-no-pie", "-rdynamic"]);
+    let mut programs = vec![prog];
+    for real in ["/usr/bin/python3.11", "/usr/bin/node"] {
+        if Path::new(real).exists() {
+            let copy = tmp.path().join(Path::new(real).file_name().unwrap());
+            fs::copy(real, &copy).unwrap();
+            programs.push(copy);
+        }
+    }
+    let rpath = format!("/tmp/{}/lib", "a".repeat(300));
+    for p in &programs {
+        let path = p.to_str().unwrap();
+        support::run("patchelf", &["--set-rpath", &rpath, path], tmp.path());
+        let ran = duct::cmd(p, ["--version"])
+            .env("LD_BIND_NOW", "1")
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .run()
+            .unwrap();
+        assert!(ran.status.success(), "{path} does not run");
+        let (code, report) = verify_bare(&[path]);
+        assert_eq!(code, 0, "{path}: {report}");
+        let (code, out, err) = run_abicut(&["elf", "--print-needed", path]);
+        assert_eq!(code, 0, "{path}: {err}");
+        assert!(out.contains("libc.so.6"), "{path}: {out}");
+    }
+}

@@ -244,16 +244,35 @@ pub fn check_loads(phdrs: &[ProgramHeader]) -> std::result::Result<(), Malformed
     Ok(())
 }
 
-/// The file offset of `size` bytes at `vaddr`, if one loadable segment holds them in the file.
+/// The file offset of `size` bytes at `vaddr`, if the loader maps all of them from the file:
+/// from one loadable segment's file image, or from several whose images follow each other
+/// both in memory and in the file, as glibc maps them side by side. patchelf leaves a grown
+/// `.dynstr` spanning such a pair, and ld.so reads it whole.
 pub fn vaddr_to_offset(phdrs: &[ProgramHeader], vaddr: u64, size: u64) -> Option<u64> {
-    phdrs
-        .iter()
-        .filter(|p| p.p_type == PT_LOAD)
-        .find(|p| {
-            vaddr >= p.p_vaddr
-                && matches!((vaddr.checked_add(size), p.p_vaddr.checked_add(p.p_filesz)), (Some(a), Some(b)) if a <= b)
-        })
-        .map(|p| p.p_offset + (vaddr - p.p_vaddr))
+    let end = vaddr.checked_add(size)?;
+    let loads: Vec<&ProgramHeader> = phdrs.iter().filter(|p| p.p_type == PT_LOAD).collect();
+    let first = loads.iter().find(|p| {
+        vaddr >= p.p_vaddr
+            && p.p_vaddr
+                .checked_add(p.p_filesz)
+                .is_some_and(|e| vaddr <= e)
+    })?;
+    let offset = first.p_offset.checked_add(vaddr - first.p_vaddr)?;
+    let mut reached = (
+        first.p_vaddr.checked_add(first.p_filesz)?,
+        first.p_offset.checked_add(first.p_filesz)?,
+    );
+    // Each step covers a new non-empty segment, so this ends after at most `loads.len()`.
+    while reached.0 < end {
+        let next = loads
+            .iter()
+            .find(|p| p.p_filesz > 0 && (p.p_vaddr, p.p_offset) == reached)?;
+        reached = (
+            next.p_vaddr.checked_add(next.p_filesz)?,
+            next.p_offset.checked_add(next.p_filesz)?,
+        );
+    }
+    Some(offset)
 }
 
 #[cfg(test)]
@@ -306,5 +325,32 @@ mod tests {
             ..phdrs[0].clone()
         };
         assert_eq!(vaddr_to_offset(&[dynamic], 0x1000, 1), None);
+    }
+
+    /// patchelf's layout: a new first segment right before the old one, in memory and in the
+    /// file; a table may run from one into the other, not into a gap or a moved segment.
+    #[test]
+    fn vaddr_range_may_span_segments_adjacent_in_memory_and_file() {
+        let grown = [
+            load(0x3ff000, 0, 0x1000, 0x1000),
+            load(0x400000, 0x1000, 0x2000, 0x2000),
+        ];
+        assert_eq!(vaddr_to_offset(&grown, 0x3ff598, 0x1000), Some(0x598));
+        assert_eq!(vaddr_to_offset(&grown, 0x3ff598, 0x3a68), Some(0x598));
+        assert_eq!(
+            vaddr_to_offset(&grown, 0x3ff598, 0x3a69),
+            None,
+            "past the second"
+        );
+        let elsewhere_in_file = [
+            load(0x3ff000, 0, 0x1000, 0x1000),
+            load(0x400000, 0x3000, 0x2000, 0x2000),
+        ];
+        assert_eq!(vaddr_to_offset(&elsewhere_in_file, 0x3ff598, 0x1000), None);
+        let bss_between = [
+            load(0x3ff000, 0, 0x800, 0x1000),
+            load(0x400000, 0x1000, 0x2000, 0x2000),
+        ];
+        assert_eq!(vaddr_to_offset(&bss_between, 0x3ff598, 0x1000), None);
     }
 }
