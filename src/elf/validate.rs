@@ -336,9 +336,9 @@ mod tests {
             load(0x400000, 0x1000, 0x2000, 0x2000),
         ];
         assert_eq!(vaddr_to_offset(&grown, 0x3ff598, 0x1000), Some(0x598));
-        assert_eq!(vaddr_to_offset(&grown, 0x3ff598, 0x3a68), Some(0x598));
+        assert_eq!(vaddr_to_offset(&grown, 0x3ff598, 0x2a68), Some(0x598));
         assert_eq!(
-            vaddr_to_offset(&grown, 0x3ff598, 0x3a69),
+            vaddr_to_offset(&grown, 0x3ff598, 0x2a69),
             None,
             "past the second"
         );
