@@ -671,3 +671,40 @@ proptest::proptest! {
         }
     }
 }
+
+/// ld.so loads files whose `p_align` is no power of two (it checks only that address and
+/// offset agree modulo its page size); a grown file must still load. With PT_LOADs aligned
+/// to 0x1001, the new segment used to be placed modulo 0x1001, not page-aligned, and the
+/// edited program crashed at start.
+#[test]
+fn growing_a_file_whose_p_align_is_no_power_of_two() {
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    for pie in ["-pie", "-no-pie"] {
+        let exe = tmp.path().join(format!("prog{pie}"));
+        let src = "#include <stdio.h>\nint main(void) { puts(\"odd\"); return 0; }\n";
+        cc(tmp.path(), "odd", src, &exe, &[pie]);
+        let mut bytes = fs::read(&exe).unwrap();
+        let phoff = u64::from_le_bytes(bytes[0x20..0x28].try_into().unwrap()) as usize;
+        let phnum = u16::from_le_bytes(bytes[0x38..0x3a].try_into().unwrap()) as usize;
+        for o in (0..phnum).map(|i| phoff + i * 56) {
+            if u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap()) == 1 {
+                poke(&mut bytes, o + 48, 8, 0x1001);
+            }
+        }
+        fs::write(&exe, &bytes).unwrap();
+        assert_eq!(run(&exe), "odd", "{pie}: runs before the edit");
+        let long = format!("/tmp/{}", "d".repeat(300));
+        let e = exe.to_str().unwrap();
+        elf(&["--set-rpath", &long, "--add-needed", "libm.so.6", e]);
+        assert_eq!(run(&exe), "odd", "{pie}: runs after the edit");
+        for line in readelf("-l", &exe).lines().filter(|l| l.contains("LOAD")) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (off, vaddr) = (fields[1], fields[2]);
+            let parse = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap();
+            assert_eq!(parse(off) % 0x1000, parse(vaddr) % 0x1000, "{pie}: {line}");
+        }
+    }
+}

@@ -182,6 +182,11 @@ pub fn edit_to(input: &Path, output: &Path, edits: &[Edit]) -> Result<()> {
     crate::fsx::write_atomic_mode(output, &out, mode)
 }
 
+/// The largest power of two not above `v` (0 for 0).
+fn power_of_two_at_most(v: u64) -> u64 {
+    v.checked_ilog2().map_or(0, |bits| 1 << bits)
+}
+
 fn align_up(v: u64, a: u64) -> u64 {
     v.div_ceil(a.max(1)) * a.max(1)
 }
@@ -678,16 +683,14 @@ struct NewSegment {
 impl NewSegment {
     /// Starts at the end of the file (no padding) and at an address past every loaded byte
     /// that agrees with the offset modulo the page size, as mmap requires. The page size is
-    /// the largest segment alignment, capped at 64 KiB (some linkers align to 2 MiB for huge
-    /// pages; padding the file to that would only waste space).
+    /// the largest power of two not above the largest segment alignment, between 4 and 64
+    /// KiB (some linkers align to 2 MiB for huge pages; padding the file to that would only
+    /// waste space). ld.so loads files whose `p_align` is no power of two (0x1001), but a
+    /// segment placed modulo such a value would not be page-aligned.
     fn start(elf: &ElfFile, out: &mut Vec<u8>) -> Result<NewSegment> {
         let loads = elf.phdrs.iter().filter(|p| p.p_type == PT_LOAD);
-        let page = loads
-            .clone()
-            .map(|p| p.p_align)
-            .max()
-            .unwrap_or(0)
-            .clamp(0x1000, 0x10000);
+        let largest = loads.clone().map(|p| p.p_align).max().unwrap_or(0);
+        let page = power_of_two_at_most(largest).clamp(0x1000, 0x10000);
         // `validate` refused loads that wrap around, so no end overflows.
         let end = loads.map(|p| p.p_vaddr + p.p_memsz).max().unwrap_or(0);
         let offset = align_up(out.len() as u64, 16);
