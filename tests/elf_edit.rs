@@ -523,8 +523,18 @@ fn elf32_new_segment_must_fit_below_4_gib() {
         .map(|i| phoff + i * 32)
         .rfind(|&o| word(&bytes, o) == 1)
         .unwrap();
-    // Move the last PT_LOAD (vaddr and paddr) to just below 4 GiB.
-    let high = 0xffff_f000 - word(&bytes, last_load + 20);
+    // Move the last PT_LOAD (vaddr and paddr) to end just below 4 GiB, its address still
+    // agreeing with its offset modulo the page size (or the file is not loadable at all).
+    let (vaddr, memsz) = (word(&bytes, last_load + 8), word(&bytes, last_load + 20));
+    let r = vaddr & 0xfff;
+    let high = (0xffff_ffff - memsz - r) / 0x1000 * 0x1000 + r;
+    // PT_DYNAMIC lies in that segment, and ld.so reads it at its address: it moves along.
+    let dynamic = (0..phnum)
+        .map(|i| phoff + i * 32)
+        .find(|&o| word(&bytes, o) == 2)
+        .unwrap();
+    let moved = word(&bytes, dynamic + 8).wrapping_add(high.wrapping_sub(vaddr));
+    bytes[dynamic + 8..dynamic + 12].copy_from_slice(&moved.to_le_bytes());
     bytes[last_load + 8..last_load + 12].copy_from_slice(&high.to_le_bytes());
     bytes[last_load + 12..last_load + 16].copy_from_slice(&high.to_le_bytes());
     let tmp = tempfile::tempdir().unwrap();
@@ -573,14 +583,15 @@ fn hostile_files_are_refused_and_untouched() {
     let vaddr = u64::from_le_bytes(good[first_load + 16..first_load + 24].try_into().unwrap());
     poke(&mut overlap, second_load + 16, 8, vaddr + 0x10);
     cases.push(("overlap", overlap, "overlapping loadable segments"));
+    // ld.so reads PT_DYNAMIC at its address (its file offset is no matter).
     let mut outside = good.clone();
     poke(
         &mut outside,
-        phdr_offset(&good, 2) + 8,
+        phdr_offset(&good, 2) + 16,
         8,
-        good.len() as u64 + 0x1000,
+        0x7fff_0000_0000,
     );
-    cases.push(("dynamic-outside", outside, "past the end of the file"));
+    cases.push(("dynamic-outside", outside, "not inside any loaded part"));
     let mut bad_strtab = good.clone();
     let dyn_off = u64::from_le_bytes(
         good[phdr_offset(&good, 2) + 8..phdr_offset(&good, 2) + 16]

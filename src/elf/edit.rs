@@ -89,6 +89,8 @@ impl ElfFile {
     pub fn parse(path: &Path, data: Vec<u8>) -> Result<ElfFile> {
         let h = validate::check(path, &data)?;
         let dynamic = h.dynamic.unwrap_or_default();
+        // Strings past DT_STRSZ that ld.so still reads must move with the table.
+        let str_size = strings_end(path, &data, dynamic.strtab);
         Ok(ElfFile {
             path: path.to_path_buf(),
             data,
@@ -100,7 +102,7 @@ impl ElfFile {
             dyn_cap: dynamic.capacity,
             dynamic: dynamic.entries,
             str_off: dynamic.strtab.0,
-            str_size: dynamic.strtab.1,
+            str_size,
         })
     }
 
@@ -180,6 +182,14 @@ pub fn edit_to(input: &Path, output: &Path, edits: &[Edit]) -> Result<()> {
         .permissions()
         .mode();
     crate::fsx::write_atomic_mode(output, &out, mode)
+}
+
+/// How much of the dynamic string table at `(offset, size)` the file uses: at least
+/// `DT_STRSZ`, and as far as its strings reach, within the file.
+fn strings_end(path: &Path, data: &[u8], (offset, size): (usize, usize)) -> usize {
+    let used = super::deps::read(path, data).map_or(0, |d| d.strings_end);
+    let used = usize::try_from(used).unwrap_or(usize::MAX);
+    size.max(used).min(data.len().saturating_sub(offset))
 }
 
 /// The largest power of two not above `v` (0 for 0).
@@ -692,7 +702,10 @@ impl NewSegment {
         let largest = loads.clone().map(|p| p.p_align).max().unwrap_or(0);
         let page = power_of_two_at_most(largest).clamp(0x1000, 0x10000);
         // `validate` refused loads that wrap around, so no end overflows.
-        let end = loads.map(|p| p.p_vaddr + p.p_memsz).max().unwrap_or(0);
+        let end = loads
+            .map(|p| p.p_vaddr + p.p_memsz.max(p.p_filesz))
+            .max()
+            .unwrap_or(0);
         let offset = align_up(out.len() as u64, 16);
         // ELF32 addresses are 32 bits; ELF64 user space is the lower half of the address
         // space on every Linux architecture.
