@@ -549,7 +549,82 @@ const CASES: &[Case] = &[
     ("yylex: linked against the real libfl.so", true, |a, w| {
         yylex(a, w, true)
     }),
+    (
+        "library with DT_RPATH: its loader's DT_RPATH serves it too",
+        true,
+        |a, w| loaders_rpath(a, w, "--disable-new-dtags"),
+    ),
+    (
+        "library with DT_RUNPATH: its loader's DT_RPATH does not",
+        false,
+        |a, w| loaders_rpath(a, w, "--enable-new-dtags"),
+    ),
+    (
+        "unversioned import, only definition hidden at index 2 (one version)",
+        true,
+        |a, w| hidden_definition(a, w, "V1 { global: foo_new; local: *; };\n"),
+    ),
+    (
+        "unversioned import, only definition hidden at index 3",
+        false,
+        |a, w| {
+            let map = "V0 { global: foo_old; local: *; };\nV1 { global: foo_new; } V0;\n";
+            hidden_definition(a, w, map)
+        },
+    ),
 ];
+
+/// rpath_chain's libraries, with libfoo naming a directory of nothing in the given tag
+/// (DT_RPATH or DT_RUNPATH), and the program naming both directories in its DT_RPATH.
+/// glibc ignores a library's DT_RPATH when it has a DT_RUNPATH, and searches its loaders'
+/// DT_RPATH only for a library without DT_RUNPATH.
+fn loaders_rpath(a: &Arch, w: &Path, tags: &str) -> PathBuf {
+    let lib2 = w.join("tree/lib2");
+    shared(
+        a.triple,
+        w,
+        &lib2,
+        "bar",
+        "int bar(void) { return 2; }\n",
+        None,
+        &[],
+    );
+    let l2 = format!("-L{}", lib2.display());
+    let own = format!("-Wl,-rpath,/nonexistent,{tags}");
+    let body = "int bar(void);\nint foo_new(void) { return bar(); }\n";
+    shared(
+        a.triple,
+        w,
+        &w.join("tree/lib"),
+        "foo",
+        body,
+        None,
+        &[&l2, "-lbar", &own],
+    );
+    let rpath = "-Wl,-rpath,$ORIGIN/../lib:$ORIGIN/../lib2,--disable-new-dtags";
+    foo_prog(a, w, &[rpath])
+}
+
+/// A program linked against a libfoo.so without versions (so it imports foo_new without a
+/// version), run with one whose only foo_new is `foo_new@V1`, hidden (non-default), under
+/// the version script `map`. glibc's check_match takes a hidden definition for a reference
+/// without version only at index 2 or below (the first version a library defines).
+fn hidden_definition(a: &Arch, w: &Path, map: &str) -> PathBuf {
+    let lib = w.join("tree/lib");
+    shared(a.triple, w, &w.join("stub"), "foo", GOOD_BODY, None, &[]);
+    let body = "int foo_old(void) { return 1; }\nint impl(void) { return 2; }\n__asm__(\".symver impl, foo_new@V1\");\n";
+    shared(a.triple, w, &lib, "foo", body, Some(map), &[]);
+    let l = format!("-L{}", w.join("stub").display());
+    let prog = w.join("tree/bin/prog");
+    build(
+        a.triple,
+        w,
+        FOO_PROG,
+        &prog,
+        &[&l, "-lfoo", "-Wl,-rpath,$ORIGIN/../lib"],
+    );
+    prog
+}
 
 /// libbar in tree/lib2, libfoo in tree/lib needing it with no search path of its own, and
 /// a program naming both directories in its DT_RPATH or DT_RUNPATH.
@@ -940,5 +1015,41 @@ fn patchelf_grown_programs_are_read_as_the_loader_reads_them() {
         let (code, out, err) = run_abicut(&["elf", "--print-needed", path]);
         assert_eq!(code, 0, "{path}: {err}");
         assert!(out.contains("libc.so.6"), "{path}: {out}");
+    }
+}
+
+/// `-z nodefaultlib` (DF_1_NODEFLIB): ld.so searches neither its default directories nor
+/// the ld.so.cache entries in them for the program's libraries, so its C library must come
+/// from its own RUNPATH. Each verdict is ld.so's, running the program.
+#[test]
+fn nodefaultlib_keeps_the_loader_out_of_its_default_directories() {
+    if !have("cc") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let prog = tmp.path().join("prog");
+    let src = "#include <stdio.h>\nint main(void) { puts(\"ran\"); return 0; }\n";
+    let libc = libc_dir();
+    let runpath = format!("-Wl,-rpath,{},--enable-new-dtags", libc.display());
+    for (extra, loads) in [(None, false), (Some(runpath.as_str()), true)] {
+        let mut args = vec!["-Wl,-z,nodefaultlib"];
+        args.extend(extra);
+        cc(tmp.path(), "prog", src, &prog, &args);
+        let ran = duct::cmd(&prog, Vec::<&str>::new())
+            .env("LD_BIND_NOW", "1")
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .run()
+            .unwrap();
+        assert_eq!(ran.status.success(), loads, "{extra:?}: ld.so");
+        let (code, report) = verify_bare(&[prog.to_str().unwrap()]);
+        assert_eq!(code == 0, loads, "{extra:?}: {report}");
+        if !loads {
+            assert!(
+                kinds(&report).contains(&"missing-library".to_owned()),
+                "{report}"
+            );
+        }
     }
 }
