@@ -151,7 +151,7 @@ fn symbol_only_in_a_wrong_version() {
         "FOO_1 { global: foo_old; foo_new; local: *; };\nFOO_2 { global: foo_other; } FOO_1;\n";
     let body = "int foo_old(void) { return 1; }\nint foo_new(void) { return 2; }\nint foo_other(void) { return 3; }\n";
     libfoo(tmp.path(), &tree.join("lib"), map, body);
-    let p = only_problem(verify(&tree, &[]), "wrong-version");
+    let p = only_problem(verify(&tree, &[]), "missing-symbol");
     assert_eq!(p["symbol"], "foo_new");
     assert_eq!(p["version"], "FOO_2");
     assert!(
@@ -1052,4 +1052,48 @@ fn nodefaultlib_keeps_the_loader_out_of_its_default_directories() {
             );
         }
     }
+}
+
+/// Damaged copies of a real library that ld.so refuses to load, each for its own reason
+/// (`only ET_DYN and ET_EXEC can be loaded`, `no loadable segments`, `no dynamic section`,
+/// `address/offset not page-aligned`, `unsupported version of Verneed record`, an
+/// assertion on DT_PLTREL): verify refuses each, as ld.so does (it used to pass them all).
+/// And a corrupt `.gnu.hash` in a program's library: ld.so finds no foo_new there.
+#[test]
+fn damaged_files_that_ld_so_refuses_are_refused() {
+    use support::corrupt::{DLOPEN_C, Verdict, ldso, variants};
+    let libz = "/usr/lib/x86_64-linux-gnu/libz.so.1";
+    if !have("cc") || !have(libz) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let probe = tmp.path().join("probe");
+    cc(tmp.path(), "probe", DLOPEN_C, &probe, &["-ldl"]);
+    let all = variants(&fs::read(libz).unwrap());
+    let wanted = [
+        "e_type=0",
+        "e_phnum=0",
+        "(type 0x2) p_filesz=0",
+        "phdr 0 (type 0x1) p_vaddr+0x10",
+        "vn_version=2",
+        "DT_PLTREL+8",
+    ];
+    for want in wanted {
+        let v = all.iter().find(|v| v.detail.ends_with(want)).unwrap();
+        let file = tmp.path().join(want.replace(['/', ' ', '(', ')'], "_"));
+        fs::write(&file, &v.bytes).unwrap();
+        assert_eq!(ldso(&file, &probe, false), Verdict::Refuses, "{want}");
+        let (code, out, err) = run_abicut(&["verify", file.to_str().unwrap()]);
+        assert_ne!(code, 0, "{want}: {out}{err}");
+    }
+    let tree = good_tree(tmp.path());
+    let lib = tree.join("lib/libfoo.so");
+    let broken = variants(&fs::read(&lib).unwrap())
+        .into_iter()
+        .find(|v| v.detail == "bloom[0]=0")
+        .unwrap();
+    fs::write(&lib, &broken.bytes).unwrap();
+    assert_eq!(ldso(&tree.join("bin/prog"), &probe, true), Verdict::Refuses);
+    let p = only_problem(verify(&tree, &[]), "missing-symbol");
+    assert_eq!(p["symbol"], "foo_new", "{p}");
 }
