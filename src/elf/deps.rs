@@ -336,7 +336,8 @@ impl Reader<'_> {
                 continue;
             }
             let name = self.string(sym.st_name as u64)?;
-            if name.is_empty() {
+            // An empty name is looked up like any other, where a relocation names it.
+            if name.is_empty() && !relocated.contains(&i) {
                 continue;
             }
             let vs = match versym {
