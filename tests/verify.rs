@@ -151,7 +151,7 @@ fn symbol_only_in_a_wrong_version() {
         "FOO_1 { global: foo_old; foo_new; local: *; };\nFOO_2 { global: foo_other; } FOO_1;\n";
     let body = "int foo_old(void) { return 1; }\nint foo_new(void) { return 2; }\nint foo_other(void) { return 3; }\n";
     libfoo(tmp.path(), &tree.join("lib"), map, body);
-    let p = only_problem(verify(&tree, &[]), "missing-symbol");
+    let p = only_problem(verify(&tree, &[]), "wrong-version");
     assert_eq!(p["symbol"], "foo_new");
     assert_eq!(p["version"], "FOO_2");
     assert!(
