@@ -1,9 +1,12 @@
 //! The structural check every ELF file passes before [`super::deps`] reads it or
-//! [`super::edit`] changes it: the ELF header, every program header, segment, section header
-//! and section, and the dynamic string table must lie inside the file; loadable segments
-//! must neither wrap around the address space nor overlap; a dynamic section with entries
-//! must have a mapped string table. Headers are decoded with goblin's types, in the file's
-//! class and byte order, so nothing here counts bytes.
+//! [`super::edit`] changes it: the ELF header, every program header, the segments the
+//! kernel and ld.so read by file offset (`PT_LOAD`, `PT_INTERP`), every section header and
+//! section, the dynamic array (read at its address, as ld.so reads it) and the dynamic
+//! string table must lie inside the file; loadable segments must neither wrap around the
+//! address space nor overlap; a dynamic section with entries must have a mapped string
+//! table. A file meant to be loaded must also pass what ld.so checks before it reads on
+//! ([`loadable`]). Headers are decoded with goblin's types, in the file's class and byte
+//! order, so nothing here counts bytes.
 //!
 //! Hostile input is an error that names the file and the cause, never a panic: whoever
 //! reads on relies on these bounds.
