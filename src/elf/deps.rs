@@ -216,16 +216,16 @@ impl Reader<'_> {
                     "unsupported version {version} of Verdef record"
                 )));
             }
-            let ndx = img.uint(at + 4, 2)? as u16;
-            let hash = img.uint(at + 8, 4)? as u32;
-            let aux = img.uint(at + 12, 4)?;
-            let name = self.string(img.uint(at + aux, 4)?)?;
+            let ndx = img.uint(at.wrapping_add(4), 2)? as u16;
+            let hash = img.uint(at.wrapping_add(8), 4)? as u32;
+            let aux = img.uint(at.wrapping_add(12), 4)?;
+            let name = self.string(img.uint(at.wrapping_add(aux), 4)?)?;
             names.insert(ndx & 0x7fff, name.clone());
             deps.version_defs.push(name);
             deps.version_def_hashes.push(hash);
-            match img.uint(at + 16, 4)? {
+            match img.uint(at.wrapping_add(16), 4)? {
                 0 => return Ok(names),
-                next => at += next,
+                next => at = at.wrapping_add(next),
             }
         }
         Err(Malformed::from("Verdef chain does not end"))
@@ -245,25 +245,28 @@ impl Reader<'_> {
                     "unsupported version {version} of Verneed record"
                 )));
             }
-            let file = self.string(img.uint(at + 4, 4)?)?;
-            let mut aux = at + img.uint(at + 8, 4)?;
+            let file = self.string(img.uint(at.wrapping_add(4), 4)?)?;
+            let mut aux = at.wrapping_add(img.uint(at.wrapping_add(8), 4)?);
             for _ in 0..MAX_RECORDS {
-                let version = self.string(img.uint(aux + 8, 4)?)?;
-                names.insert(img.uint(aux + 6, 2)? as u16 & 0x7fff, version.clone());
+                let version = self.string(img.uint(aux.wrapping_add(8), 4)?)?;
+                names.insert(
+                    img.uint(aux.wrapping_add(6), 2)? as u16 & 0x7fff,
+                    version.clone(),
+                );
                 deps.version_needs.push(Need {
                     file: file.clone(),
                     version,
                     hash: img.uint(aux, 4)? as u32,
-                    weak: img.uint(aux + 4, 2)? & 2 != 0,
+                    weak: img.uint(aux.wrapping_add(4), 2)? & 2 != 0,
                 });
-                match img.uint(aux + 12, 4)? {
+                match img.uint(aux.wrapping_add(12), 4)? {
                     0 => break,
-                    next => aux += next,
+                    next => aux = aux.wrapping_add(next),
                 }
             }
-            match img.uint(at + 12, 4)? {
+            match img.uint(at.wrapping_add(12), 4)? {
                 0 => return Ok(names),
-                next => at += next,
+                next => at = at.wrapping_add(next),
             }
         }
         Err(Malformed::from("Verneed chain does not end"))
@@ -290,7 +293,7 @@ impl Reader<'_> {
             self.image
                 .at(at, usize::try_from(size).unwrap_or(usize::MAX))?;
             for i in 0..size / ent {
-                let info = self.image.word(at + i * ent + word)?;
+                let info = self.image.word(at.wrapping_add(i * ent + word))?;
                 out.insert(self.symbol_of(info));
             }
         }
@@ -341,7 +344,7 @@ impl Reader<'_> {
                 continue;
             }
             let vs = match versym {
-                Some(v) => Some(self.image.uint(v + 2 * i, 2)? as u16),
+                Some(v) => Some(self.image.uint(v.wrapping_add(2 * i), 2)? as u16),
                 None => None,
             };
             let index = vs.map_or(1, |v| v & 0x7fff);

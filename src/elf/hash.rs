@@ -37,7 +37,7 @@ impl Table<'_> {
                 let nbuckets = self.u32_at(at, 0)?;
                 let symoffset = self.u32_at(at, 1)?;
                 let nwords = self.u32_at(at, 2)?;
-                let buckets = at + 16 + nwords * self.image.word_size() as u64;
+                let buckets = at.wrapping_add(16 + nwords * self.image.word_size() as u64);
                 let mut last = 0;
                 for b in 0..nbuckets {
                     last = last.max(self.u32_at(buckets, b)?);
@@ -45,7 +45,7 @@ impl Table<'_> {
                 if last < symoffset {
                     return Ok(symoffset);
                 }
-                let chains = buckets + nbuckets * 4;
+                let chains = buckets.wrapping_add(nbuckets * 4);
                 while self.u32_at(chains, last - symoffset)? & 1 == 0 {
                     last += 1;
                 }
@@ -84,15 +84,15 @@ impl Table<'_> {
             return Ok(HashSet::new());
         }
         let class = if self.image.is_64() { 64 } else { 32 };
-        let bloom = at + 16;
-        let buckets = bloom + nwords * (class / 8);
-        let chains = buckets + nbuckets * 4;
+        let bloom = at.wrapping_add(16);
+        let buckets = bloom.wrapping_add(nwords * (class / 8));
+        let chains = buckets.wrapping_add(nbuckets * 4);
         let mut found = HashSet::new();
         for &name in wanted {
             let h32 = gnu_hash(name);
             let h = u64::from(h32);
             let word = self.word(
-                bloom + ((h / class) & (nwords - 1)) * (class / 8),
+                bloom.wrapping_add(((h / class) & (nwords - 1)) * (class / 8)),
                 class / 8,
             )?;
             // The shift of a 32-bit value, as the hardware does it (count modulo 32).
@@ -125,8 +125,8 @@ impl Table<'_> {
         if nbucket == 0 {
             return Ok(HashSet::new());
         }
-        let buckets = at + 8;
-        let chains = buckets + nbucket * 4;
+        let buckets = at.wrapping_add(8);
+        let chains = buckets.wrapping_add(nbucket * 4);
         let mut found = HashSet::new();
         for &name in wanted {
             let mut i = self.u32_at(buckets, u64::from(sysv_hash(name)) % nbucket)?;
