@@ -1097,3 +1097,18 @@ fn damaged_files_that_ld_so_refuses_are_refused() {
     let p = only_problem(verify(&tree, &[]), "missing-symbol");
     assert_eq!(p["symbol"], "foo_new", "{p}");
 }
+
+/// MIPS's and s390x's libc.so.6 can be run, and name their interpreter in a PT_INTERP
+/// padded with NULs after the path: the kernel reads the path up to its NUL, and so must
+/// verify (it used to look for an interpreter named with the padding).
+#[test]
+fn interpreter_path_ends_at_its_nul() {
+    for root in ["/usr/mips-linux-gnu", "/usr/s390x-linux-gnu"] {
+        if !have(root) {
+            continue;
+        }
+        let lib = format!("{root}/lib");
+        let (code, report) = verify_bare(&[&lib, "--sysroot", root]);
+        assert_eq!(code, 0, "{report}");
+    }
+}
