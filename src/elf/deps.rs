@@ -368,8 +368,7 @@ impl Reader<'_> {
             }
         }
         let wanted: Vec<&str> = defined.iter().map(|(_, s)| s.name.as_str()).collect();
-        let name_of = |i: usize| names.get(&i).cloned();
-        let found = table.findable(&wanted, &name_of)?;
+        let found = table.findable(&wanted, &names)?;
         deps.defined = defined
             .into_iter()
             .filter(|(i, _)| found.contains(i))

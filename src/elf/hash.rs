@@ -7,7 +7,7 @@
 
 use super::image::Image;
 use crate::error::Malformed;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// An object's hash tables, by address (`DT_GNU_HASH`, `DT_HASH`).
 pub struct Table<'a> {
@@ -20,11 +20,12 @@ type Found = std::result::Result<HashSet<usize>, Malformed>;
 
 impl Table<'_> {
     /// The symbol indexes that a lookup of each name of `wanted` reaches (every one of the
-    /// name's chain, whatever its version: versions are matched later).
-    pub fn findable(&self, wanted: &[&str], name_of: &dyn Fn(usize) -> Option<String>) -> Found {
+    /// name's chain, whatever its version: versions are matched later). `names` holds the
+    /// name of every symbol a lookup may stop at (global and weak ones), by index.
+    pub fn findable(&self, wanted: &[&str], names: &HashMap<usize, String>) -> Found {
         match (self.gnu_hash, self.sysv_hash) {
-            (Some(at), _) => self.gnu(at, wanted, name_of),
-            (None, Some(at)) => self.sysv(at, wanted, name_of),
+            (Some(at), _) => self.gnu(at, wanted, names),
+            (None, Some(at)) => self.sysv(at, wanted, names),
             (None, None) => Ok(HashSet::new()),
         }
     }
@@ -69,7 +70,7 @@ impl Table<'_> {
     }
 
     /// glibc's `_dl_setup_hash` and `do_lookup_x` over `DT_GNU_HASH`.
-    fn gnu(&self, at: u64, wanted: &[&str], name_of: &dyn Fn(usize) -> Option<String>) -> Found {
+    fn gnu(&self, at: u64, wanted: &[&str], names: &HashMap<usize, String>) -> Found {
         let nbuckets = self.u32_at(at, 0)?;
         let symoffset = self.u32_at(at, 1)?;
         let nwords = self.u32_at(at, 2)?;
@@ -106,7 +107,7 @@ impl Table<'_> {
             }
             loop {
                 let h2 = self.u32_at(chains, i - symoffset)?;
-                if h | 1 == h2 | 1 && name_of(i as usize).as_deref() == Some(name) {
+                if h | 1 == h2 | 1 && names.get(&(i as usize)).map(String::as_str) == Some(name) {
                     found.insert(i as usize);
                 }
                 if h2 & 1 == 1 {
@@ -119,7 +120,7 @@ impl Table<'_> {
     }
 
     /// The same over the System V `DT_HASH`; a chain is followed at most `nchain` steps.
-    fn sysv(&self, at: u64, wanted: &[&str], name_of: &dyn Fn(usize) -> Option<String>) -> Found {
+    fn sysv(&self, at: u64, wanted: &[&str], names: &HashMap<usize, String>) -> Found {
         let nbucket = self.u32_at(at, 0)?;
         let nchain = self.u32_at(at, 1)?;
         if nbucket == 0 {
@@ -132,7 +133,7 @@ impl Table<'_> {
             let mut i = self.u32_at(buckets, u64::from(sysv_hash(name)) % nbucket)?;
             let mut steps = 0;
             while i != 0 && steps <= nchain {
-                if name_of(i as usize).as_deref() == Some(name) {
+                if names.get(&(i as usize)).map(String::as_str) == Some(name) {
                     found.insert(i as usize);
                 }
                 i = self.u32_at(chains, i)?;

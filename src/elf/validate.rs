@@ -396,8 +396,9 @@ pub fn vaddr_to_offset(phdrs: &[ProgramHeader], vaddr: u64, size: u64) -> Option
 /// file from there on without a break: what a reader of a NUL-terminated string or of a
 /// table of unknown length at `vaddr` may read.
 pub fn span(phdrs: &[ProgramHeader], vaddr: u64) -> Option<(u64, u64)> {
-    let loads: Vec<&ProgramHeader> = phdrs.iter().filter(|p| p.p_type == PT_LOAD).collect();
-    let first = loads.iter().find(|p| {
+    // Called for every word the readers read: no allocation here.
+    let loads = || phdrs.iter().filter(|p| p.p_type == PT_LOAD);
+    let first = loads().find(|p| {
         vaddr >= p.p_vaddr
             && p.p_vaddr
                 .checked_add(p.p_filesz)
@@ -408,11 +409,8 @@ pub fn span(phdrs: &[ProgramHeader], vaddr: u64) -> Option<(u64, u64)> {
         first.p_vaddr.checked_add(first.p_filesz)?,
         first.p_offset.checked_add(first.p_filesz)?,
     );
-    // Each step covers a new non-empty segment, so this ends after at most `loads.len()`.
-    while let Some(next) = loads
-        .iter()
-        .find(|p| p.p_filesz > 0 && (p.p_vaddr, p.p_offset) == reached)
-    {
+    // Each step covers a new non-empty segment, so this ends after at most one per segment.
+    while let Some(next) = loads().find(|p| p.p_filesz > 0 && (p.p_vaddr, p.p_offset) == reached) {
         reached = (
             next.p_vaddr.checked_add(next.p_filesz)?,
             next.p_offset.checked_add(next.p_filesz)?,

@@ -601,7 +601,8 @@ impl Ctx<'_> {
             let imports = deps.undefined.iter().map(|s| (s, true));
             let own = deps.looked_up.iter().map(|s| (s, false));
             for (import, owed) in imports.chain(own).filter(|(s, _)| !s.weak) {
-                if scope.iter().any(|e| e.satisfies(import)) {
+                // Its own exports first: where most of its own definitions are found.
+                if scope[i].satisfies(import) || scope.iter().any(|e| e.satisfies(import)) {
                     continue;
                 }
                 let mut p = unbound(file, closure, i, import, &scope);
