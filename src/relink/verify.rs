@@ -4,7 +4,9 @@
 //! every object it loads must be found where `ld.so` searches (no search of the tree, no
 //! fallback); every version an object needs must be defined by the library it names; and
 //! every non-weak import of every loaded object (libraries outside the tree included) must
-//! be defined, with its version, by the program's exports or an object of the global scope.
+//! be defined, with its version, by the program's exports or an object of the global scope,
+//! and so must each object's own definitions that its relocations name (ld.so looks them up
+//! too); a definition counts only where a lookup through its object's hash table finds it.
 //! A shared library in the tree is judged as loaded by a program of its machine that
 //! names glibc's standard interpreter. Such a program is unknown, and a library may import
 //! what only its program defines (flex's `libfl` imports `yylex`, a Perl or Python
