@@ -555,8 +555,18 @@ fn elf32_new_segment_must_fit_below_4_gib() {
         .map(|i| phoff + i * 32)
         .rfind(|&o| word(&bytes, o) == 1)
         .unwrap();
-    // Move the last PT_LOAD (vaddr and paddr) to just below 4 GiB.
-    let high = 0xffff_f000 - word(&bytes, last_load + 20);
+    // Move the last PT_LOAD (vaddr and paddr) to end just below 4 GiB, its address still
+    // agreeing with its offset modulo the page size (or the file is not loadable at all).
+    let (vaddr, memsz) = (word(&bytes, last_load + 8), word(&bytes, last_load + 20));
+    let r = vaddr & 0xfff;
+    let high = (0xffff_ffff - memsz - r) / 0x1000 * 0x1000 + r;
+    // PT_DYNAMIC lies in that segment, and ld.so reads it at its address: it moves along.
+    let dynamic = (0..phnum)
+        .map(|i| phoff + i * 32)
+        .find(|&o| word(&bytes, o) == 2)
+        .unwrap();
+    let moved = word(&bytes, dynamic + 8).wrapping_add(high.wrapping_sub(vaddr));
+    bytes[dynamic + 8..dynamic + 12].copy_from_slice(&moved.to_le_bytes());
     bytes[last_load + 8..last_load + 12].copy_from_slice(&high.to_le_bytes());
     bytes[last_load + 12..last_load + 16].copy_from_slice(&high.to_le_bytes());
     let tmp = tempfile::tempdir().unwrap();
@@ -605,14 +615,15 @@ fn hostile_files_are_refused_and_untouched() {
     let vaddr = u64::from_le_bytes(good[first_load + 16..first_load + 24].try_into().unwrap());
     poke(&mut overlap, second_load + 16, 8, vaddr + 0x10);
     cases.push(("overlap", overlap, "overlapping loadable segments"));
+    // ld.so reads PT_DYNAMIC at its address (its file offset is no matter).
     let mut outside = good.clone();
     poke(
         &mut outside,
-        phdr_offset(&good, 2) + 8,
+        phdr_offset(&good, 2) + 16,
         8,
-        good.len() as u64 + 0x1000,
+        0x7fff_0000_0000,
     );
-    cases.push(("dynamic-outside", outside, "past the end of the file"));
+    cases.push(("dynamic-outside", outside, "not inside any loaded part"));
     let mut bad_strtab = good.clone();
     let dyn_off = u64::from_le_bytes(
         good[phdr_offset(&good, 2) + 8..phdr_offset(&good, 2) + 16]
@@ -700,6 +711,43 @@ proptest::proptest! {
                 abicut::elf::edit::Edit::AddNeeded("libextra.so.1".into()),
                 abicut::elf::edit::Edit::SetInterpreter("/a/much/longer/interpreter/path/ld.so".into()),
             ]);
+        }
+    }
+}
+
+/// ld.so loads files whose `p_align` is no power of two (it checks only that address and
+/// offset agree modulo its page size); a grown file must still load. With PT_LOADs aligned
+/// to 0x1001, the new segment used to be placed modulo 0x1001, not page-aligned, and the
+/// edited program crashed at start.
+#[test]
+fn growing_a_file_whose_p_align_is_no_power_of_two() {
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    for pie in ["-pie", "-no-pie"] {
+        let exe = tmp.path().join(format!("prog{pie}"));
+        let src = "#include <stdio.h>\nint main(void) { puts(\"odd\"); return 0; }\n";
+        cc(tmp.path(), "odd", src, &exe, &[pie]);
+        let mut bytes = fs::read(&exe).unwrap();
+        let phoff = u64::from_le_bytes(bytes[0x20..0x28].try_into().unwrap()) as usize;
+        let phnum = u16::from_le_bytes(bytes[0x38..0x3a].try_into().unwrap()) as usize;
+        for o in (0..phnum).map(|i| phoff + i * 56) {
+            if u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap()) == 1 {
+                poke(&mut bytes, o + 48, 8, 0x1001);
+            }
+        }
+        fs::write(&exe, &bytes).unwrap();
+        assert_eq!(run(&exe), "odd", "{pie}: runs before the edit");
+        let long = format!("/tmp/{}", "d".repeat(300));
+        let e = exe.to_str().unwrap();
+        elf(&["--set-rpath", &long, "--add-needed", "libm.so.6", e]);
+        assert_eq!(run(&exe), "odd", "{pie}: runs after the edit");
+        for line in readelf("-l", &exe).lines().filter(|l| l.contains("LOAD")) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (off, vaddr) = (fields[1], fields[2]);
+            let parse = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap();
+            assert_eq!(parse(off) % 0x1000, parse(vaddr) % 0x1000, "{pie}: {line}");
         }
     }
 }

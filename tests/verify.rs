@@ -549,7 +549,82 @@ const CASES: &[Case] = &[
     ("yylex: linked against the real libfl.so", true, |a, w| {
         yylex(a, w, true)
     }),
+    (
+        "library with DT_RPATH: its loader's DT_RPATH serves it too",
+        true,
+        |a, w| loaders_rpath(a, w, "--disable-new-dtags"),
+    ),
+    (
+        "library with DT_RUNPATH: its loader's DT_RPATH does not",
+        false,
+        |a, w| loaders_rpath(a, w, "--enable-new-dtags"),
+    ),
+    (
+        "unversioned import, only definition hidden at index 2 (one version)",
+        true,
+        |a, w| hidden_definition(a, w, "V1 { global: foo_new; local: *; };\n"),
+    ),
+    (
+        "unversioned import, only definition hidden at index 3",
+        false,
+        |a, w| {
+            let map = "V0 { global: foo_old; local: *; };\nV1 { global: foo_new; } V0;\n";
+            hidden_definition(a, w, map)
+        },
+    ),
 ];
+
+/// rpath_chain's libraries, with libfoo naming a directory of nothing in the given tag
+/// (DT_RPATH or DT_RUNPATH), and the program naming both directories in its DT_RPATH.
+/// glibc ignores a library's DT_RPATH when it has a DT_RUNPATH, and searches its loaders'
+/// DT_RPATH only for a library without DT_RUNPATH.
+fn loaders_rpath(a: &Arch, w: &Path, tags: &str) -> PathBuf {
+    let lib2 = w.join("tree/lib2");
+    shared(
+        a.triple,
+        w,
+        &lib2,
+        "bar",
+        "int bar(void) { return 2; }\n",
+        None,
+        &[],
+    );
+    let l2 = format!("-L{}", lib2.display());
+    let own = format!("-Wl,-rpath,/nonexistent,{tags}");
+    let body = "int bar(void);\nint foo_new(void) { return bar(); }\n";
+    shared(
+        a.triple,
+        w,
+        &w.join("tree/lib"),
+        "foo",
+        body,
+        None,
+        &[&l2, "-lbar", &own],
+    );
+    let rpath = "-Wl,-rpath,$ORIGIN/../lib:$ORIGIN/../lib2,--disable-new-dtags";
+    foo_prog(a, w, &[rpath])
+}
+
+/// A program linked against a libfoo.so without versions (so it imports foo_new without a
+/// version), run with one whose only foo_new is `foo_new@V1`, hidden (non-default), under
+/// the version script `map`. glibc's check_match takes a hidden definition for a reference
+/// without version only at index 2 or below (the first version a library defines).
+fn hidden_definition(a: &Arch, w: &Path, map: &str) -> PathBuf {
+    let lib = w.join("tree/lib");
+    shared(a.triple, w, &w.join("stub"), "foo", GOOD_BODY, None, &[]);
+    let body = "int foo_old(void) { return 1; }\nint impl(void) { return 2; }\n__asm__(\".symver impl, foo_new@V1\");\n";
+    shared(a.triple, w, &lib, "foo", body, Some(map), &[]);
+    let l = format!("-L{}", w.join("stub").display());
+    let prog = w.join("tree/bin/prog");
+    build(
+        a.triple,
+        w,
+        FOO_PROG,
+        &prog,
+        &[&l, "-lfoo", "-Wl,-rpath,$ORIGIN/../lib"],
+    );
+    prog
+}
 
 /// libbar in tree/lib2, libfoo in tree/lib needing it with no search path of its own, and
 /// a program naming both directories in its DT_RPATH or DT_RUNPATH.
@@ -894,4 +969,146 @@ fn forbid_catches_symlink_targets() {
         "/nix/store/11111111111111111111111111111111-x",
     ]);
     assert_eq!(code, 0, "{report}");
+}
+
+/// A position-dependent program with a large dynamic string table, grown by patchelf: it
+/// puts the new `.dynstr` in a segment of its own right before the old first one, and the
+/// table runs on into that one, as in every nixpkgs output patchelf has grown. ld.so reads
+/// it; so must `verify` and `elf`. Real programs too, where the host has them.
+#[test]
+fn patchelf_grown_programs_are_read_as_the_loader_reads_them() {
+    if !have("cc") || !have("patchelf") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut src = String::from("#include <stdio.h>\n");
+    for i in 0..600 {
+        src.push_str(&format!(
+            "int exported_function_number_{i}(void) {{ return {i}; }}\n"
+        ));
+    }
+    src.push_str("int main(void) { puts(\"hi\"); return 0; }\n");
+    let prog = tmp.path().join("big");
+    cc(tmp.path(), "big", &src, &prog, &["-no-pie", "-rdynamic"]);
+    let mut programs = vec![prog];
+    for real in ["/usr/bin/python3.11", "/usr/bin/node"] {
+        if Path::new(real).exists() {
+            let copy = tmp.path().join(Path::new(real).file_name().unwrap());
+            fs::copy(real, &copy).unwrap();
+            programs.push(copy);
+        }
+    }
+    let rpath = format!("/tmp/{}/lib", "a".repeat(300));
+    for p in &programs {
+        let path = p.to_str().unwrap();
+        support::run("patchelf", &["--set-rpath", &rpath, path], tmp.path());
+        let ran = duct::cmd(p, ["--version"])
+            .env("LD_BIND_NOW", "1")
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .run()
+            .unwrap();
+        assert!(ran.status.success(), "{path} does not run");
+        let (code, report) = verify_bare(&[path]);
+        assert_eq!(code, 0, "{path}: {report}");
+        let (code, out, err) = run_abicut(&["elf", "--print-needed", path]);
+        assert_eq!(code, 0, "{path}: {err}");
+        assert!(out.contains("libc.so.6"), "{path}: {out}");
+    }
+}
+
+/// `-z nodefaultlib` (DF_1_NODEFLIB): ld.so searches neither its default directories nor
+/// the ld.so.cache entries in them for the program's libraries, so its C library must come
+/// from its own RUNPATH. Each verdict is ld.so's, running the program.
+#[test]
+fn nodefaultlib_keeps_the_loader_out_of_its_default_directories() {
+    if !have("cc") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let prog = tmp.path().join("prog");
+    let src = "#include <stdio.h>\nint main(void) { puts(\"ran\"); return 0; }\n";
+    let libc = libc_dir();
+    let runpath = format!("-Wl,-rpath,{},--enable-new-dtags", libc.display());
+    for (extra, loads) in [(None, false), (Some(runpath.as_str()), true)] {
+        let mut args = vec!["-Wl,-z,nodefaultlib"];
+        args.extend(extra);
+        cc(tmp.path(), "prog", src, &prog, &args);
+        let ran = duct::cmd(&prog, Vec::<&str>::new())
+            .env("LD_BIND_NOW", "1")
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .run()
+            .unwrap();
+        assert_eq!(ran.status.success(), loads, "{extra:?}: ld.so");
+        let (code, report) = verify_bare(&[prog.to_str().unwrap()]);
+        assert_eq!(code == 0, loads, "{extra:?}: {report}");
+        if !loads {
+            assert!(
+                kinds(&report).contains(&"missing-library".to_owned()),
+                "{report}"
+            );
+        }
+    }
+}
+
+/// Damaged copies of a real library that ld.so refuses to load, each for its own reason
+/// (`only ET_DYN and ET_EXEC can be loaded`, `no loadable segments`, `no dynamic section`,
+/// `address/offset not page-aligned`, `unsupported version of Verneed record`, an
+/// assertion on DT_PLTREL): verify refuses each, as ld.so does (it used to pass them all).
+/// And a corrupt `.gnu.hash` in a program's library: ld.so finds no foo_new there.
+#[test]
+fn damaged_files_that_ld_so_refuses_are_refused() {
+    use support::corrupt::{DLOPEN_C, Verdict, ldso, variants};
+    let libz = "/usr/lib/x86_64-linux-gnu/libz.so.1";
+    if !have("cc") || !have(libz) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let probe = tmp.path().join("probe");
+    cc(tmp.path(), "probe", DLOPEN_C, &probe, &["-ldl"]);
+    let all = variants(&fs::read(libz).unwrap());
+    let wanted = [
+        "e_type=0",
+        "e_phnum=0",
+        "(type 0x2) p_filesz=0",
+        "phdr 0 (type 0x1) p_vaddr+0x10",
+        "vn_version=2",
+        "DT_PLTREL+8",
+    ];
+    for want in wanted {
+        let v = all.iter().find(|v| v.detail.ends_with(want)).unwrap();
+        let file = tmp.path().join(want.replace(['/', ' ', '(', ')'], "_"));
+        fs::write(&file, &v.bytes).unwrap();
+        assert_eq!(ldso(&file, &probe, false), Verdict::Refuses, "{want}");
+        let (code, out, err) = run_abicut(&["verify", file.to_str().unwrap()]);
+        assert_ne!(code, 0, "{want}: {out}{err}");
+    }
+    let tree = good_tree(tmp.path());
+    let lib = tree.join("lib/libfoo.so");
+    let broken = variants(&fs::read(&lib).unwrap())
+        .into_iter()
+        .find(|v| v.detail == "bloom[0]=0")
+        .unwrap();
+    fs::write(&lib, &broken.bytes).unwrap();
+    assert_eq!(ldso(&tree.join("bin/prog"), &probe, true), Verdict::Refuses);
+    let p = only_problem(verify(&tree, &[]), "missing-symbol");
+    assert_eq!(p["symbol"], "foo_new", "{p}");
+}
+
+/// MIPS's and s390x's libc.so.6 can be run, and name their interpreter in a PT_INTERP
+/// padded with NULs after the path: the kernel reads the path up to its NUL, and so must
+/// verify (it used to look for an interpreter named with the padding).
+#[test]
+fn interpreter_path_ends_at_its_nul() {
+    for root in ["/usr/mips-linux-gnu", "/usr/s390x-linux-gnu"] {
+        if !have(root) {
+            continue;
+        }
+        let lib = format!("{root}/lib");
+        let (code, report) = verify_bare(&[&lib, "--sysroot", root]);
+        assert_eq!(code, 0, "{report}");
+    }
 }

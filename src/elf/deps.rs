@@ -1,14 +1,19 @@
 //! The dynamic-linking facts `verify` needs from an ELF file: NEEDED, RPATH/RUNPATH,
 //! interpreter, and the dynamic symbols it defines and imports, with their versions.
 //!
-//! The file is first checked by [`super::validate`] (bounds of every header,
-//! segment, section and of the dynamic string table), so goblin only ever sees
-//! structurally sound input.
+//! The file is first checked by [`super::validate`] (bounds of every header, segment and
+//! section, and what ld.so refuses before it reads on). Then it is read as the loader reads
+//! it ([`super::image`]): from the dynamic section, by address; symbols only as far as
+//! the hash tables reach, and definitions only where a lookup finds them ([`super::hash`]).
 
-use crate::error::{Error, Result};
-use goblin::elf::Elf;
+use super::hash::Table;
+use super::image::Image;
+use crate::error::{Error, Malformed, Result};
+use goblin::elf::dynamic::*;
+use goblin::elf::header::EM_MIPS;
+use goblin::elf::program_header::PT_INTERP;
 use goblin::elf::sym::{STB_LOCAL, STB_WEAK, STT_FILE, STT_SECTION};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 /// One dynamic symbol: defined (exported) or undefined (imported).
@@ -19,6 +24,9 @@ pub struct DynSym {
     pub version: Option<String>,
     /// For a defined symbol: a non-default (`@`) version.
     pub hidden: bool,
+    /// The version index (`.gnu.version`, without the hidden bit; 1 when there is none):
+    /// glibc lets an unversioned import bind to a definition of index 2 or below.
+    pub index: u16,
     pub weak: bool,
 }
 
@@ -27,6 +35,8 @@ pub struct DynSym {
 pub struct Need {
     pub file: String,
     pub version: String,
+    /// `vna_hash`: ld.so matches a definition by hash and name.
+    pub hash: u32,
     pub weak: bool,
 }
 
@@ -45,9 +55,21 @@ pub struct Deps {
     pub interpreter: Option<String>,
     /// `DT_FLAGS_1` (`DF_1_NODEFLIB` keeps the loader out of its default directories).
     pub flags_1: u64,
+    /// The definitions a lookup can reach through the object's hash table ([`super::hash`]).
     pub defined: Vec<DynSym>,
     pub undefined: Vec<DynSym>,
+    /// Its own global definitions that its dynamic relocations name: ld.so looks each up in
+    /// the global scope as it does an import, through the hash tables.
+    pub looked_up: Vec<DynSym>,
     pub version_defs: Vec<String>,
+    /// `vd_hash` of each of `version_defs`, in the same order.
+    pub version_def_hashes: Vec<u32>,
+    /// Why the version definitions cannot be read, when they cannot: every version another
+    /// object needs from this one is then missing.
+    pub broken_version_defs: Option<String>,
+    /// How far into the dynamic string table the strings it uses reach: `DT_STRSZ` may say
+    /// less, and ld.so does not read it.
+    pub strings_end: u64,
     pub version_needs: Vec<Need>,
     /// Whether the file has symbol versioning at all (an unversioned library satisfies any version).
     pub versioned: bool,
@@ -55,80 +77,312 @@ pub struct Deps {
 
 /// Reads the dynamic-linking facts of an ELF file.
 pub fn read(path: &Path, bytes: &[u8]) -> Result<Deps> {
-    super::validate::check(path, bytes)?;
-    let elf = Elf::parse(bytes).map_err(|e| Error::invalid(path, format!("malformed ELF: {e}")))?;
-    let str_at = |off: usize| elf.dynstrtab.get_at(off).map(str::to_owned);
-    let split = |v: &Vec<&str>| -> Vec<String> {
-        v.iter()
+    let headers = super::validate::check(path, bytes)?;
+    let image = Image {
+        bytes,
+        headers: &headers,
+    };
+    let reader = Reader {
+        image: &image,
+        strings_end: std::cell::Cell::new(0),
+    };
+    reader
+        .deps()
+        .map(|deps| Deps {
+            strings_end: reader.strings_end.get(),
+            ..deps
+        })
+        .map_err(|m| Error::at(path, m))
+}
+
+type Read<T> = std::result::Result<T, Malformed>;
+
+/// The most records a version chain is followed for: more than any real object has, and a
+/// bound on a chain that loops.
+const MAX_RECORDS: usize = 1 << 16;
+
+struct Reader<'a> {
+    image: &'a Image<'a>,
+    /// The end of the furthest string read so far (offset into the string table).
+    strings_end: std::cell::Cell<u64>,
+}
+
+impl Reader<'_> {
+    fn get(&self, tag: u64) -> Option<u64> {
+        self.image.headers.dynamic.as_ref()?.get(tag)
+    }
+
+    fn all(&self, tag: u64) -> Vec<u64> {
+        let Some(d) = &self.image.headers.dynamic else {
+            return Vec::new();
+        };
+        d.entries
+            .iter()
+            .filter(|e| e.d_tag == tag)
+            .map(|e| e.d_val)
+            .collect()
+    }
+
+    /// The string at offset `off` of the dynamic string table.
+    fn string(&self, off: u64) -> Read<String> {
+        let strtab = self
+            .get(DT_STRTAB)
+            .ok_or_else(|| Malformed::from("dynamic section without DT_STRTAB"))?;
+        let at = strtab
+            .checked_add(off)
+            .ok_or_else(|| Malformed(format!("string offset {off:#x} out of range")))?;
+        let s = self.image.str(at)?;
+        let end = off.saturating_add(s.len() as u64 + 1);
+        self.strings_end.set(self.strings_end.get().max(end));
+        Ok(s)
+    }
+
+    fn strings(&self, tag: u64) -> Read<Vec<String>> {
+        self.all(tag).into_iter().map(|o| self.string(o)).collect()
+    }
+
+    fn paths(&self, tag: u64) -> Read<Vec<String>> {
+        Ok(self
+            .strings(tag)?
+            .iter()
             .flat_map(|s| s.split(':'))
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
-            .collect()
-    };
-    let mut deps = Deps {
-        is_64: elf.is_64,
-        little_endian: elf.little_endian,
-        machine: elf.header.e_machine,
-        dynamic: elf.dynamic.is_some(),
-        soname: elf.soname.map(str::to_owned),
-        needed: elf.libraries.iter().map(|s| s.to_string()).collect(),
-        rpath: split(&elf.rpaths),
-        runpath: split(&elf.runpaths),
-        interpreter: elf.interpreter.map(str::to_owned),
-        flags_1: elf.dynamic.as_ref().map_or(0, |d| d.info.flags_1),
-        versioned: elf.versym.is_some(),
-        ..Deps::default()
-    };
-    let mut def_names: HashMap<u16, String> = HashMap::new();
-    if let Some(vd) = &elf.verdef {
-        for d in vd.iter() {
-            if let Some(name) = d.iter().next().and_then(|a| str_at(a.vda_name)) {
-                def_names.insert(d.vd_ndx, name.clone());
-                deps.version_defs.push(name);
+            .collect())
+    }
+
+    /// `PT_INTERP`, which the kernel reads by file offset.
+    fn interpreter(&self) -> Option<String> {
+        let p = self
+            .image
+            .headers
+            .phdrs
+            .iter()
+            .find(|p| p.p_type == PT_INTERP)?;
+        let from = usize::try_from(p.p_offset).ok()?;
+        let to = from.checked_add(usize::try_from(p.p_filesz).ok()?)?;
+        let raw = self.image.bytes.get(from..to)?;
+        let end = memchr::memchr(0, raw).unwrap_or(raw.len());
+        Some(String::from_utf8_lossy(&raw[..end]).into_owned())
+    }
+
+    fn deps(&self) -> Read<Deps> {
+        let h = self.image.headers;
+        let mut deps = Deps {
+            is_64: self.image.is_64(),
+            little_endian: self.image.little_endian(),
+            machine: h.header.e_machine,
+            dynamic: h.dynamic.is_some(),
+            // Read only when another object's DT_NEEDED is matched against it.
+            soname: self
+                .all(DT_SONAME)
+                .first()
+                .and_then(|&o| self.string(o).ok()),
+            needed: self.strings(DT_NEEDED)?,
+            rpath: self.paths(DT_RPATH)?,
+            runpath: self.paths(DT_RUNPATH)?,
+            interpreter: self.interpreter(),
+            flags_1: self.get(DT_FLAGS_1).unwrap_or(0),
+            versioned: self.get(DT_VERSYM).is_some(),
+            ..Deps::default()
+        };
+        // ld.so reads the definitions only to match another object's need or a symbol's
+        // version: a broken record fails those, not the loading of this object.
+        let def_names = match self.version_defs(&mut deps) {
+            Ok(names) => names,
+            Err(why) => {
+                deps.version_defs.clear();
+                deps.version_def_hashes.clear();
+                deps.broken_version_defs = Some(why.0);
+                HashMap::new()
+            }
+        };
+        let need_names = self.version_needs(&mut deps)?;
+        self.symbols(&mut deps, &def_names, &need_names)?;
+        Ok(deps)
+    }
+
+    /// `DT_VERDEF`, followed by `vd_next` as ld.so does: index to name.
+    fn version_defs(&self, deps: &mut Deps) -> Read<HashMap<u16, String>> {
+        let mut names = HashMap::new();
+        let Some(mut at) = self.get(DT_VERDEF) else {
+            return Ok(names);
+        };
+        let img = self.image;
+        for _ in 0..MAX_RECORDS {
+            let version = img.uint(at, 2)?;
+            if version != 1 {
+                return Err(Malformed(format!(
+                    "unsupported version {version} of Verdef record"
+                )));
+            }
+            let ndx = img.uint(at.wrapping_add(4), 2)? as u16;
+            let hash = img.uint(at.wrapping_add(8), 4)? as u32;
+            let aux = img.uint(at.wrapping_add(12), 4)?;
+            let name = self.string(img.uint(at.wrapping_add(aux), 4)?)?;
+            names.insert(ndx & 0x7fff, name.clone());
+            deps.version_defs.push(name);
+            deps.version_def_hashes.push(hash);
+            match img.uint(at.wrapping_add(16), 4)? {
+                0 => return Ok(names),
+                next => at = at.wrapping_add(next),
             }
         }
+        Err(Malformed::from("Verdef chain does not end"))
     }
-    let mut need_names: HashMap<u16, String> = HashMap::new();
-    if let Some(vn) = &elf.verneed {
-        for n in vn.iter() {
-            let file = str_at(n.vn_file).unwrap_or_default();
-            for a in n.iter() {
-                let version = str_at(a.vna_name).unwrap_or_default();
-                need_names.insert(a.vna_other, version.clone());
+
+    /// `DT_VERNEED`, followed by `vn_next` and `vna_next` as ld.so does: index to name.
+    fn version_needs(&self, deps: &mut Deps) -> Read<HashMap<u16, String>> {
+        let mut names = HashMap::new();
+        let Some(mut at) = self.get(DT_VERNEED) else {
+            return Ok(names);
+        };
+        let img = self.image;
+        for _ in 0..MAX_RECORDS {
+            let version = img.uint(at, 2)?;
+            if version != 1 {
+                return Err(Malformed(format!(
+                    "unsupported version {version} of Verneed record"
+                )));
+            }
+            let file = self.string(img.uint(at.wrapping_add(4), 4)?)?;
+            let mut aux = at.wrapping_add(img.uint(at.wrapping_add(8), 4)?);
+            for _ in 0..MAX_RECORDS {
+                let version = self.string(img.uint(aux.wrapping_add(8), 4)?)?;
+                names.insert(
+                    img.uint(aux.wrapping_add(6), 2)? as u16 & 0x7fff,
+                    version.clone(),
+                );
                 deps.version_needs.push(Need {
                     file: file.clone(),
                     version,
-                    weak: a.vna_flags & 2 != 0,
+                    hash: img.uint(aux, 4)? as u32,
+                    weak: img.uint(aux.wrapping_add(4), 2)? & 2 != 0,
                 });
+                match img.uint(aux.wrapping_add(12), 4)? {
+                    0 => break,
+                    next => aux = aux.wrapping_add(next),
+                }
+            }
+            match img.uint(at.wrapping_add(12), 4)? {
+                0 => return Ok(names),
+                next => at = at.wrapping_add(next),
             }
         }
+        Err(Malformed::from("Verneed chain does not end"))
     }
-    for (i, sym) in elf.dynsyms.iter().enumerate().skip(1) {
-        if sym.st_bind() == STB_LOCAL || matches!(sym.st_type(), STT_SECTION | STT_FILE) {
-            continue;
-        }
-        let Some(name) = str_at(sym.st_name).filter(|n| !n.is_empty()) else {
-            continue;
-        };
-        let vs = elf.versym.as_ref().and_then(|v| v.get_at(i));
-        let index = vs.as_ref().map_or(1, |v| v.version());
-        let undefined = sym.st_shndx == 0;
-        let names = if undefined { &need_names } else { &def_names };
-        let symbol = DynSym {
-            name,
-            version: if index > 1 {
-                names.get(&index).cloned()
-            } else {
-                None
-            },
-            hidden: vs.as_ref().is_some_and(|v| v.is_hidden()),
-            weak: sym.st_bind() == STB_WEAK,
-        };
-        if undefined {
-            deps.undefined.push(symbol);
+
+    /// The symbol indexes the dynamic relocations name (`DT_RELA`, `DT_REL`, `DT_JMPREL`).
+    fn relocated(&self) -> Read<HashSet<u64>> {
+        let word = self.image.word_size() as u64;
+        let plt = if self.get(DT_PLTREL) == Some(DT_REL) {
+            2
         } else {
-            deps.defined.push(symbol);
+            3
+        };
+        let tables = [
+            (DT_RELA, DT_RELASZ, 3 * word),
+            (DT_REL, DT_RELSZ, 2 * word),
+            (DT_JMPREL, DT_PLTRELSZ, plt * word),
+        ];
+        let mut out = HashSet::new();
+        for (table, size, ent) in tables {
+            let (Some(at), Some(size)) = (self.get(table), self.get(size)) else {
+                continue;
+            };
+            self.image
+                .at(at, usize::try_from(size).unwrap_or(usize::MAX))?;
+            for i in 0..size / ent {
+                let info = self.image.word(at.wrapping_add(i * ent + word))?;
+                out.insert(self.symbol_of(info));
+            }
+        }
+        out.remove(&0);
+        Ok(out)
+    }
+
+    /// The symbol index in an `r_info`.
+    fn symbol_of(&self, info: u64) -> u64 {
+        let d = &self.image;
+        match (d.is_64(), d.little_endian()) {
+            // MIPS64's little-endian r_info puts the symbol in the first 32 bits.
+            (true, true) if d.headers.header.e_machine == EM_MIPS => info & 0xffff_ffff,
+            (true, _) => info >> 32,
+            (false, _) => info >> 8,
         }
     }
-    Ok(deps)
+
+    fn symbols(
+        &self,
+        deps: &mut Deps,
+        def_names: &HashMap<u16, String>,
+        need_names: &HashMap<u16, String>,
+    ) -> Read<()> {
+        let Some(symtab) = self.get(DT_SYMTAB) else {
+            return Ok(());
+        };
+        let table = Table {
+            image: self.image,
+            gnu_hash: self.get(DT_GNU_HASH),
+            sysv_hash: self.get(DT_HASH),
+        };
+        let relocated = self.relocated()?;
+        let count = table
+            .symbol_count()?
+            .max(relocated.iter().max().map_or(0, |m| m + 1));
+        let versym = self.get(DT_VERSYM);
+        let mut names = HashMap::new();
+        let mut defined = Vec::new();
+        for i in 1..count {
+            let sym = self.image.sym(symtab, i)?;
+            if sym.st_bind() == STB_LOCAL || matches!(sym.st_type(), STT_SECTION | STT_FILE) {
+                continue;
+            }
+            let name = self.string(sym.st_name as u64)?;
+            // An empty name is looked up like any other, where a relocation names it.
+            if name.is_empty() && !relocated.contains(&i) {
+                continue;
+            }
+            let vs = match versym {
+                Some(v) => Some(self.image.uint(v.wrapping_add(2 * i), 2)? as u16),
+                None => None,
+            };
+            let index = vs.map_or(1, |v| v & 0x7fff);
+            let undefined = sym.st_shndx == 0;
+            let versions = if undefined { need_names } else { def_names };
+            let symbol = DynSym {
+                name: name.clone(),
+                version: (index > 1).then(|| versions.get(&index).cloned()).flatten(),
+                hidden: vs.is_some_and(|v| v & 0x8000 != 0),
+                index,
+                weak: sym.st_bind() == STB_WEAK,
+            };
+            names.insert(i as usize, name);
+            if undefined {
+                deps.undefined.push(symbol);
+            } else {
+                if relocated.contains(&i) {
+                    deps.looked_up.push(symbol.clone());
+                }
+                defined.push((i as usize, symbol));
+            }
+        }
+        let wanted: Vec<&str> = defined.iter().map(|(_, s)| s.name.as_str()).collect();
+        let found = table.findable(&wanted, &names)?;
+        deps.defined = defined
+            .into_iter()
+            .filter(|(i, _)| found.contains(i))
+            .map(|(_, s)| s)
+            .collect();
+        Ok(())
+    }
+}
+
+/// Whether a version need is met by a definition with this name and hash (ld.so's
+/// `match_symbol`).
+pub fn need_met(need: &Need, deps: &Deps) -> bool {
+    deps.version_defs
+        .iter()
+        .zip(&deps.version_def_hashes)
+        .any(|(name, &hash)| *name == need.version && hash == need.hash)
 }

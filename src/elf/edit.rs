@@ -89,6 +89,8 @@ impl ElfFile {
     pub fn parse(path: &Path, data: Vec<u8>) -> Result<ElfFile> {
         let h = validate::check(path, &data)?;
         let dynamic = h.dynamic.unwrap_or_default();
+        // Strings past DT_STRSZ that ld.so still reads must move with the table.
+        let str_size = strings_end(path, &data, dynamic.strtab);
         Ok(ElfFile {
             path: path.to_path_buf(),
             data,
@@ -100,7 +102,7 @@ impl ElfFile {
             dyn_cap: dynamic.capacity,
             dynamic: dynamic.entries,
             str_off: dynamic.strtab.0,
-            str_size: dynamic.strtab.1,
+            str_size,
         })
     }
 
@@ -190,6 +192,19 @@ pub fn edit_to(input: &Path, output: &Path, edits: &[Edit]) -> Result<()> {
         output
     };
     crate::fsx::write_atomic_mode(output, &out, mode)
+}
+
+/// How much of the dynamic string table at `(offset, size)` the file uses: at least
+/// `DT_STRSZ`, and as far as its strings reach, within the file.
+fn strings_end(path: &Path, data: &[u8], (offset, size): (usize, usize)) -> usize {
+    let used = super::deps::read(path, data).map_or(0, |d| d.strings_end);
+    let used = usize::try_from(used).unwrap_or(usize::MAX);
+    size.max(used).min(data.len().saturating_sub(offset))
+}
+
+/// The largest power of two not above `v` (0 for 0).
+fn power_of_two_at_most(v: u64) -> u64 {
+    v.checked_ilog2().map_or(0, |bits| 1 << bits)
 }
 
 fn align_up(v: u64, a: u64) -> u64 {
@@ -688,18 +703,19 @@ struct NewSegment {
 impl NewSegment {
     /// Starts at the end of the file (no padding) and at an address past every loaded byte
     /// that agrees with the offset modulo the page size, as mmap requires. The page size is
-    /// the largest segment alignment, capped at 64 KiB (some linkers align to 2 MiB for huge
-    /// pages; padding the file to that would only waste space).
+    /// the largest power of two not above the largest segment alignment, between 4 and 64
+    /// KiB (some linkers align to 2 MiB for huge pages; padding the file to that would only
+    /// waste space). ld.so loads files whose `p_align` is no power of two (0x1001), but a
+    /// segment placed modulo such a value would not be page-aligned.
     fn start(elf: &ElfFile, out: &mut Vec<u8>) -> Result<NewSegment> {
         let loads = elf.phdrs.iter().filter(|p| p.p_type == PT_LOAD);
-        let page = loads
-            .clone()
-            .map(|p| p.p_align)
-            .max()
-            .unwrap_or(0)
-            .clamp(0x1000, 0x10000);
+        let largest = loads.clone().map(|p| p.p_align).max().unwrap_or(0);
+        let page = power_of_two_at_most(largest).clamp(0x1000, 0x10000);
         // `validate` refused loads that wrap around, so no end overflows.
-        let end = loads.map(|p| p.p_vaddr + p.p_memsz).max().unwrap_or(0);
+        let end = loads
+            .map(|p| p.p_vaddr + p.p_memsz.max(p.p_filesz))
+            .max()
+            .unwrap_or(0);
         let offset = align_up(out.len() as u64, 16);
         // ELF32 addresses are 32 bits; ELF64 user space is the lower half of the address
         // space on every Linux architecture.

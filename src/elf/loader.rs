@@ -673,6 +673,11 @@ impl Closure {
 
     /// The loaded object a `DT_NEEDED` (or version-need file) name designates, if any.
     pub fn matching(&self, name: &str) -> Option<usize> {
+        // The program's name in ld.so's list is empty, so an empty name is the program (or,
+        // for a library judged alone, stands for it).
+        if name.is_empty() {
+            return Some(0);
+        }
         self.objects.iter().position(|l| {
             l.names.iter().any(|n| n == name) || names_match(name, &l.path, &l.object.deps)
         })

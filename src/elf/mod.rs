@@ -9,6 +9,8 @@ pub mod closure;
 pub mod deps;
 pub mod edit;
 pub mod facts;
+pub mod hash;
+pub mod image;
 pub mod loader;
 pub mod read;
 pub mod validate;

@@ -1,9 +1,12 @@
 //! The structural check every ELF file passes before [`super::deps`] reads it or
-//! [`super::edit`] changes it: the ELF header, every program header, segment, section header
-//! and section, and the dynamic string table must lie inside the file; loadable segments
-//! must neither wrap around the address space nor overlap; a dynamic section with entries
-//! must have a mapped string table. Headers are decoded with goblin's types, in the file's
-//! class and byte order, so nothing here counts bytes.
+//! [`super::edit`] changes it: the ELF header, every program header, the segments the
+//! kernel and ld.so read by file offset (`PT_LOAD`, `PT_INTERP`), every section header and
+//! section, the dynamic array (read at its address, as ld.so reads it) and the dynamic
+//! string table must lie inside the file; loadable segments must neither wrap around the
+//! address space nor overlap; a dynamic section with entries must have a mapped string
+//! table. A file meant to be loaded must also pass what ld.so checks before it reads on
+//! ([`loadable`]). Headers are decoded with goblin's types, in the file's class and byte
+//! order, so nothing here counts bytes.
 //!
 //! Hostile input is an error that names the file and the cause, never a panic: whoever
 //! reads on relies on these bounds.
@@ -11,8 +14,8 @@
 use crate::error::{Error, Malformed, Result};
 use goblin::container::Ctx;
 use goblin::elf::dynamic::{DT_NULL, DT_STRSZ, DT_STRTAB, Dyn};
-use goblin::elf::header::Header;
-use goblin::elf::program_header::{PT_DYNAMIC, PT_LOAD, ProgramHeader};
+use goblin::elf::header::{self, Header};
+use goblin::elf::program_header::{PT_DYNAMIC, PT_INTERP, PT_LOAD, ProgramHeader};
 use goblin::elf::section_header::{SHT_NOBITS, SHT_NULL, SectionHeader};
 use scroll::Pread;
 use scroll::ctx::SizeWith;
@@ -95,7 +98,8 @@ impl Checker<'_> {
         let phdrs = self.phdrs(&header, ctx)?;
         let shdrs = self.shdrs(&header, ctx)?;
         check_loads(&phdrs).map_err(|r| Error::at(self.path, r))?;
-        let dynamic = self.dynamic(&phdrs, ctx)?;
+        loadable(self.bytes, &header, &phdrs).map_err(|r| Error::at(self.path, r))?;
+        let dynamic = self.dynamic(&phdrs, ctx, header.e_machine)?;
         Ok(Headers {
             ctx,
             header,
@@ -124,9 +128,10 @@ impl Checker<'_> {
             .map(|i| {
                 let p: ProgramHeader =
                     self.decode("program header", h.e_phoff + i * want as u64, ctx)?;
-                self.range(&format!("segment {i}"), p.p_offset, p.p_filesz)?;
-                if p.p_type == PT_LOAD && p.p_filesz > p.p_memsz {
-                    return Err(self.bad(format!("segment {i}: file size larger than memory size")));
+                // What the kernel and ld.so map or read by file offset; the others are read
+                // by address, inside these.
+                if matches!(p.p_type, PT_LOAD | PT_INTERP) {
+                    self.range(&format!("segment {i}"), p.p_offset, p.p_filesz)?;
                 }
                 Ok(p)
             })
@@ -151,27 +156,37 @@ impl Checker<'_> {
             .collect()
     }
 
-    fn dynamic(&self, phdrs: &[ProgramHeader], ctx: Ctx) -> Result<Option<Dynamic>> {
+    fn dynamic(&self, phdrs: &[ProgramHeader], ctx: Ctx, machine: u16) -> Result<Option<Dynamic>> {
         let Some(p) = phdrs.iter().find(|p| p.p_type == PT_DYNAMIC) else {
             return Ok(None);
         };
+        // ld.so reads the array at its address, whatever `p_offset` says; the editor writes
+        // it back there.
+        let (at, end) = span(phdrs, p.p_vaddr).ok_or_else(|| {
+            self.bad(format!(
+                "PT_DYNAMIC at {:#x} is not inside any loaded part of the file",
+                p.p_vaddr
+            ))
+        })?;
+        self.range("dynamic section", at, end - at)?;
         let ent = Dyn::size_with(&ctx) as u64;
-        let capacity = p.p_filesz / ent;
+        let capacity = (p.p_filesz / ent).min((end - at) / ent);
         let mut entries = Vec::new();
         for i in 0..capacity {
-            let d: Dyn = self.decode("dynamic entry", p.p_offset + i * ent, ctx)?;
+            let d: Dyn = self.decode("dynamic entry", at + i * ent, ctx)?;
             if d.d_tag == DT_NULL {
                 break;
             }
             entries.push(d);
         }
         let mut dynamic = Dynamic {
-            // The segment lies inside the file (checked with the program headers).
-            offset: p.p_offset as usize,
+            // Inside the file: checked above.
+            offset: at as usize,
             capacity: capacity as usize,
             entries,
             strtab: (0, 0),
         };
+        relocation_tables(&dynamic, ctx, machine).map_err(|r| Error::at(self.path, r))?;
         let (Some(addr), Some(size)) = (dynamic.get(DT_STRTAB), dynamic.get(DT_STRSZ)) else {
             return if dynamic.entries.is_empty() {
                 Ok(Some(dynamic))
@@ -179,15 +194,135 @@ impl Checker<'_> {
                 Err(self.bad("dynamic section without DT_STRTAB/DT_STRSZ"))
             };
         };
-        let off = vaddr_to_offset(phdrs, addr, size).ok_or_else(|| {
+        // ld.so never reads DT_STRSZ: a string ends at its NUL. The table is taken as far as
+        // DT_STRSZ says where that is mapped, else as far as the mapping goes.
+        let (off, end) = span(phdrs, addr).ok_or_else(|| {
             self.bad(format!(
-                "DT_STRTAB {addr:#x}+{size:#x} is not inside any loaded part of the file"
+                "DT_STRTAB {addr:#x} is not inside any loaded part of the file"
             ))
         })?;
+        let size = size.min(end - off);
         self.range("dynamic string table", off, size)?;
         dynamic.strtab = (off as usize, size as usize);
         Ok(Some(dynamic))
     }
+}
+
+/// The page size every Linux architecture supports; a larger one only adds constraints.
+const MIN_PAGE: u64 = 0x1000;
+
+/// What glibc's `open_verify` and `_dl_map_object_from_fd` refuse before reading anything
+/// else, in their words: a file meant to be loaded (a program or shared object, or any file
+/// with a dynamic section) must be one ld.so would map. Object files and core dumps are not
+/// loaded, so they pass as long as they claim no dynamic section.
+pub fn loadable(
+    bytes: &[u8],
+    h: &Header,
+    phdrs: &[ProgramHeader],
+) -> std::result::Result<(), Malformed> {
+    // The kernel maps a program and checks none of the identification; ld.so checks it on
+    // the objects it opens itself.
+    let opened_by_ldso = !phdrs.iter().any(|p| p.p_type == PT_INTERP);
+    if opened_by_ldso && (bytes[header::EI_VERSION] != 1 || h.e_version != 1) {
+        return Err(Malformed::from(
+            "ELF file version ident does not match current one",
+        ));
+    }
+    let dynamic = phdrs.iter().find(|p| p.p_type == PT_DYNAMIC);
+    match h.e_type {
+        header::ET_EXEC | header::ET_DYN => {}
+        header::ET_REL | header::ET_CORE if dynamic.is_none() => return Ok(()),
+        t => {
+            return Err(Malformed(format!(
+                "e_type {t}: only ET_DYN and ET_EXEC can be loaded"
+            )));
+        }
+    }
+    if opened_by_ldso
+        && bytes[header::EI_ABIVERSION + 1..header::SIZEOF_IDENT]
+            .iter()
+            .any(|&b| b != 0)
+    {
+        return Err(Malformed::from("nonzero padding in e_ident"));
+    }
+    if !phdrs.iter().any(|p| p.p_type == PT_LOAD) {
+        return Err(Malformed::from("object file has no loadable segments"));
+    }
+    for (i, p) in phdrs
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.p_type == PT_LOAD)
+    {
+        if p.p_vaddr.wrapping_sub(p.p_offset) % MIN_PAGE != 0 {
+            return Err(Malformed(format!(
+                "segment {i}: ELF load command address/offset not page-aligned"
+            )));
+        }
+    }
+    if !opened_by_ldso {
+        program_headers_where_pt_phdr_says(h, phdrs)?;
+    }
+    match dynamic {
+        // The checks of `_dl_map_object_from_fd`, which maps what ld.so opens itself.
+        _ if !opened_by_ldso => Ok(()),
+        Some(d) if d.p_filesz == 0 || (d.p_vaddr == 0 && h.e_type == header::ET_DYN) => {
+            Err(Malformed::from("object file has no dynamic section"))
+        }
+        None if h.e_type == header::ET_DYN => {
+            Err(Malformed::from("object file has no dynamic section"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// ld.so takes a program's load address from `PT_PHDR` (the address of the program
+/// headers the kernel passes, less `p_vaddr`): it must be where the headers are loaded.
+fn program_headers_where_pt_phdr_says(
+    h: &Header,
+    phdrs: &[ProgramHeader],
+) -> std::result::Result<(), Malformed> {
+    use goblin::elf::program_header::PT_PHDR;
+    match phdrs.iter().find(|p| p.p_type == PT_PHDR) {
+        Some(p) if vaddr_to_offset(phdrs, p.p_vaddr, 0) != Some(h.e_phoff) => {
+            Err(Malformed(format!(
+                "PT_PHDR at {:#x} is not where the program headers are loaded",
+                p.p_vaddr
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// What glibc's `elf_get_dynamic_info` asserts about relocation tables ("Inconsistency
+/// detected by ld.so"): `DT_PLTREL` names the machine's kind of relocation, and the entry
+/// size of a table that is there is the size of its entries.
+fn relocation_tables(d: &Dynamic, ctx: Ctx, machine: u16) -> std::result::Result<(), Malformed> {
+    use goblin::elf::dynamic::{DT_PLTREL, DT_REL, DT_RELA, DT_RELAENT, DT_RELENT};
+    use goblin::elf::header::*;
+    let word = if ctx.container.is_big() { 8 } else { 4 };
+    // The machines whose glibc port fixes one kind; any other may use either.
+    let kinds: &[u64] = match machine {
+        EM_386 | EM_ARM => &[DT_REL],
+        EM_X86_64 | EM_AARCH64 | EM_RISCV | EM_PPC64 | EM_S390 => &[DT_RELA],
+        _ => &[DT_REL, DT_RELA],
+    };
+    if let Some(k) = d.get(DT_PLTREL).filter(|k| !kinds.contains(k)) {
+        return Err(Malformed(format!(
+            "DT_PLTREL {k} is not a relocation kind of this machine"
+        )));
+    }
+    for (table, ent, size) in [
+        (DT_RELA, DT_RELAENT, 3 * word),
+        (DT_REL, DT_RELENT, 2 * word),
+    ] {
+        if d.get(table).is_some() && d.get(ent) != Some(size) {
+            return Err(Malformed(format!(
+                "relocation entry size {:?}, expected {size}",
+                d.get(ent)
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Loadable segments must not wrap around the address space, nor overlap in memory (a
@@ -195,12 +330,16 @@ impl Checker<'_> {
 pub fn check_loads(phdrs: &[ProgramHeader]) -> std::result::Result<(), Malformed> {
     let mut loads = Vec::new();
     for p in phdrs.iter().filter(|p| p.p_type == PT_LOAD) {
-        let end = p.p_vaddr.checked_add(p.p_memsz).ok_or_else(|| {
-            format!(
-                "loadable segment at {:#x} wraps around the address space",
-                p.p_vaddr
-            )
-        })?;
+        // ld.so maps the file image even where it is larger than the memory size.
+        let end = p
+            .p_vaddr
+            .checked_add(p.p_memsz.max(p.p_filesz))
+            .ok_or_else(|| {
+                format!(
+                    "loadable segment at {:#x} wraps around the address space",
+                    p.p_vaddr
+                )
+            })?;
         loads.push((p.p_vaddr, end));
     }
     loads.sort_unstable();
@@ -215,16 +354,40 @@ pub fn check_loads(phdrs: &[ProgramHeader]) -> std::result::Result<(), Malformed
     Ok(())
 }
 
-/// The file offset of `size` bytes at `vaddr`, if one loadable segment holds them in the file.
+/// The file offset of `size` bytes at `vaddr`, if the loader maps all of them from the file:
+/// from one loadable segment's file image, or from several whose images follow each other
+/// both in memory and in the file, as glibc maps them side by side. patchelf leaves a grown
+/// `.dynstr` spanning such a pair, and ld.so reads it whole.
 pub fn vaddr_to_offset(phdrs: &[ProgramHeader], vaddr: u64, size: u64) -> Option<u64> {
-    phdrs
-        .iter()
-        .filter(|p| p.p_type == PT_LOAD)
-        .find(|p| {
-            vaddr >= p.p_vaddr
-                && matches!((vaddr.checked_add(size), p.p_vaddr.checked_add(p.p_filesz)), (Some(a), Some(b)) if a <= b)
-        })
-        .map(|p| p.p_offset + (vaddr - p.p_vaddr))
+    let (offset, end) = span(phdrs, vaddr)?;
+    (end - offset >= size).then_some(offset)
+}
+
+/// The file offset of `vaddr` and the end (as a file offset) of the bytes mapped from the
+/// file from there on without a break: what a reader of a NUL-terminated string or of a
+/// table of unknown length at `vaddr` may read.
+pub fn span(phdrs: &[ProgramHeader], vaddr: u64) -> Option<(u64, u64)> {
+    // Called for every word the readers read: no allocation here.
+    let loads = || phdrs.iter().filter(|p| p.p_type == PT_LOAD);
+    let first = loads().find(|p| {
+        vaddr >= p.p_vaddr
+            && p.p_vaddr
+                .checked_add(p.p_filesz)
+                .is_some_and(|e| vaddr <= e)
+    })?;
+    let offset = first.p_offset.checked_add(vaddr - first.p_vaddr)?;
+    let mut reached = (
+        first.p_vaddr.checked_add(first.p_filesz)?,
+        first.p_offset.checked_add(first.p_filesz)?,
+    );
+    // Each step covers a new non-empty segment, so this ends after at most one per segment.
+    while let Some(next) = loads().find(|p| p.p_filesz > 0 && (p.p_vaddr, p.p_offset) == reached) {
+        reached = (
+            next.p_vaddr.checked_add(next.p_filesz)?,
+            next.p_offset.checked_add(next.p_filesz)?,
+        );
+    }
+    Some((offset, reached.1))
 }
 
 #[cfg(test)]
@@ -277,5 +440,32 @@ mod tests {
             ..phdrs[0].clone()
         };
         assert_eq!(vaddr_to_offset(&[dynamic], 0x1000, 1), None);
+    }
+
+    /// patchelf's layout: a new first segment right before the old one, in memory and in the
+    /// file; a table may run from one into the other, not into a gap or a moved segment.
+    #[test]
+    fn vaddr_range_may_span_segments_adjacent_in_memory_and_file() {
+        let grown = [
+            load(0x3ff000, 0, 0x1000, 0x1000),
+            load(0x400000, 0x1000, 0x2000, 0x2000),
+        ];
+        assert_eq!(vaddr_to_offset(&grown, 0x3ff598, 0x1000), Some(0x598));
+        assert_eq!(vaddr_to_offset(&grown, 0x3ff598, 0x2a68), Some(0x598));
+        assert_eq!(
+            vaddr_to_offset(&grown, 0x3ff598, 0x2a69),
+            None,
+            "past the second"
+        );
+        let elsewhere_in_file = [
+            load(0x3ff000, 0, 0x1000, 0x1000),
+            load(0x400000, 0x3000, 0x2000, 0x2000),
+        ];
+        assert_eq!(vaddr_to_offset(&elsewhere_in_file, 0x3ff598, 0x1000), None);
+        let bss_between = [
+            load(0x3ff000, 0, 0x800, 0x1000),
+            load(0x400000, 0x1000, 0x2000, 0x2000),
+        ];
+        assert_eq!(vaddr_to_offset(&bss_between, 0x3ff598, 0x1000), None);
     }
 }

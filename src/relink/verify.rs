@@ -4,7 +4,9 @@
 //! every object it loads must be found where `ld.so` searches (no search of the tree, no
 //! fallback); every version an object needs must be defined by the library it names; and
 //! every non-weak import of every loaded object (libraries outside the tree included) must
-//! be defined, with its version, by the program's exports or an object of the global scope.
+//! be defined, with its version, by the program's exports or an object of the global scope,
+//! and so must each object's own definitions that its relocations name (ld.so looks them up
+//! too); a definition counts only where a lookup through its object's hash table finds it.
 //! A shared library in the tree is judged as loaded by a program of its machine that
 //! names glibc's standard interpreter. Such a program is unknown, and a library may import
 //! what only its program defines (flex's `libfl` imports `yylex`, a Perl or Python
@@ -390,9 +392,17 @@ impl Exports {
             Some(v) => defs
                 .iter()
                 .any(|d| d.version.as_ref() == Some(v) || (d.version.is_none() && self.no_verdef)),
-            None => defs.iter().any(|d| !d.hidden),
+            None => unversioned_match(defs),
         }
     }
+}
+
+/// glibc's `check_match` for a reference without a version: a definition of index 2 or
+/// below (local, base, or the first version a library defines) matches whether hidden or
+/// not; one of a later version only when it is the object's one definition of the name
+/// that is not hidden (`@@`), as `do_lookup_x` takes it when nothing else matched.
+fn unversioned_match(defs: &[DynSym]) -> bool {
+    defs.iter().any(|d| d.index <= 2) || defs.iter().filter(|d| !d.hidden).count() == 1
 }
 
 type InterpCache = Mutex<HashMap<PathBuf, std::result::Result<Arc<Interpreter>, String>>>;
@@ -521,12 +531,31 @@ impl Ctx<'_> {
     /// library loaded under that name ("version `X' not found").
     fn check_version_needs(&self, file: &Path, closure: &Closure, problems: &mut Vec<Problem>) {
         for (i, obj) in closure.objects.iter().enumerate() {
-            for need in obj.object.deps.version_needs.iter().filter(|n| !n.weak) {
+            for need in &obj.object.deps.version_needs {
                 let Some(lib) = closure.matching(&need.file).map(|j| &closure.objects[j]) else {
+                    // ld.so finds the library a need names among those loaded, and asserts
+                    // that it is there ("Inconsistency detected").
+                    problems.push(
+                        Problem::new(
+                            file,
+                            Kind::MissingVersion,
+                            format!(
+                                "{} needs version {} of {}, which it does not load",
+                                obj.path.display(),
+                                need.version,
+                                need.file
+                            ),
+                        )
+                        .library(&need.file)
+                        .version(&need.version),
+                    );
                     continue;
                 };
-                let defs = &lib.object.deps.version_defs;
-                if defs.is_empty() || defs.contains(&need.version) {
+                let defs = &lib.object.deps;
+                let broken = defs.broken_version_defs.is_some();
+                if !broken
+                    && (need.weak || defs.version_defs.is_empty() || deps::need_met(need, defs))
+                {
                     continue;
                 }
                 let by = if i == 0 {
@@ -539,9 +568,13 @@ impl Ctx<'_> {
                         file,
                         Kind::MissingVersion,
                         format!(
-                            "version {} not defined by {}{by}",
+                            "version {} not defined by {}{by}{}",
                             need.version,
-                            lib.path.display()
+                            lib.path.display(),
+                            defs.broken_version_defs
+                                .as_ref()
+                                .map(|why| format!(": {why}"))
+                                .unwrap_or_default()
                         ),
                     )
                     .library(&need.file)
@@ -567,12 +600,22 @@ impl Ctx<'_> {
             .map(|l| self.exports(&l.object))
             .collect();
         for (i, obj) in closure.objects.iter().enumerate() {
-            for import in obj.object.deps.undefined.iter().filter(|s| !s.weak) {
-                if scope.iter().any(|e| e.satisfies(import)) {
+            let deps = &obj.object.deps;
+            // A definition of its own that the object's lookup cannot find is not the
+            // program's to supply: the object meant its own.
+            let imports = deps.undefined.iter().map(|s| (s, true));
+            let own = deps.looked_up.iter().map(|s| (s, false));
+            for (import, owed) in imports.chain(own).filter(|(s, _)| !s.weak) {
+                // Its own exports first: where most of its own definitions are found.
+                if scope[i].satisfies(import) || scope.iter().any(|e| e.satisfies(import)) {
                     continue;
                 }
                 let mut p = unbound(file, closure, i, import, &scope);
-                if program_unknown && import.version.is_none() && p.kind == Kind::MissingSymbol {
+                if owed
+                    && program_unknown
+                    && import.version.is_none()
+                    && p.kind == Kind::MissingSymbol
+                {
                     p.kind = Kind::OwedByProgram;
                     p.detail = owed_detail(closure, i, &import.name);
                 }
