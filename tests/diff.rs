@@ -783,3 +783,53 @@ fn an_import_the_program_owes_is_named_and_judged() {
         "{text}"
     );
 }
+
+/// A version bump moves every symbol (libLLVM-14 -> libLLVM-15): each is one move, found
+/// by name, and a name added twice under the new version moves to its default one (the
+/// hidden one is an addition). 20,000 symbols: scanning every addition for each removal,
+/// as the diff once did, took minutes on libLLVM.
+#[test]
+fn a_version_bump_moves_every_symbol() {
+    let dir = tempfile::tempdir().unwrap();
+    let count = 20_000u32;
+    let names: Vec<String> = (0..count).map(|i| format!("f{i:05}")).collect();
+    let old: Vec<Value> = names
+        .iter()
+        .zip(0..)
+        .map(|(n, p)| sym(n, "V1", "func", 0, "text", p))
+        .collect();
+    let mut new: Vec<Value> = names
+        .iter()
+        .zip(0..)
+        .map(|(n, p)| sym(n, "V2", "func", 0, "text", p))
+        .collect();
+    let mut hidden = sym("f00000", "V1H", "func", 0, "text", count);
+    hidden["hidden"] = true.into();
+    new.insert(0, hidden);
+    let (old_file, new_file) = (dir.path().join("old.json"), dir.path().join("new.json"));
+    std::fs::write(&old_file, interface_json(&old, &["V1"], &[])).unwrap();
+    std::fs::write(&new_file, interface_json(&new, &["V1H", "V2"], &[])).unwrap();
+    let (code, report) = abicut_json(&[
+        "diff",
+        old_file.to_str().unwrap(),
+        new_file.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(code, 2, "a symbol moved to another version breaks");
+    let reasons = |reason: &str| -> Vec<String> {
+        changes(&report)
+            .iter()
+            .filter(|c| c["reason"] == reason)
+            .map(|c| c["subject"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert_eq!(reasons("version_changed").len(), count as usize);
+    assert!(
+        reasons("version_changed").contains(&"symbol f00000@@V1".to_owned()),
+        "{:?}",
+        &reasons("version_changed")[..3]
+    );
+    let added = reasons("added");
+    assert!(added.contains(&"symbol f00000@V1H".to_owned()), "{added:?}");
+    assert!(reasons("removed").iter().all(|s| s.starts_with("version ")));
+}

@@ -148,16 +148,24 @@ fn symbol_changes(
     let old_s: BTreeMap<String, &Symbol> = old.symbols.iter().map(|s| (s.sort_key(), s)).collect();
     let new_s: BTreeMap<String, &Symbol> = new.symbols.iter().map(|s| (s.sort_key(), s)).collect();
     let mut added: BTreeSet<&String> = new_s.keys().filter(|k| !old_s.contains_key(*k)).collect();
+    // The added keys by symbol name, in key order: a version bump moves every symbol, and
+    // scanning every added key for each removed one made that quadratic (libLLVM-14 against
+    // libLLVM-15: minutes).
+    let mut added_by_name: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
+    for key in &added {
+        added_by_name
+            .entry(new_s[*key].name.as_str())
+            .or_default()
+            .push(key);
+    }
     for (key, sym) in &old_s {
         match new_s.get(key) {
             Some(now) => changed_symbol(key, sym, now, push),
             None => {
                 // The same name under another version: a move, not a removal plus an addition.
-                let moved = added
-                    .iter()
-                    .filter(|k| new_s[**k].name == sym.name)
-                    .min_by_key(|k| new_s[**k].hidden)
-                    .copied();
+                let moved = added_by_name
+                    .get_mut(sym.name.as_str())
+                    .and_then(|candidates| take_least_hidden(candidates, &new_s));
                 match moved {
                     Some(to) => {
                         added.remove(to);
@@ -181,6 +189,19 @@ fn symbol_changes(
         push(format!("symbol {key}"), Reason::Added, None);
     }
     order_change(&old_s, &new_s, push);
+}
+
+/// The first candidate not hidden (else the first), taken out of `candidates`.
+fn take_least_hidden<'a>(
+    candidates: &mut Vec<&'a String>,
+    new_s: &BTreeMap<String, &Symbol>,
+) -> Option<&'a String> {
+    let best = candidates
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, k)| new_s[**k].hidden)
+        .map(|(i, _)| i)?;
+    Some(candidates.remove(best))
 }
 
 /// Imports the program owes the library (those no library of its closure defines, what
