@@ -12,6 +12,7 @@ pub mod fsx;
 pub mod graph;
 pub mod iface;
 pub mod relink;
+pub mod relocate;
 pub mod report;
 pub mod store;
 pub mod stubgen;

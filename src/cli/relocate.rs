@@ -1,0 +1,79 @@
+//! `abicut relocate`: copy store paths (or their closure) to another store directory,
+//! rewriting every reference in place.
+
+use super::exit;
+use super::out::{self, out};
+use abicut::relocate::{self, Plan, StorePath, closure};
+use anyhow::Result;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+#[command(
+    after_help = "Exit status: 0 every reference moved, 1 findings reported \
+                        (references that could not be rewritten), 3 error (nothing written \
+                        when found before writing)."
+)]
+pub struct Args {
+    /// Store paths to relocate (`/nix/store/<hash>-<name>`), all in one store directory.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// The new store directory; each path keeps its length (a longer directory shortens
+    /// names, a shorter one pads them with `_`).
+    #[arg(long, value_name = "STOREDIR")]
+    to: String,
+    /// Relocate everything the paths reference too, found by scanning their files for
+    /// store hashes as Nix does.
+    #[arg(long, conflicts_with = "closure_from")]
+    closure: bool,
+    /// Relocate the paths listed in FILE (`nix-store -qR` output) with the given ones.
+    #[arg(long, value_name = "FILE")]
+    closure_from: Option<PathBuf>,
+    /// Write under this directory instead of `/` (DIR/STOREDIR/<hash>-<name>), to move
+    /// there later.
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let mut paths = args
+        .paths
+        .iter()
+        .map(|p| StorePath::parse(p))
+        .collect::<abicut::Result<Vec<_>>>()?;
+    if let Some(list) = &args.closure_from {
+        paths.extend(closure::read_listing(list)?);
+    }
+    if args.closure {
+        paths = closure::scan(&paths)?;
+    }
+    let plan = Plan::new(&paths, &args.to)?;
+    let summary = relocate::relocate(&plan, args.root.as_deref())?;
+    if args.json {
+        out::json(&summary)?;
+    } else {
+        out!(
+            "relocated {} paths from {} to {}: {} files ({} bytes, {} rewritten)\n",
+            summary.paths.len(),
+            summary.old_dir,
+            summary.new_dir,
+            summary.files,
+            summary.bytes,
+            summary.files_rewritten
+        )?;
+        for m in &summary.paths {
+            out!("  {} -> {}\n", m.from, m.to)?;
+        }
+        for f in &summary.findings {
+            out!("{}\n", f.to_text())?;
+        }
+    }
+    Ok(exit::code(if summary.findings.is_empty() {
+        exit::SUCCESS
+    } else {
+        exit::PROBLEMS
+    }))
+}
