@@ -342,7 +342,7 @@ mod tests {
             err.contains("zlib-1.3") && err.contains("too short"),
             "{err}"
         );
-        let plan = Plan::new(&[p.clone()], "/tmp/nix/store").unwrap();
+        let plan = Plan::new(std::slice::from_ref(&p), "/tmp/nix/store").unwrap();
         let (from, to) = &plan.paths[0];
         assert_eq!(from.text().len(), to.text().len());
         assert_eq!(to.text(), format!("/tmp/nix/store/{H}-zlib"));
@@ -352,7 +352,7 @@ mod tests {
     fn store_dirs_must_be_canonical_and_new() {
         let p = sp("zlib-1.3");
         for bad in ["tmp/s", "/", "/a//b", "/a/./b", "/a/../b", "/nix/store"] {
-            assert!(Plan::new(&[p.clone()], bad).is_err(), "{bad}");
+            assert!(Plan::new(std::slice::from_ref(&p), bad).is_err(), "{bad}");
         }
         assert_eq!(Plan::new(&[p], "/tmp/st/").unwrap().new_dir, "/tmp/st");
     }

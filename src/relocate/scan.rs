@@ -32,6 +32,9 @@ pub enum Kind {
     OldName,
     /// gzip data naming the old store directory.
     CompressedReference,
+    /// gzip data that does not decompress: corrupt, or a store path in a stored (not
+    /// compressed) block was rewritten and the checksum no longer matches.
+    CompressedBroken,
     /// xz, bzip2 or zstd data: not decompressed, so store paths inside are neither found
     /// nor rewritten.
     CompressedUnchecked,
@@ -43,6 +46,7 @@ impl Finding {
             Kind::OldStoreDir => "still names the old store directory",
             Kind::OldName => "names a store path's old name outside a full path",
             Kind::CompressedReference => "holds compressed data naming the old store directory",
+            Kind::CompressedBroken => "holds gzip data that does not decompress",
             Kind::CompressedUnchecked => "holds compressed data that was not checked",
         };
         format!(
@@ -59,21 +63,26 @@ impl Finding {
 pub struct Scanner {
     ac: AhoCorasick,
     old_dir: Vec<u8>,
+    /// Per pattern after the first, the new `<hash>-<name'>`: a padded name extends the
+    /// old one, so an occurrence that reads as the longer new one was rewritten (a cut
+    /// name is a prefix of the old one and proves nothing).
+    new_bases: Vec<Vec<u8>>,
 }
 
 impl Scanner {
     pub fn new(plan: &Plan) -> Result<Scanner> {
         let old_dir = format!("{}/", plan.old_dir).into_bytes();
+        let renamed: Vec<_> = plan
+            .paths
+            .iter()
+            .filter(|(f, t)| f.name != t.name)
+            .collect();
         let mut patterns = vec![old_dir.clone()];
-        patterns.extend(
-            plan.paths
-                .iter()
-                .filter(|(f, t)| f.name != t.name)
-                .map(|(f, _)| f.base().into_bytes()),
-        );
+        patterns.extend(renamed.iter().map(|(f, _)| f.base().into_bytes()));
         Ok(Scanner {
             ac: store::automaton(patterns.iter().map(|p| p.as_slice()))?,
             old_dir,
+            new_bases: renamed.iter().map(|(_, t)| t.base().into_bytes()).collect(),
         })
     }
 
@@ -107,10 +116,14 @@ impl Scanner {
     fn plain(&self, path: &Path, bytes: &[u8]) -> Vec<Finding> {
         let mut out: Vec<Finding> = Vec::new();
         for m in self.ac.find_iter(bytes) {
-            let kind = if m.pattern().as_usize() == 0 {
-                Kind::OldStoreDir
-            } else {
-                Kind::OldName
+            let kind = match m.pattern().as_usize() {
+                0 => Kind::OldStoreDir,
+                pid if m.len() < self.new_bases[pid - 1].len()
+                    && bytes[m.start()..].starts_with(&self.new_bases[pid - 1]) =>
+                {
+                    continue;
+                }
+                _ => Kind::OldName,
             };
             match out.iter_mut().find(|f| f.kind == kind) {
                 Some(f) => f.count += 1,
@@ -145,11 +158,13 @@ impl Scanner {
             return Ok(None);
         }
         let mut plain = Vec::new();
-        if flate2::read::MultiGzDecoder::new(bytes)
-            .read_to_end(&mut plain)
-            .is_err()
-        {
-            return Ok(None);
+        if let Err(e) = flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut plain) {
+            return Ok(Some(Finding {
+                file: path.to_path_buf(),
+                kind: Kind::CompressedBroken,
+                count: 1,
+                example: e.to_string(),
+            }));
         }
         let finder = memchr::memmem::Finder::new(&self.old_dir);
         let mut hits = finder.find_iter(&plain);
