@@ -370,3 +370,64 @@ fn bad_input_is_refused_and_writes_nothing() {
     assert_eq!(code, 3);
     assert!(stderr.contains("already exists"), "{stderr}");
 }
+
+/// An unprivileged user (nobody, through `setpriv`, no namespaces) relocates prog1's
+/// closure to a store directory under its own $HOME and runs it there. Run as any other
+/// user the test runs as that user.
+#[test]
+fn unprivileged_user_relocates_under_home() {
+    let Some(prog1) = prog1() else { return };
+    let root = duct::cmd!("id", "-u").read().unwrap().trim() == "0";
+    if root && !have("setpriv") {
+        return;
+    }
+    let tmp = short_tmp();
+    let home = tmp.path().join("h");
+    std::fs::create_dir(&home).unwrap();
+    let abicut = tmp.path().join("abicut");
+    std::fs::copy(bin_path(), &abicut).unwrap();
+    let as_user = |program: &Path, args: &[&str]| {
+        let mut argv: Vec<String> = Vec::new();
+        if root {
+            argv.extend(
+                [
+                    "setpriv",
+                    "--reuid=nobody",
+                    "--regid=nogroup",
+                    "--clear-groups",
+                    "--",
+                ]
+                .map(String::from),
+            );
+        }
+        argv.push(program.to_string_lossy().into_owned());
+        argv.extend(args.iter().map(|a| a.to_string()));
+        duct::cmd(&argv[0], &argv[1..])
+            .env("HOME", &home)
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .run()
+            .unwrap()
+    };
+    if root {
+        duct::cmd!("chown", "nobody:nogroup", &home).run().unwrap();
+    }
+    let store = home.join("s");
+    let store_s = store.to_str().unwrap();
+    let out = as_user(&abicut, &["relocate", prog1, "--closure", "--to", store_s]);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    let moved = entry(&store, "-prog1-");
+    let out = as_user(&moved.join("bin/prog1"), &[]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        output(&Path::new(prog1).join("bin/prog1"))
+    );
+    if root {
+        let owner = duct::cmd!("stat", "-c", "%U", &moved).read().unwrap();
+        assert_eq!(owner.trim(), "nobody", "written by nobody");
+    }
+}
