@@ -431,3 +431,60 @@ fn unprivileged_user_relocates_under_home() {
         assert_eq!(owner.trim(), "nobody", "written by nobody");
     }
 }
+
+/// `--register` writes what a Nix for the new store directory takes: `nix-store
+/// --register-validity --hash-given` accepts it, `--verify-path` recomputes every NAR hash
+/// and agrees, `-qR` gives the relocated closure; a changed byte makes `--verify-path` fail,
+/// so the check is real.
+#[test]
+fn nix_for_the_new_store_accepts_the_registration() {
+    let Some(prog1) = prog1() else { return };
+    if !have("nix-store") {
+        return;
+    }
+    let tmp = short_tmp();
+    let store = tmp.path().join("s");
+    let reg = tmp.path().join("registration");
+    let (code, stdout, stderr) = run_abicut(&[
+        "relocate",
+        prog1,
+        "--closure",
+        "--to",
+        store.to_str().unwrap(),
+        "--register",
+        reg.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let nix = |args: &[&str], stdin: Option<&Path>| {
+        let mut cmd = nix_command("nix-store", args, tmp.path())
+            .env("NIX_STORE_DIR", &store)
+            .env("NIX_STATE_DIR", tmp.path().join("state"))
+            .env("NIX_LOG_DIR", tmp.path().join("log"));
+        if let Some(file) = stdin {
+            cmd = cmd.stdin_path(file);
+        }
+        cmd.run().unwrap()
+    };
+    let out = nix(&["--register-validity", "--hash-given"], Some(&reg));
+    assert!(out.status.success(), "{out:?}");
+    let moved = entry(&store, "-prog1-");
+    let moved_s = moved.to_str().unwrap();
+    let out = nix(&["--verify-path", moved_s], None);
+    assert!(out.status.success(), "{out:?}");
+    let out = nix(&["-qR", moved_s], None);
+    let closure = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(closure.lines().count(), 5, "{closure}");
+    assert!(
+        closure
+            .lines()
+            .all(|l| l.starts_with(store.to_str().unwrap())),
+        "{closure}"
+    );
+    let script = moved.join("bin/prog1-base-libdir");
+    abicut::fsx::set_mode(&moved.join("bin"), 0o755).unwrap();
+    let text = std::fs::read_to_string(&script).unwrap();
+    abicut::fsx::set_mode(&script, 0o755).unwrap();
+    std::fs::write(&script, text.replace("echo", "ECHO")).unwrap();
+    let out = nix(&["--verify-path", moved_s], None);
+    assert!(!out.status.success(), "a changed file fails --verify-path");
+}

@@ -33,6 +33,10 @@ pub struct Args {
     /// there later.
     #[arg(long, value_name = "DIR")]
     root: Option<PathBuf>,
+    /// Write `nix-store --register-validity --hash-given` input for the relocated paths
+    /// (NAR hash and size of the new content, references) to FILE.
+    #[arg(long, value_name = "FILE")]
+    register: Option<PathBuf>,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -52,6 +56,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     let plan = Plan::new(&paths, &args.to)?;
     let summary = relocate::relocate(&plan, args.root.as_deref())?;
+    if let Some(file) = &args.register {
+        let infos = relocate::register::infos(&plan, args.root.as_deref())?;
+        let text: String = infos.iter().map(|i| i.to_registration()).collect();
+        abicut::fsx::write_atomic(file, text.as_bytes())?;
+    }
     if args.json {
         out::json(&summary)?;
     } else {

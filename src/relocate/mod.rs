@@ -10,6 +10,7 @@
 //! written; each path is staged beside its destination and renamed into place.
 
 pub mod closure;
+pub mod register;
 pub mod scan;
 
 use crate::error::{Error, Result};
