@@ -3,8 +3,11 @@
 
 use super::exit;
 use super::out::{self, out};
-use abicut::relocate::{self, Plan, StorePath, closure};
+use abicut::cache::Cache;
+use abicut::relocate::{self, FetchProgress, Plan, StorePath, closure};
 use anyhow::Result;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -29,6 +32,15 @@ pub struct Args {
     /// Relocate the paths listed in FILE (`nix-store -qR` output) with the given ones.
     #[arg(long, value_name = "FILE")]
     closure_from: Option<PathBuf>,
+    /// Fetch the paths and their closure from this binary cache (`file:///dir`,
+    /// `http://host/...`) instead of the local store: narinfo and NAR, checked against the
+    /// narinfo's NarHash and NarSize.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["closure", "closure_from"])]
+    from: Option<String>,
+    /// With --from: require every narinfo to be signed by this key (`name:base64`, as
+    /// `nix-store --generate-binary-cache-key` writes the public key); repeatable.
+    #[arg(long = "trusted-key", value_name = "KEY", requires = "from")]
+    trusted_keys: Vec<String>,
     /// Write under this directory instead of `/` (DIR/STOREDIR/<hash>-<name>), to move
     /// there later.
     #[arg(long, value_name = "DIR")]
@@ -48,14 +60,25 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .iter()
         .map(|p| StorePath::parse(p))
         .collect::<abicut::Result<Vec<_>>>()?;
-    if let Some(list) = &args.closure_from {
-        paths.extend(closure::read_listing(list)?);
-    }
-    if args.closure {
-        paths = closure::scan(&paths)?;
-    }
-    let plan = Plan::new(&paths, &args.to)?;
-    let summary = relocate::relocate(&plan, args.root.as_deref())?;
+    let (plan, summary) = if let Some(url) = &args.from {
+        let cache = Cache::new(url, &args.trusted_keys)?;
+        let bar = Bar::default();
+        let done = relocate::from_cache(&cache, &paths, &args.to, args.root.as_deref(), &bar)?;
+        if let Some(b) = bar.0.get() {
+            b.finish_and_clear();
+        }
+        done
+    } else {
+        if let Some(list) = &args.closure_from {
+            paths.extend(closure::read_listing(list)?);
+        }
+        if args.closure {
+            paths = closure::scan(&paths)?;
+        }
+        let plan = Plan::new(&paths, &args.to)?;
+        let summary = relocate::relocate(&plan, args.root.as_deref())?;
+        (plan, summary)
+    };
     if let Some(file) = &args.register {
         let infos = relocate::register::infos(&plan, args.root.as_deref())?;
         let text: String = infos.iter().map(|i| i.to_registration()).collect();
@@ -85,4 +108,30 @@ pub fn run(args: Args) -> Result<ExitCode> {
     } else {
         exit::PROBLEMS
     }))
+}
+
+/// A bar counting fetched paths, drawn only when stderr is a terminal.
+#[derive(Default)]
+struct Bar(std::sync::OnceLock<ProgressBar>);
+
+impl FetchProgress for Bar {
+    fn start(&self, paths: u64) {
+        if !std::io::stderr().is_terminal() {
+            return;
+        }
+        let bar = ProgressBar::new(paths);
+        if let Ok(style) =
+            ProgressStyle::with_template("fetch [{bar:40}] {pos}/{len} paths {elapsed} {msg}")
+        {
+            bar.set_style(style);
+        }
+        let _ = self.0.set(bar);
+    }
+
+    fn fetched(&self, path: &str) {
+        if let Some(b) = self.0.get() {
+            b.set_message(path.to_owned());
+            b.inc(1);
+        }
+    }
 }

@@ -13,6 +13,7 @@ pub mod closure;
 pub mod register;
 pub mod scan;
 
+use crate::cache::Cache;
 use crate::error::{Error, Result};
 use crate::relink::{self, NoProgress, mapping::Mapping};
 use crate::store::is_nix_hash;
@@ -247,8 +248,19 @@ pub const SCHEMA: &str = "abicut-relocate";
 /// scans the output for what could not be rewritten. Destinations that exist are refused
 /// before anything is written (a store path is immutable once there).
 pub fn relocate(plan: &Plan, root: Option<&Path>) -> Result<Summary> {
+    relocate_from(plan, root, None)
+}
+
+/// [`relocate`], reading each `<hash>-<name>` from `source` (unpacked NARs) instead of the
+/// old store directory.
+fn relocate_from(plan: &Plan, root: Option<&Path>, source: Option<&Path>) -> Result<Summary> {
+    let src_of = |from: &StorePath| match source {
+        Some(dir) => dir.join(from.base()),
+        None => from.path(),
+    };
     for (from, to) in &plan.paths {
-        fs::symlink_metadata(from.path()).map_err(|e| Error::io(from.path(), e))?;
+        let src = src_of(from);
+        fs::symlink_metadata(&src).map_err(|e| Error::io(&src, e))?;
         let dest = dest_of(root, to);
         if fs::symlink_metadata(&dest).is_ok() {
             return Err(Error::invalid(
@@ -271,7 +283,7 @@ pub fn relocate(plan: &Plan, root: Option<&Path>) -> Result<Summary> {
     let done = plan
         .paths
         .par_iter()
-        .map(|(from, to)| relink::relink(&from.path(), &dest_of(root, to), &opts, &NoProgress))
+        .map(|(from, to)| relink::relink(&src_of(from), &dest_of(root, to), &opts, &NoProgress))
         .collect::<Result<Vec<_>>>()?;
     let scanner = scan::Scanner::new(plan)?;
     let mut findings = Vec::new();
@@ -296,6 +308,55 @@ pub fn relocate(plan: &Plan, root: Option<&Path>) -> Result<Summary> {
         files_rewritten: done.iter().map(|s| s.files_rewritten).sum(),
         findings,
     })
+}
+
+/// Receives fetch progress from [`from_cache`]; the library draws nothing itself.
+pub trait FetchProgress: Sync {
+    fn start(&self, _paths: u64) {}
+    fn fetched(&self, _path: &str) {}
+}
+
+/// Relocates `roots` and their closure (the narinfos' `References:`) from a binary cache:
+/// every narinfo is read and the plan checked before any NAR is fetched; NARs are fetched,
+/// checked and unpacked in parallel into a temporary directory, relocated from there, and
+/// the temporary directory removed.
+pub fn from_cache(
+    cache: &Cache,
+    roots: &[StorePath],
+    new_dir: &str,
+    root: Option<&Path>,
+    progress: &dyn FetchProgress,
+) -> Result<(Plan, Summary)> {
+    let hashes: Vec<String> = roots.iter().map(|r| r.hash.clone()).collect();
+    let infos = cache.closure(&hashes)?;
+    let paths: Vec<StorePath> = infos.values().map(|i| i.store_path.clone()).collect();
+    let plan = Plan::new(&paths, new_dir)?;
+    let work = crate::fsx::Staging::new(&std::env::temp_dir().join("abicut-fetch"))?;
+    fs::create_dir(work.path()).map_err(|e| Error::io(work.path(), e))?;
+    progress.start(infos.len() as u64);
+    infos
+        .par_iter()
+        .map(|(_, info)| {
+            let dest = work.path().join(info.store_path.base());
+            cache.unpack(info, &dest)?;
+            progress.fetched(&info.store_path.text());
+            Ok(())
+        })
+        .collect::<Result<Vec<()>>>()?;
+    let summary = relocate_from(&plan, root, Some(work.path()))?;
+    make_writable(work.path())?;
+    Ok((plan, summary))
+}
+
+/// Unpacked NARs have read-only directories (as the store has); the temporary copy must
+/// be removable when [`crate::fsx::Staging`] drops it.
+fn make_writable(dir: &Path) -> Result<()> {
+    for w in crate::fsx::walk(dir)? {
+        if w.meta.is_dir() {
+            crate::fsx::set_mode(&w.path, 0o755)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
