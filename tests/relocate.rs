@@ -488,3 +488,211 @@ fn nix_for_the_new_store_accepts_the_registration() {
     let out = nix(&["--verify-path", moved_s], None);
     assert!(!out.status.success(), "a changed file fails --verify-path");
 }
+
+/// A binary cache of prog1's closure made by `nix copy --to file://DIR?compression=C` and
+/// signed by `nix store sign`; returns (cache dir, public key).
+fn cache(prog1: &str, dir: &Path, compression: &str) -> (PathBuf, String) {
+    let cache = dir.join(format!("cache-{compression}"));
+    let (sk, pk) = (dir.join("sk"), dir.join("pk"));
+    let nix = |program: &str, args: &[&str]| {
+        let out = nix_command(program, args, dir).run().unwrap();
+        assert!(out.status.success(), "{program} {args:?}: {out:?}");
+    };
+    if !pk.exists() {
+        nix(
+            "nix-store",
+            &[
+                "--generate-binary-cache-key",
+                "relocate-test",
+                sk.to_str().unwrap(),
+                pk.to_str().unwrap(),
+            ],
+        );
+    }
+    let url = format!("file://{}", cache.display());
+    nix(
+        "nix",
+        &[
+            "copy",
+            "--to",
+            &format!("{url}?compression={compression}"),
+            prog1,
+        ],
+    );
+    nix(
+        "nix",
+        &[
+            "store",
+            "sign",
+            "--store",
+            &url,
+            "--key-file",
+            sk.to_str().unwrap(),
+            "-r",
+            prog1,
+        ],
+    );
+    (cache, std::fs::read_to_string(&pk).unwrap())
+}
+
+/// A `python3 -m http.server` on loopback serving `dir`, killed on drop.
+struct Server(std::process::Child, u16);
+
+impl Server {
+    fn start(dir: &Path) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+            ])
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Server(child, port);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("http.server did not start on port {port}");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// From a signed cache over HTTP on loopback (every compression Nix writes) and over
+/// file://, to a longer store directory: the programs run as from /nix/store, verify finds
+/// no /nix/store, the signature is checked (a wrong key is refused, nothing written).
+#[test]
+fn from_a_signed_binary_cache_over_http_and_file() {
+    let Some(prog1) = prog1() else { return };
+    if !have("nix") || !have("python3") {
+        return;
+    }
+    let tmp = short_tmp();
+    let from_nix = output(&Path::new(prog1).join("bin/prog1"));
+    for (i, compression) in ["xz", "zstd", "bzip2", "none"].into_iter().enumerate() {
+        let (cache, pk) = cache(prog1, tmp.path(), compression);
+        let server = Server::start(&cache);
+        for (j, url) in [
+            format!("http://127.0.0.1:{}", server.1),
+            format!("file://{}", cache.display()),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let store = tmp.path().join(format!("{i}{j}/"));
+            let store = store.to_str().unwrap().trim_end_matches('/');
+            let (code, stdout, stderr) = run_abicut(&[
+                "relocate",
+                "--from",
+                url,
+                prog1,
+                "--to",
+                store,
+                "--trusted-key",
+                pk.trim(),
+            ]);
+            assert_eq!(code, 0, "{url}: {stdout}{stderr}");
+            let moved = entry(Path::new(store), "-prog1-");
+            assert_eq!(output(&moved.join("bin/prog1")), from_nix, "{url}");
+            let mut args = vec!["verify", store, "--forbid", "/nix/store"];
+            args.extend(LIB_PATHS);
+            let (code, stdout, stderr) = run_abicut(&args);
+            assert_eq!(code, 0, "{stdout}{stderr}");
+        }
+    }
+    let (cache, _) = cache(prog1, tmp.path(), "xz");
+    let url = format!("file://{}", cache.display());
+    let store = tmp.path().join("wk");
+    let wrong = "relocate-test:".to_string() + &"A".repeat(43) + "=";
+    let (code, _, stderr) = run_abicut(&[
+        "relocate",
+        "--from",
+        &url,
+        prog1,
+        "--to",
+        store.to_str().unwrap(),
+        "--trusted-key",
+        &wrong,
+    ]);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains("no valid signature by a trusted key"),
+        "{stderr}"
+    );
+    assert!(!store.exists());
+}
+
+/// A narinfo whose NarHash is wrong, a truncated NAR, a missing path: errors naming the
+/// file, nothing written.
+#[test]
+fn bad_caches_are_refused_and_write_nothing() {
+    let Some(prog1) = prog1() else { return };
+    if !have("nix") {
+        return;
+    }
+    let tmp = short_tmp();
+    let hash = &prog1[11..43];
+    let run = |cache: &Path, store: &str| {
+        let url = format!("file://{}", cache.display());
+        let store = tmp.path().join(store);
+        let out = run_abicut(&[
+            "relocate",
+            "--from",
+            &url,
+            prog1,
+            "--to",
+            store.to_str().unwrap(),
+        ]);
+        assert!(!store.exists(), "nothing written");
+        out
+    };
+    let (cache, _) = cache(prog1, tmp.path(), "none");
+    let narinfo = cache.join(format!("{hash}.narinfo"));
+    let text = std::fs::read_to_string(&narinfo).unwrap();
+    let nar_hash = text
+        .lines()
+        .find_map(|l| l.strip_prefix("NarHash: sha256:"))
+        .unwrap();
+    let mut wrong = nar_hash.to_string();
+    wrong.replace_range(0..1, if nar_hash.starts_with('0') { "1" } else { "0" });
+    let line = format!("NarHash: sha256:{nar_hash}");
+    std::fs::write(
+        &narinfo,
+        text.replace(&line, &format!("NarHash: sha256:{wrong}")),
+    )
+    .unwrap();
+    let (code, _, stderr) = run(&cache, "w1");
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains(".nar: NAR of") && stderr.contains("its narinfo says"),
+        "{stderr}"
+    );
+    std::fs::write(&narinfo, &text).unwrap();
+    let nar = cache.join(text.lines().find_map(|l| l.strip_prefix("URL: ")).unwrap());
+    let bytes = std::fs::read(&nar).unwrap();
+    std::fs::write(&nar, &bytes[..bytes.len() / 2]).unwrap();
+    let (code, _, stderr) = run(&cache, "w2");
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("truncated or wrong"), "{stderr}");
+    std::fs::remove_file(&narinfo).unwrap();
+    let (code, _, stderr) = run(&cache, "w3");
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains(&format!("{hash}.narinfo")), "{stderr}");
+}
