@@ -107,11 +107,7 @@ impl Cache {
                 ),
             ));
         }
-        let decoder = nix_nar::Decoder::new(&nar[..])
-            .map_err(|e| Error::invalid(&source, format!("bad NAR: {e}")))?;
-        decoder
-            .unpack(dest)
-            .map_err(|e| Error::invalid(&source, format!("cannot unpack the NAR: {e}")))?;
+        unpack(&nar, dest).map_err(|why| Error::invalid(&source, why))?;
         Ok(info.nar_size)
     }
 
@@ -169,6 +165,59 @@ impl Cache {
             ))
         }
     }
+}
+
+/// Unpacks `nar` at `dest`. Written over nix-nar's entries rather than its `unpack`, which
+/// skips a `..` entry silently and checks a parent with `is_dir` (following symlinks):
+/// here every entry must be plain names below `dest`, and its parent a directory this NAR
+/// made, so no entry is written through a symlink or outside `dest`.
+fn unpack(nar: &[u8], dest: &Path) -> std::result::Result<(), String> {
+    use nix_nar::Content;
+    use std::os::unix::fs::{OpenOptionsExt, symlink};
+    let decoder = nix_nar::Decoder::new(nar).map_err(|e| format!("bad NAR: {e}"))?;
+    let entries = decoder.entries().map_err(|e| format!("bad NAR: {e}"))?;
+    let mut dirs = std::collections::HashSet::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("bad NAR: {e}"))?;
+        let rel = entry
+            .path
+            .map(|p| p.into_std_path_buf())
+            .unwrap_or_default();
+        let plain = rel
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+        let parent_made = rel.parent().is_none_or(|p| dirs.contains(p));
+        if !plain || !parent_made {
+            return Err(format!(
+                "NAR entry `{}` leads outside its store path (a `..`, an absolute name or a \
+                 path through a symlink)",
+                rel.display()
+            ));
+        }
+        let at = dest.join(&rel);
+        let io = |e: std::io::Error| format!("cannot unpack {}: {e}", at.display());
+        match entry.content {
+            Content::Directory => {
+                std::fs::create_dir(&at).map_err(io)?;
+                dirs.insert(rel);
+            }
+            Content::Symlink { target } => symlink(target.as_std_path(), &at).map_err(io)?,
+            Content::File {
+                executable,
+                mut data,
+                ..
+            } => {
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(if executable { 0o555 } else { 0o444 })
+                    .open(&at)
+                    .map_err(io)?;
+                std::io::copy(&mut data, &mut file).map_err(io)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A `name:base64` ed25519 public key.
@@ -251,6 +300,57 @@ mod tests {
             &digest
         ));
         assert!(!hash_matches("md5:x", &digest));
+    }
+
+    /// A NAR as Nix writes it: each string length-prefixed and padded to 8 bytes.
+    fn nar(tokens: &[&str]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for t in tokens {
+            out.extend((t.len() as u64).to_le_bytes());
+            out.extend(t.as_bytes());
+            out.resize(out.len().div_ceil(8) * 8, 0);
+        }
+        out
+    }
+
+    fn dir_with(entries: &[&[&str]]) -> Vec<u8> {
+        let mut t = vec!["nix-archive-1", "(", "type", "directory"];
+        for e in entries {
+            t.extend(["entry", "(", "name"]);
+            t.extend(*e);
+            t.push(")");
+        }
+        t.push(")");
+        nar(&t)
+    }
+
+    /// Entries that would land outside the destination, or be written through a symlink,
+    /// are refused, not skipped; a plain tree unpacks.
+    #[test]
+    fn unpack_refuses_escaping_entries() {
+        let file = ["node", "(", "type", "regular", "contents", "hi", ")"];
+        let link = ["node", "(", "type", "symlink", "target", "/etc", ")"];
+        let tmp = tempfile::tempdir().unwrap();
+        let good = dir_with(&[&[&["f"][..], &file].concat()]);
+        unpack(&good, &tmp.path().join("ok")).unwrap();
+        assert_eq!(std::fs::read(tmp.path().join("ok/f")).unwrap(), b"hi");
+        for (n, bad) in [
+            dir_with(&[&[&["../x"][..], &file].concat()]),
+            dir_with(&[&[&["/abs"][..], &file].concat()]),
+            dir_with(&[
+                &[&["a"][..], &link].concat(),
+                &[&["a/b"][..], &file].concat(),
+            ]),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let dest = tmp.path().join(format!("bad{n}"));
+            let err = unpack(bad, &dest).unwrap_err();
+            assert!(err.contains("leads outside"), "{err}");
+        }
+        let truncated = &good[..good.len() - 8];
+        assert!(unpack(truncated, &tmp.path().join("t")).is_err());
     }
 
     #[test]
