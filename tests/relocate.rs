@@ -372,7 +372,8 @@ fn bad_input_is_refused_and_writes_nothing() {
 }
 
 /// An unprivileged user (nobody, through `setpriv`, no namespaces) relocates prog1's
-/// closure to a store directory under its own $HOME and runs it there. Run as any other
+/// closure to a store directory under its own $HOME, from the store and from a signed
+/// cache over HTTP, and runs it there. Run as any other
 /// user the test runs as that user.
 #[test]
 fn unprivileged_user_relocates_under_home() {
@@ -430,6 +431,32 @@ fn unprivileged_user_relocates_under_home() {
         let owner = duct::cmd!("stat", "-c", "%U", &moved).read().unwrap();
         assert_eq!(owner.trim(), "nobody", "written by nobody");
     }
+    if !have("nix") || !have("python3") {
+        return;
+    }
+    // The same user, with no Nix of its own, from a signed cache over HTTP.
+    let (cache, pk) = cache(prog1, tmp.path(), "xz");
+    let server = Server::start(&cache);
+    let url = format!("http://127.0.0.1:{}", server.1);
+    let store = home.join("c");
+    let store_s = store.to_str().unwrap();
+    let args = [
+        "relocate",
+        "--from",
+        &url,
+        prog1,
+        "--to",
+        store_s,
+        "--trusted-key",
+        pk.trim(),
+    ];
+    let out = as_user(&abicut, &args);
+    assert!(out.status.success(), "{out:?}");
+    let out = as_user(&entry(&store, "-prog1-").join("bin/prog1"), &[]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        output(&Path::new(prog1).join("bin/prog1"))
+    );
 }
 
 /// `--register` writes what a Nix for the new store directory takes: `nix-store
