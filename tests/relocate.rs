@@ -726,3 +726,43 @@ fn bad_caches_are_refused_and_write_nothing() {
     assert_eq!(code, 3, "{stderr}");
     assert!(stderr.contains(&format!("{hash}.narinfo")), "{stderr}");
 }
+
+/// `--json`: one document, `schema` first, with the moves and the findings by kind.
+#[test]
+fn json_summary_is_one_document() {
+    let tmp = short_tmp();
+    let (_, app) = fake_store(tmp.path());
+    let new = tmp.path().join("store.new");
+    let (code, stdout, stderr) = run_abicut(&[
+        "relocate",
+        app.to_str().unwrap(),
+        "--closure",
+        "--to",
+        new.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stdout
+            .lines()
+            .nth(1)
+            .unwrap()
+            .contains("\"schema\": \"abicut-relocate\"")
+    );
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(doc["version"], 1);
+    assert_eq!(doc["paths"].as_array().unwrap().len(), 2);
+    let kinds: std::collections::BTreeSet<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    let want = [
+        "compressed-broken",
+        "compressed-reference",
+        "compressed-unchecked",
+        "old-name",
+    ];
+    assert_eq!(kinds, want.into_iter().collect());
+}
