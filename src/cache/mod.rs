@@ -217,6 +217,20 @@ fn unpack(nar: &[u8], dest: &Path) -> std::result::Result<(), String> {
             }
         }
     }
+    close_dirs(dest, dirs).map_err(|e| format!("cannot unpack {}: {e}", dest.display()))
+}
+
+/// Makes the unpacked directories read-only (0555), deepest first, as Nix leaves them.
+fn close_dirs(
+    dest: &Path,
+    dirs: std::collections::HashSet<std::path::PathBuf>,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut dirs: Vec<_> = dirs.into_iter().collect();
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+    for d in dirs {
+        std::fs::set_permissions(dest.join(d), std::fs::Permissions::from_mode(0o555))?;
+    }
     Ok(())
 }
 

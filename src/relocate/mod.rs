@@ -334,7 +334,7 @@ pub fn from_cache(
     let work = crate::fsx::Staging::new(&std::env::temp_dir().join("abicut-fetch"))?;
     fs::create_dir(work.path()).map_err(|e| Error::io(work.path(), e))?;
     progress.start(infos.len() as u64);
-    infos
+    let relocated = infos
         .par_iter()
         .map(|(_, info)| {
             let dest = work.path().join(info.store_path.base());
@@ -342,14 +342,14 @@ pub fn from_cache(
             progress.fetched(&info.store_path.text());
             Ok(())
         })
-        .collect::<Result<Vec<()>>>()?;
-    let summary = relocate_from(&plan, root, Some(work.path()))?;
+        .collect::<Result<Vec<()>>>()
+        .and_then(|_| relocate_from(&plan, root, Some(work.path())));
     make_writable(work.path())?;
-    Ok((plan, summary))
+    Ok((plan, relocated?))
 }
 
 /// Unpacked NARs have read-only directories (as the store has); the temporary copy must
-/// be removable when [`crate::fsx::Staging`] drops it.
+/// be removable when [`crate::fsx::Staging`] drops it, after a failure too.
 fn make_writable(dir: &Path) -> Result<()> {
     for w in crate::fsx::walk(dir)? {
         if w.meta.is_dir() {
