@@ -461,7 +461,8 @@ fn unprivileged_user_relocates_under_home() {
 
 /// `--register` writes what a Nix for the new store directory takes: `nix-store
 /// --register-validity --hash-given` accepts it, `--verify-path` recomputes every NAR hash
-/// and agrees, `-qR` gives the relocated closure; a changed byte makes `--verify-path` fail,
+/// and agrees, `-qR` gives the relocated closure, `nix-env -i` installs prog1 into a
+/// profile where it runs; a changed byte makes `--verify-path` fail,
 /// so the check is real.
 #[test]
 fn nix_for_the_new_store_accepts_the_registration() {
@@ -482,8 +483,8 @@ fn nix_for_the_new_store_accepts_the_registration() {
         reg.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{stdout}{stderr}");
-    let nix = |args: &[&str], stdin: Option<&Path>| {
-        let mut cmd = nix_command("nix-store", args, tmp.path())
+    let nix_in = |program: &str, args: &[&str], stdin: Option<&Path>| {
+        let mut cmd = nix_command(program, args, tmp.path())
             .env("NIX_STORE_DIR", &store)
             .env("NIX_STATE_DIR", tmp.path().join("state"))
             .env("NIX_LOG_DIR", tmp.path().join("log"));
@@ -492,6 +493,7 @@ fn nix_for_the_new_store_accepts_the_registration() {
         }
         cmd.run().unwrap()
     };
+    let nix = |args: &[&str], stdin: Option<&Path>| nix_in("nix-store", args, stdin);
     let out = nix(&["--register-validity", "--hash-given"], Some(&reg));
     assert!(out.status.success(), "{out:?}");
     let moved = entry(&store, "-prog1-");
@@ -506,6 +508,18 @@ fn nix_for_the_new_store_accepts_the_registration() {
             .lines()
             .all(|l| l.starts_with(store.to_str().unwrap())),
         "{closure}"
+    );
+    let profile = tmp.path().join("profile");
+    let out = nix_in(
+        "nix-env",
+        &["-p", profile.to_str().unwrap(), "-i", moved_s],
+        None,
+    );
+    assert!(out.status.success(), "nix-env -i: {out:?}");
+    assert_eq!(
+        output(&profile.join("bin/prog1")),
+        output(&Path::new(prog1).join("bin/prog1")),
+        "installed into a profile of the new store, it runs"
     );
     let script = moved.join("bin/prog1-base-libdir");
     abicut::fsx::set_mode(&moved.join("bin"), 0o755).unwrap();
