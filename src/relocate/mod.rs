@@ -258,20 +258,11 @@ fn relocate_from(plan: &Plan, root: Option<&Path>, source: Option<&Path>) -> Res
         Some(dir) => dir.join(from.base()),
         None => from.path(),
     };
-    for (from, to) in &plan.paths {
+    for (from, _) in &plan.paths {
         let src = src_of(from);
         fs::symlink_metadata(&src).map_err(|e| Error::io(&src, e))?;
-        let dest = dest_of(root, to);
-        if fs::symlink_metadata(&dest).is_ok() {
-            return Err(Error::invalid(
-                &dest,
-                format!(
-                    "already exists; nothing written (remove it to relocate {} again)",
-                    from.text()
-                ),
-            ));
-        }
     }
+    check_free(plan, root)?;
     let store = dest_of(root, &plan.paths[0].1);
     let store = crate::fsx::parent_dir(&store);
     fs::create_dir_all(store).map_err(|e| Error::io(store, e))?;
@@ -310,6 +301,24 @@ fn relocate_from(plan: &Plan, root: Option<&Path>, source: Option<&Path>) -> Res
     })
 }
 
+/// Refuses a destination that exists (a store path is immutable once there), before
+/// anything is written.
+fn check_free(plan: &Plan, root: Option<&Path>) -> Result<()> {
+    for (from, to) in &plan.paths {
+        let dest = dest_of(root, to);
+        if fs::symlink_metadata(&dest).is_ok() {
+            return Err(Error::invalid(
+                &dest,
+                format!(
+                    "already exists; nothing written (remove it to relocate {} again)",
+                    from.text()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Receives fetch progress from [`from_cache`]; the library draws nothing itself.
 pub trait FetchProgress: Sync {
     fn start(&self, _paths: u64) {}
@@ -331,6 +340,7 @@ pub fn from_cache(
     let infos = cache.closure(&hashes)?;
     let paths: Vec<StorePath> = infos.values().map(|i| i.store_path.clone()).collect();
     let plan = Plan::new(&paths, new_dir)?;
+    check_free(&plan, root)?;
     let work = crate::fsx::Staging::new(&std::env::temp_dir().join("abicut-fetch"))?;
     fs::create_dir(work.path()).map_err(|e| Error::io(work.path(), e))?;
     progress.start(infos.len() as u64);
