@@ -5,6 +5,7 @@
 //! in the crate. Nothing in the library prints or exits; every fallible
 //! step returns an [`Error`] naming the file and the cause.
 
+pub mod cache;
 pub mod diff;
 pub mod elf;
 pub mod error;
@@ -12,6 +13,7 @@ pub mod fsx;
 pub mod graph;
 pub mod iface;
 pub mod relink;
+pub mod relocate;
 pub mod report;
 pub mod store;
 pub mod stubgen;

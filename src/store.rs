@@ -145,6 +145,15 @@ impl Replacer {
     pub fn replacement(&self, pid: usize) -> &[u8] {
         &self.to[pid]
     }
+
+    /// `bytes` with every occurrence replaced, lengths free to change: symlink targets,
+    /// which relocation rewrites to store paths of another length.
+    pub fn replace_all(&self, bytes: &[u8]) -> Vec<u8> {
+        match &self.ac {
+            Some(ac) => ac.replace_all_bytes(bytes, &self.to),
+            None => bytes.to_vec(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ mod interface;
 pub mod out;
 mod plan;
 mod relink;
+mod relocate;
 mod report;
 mod stubgen;
 mod verify;
@@ -56,6 +57,8 @@ enum Command {
     Diff(diff::Args),
     /// Copy a compile output to its real output, rewriting store paths (same length, one pass).
     Relink(relink::Args),
+    /// Copy store paths or a closure to another store directory, references rewritten in place.
+    Relocate(relocate::Args),
     /// patchelf-like edits and queries: RUNPATH, NEEDED, SONAME, interpreter.
     Elf(elf::Args),
     /// Check that every needed library resolves and every imported symbol binds.
@@ -81,6 +84,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Interface(args) => interface::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Relink(args) => relink::run(args),
+        Command::Relocate(args) => relocate::run(args),
         Command::Elf(args) => elf::run(args),
         Command::Verify(args) => verify::run(args),
         Command::RelinkPlan(args) => plan::run(args),

@@ -63,6 +63,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             sysroot: args.sysroot,
             ..Default::default()
         }),
+        link_targets: Vec::new(),
     };
     let bar = Bar::default();
     let summary = relink::relink(&args.src, &args.dest, &opts, &bar)?;

@@ -11,6 +11,7 @@ pub mod verify;
 
 use crate::error::{Error, Result};
 use crate::fsx::{self, Overlap, Staging, final_path};
+use crate::store;
 use mapping::{Forbidden, Mapping, Rewriter};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -45,6 +46,12 @@ pub struct Options {
     pub hardlink_unchanged: bool,
     /// Verify the output before it is renamed into place; any problem fails the relink.
     pub verify: Option<verify::Options>,
+    /// When not empty, symlink targets are rewritten with these instead of `mappings`, in
+    /// one leftmost-longest pass, and may change length (a target has no byte offsets to
+    /// keep): relocation maps `<hash>-<name>` to a shortened or padded name in relative
+    /// links such as `../<hash>-<name>/lib` as well as the full paths. Their occurrences
+    /// are not counted in the summary.
+    pub link_targets: Vec<(String, String)>,
 }
 
 /// Counts for one mapping.
@@ -140,6 +147,11 @@ pub fn relink(src: &Path, dest: &Path, opts: &Options, progress: &dyn Progress) 
     let job = Job {
         src,
         rewriter: Rewriter::new(&opts.mappings)?,
+        links: store::Replacer::new(
+            opts.link_targets
+                .iter()
+                .map(|(f, t)| (f.as_bytes(), t.as_bytes())),
+        )?,
         forbid: Forbidden::new(&opts.forbid)?,
         hardlink: opts.hardlink_unchanged,
         counts: (0..opts.mappings.len())
@@ -268,6 +280,7 @@ fn set_modified(dir: &Path, modified: Option<SystemTime>) -> Result<()> {
 struct Job<'a> {
     src: &'a Path,
     rewriter: Rewriter,
+    links: store::Replacer,
     forbid: Forbidden,
     hardlink: bool,
     counts: Vec<AtomicU64>,
@@ -332,10 +345,14 @@ impl Job<'_> {
 
     fn symlink(&self, rel: &Path, target: &Path, out: &Path) -> Result<()> {
         let mut bytes = target.as_os_str().as_bytes().to_vec();
-        let mut counts = vec![0; self.rewriter.patterns()];
-        let changes = self.rewriter.find(&bytes, &mut counts);
-        self.rewriter.apply(&mut bytes, &changes);
-        self.add_counts(&counts);
+        if self.links.patterns() > 0 {
+            bytes = self.links.replace_all(&bytes);
+        } else {
+            let mut counts = vec![0; self.rewriter.patterns()];
+            let changes = self.rewriter.find(&bytes, &mut counts);
+            self.rewriter.apply(&mut bytes, &changes);
+            self.add_counts(&counts);
+        }
         let link = self.src.join(rel);
         if let Some(bad) = self.forbid.find(&bytes) {
             return Err(forbidden(&link, bad));
