@@ -100,9 +100,13 @@ impl PackageSet for TestSet {
         PACKAGES.map(str::to_string).to_vec()
     }
 
-    fn installed(&self) -> Vec<String> {
+    /// Every output of each (`.all`: nix-build of a derivation builds its default output).
+    fn installed(&self, mode: Mode) -> Vec<String> {
         ["base", "mid", "prog1", "prog2"]
-            .map(str::to_string)
+            .map(|p| match mode {
+                Mode::Classic => format!("classic.{p}.all"),
+                _ => format!("{p}.out.all"),
+            })
             .to_vec()
     }
 }
@@ -155,6 +159,49 @@ fn builder_paths(set: &TestSet, mode: Mode, attr: &str) -> Vec<String> {
         .collect()
 }
 
+/// `allowSubstitutes` and `preferLocalBuild` of the derivation of `attr`, as Nix stores them
+/// ("" false, "1" true, None unset).
+fn policy(set: &TestSet, mode: Mode, attr: &str) -> (Option<String>, Option<String>) {
+    let mut args = set.args(mode, false);
+    args.extend(["-A".into(), attr.into()]);
+    let drv = support::real::nix_command("nix-instantiate", &args, set.dir())
+        .run()
+        .unwrap();
+    let drv = String::from_utf8_lossy(&drv.stdout).trim().to_string();
+    let show = support::real::nix_command("nix", ["show-derivation", drv.as_str()], set.dir())
+        .run()
+        .unwrap();
+    let json = String::from_utf8_lossy(&show.stdout).into_owned();
+    let field = |name: &str| {
+        let key = format!("\"{name}\": \"");
+        json.split(&key)
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .map(str::to_string)
+    };
+    (field("allowSubstitutes"), field("preferLocalBuild"))
+}
+
+#[test]
+fn relinks_made_locally_are_never_substituted() {
+    if !have("nix-instantiate") {
+        return;
+    }
+    let set = TestSet::new();
+    let local = (Some(String::new()), Some("1".to_string()));
+    for attr in ["mid.out", "mid.indirection", "gen.tool"] {
+        assert_eq!(policy(&set, Mode::SplitLocal, attr), local, "{attr}");
+        assert_eq!(
+            policy(&set, Mode::SplitInCache, attr),
+            (None, None),
+            "{attr}"
+        );
+    }
+    for attr in ["mid.compile", "mid.interface"] {
+        assert_eq!(policy(&set, Mode::SplitLocal, attr), (None, None), "{attr}");
+    }
+}
+
 #[test]
 fn an_update_through_a_real_binary_cache_three_ways() {
     if !["nix-build", "gcc", "pkg-config", "python3", "unshare"]
@@ -179,6 +226,11 @@ fn an_update_through_a_real_binary_cache_three_ways() {
             d.mode.name()
         );
         d.client.collect_garbage();
+        eprintln!(
+            "{}: the client's store after the first install and a GC: {} B",
+            d.mode.name(),
+            d.client.store_bytes()
+        );
     }
 
     set.update();

@@ -417,8 +417,8 @@ pub trait PackageSet {
     fn args(&self, mode: Mode, updated: bool) -> Vec<String>;
     /// Every package's pname.
     fn packages(&self) -> Vec<String>;
-    /// The packages a user installs (the program and the libraries).
-    fn installed(&self) -> Vec<String>;
+    /// The attributes a user installs in `mode` (the programs and the libraries).
+    fn installed(&self, mode: Mode) -> Vec<String>;
 }
 
 /// The attribute of `package`'s derivation of `role` ("" for classic, whose attribute is
@@ -488,16 +488,8 @@ impl Deployment {
         })
     }
 
-    /// The installed set's attributes in this mode: every output of each package (`.all`,
-    /// as nix-build of a derivation builds its default output only).
     fn installed(&self, set: &dyn PackageSet) -> Vec<String> {
-        set.installed()
-            .iter()
-            .map(|p| match self.mode {
-                Mode::Classic => format!("classic.{p}.all"),
-                _ => format!("{p}.out.all"),
-            })
-            .collect()
+        set.installed(self.mode)
     }
 
     /// The builder builds the installed set (`updated` or not) and uploads what a client may
