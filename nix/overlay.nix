@@ -67,7 +67,7 @@ let
   localPolicy = role:
     if !(relinkLocally && lib.elem role [ "relink" "indirection" "tool" ]) then { }
     else { allowSubstitutes = false; preferLocalBuild = true; }
-      // lib.optionalAttrs (role == "relink") { abicutKeepCompile = true; };
+      // (if role == "relink" then { abicutKeepCompile = true; } else { });
 
   isSplit = drv: drv ? abicutInterface;
   # What a compile sees of an input. stdenv.mkDerivation passes every input through

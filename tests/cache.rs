@@ -305,3 +305,66 @@ fn an_update_through_a_real_binary_cache_three_ways() {
         );
     }
 }
+
+/// The overlay (nix/tests/stdenv, the stand-in nixpkgs) with `relinkLocally = true`: the
+/// relink's derivation carries the policy, and its output names its compile output in
+/// nix-support/abicut-compile, a runtime reference, so garbage collection keeps it.
+#[test]
+fn the_overlay_relinks_locally_and_keeps_the_compile_output() {
+    if !have("nix-build") || !have("gcc") {
+        return;
+    }
+    let set = TestSet::new();
+    let abicut = set.abicut().display().to_string();
+    let args = |program: &str| {
+        let args: Vec<String> = [
+            "nix/tests/stdenv",
+            "--arg",
+            "abicut",
+            &abicut,
+            "--arg",
+            "packages",
+            "[ \"base\" \"mid\" \"prog\" ]",
+            "--arg",
+            "relinkLocally",
+            "true",
+            "-A",
+            "prog",
+        ]
+        .map(str::to_string)
+        .to_vec();
+        support::real::nix_command(program, args, set.dir())
+            .run()
+            .unwrap()
+    };
+    let built = args("nix-build");
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let out = String::from_utf8_lossy(&built.stdout).trim().to_string();
+    let listed =
+        std::fs::read_to_string(Path::new(&out).join("nix-support/abicut-compile")).unwrap();
+    let refs =
+        support::real::nix_command("nix-store", ["-q", "--references", out.as_str()], set.dir())
+            .run()
+            .unwrap();
+    let refs = String::from_utf8_lossy(&refs.stdout).into_owned();
+    assert!(!listed.trim().is_empty());
+    for compile in listed.lines() {
+        assert!(compile.ends_with("-prog-1.0"), "{compile}");
+        assert!(
+            refs.lines().any(|r| r == compile),
+            "{compile} is not a reference of {out}"
+        );
+    }
+    let drv = args("nix-instantiate");
+    let drv = String::from_utf8_lossy(&drv.stdout).trim().to_string();
+    let show = support::real::nix_command("nix", ["show-derivation", drv.as_str()], set.dir())
+        .run()
+        .unwrap();
+    let json = String::from_utf8_lossy(&show.stdout);
+    assert!(json.contains("\"allowSubstitutes\": \"\""), "{json}");
+    assert!(json.contains("\"preferLocalBuild\": \"1\""), "{json}");
+}
