@@ -12,7 +12,8 @@
 //! client moves to it. Printed: the bytes the cache gained (its narinfos' FileSize), the
 //! bytes the client downloaded (FileSize of each NAR the server's access log shows served),
 //! the client's CPU time (bash `times` over nix-build and its builders), and its store growth
-//! (`du -sb` after `nix-store --optimise`, both sides). Then, for the client that relinks
+//! (`du -sb` after `nix-collect-garbage`, with the set as installed and as updated both
+//! rooted, and `nix-store --optimise`, both sides). Then, for the client that relinks
 //! locally: what it downloaded, and that its relinked outputs equal the builder's byte for
 //! byte (`nix-store --dump` on both sides).
 

@@ -464,7 +464,8 @@ pub struct Cost {
     pub fetched: Vec<String>,
     /// The client's CPU seconds (evaluation, substitution, local relinks).
     pub cpu_s: f64,
-    /// Its store growth in bytes, both sides after `nix-store --optimise`.
+    /// Its store growth in bytes: both sides after `nix-collect-garbage` (the set as
+    /// installed before and as updated both rooted) and `nix-store --optimise`.
     pub growth: i64,
     /// The installed output paths after the update, as the client's nix-build printed them.
     pub outputs: Vec<String>,
@@ -519,21 +520,17 @@ impl Deployment {
         self.cache.bytes() - before
     }
 
-    /// The client installs (or updates to) the set: nix-build with out-links under its root,
-    /// which are its GC roots. Returns the output paths and the client's CPU seconds.
+    /// The client installs the set (or, `updated`, the update beside it): nix-build with
+    /// out-links under its root (`installed*`, `updated*`), which are its GC roots, as two
+    /// profile generations would be. Returns the output paths and the client's CPU seconds.
     pub fn install(&self, set: &dyn PackageSet, updated: bool) -> (Vec<String>, f64) {
         let mut args = set.args(self.mode, updated);
         for a in self.installed(set) {
             args.extend(["-A".to_string(), a]);
         }
         args.extend(["-j2".to_string(), "-o".to_string()]);
-        args.push(
-            self.client
-                .root()
-                .join("installed")
-                .to_string_lossy()
-                .into_owned(),
-        );
+        let link = if updated { "updated" } else { "installed" };
+        args.push(self.client.root().join(link).to_string_lossy().into_owned());
         let run = self.client.must(set.dir(), "nix-build", &args);
         (run.stdout.lines().map(str::to_string).collect(), run.cpu_s)
     }
@@ -546,6 +543,9 @@ impl Deployment {
         let mark = self.cache.log_mark();
         let (outputs, cpu_s) = self.install(set, true);
         let fetched = self.cache.fetched_since(mark);
+        // What evaluation imported (the sources, abicut) and nothing installed keeps goes,
+        // as it went before the update was measured.
+        self.client.collect_garbage();
         Cost {
             cache_gain,
             downloaded: fetched.iter().map(|(_, n)| n).sum(),
