@@ -82,7 +82,7 @@ let
   };
 
   # The roles made where they are used when relinkLocally (see the argument).
-  madeLocally = role: relinkLocally && builtins.elem role [ "relink" "indirection" "tool" ];
+  madeLocally = role: relinkLocally && builtins.elem role [ "relink" "indirection" "tool" "keep" ];
   localPolicy = role:
     if !madeLocally role then { }
     else { allowSubstitutes = false; preferLocalBuild = true; }
@@ -178,7 +178,14 @@ rec {
         abicutMaps = concatMap (lib: map (o: "${lib.interface.${o}}=${(through lib).indirection.${o}}") (outputsOf lib)) libList;
         disallowedReferences = concatMap (lib: map (o: lib.interface.${o}) (outputsOf lib)) libList;
       } // extra);
-      out = relinkTo "relink" (lib: lib.outputs) (lib: lib) { };
+      # With relinkLocally, what the next local relink reads: the compile outputs and every
+      # interface output it maps. The final output names this file (nix-support/abicut-compile),
+      # so garbage collection keeps them while it is live; not the interfaces directly, which
+      # its disallowedReferences forbid.
+      keep = common "${name}-abicut-keep" "keep" {
+        abicutKeep = map (o: compile.${o}) outputs ++ concatMap (lib: map (o: lib.interface.${o}) lib.outputs) libList;
+      };
+      out = relinkTo "relink" (lib: lib.outputs) (lib: lib) (if relinkLocally then { abicutKeepPath = keep; } else { });
       # A build-time copy leaves `static` outputs alone: their interface is the archives,
       # which change with every code change, and would give the copy, and its users' compiles,
       # a new derivation on every update; a dynamically linked tool does not reach them.

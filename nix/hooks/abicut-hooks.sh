@@ -149,7 +149,11 @@ abicutKeepCompileOutputs() {
     while read -r output path; do
         own=$(abicutOutput "$output")
         mkdir -p "$own/nix-support"
-        abicutCompileOutputs | cut -d' ' -f2 > "$own/nix-support/abicut-compile"
+        {
+            abicutCompileOutputs | cut -d' ' -f2
+            # nix/lib.nix: a file naming the interfaces the relink reads, too.
+            [ -z "${abicutKeepPath:-}" ] || echo "$abicutKeepPath"
+        } > "$own/nix-support/abicut-compile"
     done < <(abicutCompileOutputs)
 }
 
