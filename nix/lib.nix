@@ -63,6 +63,16 @@
   # library it links that the pin has, and on the current build of the others. null: no pin,
   # compiles run tools' final outputs.
   toolRuntime ? null,
+  # Where relinks are made (README "Binary caches"). false (the default): by the builder;
+  # every derivation is substitutable, and a binary cache serves final outputs, so a user
+  # needs neither abicut nor any compile output. true: where they are used; the relink, the
+  # indirection and the build-time copy of a tool are never substituted and prefer a local
+  # build (Guix computes grafts the same way), while compiles and interfaces are substituted.
+  # A cache then gains only what compiled, a user downloads only that and relinks at copy
+  # cost; and each final output names the compile outputs it was made from in
+  # nix-support/abicut-compile, so they are runtime references that garbage collection keeps
+  # as long as the final output is live, ready for the next relink.
+  relinkLocally ? false,
 }:
 let
   contentAddressed = {
@@ -71,9 +81,17 @@ let
     outputHashAlgo = "sha256";
   };
 
+  # The roles made where they are used when relinkLocally (see the argument).
+  madeLocally = role: relinkLocally && builtins.elem role [ "relink" "indirection" "tool" "keep" ];
+  localPolicy = role:
+    if !madeLocally role then { }
+    else { allowSubstitutes = false; preferLocalBuild = true; }
+      // (if role == "relink" then { abicutKeepCompile = true; } else { });
+
   common = name: role: extra:
     derivation (
       contentAddressed
+      // localPolicy role
       // {
         inherit name system;
         builder = bash;
@@ -160,7 +178,14 @@ rec {
         abicutMaps = concatMap (lib: map (o: "${lib.interface.${o}}=${(through lib).indirection.${o}}") (outputsOf lib)) libList;
         disallowedReferences = concatMap (lib: map (o: lib.interface.${o}) (outputsOf lib)) libList;
       } // extra);
-      out = relinkTo "relink" (lib: lib.outputs) (lib: lib) { };
+      # With relinkLocally, what the next local relink reads: the compile outputs and every
+      # interface output it maps. The final output names this file (nix-support/abicut-compile),
+      # so garbage collection keeps them while it is live; not the interfaces directly, which
+      # its disallowedReferences forbid.
+      keep = common "${name}-abicut-keep" "keep" {
+        abicutKeep = map (o: compile.${o}) outputs ++ concatMap (lib: map (o: lib.interface.${o}) lib.outputs) libList;
+      };
+      out = relinkTo "relink" (lib: lib.outputs) (lib: lib) (if relinkLocally then { abicutKeepPath = keep; } else { });
       # A build-time copy leaves `static` outputs alone: their interface is the archives,
       # which change with every code change, and would give the copy, and its users' compiles,
       # a new derivation on every update; a dynamically linked tool does not reach them.

@@ -43,8 +43,14 @@
 # `P.override { stdenv = stdenv.override { cc = ...; initialPath = ...; }; }`, so only for
 # packages that take `stdenv` from callPackage (nearly all of nixpkgs; the others keep
 # stdenv's tools as they are, and compile again when those change).
+#
+# relinkLocally (see lib.nix and README "Binary caches"): false, the default, makes every
+# derivation substitutable (a cache serves final outputs); true never substitutes P,
+# P.abicutIndirection and P.abicutTool and prefers building them locally, while
+# P.abicutCompile and P.abicutInterface are substituted, and P's outputs name the compile
+# outputs in nix-support/abicut-compile, so that garbage collection keeps them.
 { packages ? [ ], optOut ? [ ], staticOutputs ? [ "static" ], systemLibDirs ? [ ]
-, interfaceImports ? "owed", wrappers ? [ ], toolRuntime ? null }:
+, interfaceImports ? "owed", wrappers ? [ ], toolRuntime ? null, relinkLocally ? false }:
 final: prev:
 let
   inherit (prev) lib;
@@ -56,6 +62,12 @@ let
     outputHashMode = "recursive";
     outputHashAlgo = "sha256";
   };
+
+  # The roles made where they are used when relinkLocally (see the header).
+  localPolicy = role:
+    if !(relinkLocally && lib.elem role [ "relink" "indirection" "tool" ]) then { }
+    else { allowSubstitutes = false; preferLocalBuild = true; }
+      // (if role == "relink" then { abicutKeepCompile = true; } else { });
 
   isSplit = drv: drv ? abicutInterface;
   # What a compile sees of an input. stdenv.mkDerivation passes every input through
@@ -128,7 +140,7 @@ let
       # when its compile names them (then it compiles again anyway). Mapping them would give
       # the copy a new derivation, and its users a compile, on every update.
       dynamicOutputs = i: lib.filter (o: !(lib.elem o staticOutputs)) (allOutputs i);
-      derived = role: contentAddressed // {
+      derived = role: contentAddressed // localPolicy role // {
         inherit outputs;
         __structuredAttrs = structured;
         nativeBuildInputs = [ abicut ];

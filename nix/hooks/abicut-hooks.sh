@@ -137,6 +137,24 @@ abicutRelink() {
     while read -r output path; do
         abicut verify "$(abicutOutput "$output")" "${forbid[@]}" ${abicutLibPath:-} || abicutVerifyFailed
     done < <(abicutCompileOutputs)
+    [ -z "${abicutKeepCompile:-}" ] || abicutKeepCompileOutputs
+}
+
+# With relinks made where they are used (nix/lib.nix's relinkLocally), every final output
+# names all the compile outputs it was made from in nix-support/abicut-compile: runtime
+# references, so garbage collection keeps them while the final output is live, and the next
+# relink of this package (any library update) needs nothing downloaded but what compiled.
+abicutKeepCompileOutputs() {
+    local output path own
+    while read -r output path; do
+        own=$(abicutOutput "$output")
+        mkdir -p "$own/nix-support"
+        {
+            abicutCompileOutputs | cut -d' ' -f2
+            # nix/lib.nix: a file naming the interfaces the relink reads, too.
+            [ -z "${abicutKeepPath:-}" ] || echo "$abicutKeepPath"
+        } > "$own/nix-support/abicut-compile"
+    done < <(abicutCompileOutputs)
 }
 
 abicutVerifyFailed() {

@@ -10,6 +10,7 @@ case "$abicutRole" in
     interface) abicutInterface ;;
     indirection) abicutIndirection ;;
     relink | tool) abicutRelink ;;
+    keep) printf '%s\n' $abicutKeep > "$out" ;;
     test) source "$checkScript" ;;
     *) echo "abicut builder: unknown role '$abicutRole'" >&2; exit 1 ;;
 esac

@@ -15,9 +15,11 @@
 #
 #   nix-build nix/tests -A prog1.out --arg abicut DIR \
 #     --arg toolRuntime 'import /path/to/pinned/nix/tests { abicut = DIR; }'
-{ abicut, src ? ./src, interfaceImports ? "owed", toolRuntime ? null }:
+#
+# relinkLocally: where relinks are made (nix/lib.nix; tests/cache.rs builds both ways).
+{ abicut, src ? ./src, interfaceImports ? "owed", toolRuntime ? null, relinkLocally ? false }:
 let
-  lib = import ../lib.nix { inherit abicut interfaceImports toolRuntime; };
+  lib = import ../lib.nix { inherit abicut interfaceImports toolRuntime relinkLocally; };
   describe = f: rec {
     base = f {
       pname = "base";

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod bindings;
+pub mod cache;
 pub mod corrupt;
 pub mod files;
 pub mod linkcheck;

@@ -174,7 +174,9 @@ impl RealSet {
         self.dir.path()
     }
 
-    fn args(&self, updates: &str) -> Vec<String> {
+    /// The set's file and its `--arg`s, with `updates` applied (tests/support/cache.rs adds
+    /// its own).
+    pub fn args(&self, updates: &str) -> Vec<String> {
         let abicut = self
             .dir
             .path()

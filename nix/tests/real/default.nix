@@ -25,6 +25,8 @@
   # The pinned tool runtime (nix/lib.nix): the same set evaluated at the pin, say with the
   # updates of an earlier state (`import ./. { inherit abicut sources salt; }`).
   toolRuntime ? null,
+  # Where relinks are made (nix/lib.nix; examples/bench_cache.rs measures both).
+  relinkLocally ? false,
 }:
 let
   # `abicut verify` resolves libraries from outside the set in these directories, searched
@@ -41,7 +43,7 @@ let
       done
     '' ];
   };
-  lib = import ../../lib.nix { inherit abicut toolRuntime; systemLibDirs = [ hostRuntime ]; };
+  lib = import ../../lib.nix { inherit abicut toolRuntime relinkLocally; systemLibDirs = [ hostRuntime ]; };
 
   # Debian's source tree of `dir`, without what no build or test reads (expat's 80 MB of
   # fuzzing corpora).

@@ -28,6 +28,7 @@
   # stand-in set evaluated at the pin).
 , wrappers ? [ "cc" ]
 , toolRuntime ? null
+, relinkLocally ? false
 }:
 let
   lib = rec {
@@ -222,7 +223,7 @@ let
       { };
   };
 
-  overlay = import ../../overlay.nix { inherit packages optOut wrappers toolRuntime; };
+  overlay = import ../../overlay.nix { inherit packages optOut wrappers toolRuntime relinkLocally; };
   fix = f: let x = f x; in x;
 in
 fix (final: let prev = base final; in prev // overlay final prev)
