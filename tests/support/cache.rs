@@ -250,11 +250,9 @@ pub struct Client {
 }
 
 impl Client {
-    /// `keep-derivations = false`: the sets here take their sources as local paths, which
-    /// evaluation copies into the store and Nix's default would keep as inputs of the
-    /// derivers of what is installed (for input-addressed outputs, not for substituted
-    /// content-addressed ones); nixpkgs' sources are fixed-output derivations a client never
-    /// realises. Without it the store figures would measure that, not the installed set.
+    /// Nix's defaults otherwise (`keep-derivations = true`; with `false`, Nix 2.8 lost the
+    /// realisation of a relink it had made, rebuilt it on the update and failed with
+    /// `error: map::at`).
     pub fn new(cache: &BinaryCache) -> Result<Client, String> {
         let root = tempfile::tempdir().map_err(|e| e.to_string())?;
         std::fs::create_dir_all(root.path().join("nix")).map_err(|e| e.to_string())?;
@@ -265,7 +263,7 @@ impl Client {
             .map_err(|e| e.to_string())?;
         let config = format!(
             "build-users-group =\nsandbox = false\nexperimental-features = nix-command ca-derivations\n\
-             substituters = {}\ntrusted-public-keys = {}\nrequire-sigs = true\nkeep-derivations = false",
+             substituters = {}\ntrusted-public-keys = {}\nrequire-sigs = true",
             cache.url(),
             cache.public_key()
         );
