@@ -14,6 +14,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use support::cache::{self, Cost, Deployment, Mode, PackageSet};
+use support::files::{copy_dir, edit_file};
 use support::{bin_path, have};
 
 const PACKAGES: [&str; 6] = ["base", "cc", "gen", "mid", "prog1", "prog2"];
@@ -54,12 +55,12 @@ impl TestSet {
     /// The ABI-neutral update: base's greeting changes, and its version.
     fn update(&self) {
         let nix = self.dir.path().join("nix/tests");
-        edit(
+        edit_file(
             &nix.join("src/base/base.c"),
             "hello from base v1",
             "hello from base v2",
         );
-        edit(
+        edit_file(
             &nix.join("default.nix"),
             "pname = \"base\";\n      version = \"1.0\"",
             "pname = \"base\";\n      version = \"1.0.1\"",
@@ -108,25 +109,6 @@ impl PackageSet for TestSet {
                 _ => format!("{p}.out.all"),
             })
             .to_vec()
-    }
-}
-
-fn edit(file: &Path, from: &str, to: &str) {
-    let text = std::fs::read_to_string(file).unwrap();
-    assert!(text.contains(from), "{file:?} has no {from:?}");
-    std::fs::write(file, text.replace(from, to)).unwrap();
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
     }
 }
 

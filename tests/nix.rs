@@ -14,6 +14,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use support::files::{copy_dir, edit_file};
 use support::real::{NixBuild, nix_command};
 use support::{bin_path, have};
 
@@ -290,31 +291,12 @@ impl World {
     }
 }
 
-fn edit_file(path: &Path, from: &str, to: &str) {
-    let text = std::fs::read_to_string(path).unwrap();
-    assert!(text.contains(from), "{} has no {from:?}", path.display());
-    std::fs::write(path, text.replace(from, to)).unwrap();
-}
-
 fn run_program(output: &str, program: &str) -> String {
     let result = duct::cmd!(format!("{output}/bin/{program}"))
         .stdout_capture()
         .run()
         .unwrap();
     String::from_utf8_lossy(&result.stdout).into_owned()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 fn set(items: &[&str]) -> BTreeSet<String> {
