@@ -59,6 +59,10 @@ impl PackageSet for Real {
             })
             .to_vec()
     }
+
+    fn updated_package(&self) -> &'static str {
+        "zlib"
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -87,6 +91,11 @@ fn main() -> anyhow::Result<()> {
     println!("{}", cache::table(&costs));
 
     let (local_d, local) = (&deployments[2], &costs[2].1);
+    ensure!(
+        local.dependents == 0,
+        "the local client downloaded {} B of dependents",
+        local.dependents
+    );
     println!(
         "split, relinks made locally: downloaded {:?}",
         local.fetched

@@ -3,13 +3,16 @@
 #
 #   compile      "P-V"  the real build, with every `lib` input replaced by that input's
 #                       interface;
-#   interface    "P"    the interface tree of the compile output (floating content-addressed),
-#                       which is what dependents compile against. Named from the pname, not
-#                       the version, so it keeps its store path through a version bump that
-#                       keeps the interface, and dependents' compiles stay cached. Its own
-#                       paths inside it are its own (abicut interface --self COMPILE=OUT), so
-#                       its content holds no version either;
-#   indirection  "P"    a tiny output mirroring the final output with symlinks: the same name
+#   interface    "P-abi"  the interface tree of the compile output (floating
+#                       content-addressed), which is what dependents compile against. Named
+#                       from the pname, not the version, so it keeps its store path through a
+#                       version bump that keeps the interface, and dependents' compiles stay
+#                       cached. Its own paths inside it are its own (abicut interface --self
+#                       COMPILE=OUT), so its content holds no version either. The `-abi`
+#                       suffix gives `abicut relocate` room: moving a closure to a longer
+#                       store directory (/tmp/nix/store, +4) cuts every name by the
+#                       difference, which a bare pname such as `cc` or `zlib` cannot give;
+#   indirection  "P-abi"  a tiny output mirroring the final output with symlinks: the same name
 #                       as the interface, so the relink of a dependent rewrites the interface
 #                       path into it by a same-length hash rewrite, and RUNPATH, PT_INTERP,
 #                       .pc files and scripts resolve through it to the real files;
@@ -138,7 +141,7 @@ in
 rec {
   # package { pname, version, src, build, libs ? { }, tools ? { }, outputs ? [ "out" ], wrapper ? false }
   #   name:    "${pname}-${version}", as in nixpkgs: the compile and the final output carry
-  #            it; the interface and the indirection carry pname only.
+  #            it; the interface and the indirection carry "${pname}-abi" only.
   #   build:   a bash script run in the compile derivation with $src and one variable per
   #            output set ($out, $dev, ...), and the inputs' variables (see inputEnv).
   #   libs:    packages made by this function that are linked or included: the compile
@@ -165,11 +168,11 @@ rec {
       );
       ofCompile = { inherit outputs; abicutCompile = map (o: "${o}=${compile.${o}}") outputs; };
       # A `static` output's interface is its archives (see nix/hooks/abicut-hooks.sh).
-      interface = common pname "interface" (ofCompile // {
+      interface = common "${pname}-abi" "interface" (ofCompile // {
         abicutInterfaceFlags = "--imports ${interfaceImports}";
         abicutStaticOutputs = builtins.filter (o: o == "static") outputs;
       });
-      indirection = common pname "indirection" {
+      indirection = common "${pname}-abi" "indirection" {
         inherit outputs;
         abicutReal = map (o: "${o}=${out.${o}}") outputs;
       };

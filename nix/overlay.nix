@@ -162,12 +162,12 @@ let
       };
       # Named from the pname: keeps its path through a version bump (see lib.nix).
       interface = prev.stdenvNoCC.mkDerivation (ofCompile "interface" // {
-        name = stable;
+        name = "${stable}-abi";
         abicutInterfaceFlags = "--imports ${interfaceImports}";
         passthru = { abicutPropagated = propagated; abicutIndirection = indirection; abicutAttr = attr; };
       });
       indirection = prev.stdenvNoCC.mkDerivation (derived "indirection" // {
-        name = stable;
+        name = "${stable}-abi";
         abicutReal = map (o: "${o}=${relinked.${o}}") outputs;
       });
       relinkAttrs = role: outputsOf: ofCompile role // forbid outputsOf // {

@@ -110,6 +110,10 @@ impl PackageSet for TestSet {
             })
             .to_vec()
     }
+
+    fn updated_package(&self) -> &'static str {
+        "base"
+    }
 }
 
 /// The output of prog1 as the client runs it.
@@ -238,6 +242,8 @@ fn an_update_through_a_real_binary_cache_three_ways() {
     assert!(local.downloaded < classic.downloaded);
     assert!(local.downloaded < in_cache.downloaded);
     assert!(local.cache_gain < in_cache.cache_gain);
+    assert_eq!(local.dependents, 0, "no dependent's bytes downloaded");
+    assert!(classic.dependents > 0 && in_cache.dependents >= classic.dependents);
 
     // The client that relinks locally downloaded base's new compile output and nothing of
     // any dependent: their compile outputs survived the garbage collection, referenced by

@@ -526,7 +526,7 @@ fn contents(root: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
     out
 }
 
-/// `bytes` with the store hash of every path named one of `names` (exactly: `-base`, not
+/// `bytes` with the store hash of every path named one of `names` (exactly: `-base-abi`, not
 /// `-base-1.0`) replaced by a fixed one.
 fn normalize(bytes: &[u8], names: &[&str]) -> Vec<u8> {
     const STORE: &[u8] = b"/nix/store/";
@@ -591,10 +591,10 @@ fn version_bump_with_abi_neutral_change_compiles_only_the_package() {
 
     let after = world.dependent_outputs();
     let names = [
-        "base",
-        "mid",
-        "mid-lib",
-        "mid-dev",
+        "base-abi",
+        "mid-abi",
+        "mid-abi-lib",
+        "mid-abi-dev",
         "mid-1.0",
         "mid-1.0-lib",
         "mid-1.0-dev",

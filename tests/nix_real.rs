@@ -14,9 +14,11 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use support::cache::BinaryCache;
 use support::real::{self, Build, RealSet};
-use support::{bin_path, have};
+use support::user::{Nobody, TmpNix};
+use support::{bin_path, have, run_abicut};
 
 fn sorted(items: &[&str]) -> Vec<String> {
     let mut v: Vec<String> = items.iter().map(|s| s.to_string()).collect();
@@ -171,6 +173,9 @@ fn real_software_through_the_split() {
     eprintln!("bindings: the same for all {compared} programs");
     assert!(compared >= 15, "only {compared} programs");
 
+    let (nix_passed, _) = real::test_results(&update.outputs);
+    relocated_suites_pass(&set, nix_passed);
+
     // A header change: zlib's dependents compile again; expat, which does not use zlib,
     // does not.
     let header = set.build(&["checks"], real::HEADER_CHANGE);
@@ -184,4 +189,158 @@ fn real_software_through_the_split() {
         );
     }
     assert!(!compiled.contains(&"expat".to_string()), "{compiled:?}");
+}
+
+/// Issue 19: the updated split (every package's outputs and their closure) pushed to a
+/// signed binary cache served over HTTP on loopback, relocated from it by an unprivileged
+/// user with no Nix (`abicut relocate --from`) to `/tmp/nix/store` and to `$HOME/.nix`
+/// (4 and 5 characters longer than `/nix/store`: every name is cut by as much); there no file
+/// names `/nix/store`, `verify` passes, and every package's test suite, run as that user
+/// with `/nix` hidden, passes as many cases as it did in Nix.
+fn relocated_suites_pass(set: &RealSet, nix_passed: usize) {
+    let Some(user) = Nobody::new(&bin_path()) else {
+        assert!(std::env::var_os("CI").is_none(), "setpriv is needed");
+        return;
+    };
+    let outputs: Vec<PathBuf> = real::PACKAGES
+        .iter()
+        .flat_map(|p| set.outputs(&format!("{p}.out"), real::ABI_NEUTRAL))
+        .collect();
+    let cache = BinaryCache::start("abicut-relocate-1").unwrap();
+    cache.push_paths(&outputs).unwrap();
+    let suites: Vec<Suite> = real::PACKAGES
+        .iter()
+        .map(|p| Suite::prepare(set, &user, p))
+        .collect();
+    let tmp_nix = TmpNix::claim(&user);
+    for store in [tmp_nix.store(), user.home().join(".nix")] {
+        let to = store.to_string_lossy().into_owned();
+        let mut args = vec!["relocate".to_string(), "--from".into(), cache.url()];
+        args.extend(outputs.iter().map(|o| o.to_string_lossy().into_owned()));
+        args.extend(["--to".into(), to.clone(), "--trusted-key".into()]);
+        args.push(cache.public_key().to_string());
+        let start = std::time::Instant::now();
+        let out = user.cmd(&user.abicut(), &args).run().unwrap();
+        assert!(out.status.success(), "relocate to {to}: {out:?}");
+        let moved = std::fs::read_dir(&store).unwrap().count();
+        eprintln!(
+            "relocated {moved} paths from the cache to {to} as an unprivileged user in {:.2} s",
+            start.elapsed().as_secs_f64()
+        );
+        let (code, stdout, stderr) = run_abicut(&[
+            "verify",
+            &to,
+            "--forbid",
+            "/nix/store",
+            "--lib-path",
+            "/lib/x86_64-linux-gnu",
+        ]);
+        assert_eq!(code, 0, "verify {to}: {stdout}{stderr}");
+        let grep = duct::cmd!("grep", "-rlF", "/nix/store", &store)
+            .unchecked()
+            .stdout_capture()
+            .run()
+            .unwrap();
+        assert_eq!(
+            grep.status.code(),
+            Some(1),
+            "files naming /nix/store: {}",
+            String::from_utf8_lossy(&grep.stdout)
+        );
+        let passed: usize = suites.iter().map(|s| s.run(&user, &store)).sum();
+        eprintln!("  test suites from {to}, /nix hidden: {passed} cases passed, 0 failed");
+        assert_eq!(passed, nix_passed, "cases passed in {to} and in Nix");
+    }
+}
+
+/// One package's test suite as its test derivation runs it (`nix show-derivation` of
+/// `checks.P`: the script, its helpers, the sources it reads), copied where the user can
+/// read it, run against the relocated outputs instead of the `/nix/store` ones.
+struct Suite {
+    dir: PathBuf,
+    /// The derivation's environment: `package`, `package_tests`, … are store paths.
+    env: BTreeMap<String, String>,
+}
+
+impl Suite {
+    fn prepare(set: &RealSet, user: &Nobody, pname: &str) -> Suite {
+        let mut args = set.args(real::ABI_NEUTRAL);
+        args.extend(["-A".into(), format!("checks.{pname}")]);
+        let drv = real::nix_command("nix-instantiate", &args, set.dir())
+            .run()
+            .unwrap();
+        assert!(drv.status.success(), "{drv:?}");
+        let drv = String::from_utf8_lossy(&drv.stdout).trim().to_string();
+        let show = real::nix_command("nix", ["show-derivation", &drv], set.dir())
+            .run()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+        let env: BTreeMap<String, String> = json[&drv]["env"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+            .collect();
+        let dir = user.home().join("suites").join(pname);
+        std::fs::create_dir_all(&dir).unwrap();
+        for file in ["checkScript", "checkCommon", "src"] {
+            let copied = duct::cmd!("cp", "-rL", &env[file], dir.join(file)).run();
+            assert!(copied.is_ok(), "{pname}: copy {file}");
+        }
+        user.give(&dir);
+        Suite { dir, env }
+    }
+
+    /// Runs the suite against the relocated outputs in `store`; its passed cases.
+    fn run(&self, user: &Nobody, store: &Path) -> usize {
+        let name = store.file_name().unwrap().to_string_lossy().into_owned();
+        let (work, out) = (
+            self.dir.join(format!("work-{name}")),
+            self.dir.join(format!("out-{name}")),
+        );
+        std::fs::create_dir_all(&work).unwrap();
+        user.give(&work);
+        let relocated = |path: &str| -> String {
+            let hash = &path["/nix/store/".len().."/nix/store/".len() + 33];
+            let found = std::fs::read_dir(store)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(hash));
+            found
+                .unwrap_or_else(|| panic!("{path} not relocated"))
+                .to_string_lossy()
+                .into_owned()
+        };
+        let mut env: Vec<String> = vec![
+            "PATH=/usr/bin:/bin".into(),
+            format!("out={}", out.display()),
+            format!("name={}", self.env["name"]),
+        ];
+        for file in ["checkScript", "checkCommon", "src"] {
+            env.push(format!("{file}={}", self.dir.join(file).display()));
+        }
+        for (key, value) in &self.env {
+            if key == "package" || key.starts_with("package_") {
+                env.push(format!("{key}={}", relocated(value)));
+            }
+        }
+        let mut args: Vec<String> = vec!["-i".into()];
+        args.extend(env);
+        args.extend(["bash", "-c", "set -euo pipefail; source \"$checkScript\""].map(String::from));
+        let run = user
+            .cmd_without_nix(Path::new("/usr/bin/env"), &args)
+            .dir(&work)
+            .run()
+            .unwrap();
+        let results = std::fs::read_to_string(out.join("results")).unwrap_or_default();
+        assert!(
+            run.status.success() && !results.contains("FAIL "),
+            "{}'s suite from {}: {}{}",
+            self.env["name"],
+            store.display(),
+            String::from_utf8_lossy(&run.stderr),
+            results
+        );
+        results.lines().filter(|l| l.starts_with("PASS ")).count()
+    }
 }

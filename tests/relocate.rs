@@ -8,6 +8,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use support::real::nix_command;
+use support::user::{Nobody, TmpNix};
 use support::{bin_path, have, run_abicut};
 
 /// The host's library directories, as nix/tests' stdenv passes them to `verify`.
@@ -141,8 +142,8 @@ fn relocate_and_run(prog1: &str, store: &Path) {
     assert_eq!(naming(store, b"/nix/store"), Vec::<PathBuf>::new());
 }
 
-/// `/nix/store` (10) to `/tmp/XXX/ab` (11): names lose one character (`base` becomes
-/// `bas`), PT_INTERP, RUNPATH, the script and the indirections' symlinks follow.
+/// `/nix/store` (10) to `/tmp/XXX/ab` (11): names lose one character (`base-abi` becomes
+/// `base-ab`), PT_INTERP, RUNPATH, the script and the indirections' symlinks follow.
 #[test]
 fn longer_store_dir_runs_and_verifies() {
     let Some(prog1) = prog1() else { return };
@@ -154,8 +155,8 @@ fn longer_store_dir_runs_and_verifies() {
             .unwrap()
             .file_name()
             .to_string_lossy()
-            .ends_with("-bas")),
-        "base's indirection is cut to `bas`"
+            .ends_with("-base-ab")),
+        "base's indirection is cut to `base-ab`"
     );
 }
 
@@ -185,7 +186,8 @@ fn shorter_store_dir_pads_names() {
     );
 }
 
-/// A store directory longer than `base` can absorb: an error naming it, nothing written.
+/// A store directory longer than `base-abi` can absorb (+8): an error naming every name too
+/// short and the longest directory that fits, nothing written.
 #[test]
 fn names_too_short_are_refused_before_writing() {
     let Some(prog1) = prog1() else { return };
@@ -200,7 +202,10 @@ fn names_too_short_are_refused_before_writing() {
     ]);
     assert_eq!(code, 3, "{stderr}");
     assert!(
-        stderr.contains("-base:") && stderr.contains("too short"),
+        stderr.contains("2 names are too short")
+            && stderr.contains("-base-abi (`base-abi`)")
+            && stderr.contains("-base-1.0 (`base-1.0`)")
+            && stderr.contains("at most 7 characters longer"),
         "{stderr}"
     );
     assert!(!tmp.path().join("nix").exists(), "nothing written");
@@ -326,6 +331,58 @@ fn symlinks_follow_and_what_cannot_be_rewritten_is_reported() {
     assert!(lib.join("share/self").is_file(), "the source stays");
 }
 
+/// A new store directory that ends with the old one (`/nix/store` to `/tmp/nix/store`): every
+/// relocated file names the new directory, which holds the old one's name; that is not a
+/// reference to the old directory, for relocate's report nor for `verify --forbid`, while
+/// a real one beside it (`-L<old>/…`, a path left behind) still is.
+#[test]
+fn a_new_store_dir_ending_with_the_old_one_is_not_the_old_one() {
+    let tmp = short_tmp();
+    let old = tmp.path().join("s");
+    let path = old.join(format!("{H1}-a-long-name-1.0"));
+    std::fs::create_dir_all(path.join("lib")).unwrap();
+    let own = format!("prefix={}\n", path.display());
+    std::fs::write(path.join("lib/own.pc"), &own).unwrap();
+    let new =
+        Path::new(&format!("{}/n", tmp.path().display())).join(old.strip_prefix("/").unwrap());
+    // Compressed data cannot be rewritten; this names the new directory already (a path
+    // outside the relocated set, so no rewrite is due), which is not the old one.
+    let elsewhere = format!("prefix={}/{H2}-elsewhere\n", new.display());
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, elsewhere.repeat(50).as_bytes()).unwrap();
+    std::fs::write(path.join("lib/own.gz"), gz.finish().unwrap()).unwrap();
+    let left = format!("Libs: -L{}/{H2}-elsewhere/lib\n", old.display());
+    std::fs::write(path.join("lib/left.pc"), &left).unwrap();
+    let (code, stdout, stderr) = run_abicut(&[
+        "relocate",
+        path.to_str().unwrap(),
+        "--to",
+        new.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let moved = entry(&new, H1);
+    let reported: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with(new.to_str().unwrap()))
+        .collect();
+    let line = format!(
+        "{}: still names the old store directory (1 times",
+        moved.join("lib/left.pc").display()
+    );
+    assert!(
+        reported.len() == 1 && reported[0].starts_with(&line),
+        "only left.pc is reported:\n{stdout}"
+    );
+    let forbid = old.to_str().unwrap();
+    std::fs::remove_file(moved.join("lib/left.pc")).unwrap();
+    let (code, stdout, stderr) = run_abicut(&["verify", new.to_str().unwrap(), "--forbid", forbid]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    std::fs::write(moved.join("lib/left.pc"), left).unwrap();
+    let (code, stdout, _) = run_abicut(&["verify", new.to_str().unwrap(), "--forbid", forbid]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("left.pc"), "{stdout}");
+}
+
 /// Bad input: not a store path, a path that does not exist, an existing destination, a
 /// listing with a bad line, a store directory that is not canonical: exit 3, the culprit
 /// named, nothing written.
@@ -372,91 +429,76 @@ fn bad_input_is_refused_and_writes_nothing() {
 }
 
 /// An unprivileged user (nobody, through `setpriv`, no namespaces) relocates prog1's
-/// closure to a store directory under its own $HOME, from the store and from a signed
-/// cache over HTTP, and runs it there. Run as any other
-/// user the test runs as that user.
+/// closure from the store to a directory under its own $HOME, and, with no Nix of its own,
+/// from a signed cache over HTTP to `/tmp/nix/store` and `$HOME/.nix` (4 and 5 characters
+/// longer than `/nix/store`: names cut by as much), and runs it in each: what it prints from `/nix/store`, with
+/// `/nix` hidden. Run as any other user the test runs as that user.
 #[test]
-fn unprivileged_user_relocates_under_home() {
+fn unprivileged_user_relocates_under_home_and_tmp_nix() {
     let Some(prog1) = prog1() else { return };
-    let root = duct::cmd!("id", "-u").read().unwrap().trim() == "0";
-    if root && !have("setpriv") {
+    let Some(user) = Nobody::new(&bin_path()) else {
+        return;
+    };
+    let expected = output(&Path::new(prog1).join("bin/prog1"));
+    let relocate = |args: &[&str]| {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let out = user.cmd(&user.abicut(), &args).run().unwrap();
+        assert!(out.status.success(), "{out:?}");
+    };
+    let runs_there = |store: &Path| {
+        let moved = entry(store, &prog1[11..43]);
+        let out = user
+            .cmd_without_nix(&moved.join("bin/prog1"), &[])
+            .run()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+        if user.is_root_run() {
+            let owner = duct::cmd!("stat", "-c", "%U", &moved).read().unwrap();
+            assert_eq!(owner.trim(), "nobody", "written by nobody");
+        }
+    };
+    let store = user.home().join("s");
+    relocate(&[
+        "relocate",
+        prog1,
+        "--closure",
+        "--to",
+        store.to_str().unwrap(),
+    ]);
+    runs_there(&store);
+    if !have("nix") || !have("python3") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "nix and python3 are needed"
+        );
         return;
     }
     let tmp = short_tmp();
-    let home = tmp.path().join("h");
-    std::fs::create_dir(&home).unwrap();
-    let abicut = tmp.path().join("abicut");
-    std::fs::copy(bin_path(), &abicut).unwrap();
-    let as_user = |program: &Path, args: &[&str]| {
-        let mut argv: Vec<String> = Vec::new();
-        if root {
-            argv.extend(
-                [
-                    "setpriv",
-                    "--reuid=nobody",
-                    "--regid=nogroup",
-                    "--clear-groups",
-                    "--",
-                ]
-                .map(String::from),
-            );
-        }
-        argv.push(program.to_string_lossy().into_owned());
-        argv.extend(args.iter().map(|a| a.to_string()));
-        duct::cmd(&argv[0], &argv[1..])
-            .env("HOME", &home)
-            .stdout_capture()
-            .stderr_capture()
-            .unchecked()
-            .run()
-            .unwrap()
-    };
-    if root {
-        duct::cmd!("chown", "nobody:nogroup", &home).run().unwrap();
-    }
-    let store = home.join("s");
-    let store_s = store.to_str().unwrap();
-    let out = as_user(&abicut, &["relocate", prog1, "--closure", "--to", store_s]);
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{text}");
-    let moved = entry(&store, "-prog1-");
-    let out = as_user(&moved.join("bin/prog1"), &[]);
-    assert!(out.status.success(), "{out:?}");
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        output(&Path::new(prog1).join("bin/prog1"))
-    );
-    if root {
-        let owner = duct::cmd!("stat", "-c", "%U", &moved).read().unwrap();
-        assert_eq!(owner.trim(), "nobody", "written by nobody");
-    }
-    if !have("nix") || !have("python3") {
-        return;
-    }
-    // The same user, with no Nix of its own, from a signed cache over HTTP.
     let (cache, pk) = cache(prog1, tmp.path(), "xz");
     let server = Server::start(&cache);
     let url = format!("http://127.0.0.1:{}", server.1);
-    let store = home.join("c");
-    let store_s = store.to_str().unwrap();
-    let args = [
-        "relocate",
-        "--from",
-        &url,
-        prog1,
-        "--to",
-        store_s,
-        "--trusted-key",
-        pk.trim(),
-    ];
-    let out = as_user(&abicut, &args);
-    assert!(out.status.success(), "{out:?}");
-    let out = as_user(&entry(&store, "-prog1-").join("bin/prog1"), &[]);
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        output(&Path::new(prog1).join("bin/prog1"))
-    );
+    let tmp_nix = TmpNix::claim(&user);
+    for store in [tmp_nix.store(), user.home().join(".nix")] {
+        let to = store.to_str().unwrap();
+        relocate(&[
+            "relocate",
+            "--from",
+            &url,
+            prog1,
+            "--to",
+            to,
+            "--trusted-key",
+            pk.trim(),
+        ]);
+        runs_there(&store);
+        let cut = "prog1-1.0".len() - (to.len() - "/nix/store".len());
+        assert_eq!(
+            entry(&store, &prog1[11..43]).file_name().unwrap(),
+            &prog1[11..44 + cut],
+            "the name cut by the difference"
+        );
+    }
 }
 
 /// `--register` writes what a Nix for the new store directory takes: `nix-store

@@ -53,7 +53,7 @@ abicutSelfMaps() {
 # (`--self COMPILE=OUTPUT`): the interface is named from the package's pname, not its
 # name, so no version is left in its content either, and a content-addressed interface
 # keeps its path through a version bump. That rewrite changes length (`-base-1.0.1` ->
-# `-base`): abicut does it in text files (.pc, headers, linker scripts, symlinks) and
+# `-base-abi`): abicut does it in text files (.pc, headers, linker scripts, symlinks) and
 # refuses loudly a binary file that holds the path; the rewrite back (interface ->
 # indirection in dependents) is same-length, since both derivations share the name.
 #

@@ -6,6 +6,7 @@
 use crate::error::{Error, Result};
 use crate::store::{self, Replacer};
 use aho_corasick::AhoCorasick;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use crate::store::is_nix_hash;
@@ -160,6 +161,12 @@ impl Rewriter {
 pub struct Forbidden {
     ac: Option<AhoCorasick>,
     names: Vec<String>,
+    /// Longer paths that end with a forbidden one and are not references to it: the
+    /// directories holding the tree. A closure relocated from `/nix/store` to
+    /// `/tmp/nix/store` names its own store directory everywhere, and every such name
+    /// holds `/nix/store`; while `-L/nix/store/…` in a `.pc` file is a reference, so no
+    /// rule about the byte before a match can tell the two apart.
+    within: Vec<Vec<u8>>,
 }
 
 impl Forbidden {
@@ -172,7 +179,21 @@ impl Forbidden {
         Ok(Forbidden {
             ac,
             names: paths.to_vec(),
+            within: Vec::new(),
         })
+    }
+
+    /// Matches inside a name of `dir` or of one of its ancestors, where that name ends
+    /// with a forbidden path, are not references.
+    pub fn within(mut self, dir: &Path) -> Forbidden {
+        for ancestor in dir.ancestors() {
+            let text = ancestor.as_os_str().as_bytes();
+            let holds = |n: &String| text.len() > n.len() && text.ends_with(n.as_bytes());
+            if self.names.iter().any(holds) && !self.within.iter().any(|w| w == text) {
+                self.within.push(text.to_vec());
+            }
+        }
+        self
     }
 
     pub fn is_empty(&self) -> bool {
@@ -181,7 +202,16 @@ impl Forbidden {
 
     /// The first forbidden path that `bytes` contains, if any.
     pub fn find(&self, bytes: &[u8]) -> Option<&str> {
-        let m = self.ac.as_ref()?.find(bytes)?;
+        let inside = |end: usize| {
+            self.within
+                .iter()
+                .any(|w| bytes[..end].ends_with(w.as_slice()))
+        };
+        let m = self
+            .ac
+            .as_ref()?
+            .find_iter(bytes)
+            .find(|m| !inside(m.end()))?;
         Some(&self.names[m.pattern().as_usize()])
     }
 }
@@ -288,6 +318,20 @@ mod tests {
         assert!(!f.is_empty());
         assert_eq!(f.find(b"rpath=/nix/store/x/lib"), Some("/nix/store/x"));
         assert_eq!(f.find(b"/nix/store/y"), None);
+    }
+
+    #[test]
+    fn forbidden_inside_the_trees_own_directory_is_not_a_reference() {
+        let f = Forbidden::new(&["/nix/store".into()])
+            .unwrap()
+            .within(Path::new("/tmp/nix/store/abc-prog"));
+        assert_eq!(f.find(b"\0/tmp/nix/store/abc-x/lib\0"), None);
+        assert_eq!(
+            f.find(b"/tmp/nix/store/a -L/nix/store/b"),
+            Some("/nix/store"),
+            "a reference after one that is not"
+        );
+        assert_eq!(f.find(b"/opt/nix/store/x"), Some("/nix/store"));
     }
 
     #[test]

@@ -139,9 +139,12 @@ impl Report {
 }
 
 pub fn verify(given: &Path, opts: &Options) -> Result<Report> {
-    let forbid = Forbidden::new(&opts.forbid)?;
     // One spelling of every path, so that the loader's lookups meet the files parsed here.
     let tree = &fs::canonicalize(given).map_err(|e| Error::io(given, e))?;
+    let mut forbid = Forbidden::new(&opts.forbid)?.within(tree);
+    if let Some(at) = &opts.installed_at {
+        forbid = forbid.within(at);
+    }
     let listing = list(tree)?;
     if opts.require_elf && listing.files.first().is_some_and(|f| f == tree) {
         require_elf(given, !forbid.is_empty())?;

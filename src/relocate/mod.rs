@@ -122,6 +122,34 @@ pub fn new_name(path: &StorePath, delta: isize) -> Result<String> {
     })
 }
 
+/// Every name of `paths` that cannot give up `delta` characters, in one error, with the
+/// longest store directory the whole set allows: a user who cuts one name at a time would
+/// otherwise meet the next one on the next try.
+fn too_short(paths: &[StorePath], delta: isize, new_dir: &str) -> Result<()> {
+    let short: Vec<&StorePath> = paths
+        .iter()
+        .filter(|p| (p.name.len() as isize) <= delta)
+        .collect();
+    let (Some(first), Some(shortest)) = (short.first(), paths.iter().map(|p| p.name.len()).min())
+    else {
+        return Ok(());
+    };
+    let names: Vec<String> = short
+        .iter()
+        .map(|p| format!("{} (`{}`)", p.text(), p.name))
+        .collect();
+    Err(Error::Usage(format!(
+        "{new_dir} is {delta} characters longer than {}, and {} name{} too short to give them \
+         up (one character must stay): {}; nothing written, choose a store directory at most \
+         {} characters longer",
+        first.dir,
+        short.len(),
+        if short.len() == 1 { " is" } else { "s are" },
+        names.join(", "),
+        shortest - 1
+    )))
+}
+
 /// One store path and where it goes.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Move {
@@ -163,6 +191,7 @@ impl Plan {
         let mut sorted = paths.to_vec();
         sorted.sort();
         sorted.dedup();
+        too_short(&sorted, delta, &new_dir)?;
         let paths = sorted
             .into_iter()
             .map(|p| {
@@ -412,6 +441,16 @@ mod tests {
         let err = new_name(&p, 8).unwrap_err().to_string();
         assert!(
             err.contains("zlib-1.3") && err.contains("too short"),
+            "{err}"
+        );
+        let short = sp("cc");
+        let err = Plan::new(&[p.clone(), short], "/tmp/nix/store")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("1 name is too short")
+                && err.contains("-cc (`cc`)")
+                && err.contains("at most 1 characters longer"),
             "{err}"
         );
         let plan = Plan::new(std::slice::from_ref(&p), "/tmp/nix/store").unwrap();

@@ -67,6 +67,9 @@ pub struct Scanner {
     /// old one, so an occurrence that reads as the longer new one was rewritten (a cut
     /// name is a prefix of the old one and proves nothing).
     new_bases: Vec<Vec<u8>>,
+    /// `<new dir>/` when it ends with `<old dir>/` (`/tmp/nix/store/` and `/nix/store/`):
+    /// an old-directory match at the end of it is the new directory.
+    new_dir: Option<Vec<u8>>,
 }
 
 impl Scanner {
@@ -81,8 +84,10 @@ impl Scanner {
         patterns.extend(renamed.iter().map(|(f, _)| f.base().into_bytes()));
         Ok(Scanner {
             ac: store::automaton(patterns.iter().map(|p| p.as_slice()))?,
-            old_dir,
             new_bases: renamed.iter().map(|(_, t)| t.base().into_bytes()).collect(),
+            new_dir: Some(format!("{}/", plan.new_dir).into_bytes())
+                .filter(|new| new.len() > old_dir.len() && new.ends_with(&old_dir)),
+            old_dir,
         })
     }
 
@@ -117,6 +122,7 @@ impl Scanner {
         let mut out: Vec<Finding> = Vec::new();
         for m in self.ac.find_iter(bytes) {
             let kind = match m.pattern().as_usize() {
+                0 if self.in_new_dir(bytes, m.end()) => continue,
                 0 => Kind::OldStoreDir,
                 pid if m.len() < self.new_bases[pid - 1].len()
                     && bytes[m.start()..].starts_with(&self.new_bases[pid - 1]) =>
@@ -136,6 +142,12 @@ impl Scanner {
             }
         }
         out
+    }
+
+    fn in_new_dir(&self, bytes: &[u8], end: usize) -> bool {
+        self.new_dir
+            .as_ref()
+            .is_some_and(|new| bytes[..end].ends_with(new))
     }
 
     /// gzip data is decompressed and searched for the old store directory; other
@@ -167,7 +179,9 @@ impl Scanner {
             }));
         }
         let finder = memchr::memmem::Finder::new(&self.old_dir);
-        let mut hits = finder.find_iter(&plain);
+        let mut hits = finder
+            .find_iter(&plain)
+            .filter(|&at| !self.in_new_dir(&plain, at + self.old_dir.len()));
         Ok(hits.next().map(|first| Finding {
             file: path.to_path_buf(),
             kind: Kind::CompressedReference,

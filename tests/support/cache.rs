@@ -126,13 +126,25 @@ impl BinaryCache {
     /// `--arg`s, then attribute paths after `-A`-less form; see [`copy_args`]) from the
     /// builder's store, run in `dir`, signed.
     pub fn push(&self, dir: &Path, args: &[String]) -> Result<(), String> {
+        let mut all = vec!["-f".to_string()];
+        all.extend(args.iter().cloned());
+        self.copy(dir, all)
+    }
+
+    /// `nix copy` of store paths and their closures, signed.
+    pub fn push_paths(&self, paths: &[PathBuf]) -> Result<(), String> {
+        let args = paths.iter().map(|p| p.to_string_lossy().into_owned());
+        self.copy(self.dir.path(), args.collect())
+    }
+
+    fn copy(&self, dir: &Path, args: Vec<String>) -> Result<(), String> {
         let to = format!(
             "file://{}?secret-key={}",
             self.files().display(),
             self.dir.path().join("secret").display()
         );
-        let mut all = vec!["copy".to_string(), "--to".to_string(), to, "-f".to_string()];
-        all.extend(args.iter().cloned());
+        let mut all = vec!["copy".to_string(), "--to".to_string(), to];
+        all.extend(args);
         let out = super::real::nix_command("nix", &all, dir)
             .run()
             .map_err(|e| format!("nix copy: {e}"))?;
@@ -432,6 +444,8 @@ pub trait PackageSet {
     fn packages(&self) -> Vec<String>;
     /// The attributes a user installs in `mode` (the programs and the libraries).
     fn installed(&self, mode: Mode) -> Vec<String>;
+    /// The pname of the package the update changes.
+    fn updated_package(&self) -> &'static str;
 }
 
 /// The attribute of `package`'s derivation of `role` ("" for classic, whose attribute is
@@ -475,6 +489,9 @@ pub struct Cost {
     pub downloaded: u64,
     /// The store paths it downloaded.
     pub fetched: Vec<String>,
+    /// Bytes of those that are not the updated package's own (its outputs, interface and
+    /// indirection): what the dependents cost, which a local relink should bring to 0.
+    pub dependents: u64,
     /// The client's CPU seconds (evaluation, substitution, local relinks).
     pub cpu_s: f64,
     /// Its store growth in bytes: both sides after `nix-collect-garbage` (the set as
@@ -556,6 +573,12 @@ impl Deployment {
         let mark = self.cache.log_mark();
         let (outputs, cpu_s) = self.install(set, true);
         let fetched = self.cache.fetched_since(mark);
+        let own = format!("-{}-", set.updated_package());
+        let dependents = fetched
+            .iter()
+            .filter(|(p, _)| !p.contains(&own))
+            .map(|(_, n)| n)
+            .sum();
         // What evaluation imported (the sources, abicut) and nothing installed keeps goes,
         // as it went before the update was measured.
         self.client.collect_garbage();
@@ -563,6 +586,7 @@ impl Deployment {
             cache_gain,
             downloaded: fetched.iter().map(|(_, n)| n).sum(),
             fetched: fetched.into_iter().map(|(p, _)| p).collect(),
+            dependents,
             cpu_s,
             growth: self.client.store_bytes() as i64 - before as i64,
             outputs,
@@ -578,16 +602,17 @@ pub fn table(costs: &[(Mode, Cost)]) -> String {
         .map(|(_, c)| c.downloaded.max(1))
         .unwrap_or(1);
     let mut t = String::from(
-        "| | cache gains | client downloads | of classic | client CPU | client store growth |\n\
-         |---|---:|---:|---:|---:|---:|\n",
+        "| | cache gains | client downloads | of classic | of it, dependents | client CPU | client store growth |\n\
+         |---|---:|---:|---:|---:|---:|---:|\n",
     );
     for (mode, c) in costs {
         t.push_str(&format!(
-            "| {} | {} B | {} B | {:.1}% | {:.2} s | {} B |\n",
+            "| {} | {} B | {} B | {:.1}% | {} B | {:.2} s | {} B |\n",
             mode.name(),
             c.cache_gain,
             c.downloaded,
             100.0 * c.downloaded as f64 / classic as f64,
+            c.dependents,
             c.cpu_s,
             c.growth
         ));

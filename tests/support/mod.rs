@@ -9,6 +9,7 @@ pub mod files;
 pub mod linkcheck;
 pub mod package;
 pub mod real;
+pub mod user;
 
 use std::path::{Path, PathBuf};
 
