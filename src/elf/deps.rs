@@ -205,17 +205,12 @@ impl Reader<'_> {
     /// `DT_VERDEF`, followed by `vd_next` as ld.so does: index to name.
     fn version_defs(&self, deps: &mut Deps) -> Read<HashMap<u16, String>> {
         let mut names = HashMap::new();
-        let Some(mut at) = self.get(DT_VERDEF) else {
+        let Some(start) = self.get(DT_VERDEF) else {
             return Ok(names);
         };
         let img = self.image;
-        for _ in 0..MAX_RECORDS {
-            let version = img.uint(at, 2)?;
-            if version != 1 {
-                return Err(Malformed(format!(
-                    "unsupported version {version} of Verdef record"
-                )));
-            }
+        self.chain(start, 16, "Verdef", |at| {
+            self.record_version(at, "Verdef")?;
             let ndx = img.uint(at.wrapping_add(4), 2)? as u16;
             let hash = img.uint(at.wrapping_add(8), 4)? as u32;
             let aux = img.uint(at.wrapping_add(12), 4)?;
@@ -223,31 +218,23 @@ impl Reader<'_> {
             names.insert(ndx & 0x7fff, name.clone());
             deps.version_defs.push(name);
             deps.version_def_hashes.push(hash);
-            match img.uint(at.wrapping_add(16), 4)? {
-                0 => return Ok(names),
-                next => at = at.wrapping_add(next),
-            }
-        }
-        Err(Malformed::from("Verdef chain does not end"))
+            Ok(())
+        })?;
+        Ok(names)
     }
 
     /// `DT_VERNEED`, followed by `vn_next` and `vna_next` as ld.so does: index to name.
     fn version_needs(&self, deps: &mut Deps) -> Read<HashMap<u16, String>> {
         let mut names = HashMap::new();
-        let Some(mut at) = self.get(DT_VERNEED) else {
+        let Some(start) = self.get(DT_VERNEED) else {
             return Ok(names);
         };
         let img = self.image;
-        for _ in 0..MAX_RECORDS {
-            let version = img.uint(at, 2)?;
-            if version != 1 {
-                return Err(Malformed(format!(
-                    "unsupported version {version} of Verneed record"
-                )));
-            }
+        self.chain(start, 12, "Verneed", |at| {
+            self.record_version(at, "Verneed")?;
             let file = self.string(img.uint(at.wrapping_add(4), 4)?)?;
-            let mut aux = at.wrapping_add(img.uint(at.wrapping_add(8), 4)?);
-            for _ in 0..MAX_RECORDS {
+            let aux = at.wrapping_add(img.uint(at.wrapping_add(8), 4)?);
+            self.chain(aux, 12, "Vernaux", |aux| {
                 let version = self.string(img.uint(aux.wrapping_add(8), 4)?)?;
                 names.insert(
                     img.uint(aux.wrapping_add(6), 2)? as u16 & 0x7fff,
@@ -259,17 +246,40 @@ impl Reader<'_> {
                     hash: img.uint(aux, 4)? as u32,
                     weak: img.uint(aux.wrapping_add(4), 2)? & 2 != 0,
                 });
-                match img.uint(aux.wrapping_add(12), 4)? {
-                    0 => break,
-                    next => aux = aux.wrapping_add(next),
-                }
-            }
-            match img.uint(at.wrapping_add(12), 4)? {
-                0 => return Ok(names),
+                Ok(())
+            })
+        })?;
+        Ok(names)
+    }
+
+    /// Visits a chain of version records from `at`, each record's 32-bit `next` (at
+    /// `next_at` in it) relative to the record and 0 at the end, as ld.so follows them. A
+    /// chain that does not end within [`MAX_RECORDS`] is malformed: ld.so would loop.
+    fn chain(
+        &self,
+        mut at: u64,
+        next_at: u64,
+        what: &str,
+        mut visit: impl FnMut(u64) -> Read<()>,
+    ) -> Read<()> {
+        for _ in 0..MAX_RECORDS {
+            visit(at)?;
+            match self.image.uint(at.wrapping_add(next_at), 4)? {
+                0 => return Ok(()),
                 next => at = at.wrapping_add(next),
             }
         }
-        Err(Malformed::from("Verneed chain does not end"))
+        Err(Malformed(format!("{what} chain does not end")))
+    }
+
+    /// ld.so knows version 1 of Verdef and Verneed records only.
+    fn record_version(&self, at: u64, what: &str) -> Read<()> {
+        match self.image.uint(at, 2)? {
+            1 => Ok(()),
+            version => Err(Malformed(format!(
+                "unsupported version {version} of {what} record"
+            ))),
+        }
     }
 
     /// The symbol indexes the dynamic relocations name (`DT_RELA`, `DT_REL`, `DT_JMPREL`).
