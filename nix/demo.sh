@@ -46,7 +46,7 @@ nixargs=(nix/tests --arg abicut "$work/abicut" --arg toolRuntime "import $work/p
 # the line the builder leaves in the build log (`nix log`).
 built() {
   grep -o "building '/nix/store/[^']*'" "$1" | cut -d"'" -f2 | while read -r drv; do
-    nix log "$drv" 2>/dev/null | grep -o 'abicut-builder: .*' | awk '{sub(/-[0-9.]*$/, "", $3); print $2, $3, $4}'
+    nix log "$drv" 2>/dev/null | grep -o 'abicut-builder: .*' | awk '{sub(/-[0-9.]*$/, "", $3); sub(/-abi$/, "", $3); print $2, $3, $4}'
   done | sort
 }
 
