@@ -477,8 +477,8 @@ fn documents() -> Vec<(PathBuf, String)> {
     files
         .into_iter()
         .map(|f| {
-            let text = std::fs::read_to_string(&f)
-                .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+            let text =
+                std::fs::read_to_string(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
             (f, text)
         })
         .collect()

@@ -1018,8 +1018,7 @@ fn every_nix_file_parses() {
 /// The fenced ```sh block of docs/nix.md that contains `marker`.
 fn nix_doc_block(marker: &str) -> String {
     let doc = include_str!("../docs/nix.md");
-    doc
-        .split("```sh\n")
+    doc.split("```sh\n")
         .skip(1)
         .filter_map(|b| b.split("\n```").next())
         .find(|b| b.contains(marker))

@@ -649,13 +649,7 @@ fn command_claims(
 
 /// Runs one `$ COMMAND` of an example block (`file`'s line `line`) and checks the lines its
 /// document shows after it.
-fn walk_example(
-    walk: &Walk,
-    file: &str,
-    line: usize,
-    command: &str,
-    shown: &[String],
-) -> Outcome {
+fn walk_example(walk: &Walk, file: &str, line: usize, command: &str, shown: &[String]) -> Outcome {
     let (run, note) = adapt(command);
     let figures = machine_figures(command) || note.is_some();
     let ran = walk.run(&run);
@@ -817,7 +811,10 @@ fn readme_commands_run_as_written() {
         start.elapsed().as_secs_f64(),
         DOCS.join(", ")
     );
-    let all: Vec<Block> = documents.iter().flat_map(|(d, t)| blocks(d, t.as_str())).collect();
+    let all: Vec<Block> = documents
+        .iter()
+        .flat_map(|(d, t)| blocks(d, t.as_str()))
+        .collect();
     let mut failures = Vec::new();
     let mut walked = 0;
     let mut examples = 0;
