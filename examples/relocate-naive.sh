@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The naive relocation README's figures compare `abicut relocate` with: copy each path of a
+# The naive relocation docs/relocate.md's figures compare `abicut relocate` with: copy each path of a
 # closure, then `patchelf` every ELF file (interpreter, RUNPATH) and `sed` every other
 # file and every symlink target. Same-length store directories only (names unchanged), as
 # that is all sed and patchelf do without a plan. Strings inside ELF files are left as

@@ -66,7 +66,7 @@
   # library it links that the pin has, and on the current build of the others. null: no pin,
   # compiles run tools' final outputs.
   toolRuntime ? null,
-  # Where relinks are made (README "Binary caches"). false (the default): by the builder;
+  # Where relinks are made (docs/binary-caches.md). false (the default): by the builder;
   # every derivation is substitutable, and a binary cache serves final outputs, so a user
   # needs neither abicut nor any compile output. true: where they are used; the relink, the
   # indirection and the build-time copy of a tool are never substituted and prefer a local

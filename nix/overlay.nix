@@ -44,7 +44,7 @@
 # packages that take `stdenv` from callPackage (nearly all of nixpkgs; the others keep
 # stdenv's tools as they are, and compile again when those change).
 #
-# relinkLocally (see lib.nix and README "Binary caches"): false, the default, makes every
+# relinkLocally (see lib.nix and docs/binary-caches.md): false, the default, makes every
 # derivation substitutable (a cache serves final outputs); true never substitutes P,
 # P.abicutIndirection and P.abicutTool and prefers building them locally, while
 # P.abicutCompile and P.abicutInterface are substituted, and P's outputs name the compile

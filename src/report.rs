@@ -78,7 +78,7 @@ impl Weights {
         let format = Versioned {
             schema: None,
             version: 1,
-            made_by: "`--weights` takes build and relink seconds per node (README, \"Planning\")",
+            made_by: "`--weights` takes build and relink seconds per node (docs/planning.md)",
         };
         let mut w: Weights = fsx::read_json(path, "weights file", Some(format))?;
         w.path = path.to_path_buf();

@@ -263,7 +263,7 @@ fn every_elf_print_flag_has_help_text() {
     }
 }
 
-/// README and the sources cite only documents the repository holds.
+/// README, docs/ and the sources cite only documents the repository holds.
 #[test]
 fn no_citation_of_a_design_document_outside_the_repository() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -271,7 +271,7 @@ fn no_citation_of_a_design_document_outside_the_repository() {
         return;
     }
     let mut files = vec![root.join("README.md")];
-    for dir in ["src", "examples"] {
+    for dir in ["docs", "src", "examples"] {
         for entry in walkdir(&root.join(dir)) {
             files.push(entry);
         }
@@ -465,14 +465,36 @@ fn apt_indexes_says_when_a_brand_new_machine_needs_apt_get_update() {
     );
 }
 
-#[test]
-fn readme_runs_debian_sources_without_sudo() {
-    let readme = include_str!("../README.md");
-    assert!(readme.contains("sh examples/debian-sources.sh"));
-    assert!(
-        !readme.lines().any(|l| l.trim_start().starts_with("sudo ")),
-        "a root Debian machine has no sudo"
+/// README and the documents in docs/, whose commands the README walk runs as root.
+fn documents() -> Vec<(PathBuf, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![root.join("README.md")];
+    files.extend(
+        walkdir(&root.join("docs"))
+            .into_iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "md")),
     );
+    files
+        .into_iter()
+        .map(|f| {
+            let text =
+                std::fs::read_to_string(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+            (f, text)
+        })
+        .collect()
+}
+
+#[test]
+fn docs_run_debian_sources_without_sudo() {
+    let planning = include_str!("../docs/planning.md");
+    assert!(planning.contains("sh examples/debian-sources.sh"));
+    for (file, text) in documents() {
+        assert!(
+            !text.lines().any(|l| l.trim_start().starts_with("sudo ")),
+            "{}: a root Debian machine has no sudo",
+            file.display()
+        );
+    }
 }
 
 /// An example's binary, built in the profile this test was built in (`release`, or `ci` under
@@ -532,8 +554,18 @@ fn bench_relink_leaves_nothing_behind() {
 }
 
 /// Bare `abicut` in README's commands needs it on PATH: the install step comes first.
+/// The README walk (tests/readme.rs) runs README before every document in docs/, so a bare
+/// `abicut` there comes after README's install; no document has an install step of its own
+/// that a reader could take for the one to run first.
 #[test]
 fn readme_installs_abicut_before_using_it_bare() {
+    for (file, text) in documents().iter().skip(1) {
+        assert!(
+            !text.contains("cargo install"),
+            "{} installs abicut; README's install step is the one the walk relies on",
+            file.display()
+        );
+    }
     let readme = include_str!("../README.md");
     let install = readme
         .find("cargo install --path .")
@@ -869,8 +901,8 @@ fn explain_and_interface_json_are_documents_with_a_schema() {
     assert_eq!(doc["hash"].as_str().map(|h| format!("{h}\n")), Some(hash));
 }
 
-/// README's promise for `--json`: every command prints one pretty document (never JSON
-/// Lines), which starts with its `schema` and `version`.
+/// README's promise for `--json` (under "Commands"): every command prints one pretty
+/// document (never JSON Lines), which starts with its `schema` and `version`.
 #[test]
 fn every_json_output_is_one_document_with_schema_and_version() {
     let dir = tempfile::tempdir().expect("tempdir");

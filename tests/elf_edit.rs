@@ -511,7 +511,7 @@ fn force_rpath_needs_set_rpath() {
     assert_eq!(fs::read(&prog).unwrap(), before);
 }
 
-/// The program header table moves into the new segment when anything grows (README's
+/// The program header table moves into the new segment when anything grows (docs/relink.md's
 /// trade-off against kernels before 5.17.2), and stays where it is for edits in place.
 #[test]
 fn program_headers_move_only_when_something_grows() {

@@ -56,7 +56,7 @@ fn elf_type(bytes: &[u8]) -> Option<u16> {
         .then(|| u16::from_le_bytes([bytes[16], bytes[17]]))
 }
 
-/// Trees hold default stubs, which leave out imports and data over-alignment (README,
+/// Trees hold default stubs, which leave out imports and data over-alignment (docs/stubgen.md,
 /// "Default and `--exact` interfaces"). On a real library GNU ld sizes its hash table and
 /// gold orders its symbols by the imports, so identity is judged where neither enters:
 /// lld and mold PIEs and shared objects.
@@ -1102,7 +1102,7 @@ fn imports_all_hash_sees_an_import_the_default_drops() {
     );
 }
 
-/// README: nothing is skipped silently. A shared object cut to its first 16 bytes, or with
+/// docs/interface-diff.md: nothing is skipped silently. A shared object cut to its first 16 bytes, or with
 /// e_type 0, is still a library a consumer would link: an error naming it, not a file (and
 /// a symlink to it) quietly missing from the tree.
 #[test]

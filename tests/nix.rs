@@ -1015,31 +1015,30 @@ fn every_nix_file_parses() {
     }
 }
 
-/// The fenced ```sh block of README.md that contains `marker`.
-fn readme_block(marker: &str) -> String {
-    let readme = include_str!("../README.md");
-    readme
-        .split("```sh\n")
+/// The fenced ```sh block of docs/nix.md that contains `marker`.
+fn nix_doc_block(marker: &str) -> String {
+    let doc = include_str!("../docs/nix.md");
+    doc.split("```sh\n")
         .skip(1)
         .filter_map(|b| b.split("\n```").next())
         .find(|b| b.contains(marker))
-        .unwrap_or_else(|| panic!("README has no sh block with {marker:?}"))
+        .unwrap_or_else(|| panic!("docs/nix.md has no sh block with {marker:?}"))
         .to_owned()
 }
 
-/// README's Nix snippet, run as written (no NIX_CONFIG from the test: the snippet sets it)
+/// docs/nix.md's Nix snippet, run as written (no NIX_CONFIG from the test: the snippet sets it)
 /// from the top of a copy of the repository's nix/ directory, with `abicut` on PATH; the
-/// program prints what README's comment says it prints.
+/// program prints what the snippet's comment says it prints.
 #[test]
-fn readme_nix_snippet_runs_as_written() {
+fn docs_nix_snippet_runs_as_written() {
     let Some(world) = World::new() else { return };
-    let block = readme_block("example.nix");
+    let block = nix_doc_block("example.nix");
     let expected = block
         .lines()
         .find_map(|l| l.strip_prefix("./result/bin/midtool"))
         .and_then(|l| l.split_once("# "))
         .map(|(_, said)| said.trim().to_owned())
-        .expect("README says what midtool prints");
+        .expect("docs/nix.md says what midtool prints");
     let bin = bin_path();
     let path = format!(
         "{}:{}",
@@ -1058,7 +1057,7 @@ fn readme_nix_snippet_runs_as_written() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "README's Nix snippet fails:\n{}\n{stdout}",
+        "docs/nix.md's Nix snippet fails:\n{}\n{stdout}",
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(stdout.lines().last(), Some(expected.as_str()), "{stdout}");

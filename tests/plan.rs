@@ -347,7 +347,7 @@ fn cli_explain_follows_the_chain() {
 }
 
 /// `libc` changes with its interface the same; `perl` links it; `help2man` links it and
-/// runs perl; `hello` runs help2man. The Debian chain README's `explain` shows, in small.
+/// runs perl; `hello` runs help2man. The Debian chain docs/planning.md's `explain` shows, in small.
 fn tool_chain(dir: &Path) -> PathBuf {
     write(
         dir,

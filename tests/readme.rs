@@ -1,15 +1,21 @@
-//! The README walk: every command block of README.md runs, in README's order, in a fresh
-//! copy of the repository, and does what README says of it. The commands are read from
-//! README.md when the test runs, never copied here: an edited command is the command run.
+//! The README walk: every command block of README.md and of the documents in docs/ runs,
+//! in the order of [`DOCS`] (README first), in a fresh copy of the repository, and does what
+//! its document says of it. The commands are read from the documents when the test runs,
+//! never copied here: an edited command is the command run. "README" below means whichever
+//! of these documents holds the block; a failure names the file and line
+//! (`docs/relink.md line 8: …`).
 //!
 //! **What runs.** Every ```` ```sh ```` block is a command block. Each runs in its own
-//! `bash -euo pipefail` at the top of the copy, in README's order, so the files one block
-//! makes are there for the next (shell variables are not). Then every `$ COMMAND` line of a
-//! ```` ```text ```` or plain ```` ``` ```` block runs: such a block shows a command and what
-//! it printed (the lines up to the next `$`); these run second because they read what the
-//! command blocks made (`abicut explain debian-graph.json …` needs the Debian graph, built
-//! further down). A synopsis (`abicut relink-plan GRAPH --changed NAME [--abi …]`) is
-//! ```` ```text ````, never `sh`.
+//! `bash -euo pipefail` at the top of the copy, in [`DOCS`] order (within a document, its
+//! own order), so the files one block makes are there for the next (shell variables are
+//! not): README's `cargo install` puts `abicut` on PATH for every later document. Then
+//! every `$ COMMAND` line of a ```` ```text ```` or plain ```` ``` ```` block runs, in the
+//! same order: such a block shows a command and what it printed (the lines up to the next
+//! `$`); these run second because they read what the command blocks made (`abicut explain
+//! debian-graph.json …` in docs/planning.md needs the Debian graph, built further down
+//! that file). A synopsis (`abicut relink-plan GRAPH --changed NAME [--abi …]`) is
+//! ```` ```text ````, never `sh`. A document in docs/ missing from [`DOCS`] fails the
+//! walk: its commands would never run.
 //!
 //! **The copy.** The working tree's files as `git add -A` would commit them (tracked, and
 //! untracked but not ignored: uncommitted edits count), copied with their modification
@@ -57,7 +63,7 @@
 //! - `abicut --version`: this crate's version; `--hash`: a BLAKE3 hash (64 hex digits)
 //!   starts a line; every `-o`/`--out-dir` path exists afterwards.
 //!
-//! Each block prints one line: its README line, its first command, what ran and what was
+//! Each block prints one line: its file and line, its first command, what ran and what was
 //! checked.
 
 mod support;
@@ -84,6 +90,25 @@ const TOOLS: &[&str] = &[
     "llvm-ifs-14",
     "apt-get",
     "dpkg",
+];
+
+/// The documents the walk reads, in its order: README.md, then docs/ in the order the
+/// sections had when they were one README, because later blocks use what earlier ones made
+/// (README installs `abicut`; docs/planning.md's command block writes the Debian graph its
+/// `$ abicut explain` lines read). docs/testing.md lists the same order for readers.
+const DOCS: &[&str] = &[
+    "README.md",
+    "docs/nix.md",
+    "docs/build-tools.md",
+    "docs/real-set.md",
+    "docs/binary-caches.md",
+    "docs/stubgen.md",
+    "docs/relink.md",
+    "docs/verify.md",
+    "docs/relocate.md",
+    "docs/planning.md",
+    "docs/interface-diff.md",
+    "docs/testing.md",
 ];
 
 /// Inputs and checks for a block that only sketches its inputs.
@@ -134,28 +159,30 @@ const FIXTURES: &[Fixture] = &[
     },
 ];
 
-/// One fenced block of README.md.
+/// One fenced block of a document.
 struct Block {
-    /// README line of the block's first line of content.
+    /// The document, as named in [`DOCS`].
+    file: &'static str,
+    /// The document's line of the block's first line of content.
     line: usize,
     lang: String,
     lines: Vec<String>,
-    /// README lines after the closing fence, up to the next fence or heading.
+    /// The document's lines after the closing fence, up to the next fence or heading.
     after: Vec<String>,
 }
 
 /// One command of a block, continuation lines joined.
 struct Command {
-    /// Its README line.
+    /// Its line in its document.
     line: usize,
     text: String,
     /// A whole-line comment right after it, without `# `.
     comment_after: Option<String>,
 }
 
-/// README's fenced blocks, in order (an indented block's indentation removed).
-fn blocks(readme: &str) -> Vec<Block> {
-    let lines: Vec<&str> = readme.lines().collect();
+/// A document's fenced blocks, in order (an indented block's indentation removed).
+fn blocks(file: &'static str, text: &str) -> Vec<Block> {
+    let lines: Vec<&str> = text.lines().collect();
     let mut out = Vec::new();
     let mut i = 0;
     while i < lines.len() {
@@ -177,6 +204,7 @@ fn blocks(readme: &str) -> Vec<Block> {
             next += 1;
         }
         out.push(Block {
+            file,
             line: start + 1,
             lang: lang.trim().to_string(),
             lines: lines[start..end]
@@ -465,7 +493,7 @@ struct Outcome {
     failures: Vec<String>,
 }
 
-/// Runs one command block and checks what README says of it.
+/// Runs one command block and checks what its document says of it.
 fn walk_block(walk: &Walk, block: &Block, output: Option<&Block>) -> Outcome {
     let cmds = commands(block);
     let first = cmds.first().map_or(String::new(), |c| {
@@ -524,7 +552,7 @@ fn walk_block(walk: &Walk, block: &Block, output: Option<&Block>) -> Outcome {
     let mut checked = Vec::new();
     if let Some(out) = output {
         let c: Vec<String> = out.lines.iter().filter_map(|l| claim(l, figures)).collect();
-        checked.push(format!("{} lines of README line {}", c.len(), out.line));
+        checked.push(format!("{} lines of line {}", c.len(), out.line));
         claims.extend(c);
     }
     let rows: Vec<String> = block
@@ -552,12 +580,12 @@ fn walk_block(walk: &Walk, block: &Block, output: Option<&Block>) -> Outcome {
         command_claims(walk, c, &ran, &mut checked, &mut failures);
     }
     for m in missing(&claims, &ran.output, figures) {
-        failures.push(format!("README says the output has {m:?}"));
+        failures.push(format!("the document says the output has {m:?}"));
     }
     if fixture.is_some_and(|f| !f.after.is_empty()) {
         checked.push("the fixture's outputs".into());
     }
-    let mut report = format!("README line {} `{first}`", block.line);
+    let mut report = format!("{} line {} `{first}`", block.file, block.line);
     if cmds.len() > 1 {
         let _ = write!(report, " (+{} more)", cmds.len() - 1);
     }
@@ -576,7 +604,7 @@ fn walk_block(walk: &Walk, block: &Block, output: Option<&Block>) -> Outcome {
         report,
         failures: failures
             .into_iter()
-            .map(|f| format!("README line {}: {f}", block.line))
+            .map(|f| format!("{} line {}: {f}", block.file, block.line))
             .collect(),
     }
 }
@@ -619,8 +647,9 @@ fn command_claims(
     }
 }
 
-/// Runs one `$ COMMAND` of an example block and checks the lines README shows after it.
-fn walk_example(walk: &Walk, line: usize, command: &str, shown: &[String]) -> Outcome {
+/// Runs one `$ COMMAND` of an example block (`file`'s line `line`) and checks the lines its
+/// document shows after it.
+fn walk_example(walk: &Walk, file: &str, line: usize, command: &str, shown: &[String]) -> Outcome {
     let (run, note) = adapt(command);
     let figures = machine_figures(command) || note.is_some();
     let ran = walk.run(&run);
@@ -630,10 +659,10 @@ fn walk_example(walk: &Walk, line: usize, command: &str, shown: &[String]) -> Ou
         failures.push(format!("exits non-zero:\n{}", tail(&ran.output)));
     }
     for m in missing(&claims, &ran.output, figures) {
-        failures.push(format!("README says the output has {m:?}"));
+        failures.push(format!("the document says the output has {m:?}"));
     }
     let mut report = format!(
-        "README line {line} `{}`: {}",
+        "{file} line {line} `{}`: {}",
         code(command),
         if failures.is_empty() { "ran" } else { "FAILED" }
     );
@@ -645,7 +674,7 @@ fn walk_example(walk: &Walk, line: usize, command: &str, shown: &[String]) -> Ou
         report,
         failures: failures
             .into_iter()
-            .map(|f| format!("README line {line}: {f}"))
+            .map(|f| format!("{file} line {line}: {f}"))
             .collect(),
     }
 }
@@ -717,31 +746,85 @@ fn can_walk() -> bool {
     TOOLS.iter().all(|t| support::have(t))
 }
 
+/// The documents of [`DOCS`], read from the repository: README.md and every docs/*.md, in
+/// the walk's order.
+fn documents(repo: &Path) -> Vec<(&'static str, String)> {
+    DOCS.iter()
+        .map(|&d| {
+            let text = std::fs::read_to_string(repo.join(d))
+                .unwrap_or_else(|e| panic!("{d}, listed in DOCS: {e}"));
+            (d, text)
+        })
+        .collect()
+}
+
+/// What is wrong with [`DOCS`] against the repository: a docs/*.md it does not list (whose
+/// commands would never run), one README's documentation table does not link, or an order
+/// docs/testing.md does not state.
+fn docs_problems(repo: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    let listed: BTreeSet<&str> = DOCS.iter().copied().collect();
+    let entries = std::fs::read_dir(repo.join("docs")).expect("read docs/");
+    for entry in entries {
+        let name = entry.expect("a docs/ entry").file_name();
+        let name = name.to_string_lossy();
+        if name.ends_with(".md") && !listed.contains(format!("docs/{name}").as_str()) {
+            problems.push(format!(
+                "docs/{name} is not in DOCS (tests/readme.rs): the walk would skip its commands"
+            ));
+        }
+    }
+    let readme = std::fs::read_to_string(repo.join("README.md")).expect("README.md");
+    let testing = std::fs::read_to_string(repo.join("docs/testing.md")).expect("docs/testing.md");
+    let mut at = 0;
+    for doc in &DOCS[1..] {
+        if !readme.contains(&format!("]({doc})")) {
+            problems.push(format!("README.md does not link {doc}"));
+        }
+        let name = doc.trim_start_matches("docs/");
+        match testing[at..].find(&format!("]({name})")) {
+            Some(i) => at += i,
+            None => problems.push(format!(
+                "docs/testing.md does not list {doc} in the walk's order"
+            )),
+        }
+    }
+    problems
+}
+
 #[test]
 fn readme_commands_run_as_written() {
     if !can_walk() {
         return;
     }
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let readme = std::fs::read_to_string(repo.join("README.md")).expect("README.md");
+    let problems = docs_problems(repo);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let documents = documents(repo);
     let start = std::time::Instant::now();
     let walk = Walk::new(repo);
     println!(
         "README walk in {}: the working tree's tracked and untracked files (modification times \
          kept) and a copy of target/release and of this test's profile, so cargo rebuilds \
-         nothing; copied in {:.1} s",
+         nothing; copied in {:.1} s; documents: {}",
         walk.repo.display(),
-        start.elapsed().as_secs_f64()
+        start.elapsed().as_secs_f64(),
+        DOCS.join(", ")
     );
-    let all = blocks(&readme);
+    let all: Vec<Block> = documents
+        .iter()
+        .flat_map(|(d, t)| blocks(d, t.as_str()))
+        .collect();
     let mut failures = Vec::new();
-    let mut walked = BTreeSet::new();
+    let mut walked = 0;
+    let mut examples = 0;
     for (k, block) in all.iter().enumerate() {
         if block.lang != "sh" {
             continue;
         }
         let output = all
             .get(k + 1)
+            .filter(|next| next.file == block.file)
             .filter(|next| matches!(next.lang.as_str(), "text" | ""))
             .filter(|next| !next.lines.iter().any(|l| l.starts_with("$ ")))
             .filter(|next| next.line == block.line + block.lines.len() + block.after.len() + 2);
@@ -749,7 +832,7 @@ fn readme_commands_run_as_written() {
         let outcome = walk_block(&walk, block, output);
         println!("{} [{:.0} s]", outcome.report, t.elapsed().as_secs_f64());
         failures.extend(outcome.failures);
-        walked.insert(block.line);
+        walked += 1;
     }
     for block in all.iter().filter(|b| b.lang == "text" || b.lang.is_empty()) {
         let starts: Vec<usize> = (0..block.lines.len())
@@ -759,17 +842,32 @@ fn readme_commands_run_as_written() {
             let end = starts.get(n + 1).copied().unwrap_or(block.lines.len());
             let command = &block.lines[i][2..];
             let t = std::time::Instant::now();
-            let outcome = walk_example(&walk, block.line + i, command, &block.lines[i + 1..end]);
+            let outcome = walk_example(
+                &walk,
+                block.file,
+                block.line + i,
+                command,
+                &block.lines[i + 1..end],
+            );
             println!("{} [{:.0} s]", outcome.report, t.elapsed().as_secs_f64());
             failures.extend(outcome.failures);
+            examples += 1;
         }
     }
     println!(
-        "README walk: {} command blocks and the examples, {:.0} s",
-        walked.len(),
+        "README walk: {walked} command blocks and {examples} examples of {} documents, {:.0} s",
+        DOCS.len(),
         start.elapsed().as_secs_f64()
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Every docs/*.md is walked, linked from README and listed in docs/testing.md's order
+/// (checked without root, so a new document cannot slip past a machine that skips the walk).
+#[test]
+fn every_document_is_walked_and_linked() {
+    let problems = docs_problems(Path::new(env!("CARGO_MANIFEST_DIR")));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 /// The walk's reading of README, on text shaped like README's blocks.
@@ -778,7 +876,7 @@ fn blocks_commands_and_claims_are_read_as_the_walk_needs() {
     let readme = "Intro\n\n```sh\nsh make-graph.sh -o g.json\n# g.json: 34294 nodes\n\
                   cat > x.nix <<'EOF'\nnot a command\nEOF\nabicut a \\\n  --b c\n```\n\n\
                   ```text\n   1.84 s, 12 derivations built\n```\n## Next\n";
-    let all = blocks(readme);
+    let all = blocks("README.md", readme);
     assert_eq!(all.len(), 2);
     assert_eq!((all[0].line, all[0].lang.as_str()), (4, "sh"));
     let cmds = commands(&all[0]);

@@ -758,7 +758,7 @@ fn shared_objects_under(root: &Path) -> Vec<PathBuf> {
 
 /// The cutoff on a Debian update, every shared object of the package: which keep their
 /// default interface (their dependencies found in the same build through `--lib-path`), and
-/// `abicut diff`'s verdict on the others. Printed for the README with `--nocapture`.
+/// `abicut diff`'s verdict on the others. Printed for docs/stubgen.md with `--nocapture`.
 fn debian_pair_cutoff(package: &str) -> Vec<(PathBuf, i32)> {
     let Some((new, old)) = two_versions(package) else {
         assert!(

@@ -34,7 +34,7 @@ const FORMAT: Versioned = Versioned {
     schema: Some(SCHEMA),
     version: VERSION as u64,
     made_by: "a graph is Nix derivation JSON (`nix derivation show -r`) or abicut graph \
-              JSON (README, \"Planning\")",
+              JSON (docs/planning.md)",
 };
 
 #[derive(Deserialize)]

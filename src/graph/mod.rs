@@ -38,7 +38,7 @@ impl Hasher for IdHasher {
     }
 }
 
-/// How a derivation uses one of its inputs (README, "Planning": the rules each role follows).
+/// How a derivation uses one of its inputs (docs/planning.md: the rules each role follows).
 ///
 /// Ordered by strength: a `tool` edge forces at least what a `lib` edge forces, which
 /// forces at least what a `runtime` edge does, so duplicate edges keep the strongest.

@@ -49,7 +49,7 @@ impl Overrides {
         let format = Versioned {
             schema: None,
             version: 1,
-            made_by: "`--roles` takes role rules written by hand (README, \"Planning\")",
+            made_by: "`--roles` takes role rules written by hand (docs/planning.md)",
         };
         let o: Overrides = fsx::read_json(path, "role-override file", Some(format))?;
         Ok(o)

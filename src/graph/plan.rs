@@ -1,6 +1,6 @@
 //! The plan: for every derivation, whether its compile reruns, only its relink reruns, or
-//! nothing does, with early cutoff on interface hashes (the rules README's "Planning"
-//! section states):
+//! nothing does, with early cutoff on interface hashes (the rules docs/planning.md
+//! states):
 //!
 //! - compile(n) reruns iff n changed, or a `tool` input's final output changed (with
 //!   [`Tools::Pinned`]: a `tool` input's compile reran), or a `lib` input's interface

@@ -1,5 +1,5 @@
-//! Which files are in an interface tree: the rule README documents ("Which files are in the
-//! tree"), over a file's path inside its output and its first bytes. Everything a consumer's
+//! Which files are in an interface tree: the rule docs/interface-diff.md documents ("Which
+//! files are in the tree"), over a file's path inside its output and its first bytes. Everything a consumer's
 //! build can read is kept; executables, documentation and data are dropped, so that they
 //! cannot defeat the cutoff.
 
@@ -42,7 +42,7 @@ impl Class {
     }
 }
 
-/// The file-classification rule (README, "interface"). `rel` is the path inside the tree.
+/// The file-classification rule (docs/interface-diff.md, "Which files are in the tree"). `rel` is the path inside the tree.
 pub fn classify(rel: &[u8], bytes: &[u8]) -> Class {
     let name = rel.rsplit(|&c| c == b'/').next().unwrap_or(rel);
     let ext = extension(name);

@@ -5,13 +5,13 @@
 //! interface, so all of it is copied into the tree and hashed, and everything a build
 //! cannot read (executables, documentation, data) is left out so that it cannot defeat the
 //! cutoff. Each file is put in a [`Class`] by [`classify`], a rule over its path and its
-//! first bytes that the README documents.
+//! first bytes that docs/interface-diff.md documents.
 //!
 //! The tree is built in memory ([`build`]), hashed ([`Tree::hash`]) and written beside its
 //! destination and renamed into place ([`write()`]), so an interrupted run leaves no half tree.
 //! [`read`] loads a tree already on disk, for `diff` and for checking a hash.
 //!
-//! One concern per file: `classify.rs` is the rule README documents; `links.rs` which
+//! One concern per file: `classify.rs` is the rule docs/interface-diff.md documents; `links.rs` which
 //! symlinks are kept and which refused; `selfpaths.rs` the package's own paths (`--self`);
 //! `hash.rs` the Merkle hash; `disk.rs` reading and writing trees; `tokens.rs` the header
 //! normal form of `--headers tokens`. Store-path reading is shared with relink in

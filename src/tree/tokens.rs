@@ -14,7 +14,7 @@
 //!   header name verbatim, and `#define F(x)` stays apart from `#define F (x)`;
 //! - string and character literals are kept byte for byte.
 //!
-//! What it cannot see, and the README warns about: `__LINE__` in header code, and debug line
+//! What it cannot see, and docs/interface-diff.md warns about: `__LINE__` in header code, and debug line
 //! tables, change with the line numbers; `#x` stringification of macro arguments written in
 //! the header keeps their inner spacing in the program's strings.
 

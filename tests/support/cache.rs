@@ -594,7 +594,7 @@ impl Deployment {
     }
 }
 
-/// The table README quotes: one row per mode.
+/// The table docs/binary-caches.md quotes: one row per mode.
 pub fn table(costs: &[(Mode, Cost)]) -> String {
     let classic = costs
         .iter()
