@@ -227,16 +227,12 @@ fn relocated_suites_pass(set: &RealSet, nix_passed: usize) {
             "relocated {moved} paths from the cache to {to} as an unprivileged user in {:.2} s",
             start.elapsed().as_secs_f64()
         );
-        let (code, stdout, stderr) = run_abicut(&[
-            "verify",
-            &to,
-            "--forbid",
-            "/nix/store",
-            "--lib-path",
-            "/lib/x86_64-linux-gnu",
-        ]);
+        // The host's C runtime comes from the interpreter's default directories: a
+        // `--lib-path` would come before RUNPATH and give the host's expat and libxml2.
+        let (code, stdout, stderr) = run_abicut(&["verify", &to, "--forbid", "/nix/store"]);
         assert_eq!(code, 0, "verify {to}: {stdout}{stderr}");
-        let grep = duct::cmd!("grep", "-rlF", "/nix/store", &store)
+        // `/tmp/nix/store` holds `/nix/store`; what it names is not the old directory.
+        let grep = duct::cmd!("grep", "-rlP", "(?<!/tmp)/nix/store", &store)
             .unchecked()
             .stdout_capture()
             .run()
