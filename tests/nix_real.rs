@@ -254,8 +254,11 @@ fn relocated_suites_pass(set: &RealSet, nix_passed: usize) {
 /// read it, run against the relocated outputs instead of the `/nix/store` ones.
 struct Suite {
     dir: PathBuf,
-    /// The derivation's environment: `package`, `package_tests`, … are store paths.
+    /// The derivation's environment (`name`; its sources and scripts).
     env: BTreeMap<String, String>,
+    /// `package`, `package_out`, `package_tests`, … and the package's output each names:
+    /// in the environment they are placeholders of content-addressed outputs.
+    package: Vec<(String, PathBuf)>,
 }
 
 impl Suite {
@@ -284,7 +287,17 @@ impl Suite {
             assert!(copied.is_ok(), "{pname}: copy {file}");
         }
         user.give(&dir);
-        Suite { dir, env }
+        let outputs = set.outputs(&format!("{pname}.out"), real::ABI_NEUTRAL);
+        let mut package = vec![("package".to_string(), outputs[0].clone())];
+        for path in outputs {
+            let output = if path.to_string_lossy().ends_with("-tests") {
+                "tests"
+            } else {
+                "out"
+            };
+            package.push((format!("package_{output}"), path));
+        }
+        Suite { dir, env, package }
     }
 
     /// Runs the suite against the relocated outputs in `store`; its passed cases.
@@ -296,7 +309,8 @@ impl Suite {
         );
         std::fs::create_dir_all(&work).unwrap();
         user.give(&work);
-        let relocated = |path: &str| -> String {
+        let relocated = |path: &Path| -> String {
+            let path = path.to_string_lossy();
             let hash = &path["/nix/store/".len().."/nix/store/".len() + 33];
             let found = std::fs::read_dir(store)
                 .unwrap()
@@ -315,10 +329,8 @@ impl Suite {
         for file in ["checkScript", "checkCommon", "src"] {
             env.push(format!("{file}={}", self.dir.join(file).display()));
         }
-        for (key, value) in &self.env {
-            if key == "package" || key.starts_with("package_") {
-                env.push(format!("{key}={}", relocated(value)));
-            }
+        for (key, path) in &self.package {
+            env.push(format!("{key}={}", relocated(path)));
         }
         let mut args: Vec<String> = vec!["-i".into()];
         args.extend(env);

@@ -17,8 +17,8 @@
 #
 # The package sources in ../src are written for nix/lib.nix, which names each input `$name`
 # or `$name_output`; here those variables come from the inputs' store names (base-1.0 or
-# base -> $base, mid-1.0-dev or mid-dev -> $mid_dev), where cc-wrapper's flags would reach
-# the same files.
+# base-abi -> $base, mid-1.0-dev or mid-abi-dev -> $mid_dev), where cc-wrapper's flags
+# would reach the same files.
 set -euo pipefail
 
 if [ -e "${NIX_ATTRS_SH_FILE:-${NIX_BUILD_TOP:-.}/.attrs.sh}" ]; then
@@ -99,8 +99,8 @@ for pkg in ${buildInputs[@]} ${propagatedBuildInputs[@]}; do
 done
 for input in ${found[@]+"${found[@]}"}; do
     name=${input##*/}
-    if [[ ${name:33} =~ ^([A-Za-z0-9_]+)(-[0-9][^-]*)?(-([a-z]+))?$ ]]; then
-        export "${BASH_REMATCH[1]}${BASH_REMATCH[4]:+_${BASH_REMATCH[4]}}=$input"
+    if [[ ${name:33} =~ ^([A-Za-z0-9_]+)(-[0-9][^-]*)?(-abi)?(-([a-z]+))?$ ]]; then
+        export "${BASH_REMATCH[1]}${BASH_REMATCH[5]:+_${BASH_REMATCH[5]}}=$input"
     fi
 done
 
