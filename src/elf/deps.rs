@@ -13,7 +13,8 @@ use goblin::elf::dynamic::*;
 use goblin::elf::header::EM_MIPS;
 use goblin::elf::program_header::PT_INTERP;
 use goblin::elf::sym::{STB_LOCAL, STB_WEAK, STT_FILE, STT_SECTION};
-use std::collections::{HashMap, HashSet};
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::path::Path;
 
 /// One dynamic symbol: defined (exported) or undefined (imported).
@@ -78,10 +79,7 @@ pub struct Deps {
 /// Reads the dynamic-linking facts of an ELF file.
 pub fn read(path: &Path, bytes: &[u8]) -> Result<Deps> {
     let headers = super::validate::check(path, bytes)?;
-    let image = Image {
-        bytes,
-        headers: &headers,
-    };
+    let image = Image::new(bytes, &headers);
     let reader = Reader {
         image: &image,
         strings_end: std::cell::Cell::new(0),
@@ -107,7 +105,7 @@ struct Reader<'a> {
     strings_end: std::cell::Cell<u64>,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn get(&self, tag: u64) -> Option<u64> {
         self.image.headers.dynamic.as_ref()?.get(tag)
     }
@@ -125,13 +123,19 @@ impl Reader<'_> {
 
     /// The string at offset `off` of the dynamic string table.
     fn string(&self, off: u64) -> Read<String> {
+        self.string_ref(off).map(Cow::into_owned)
+    }
+
+    /// [`Reader::string`], borrowed from the file where it can be (symbol names are read
+    /// for every symbol, and most are only compared).
+    fn string_ref(&self, off: u64) -> Read<Cow<'a, str>> {
         let strtab = self
             .get(DT_STRTAB)
             .ok_or_else(|| Malformed::from("dynamic section without DT_STRTAB"))?;
         let at = strtab
             .checked_add(off)
             .ok_or_else(|| Malformed(format!("string offset {off:#x} out of range")))?;
-        let s = self.image.str(at)?;
+        let s = self.image.str_ref(at)?;
         let end = off.saturating_add(s.len() as u64 + 1);
         self.strings_end.set(self.strings_end.get().max(end));
         Ok(s)
@@ -272,8 +276,10 @@ impl Reader<'_> {
         Err(Malformed::from("Verneed chain does not end"))
     }
 
-    /// The symbol indexes the dynamic relocations name (`DT_RELA`, `DT_REL`, `DT_JMPREL`).
-    fn relocated(&self) -> Read<HashSet<u64>> {
+    /// The symbol indexes the dynamic relocations name (`DT_RELA`, `DT_REL`, `DT_JMPREL`),
+    /// sorted, each once, without 0 (a sorted list: a library has thousands of relocations
+    /// and a set's hashing was a tenth of reading it).
+    fn relocated(&self) -> Read<Vec<u64>> {
         let word = self.image.word_size() as u64;
         let plt = if self.get(DT_PLTREL) == Some(DT_REL) {
             2
@@ -285,7 +291,7 @@ impl Reader<'_> {
             (DT_REL, DT_RELSZ, 2 * word),
             (DT_JMPREL, DT_PLTRELSZ, plt * word),
         ];
-        let mut out = HashSet::new();
+        let mut out = Vec::new();
         for (table, size, ent) in tables {
             let (Some(at), Some(size)) = (self.get(table), self.get(size)) else {
                 continue;
@@ -294,10 +300,14 @@ impl Reader<'_> {
                 .at(at, usize::try_from(size).unwrap_or(usize::MAX))?;
             for i in 0..size / ent {
                 let info = self.image.word(at.wrapping_add(i * ent + word))?;
-                out.insert(self.symbol_of(info));
+                out.push(self.symbol_of(info));
             }
         }
-        out.remove(&0);
+        out.sort_unstable();
+        out.dedup();
+        if out.first() == Some(&0) {
+            out.remove(0);
+        }
         Ok(out)
     }
 
@@ -327,20 +337,25 @@ impl Reader<'_> {
             sysv_hash: self.get(DT_HASH),
         };
         let relocated = self.relocated()?;
+        let is_relocated = |i: u64| relocated.binary_search(&i).is_ok();
         let count = table
             .symbol_count()?
-            .max(relocated.iter().max().map_or(0, |m| m + 1));
+            .max(relocated.last().map_or(0, |m| m + 1));
         let versym = self.get(DT_VERSYM);
-        let mut names = HashMap::new();
+        // The name of every symbol a lookup may stop at, by index (None for the others):
+        // pushed in index order, so it grows only as far as the symbols read.
+        let mut names: Vec<Option<Cow<'a, str>>> = vec![None];
         let mut defined = Vec::new();
         for i in 1..count {
             let sym = self.image.sym(symtab, i)?;
             if sym.st_bind() == STB_LOCAL || matches!(sym.st_type(), STT_SECTION | STT_FILE) {
+                names.push(None);
                 continue;
             }
-            let name = self.string(sym.st_name as u64)?;
+            let name = self.string_ref(sym.st_name as u64)?;
             // An empty name is looked up like any other, where a relocation names it.
-            if name.is_empty() && !relocated.contains(&i) {
+            if name.is_empty() && !is_relocated(i) {
+                names.push(None);
                 continue;
             }
             let vs = match versym {
@@ -351,27 +366,28 @@ impl Reader<'_> {
             let undefined = sym.st_shndx == 0;
             let versions = if undefined { need_names } else { def_names };
             let symbol = DynSym {
-                name: name.clone(),
+                name: name.clone().into_owned(),
                 version: (index > 1).then(|| versions.get(&index).cloned()).flatten(),
                 hidden: vs.is_some_and(|v| v & 0x8000 != 0),
                 index,
                 weak: sym.st_bind() == STB_WEAK,
             };
-            names.insert(i as usize, name);
+            names.push(Some(name));
             if undefined {
                 deps.undefined.push(symbol);
             } else {
-                if relocated.contains(&i) {
+                if is_relocated(i) {
                     deps.looked_up.push(symbol.clone());
                 }
                 defined.push((i as usize, symbol));
             }
         }
+        let names: Vec<Option<&str>> = names.iter().map(Option::as_deref).collect();
         let wanted: Vec<&str> = defined.iter().map(|(_, s)| s.name.as_str()).collect();
         let found = table.findable(&wanted, &names)?;
         deps.defined = defined
             .into_iter()
-            .filter(|(i, _)| found.contains(i))
+            .filter(|(i, _)| found.get(*i).copied().unwrap_or(false))
             .map(|(_, s)| s)
             .collect();
         Ok(())

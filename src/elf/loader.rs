@@ -201,7 +201,6 @@ impl Interpreter {
     /// or is not an ELF file, as the kernel refuses to start the program then.
     pub fn open(path: &Path, files: &Files) -> Result<Interpreter> {
         let (_, now) = files
-            .fs
             .resolve(path)
             .ok_or_else(|| Error::invalid(path, "not found"))?;
         let object = match files.load(&now) {
@@ -414,11 +413,26 @@ pub struct Object {
     pub deps: Deps,
 }
 
-/// Files as the loader opens them, each parsed once (shared across many programs).
+/// Files as the loader opens them, each parsed once (shared across many programs). The
+/// files are taken not to change while one `Files` is in use, as its caches assume: a batch
+/// of closures searches the same directories for the same names and opens the same
+/// interpreter, and each of those is done once.
 #[derive(Default)]
 pub struct Files {
     pub fs: Fs,
     cache: Mutex<HashMap<PathBuf, Option<Arc<Object>>>>,
+    /// [`Fs::resolve`] of each path looked up, and whether it is a regular file.
+    resolved: Mutex<HashMap<PathBuf, Option<Resolved>>>,
+    /// [`Interpreter::open`] of each interpreter path, None where it failed.
+    interpreters: Mutex<HashMap<PathBuf, Option<Interpreter>>>,
+}
+
+/// Where a path leads ([`Fs::resolve`]), and whether that is a regular file.
+#[derive(Clone)]
+struct Resolved {
+    at: PathBuf,
+    now: PathBuf,
+    is_file: bool,
 }
 
 /// What one search for a library found.
@@ -433,8 +447,46 @@ impl Files {
     pub fn new(fs: Fs) -> Files {
         Files {
             fs,
-            cache: Mutex::default(),
+            ..Files::default()
         }
+    }
+
+    /// [`Fs::resolve`], once per path.
+    pub fn resolve(&self, path: &Path) -> Option<(PathBuf, PathBuf)> {
+        self.resolved(path).map(|r| (r.at, r.now))
+    }
+
+    fn resolved(&self, path: &Path) -> Option<Resolved> {
+        if let Some(hit) = self.resolved.lock().ok().and_then(|m| m.get(path).cloned()) {
+            return hit;
+        }
+        let found = self.fs.resolve(path).map(|(at, now)| Resolved {
+            is_file: fs::metadata(&now).is_ok_and(|m| m.is_file()),
+            at,
+            now,
+        });
+        if let Ok(mut m) = self.resolved.lock() {
+            m.insert(path.to_path_buf(), found.clone());
+        }
+        found
+    }
+
+    /// [`Interpreter::open`], once per path; None where it fails (a closure is then
+    /// searched without an interpreter's directories).
+    pub fn interpreter(&self, path: &Path) -> Option<Interpreter> {
+        if let Some(hit) = self
+            .interpreters
+            .lock()
+            .ok()
+            .and_then(|m| m.get(path).cloned())
+        {
+            return hit;
+        }
+        let opened = Interpreter::open(path, self).ok();
+        if let Ok(mut m) = self.interpreters.lock() {
+            m.insert(path.to_path_buf(), opened.clone());
+        }
+        opened
     }
 
     /// Parses the ELF file at `now` (a path read now); Ok(None) when it is not ELF.
@@ -475,8 +527,8 @@ impl Files {
     }
 
     fn candidate(&self, path: &Path, target: Target) -> Option<(PathBuf, Candidate)> {
-        let (_, now) = self.fs.resolve(path)?;
-        if !fs::metadata(&now).is_ok_and(|m| m.is_file()) {
+        let Resolved { now, is_file, .. } = self.resolved(path)?;
+        if !is_file {
             return None;
         }
         let found = match self.load(&now) {
@@ -541,7 +593,6 @@ impl Search {
 /// exist); `lib_paths` come before its `DT_RUNPATH`, as `LD_LIBRARY_PATH`.
 pub fn closure_of(files: &Files, lib: &Path, lib_paths: Vec<PathBuf>) -> Result<Closure> {
     let (_, now) = files
-        .fs
         .resolve(lib)
         .ok_or_else(|| Error::invalid(lib, "not found"))?;
     let object = files
@@ -552,7 +603,7 @@ pub fn closure_of(files: &Files, lib: &Path, lib_paths: Vec<PathBuf>) -> Result<
     let interp = named
         .as_deref()
         .or(target.standard_interpreter())
-        .and_then(|i| Interpreter::open(Path::new(i), files).ok())
+        .and_then(|i| files.interpreter(Path::new(i)))
         .filter(|i| Target::of(&i.object.deps) == target);
     let search = match &interp {
         Some(i) => Search::for_interpreter(i, lib_paths),
@@ -602,7 +653,6 @@ impl Closure {
         search: &Search,
     ) -> Result<Closure> {
         let (resolved, now) = files
-            .fs
             .resolve(root)
             .ok_or_else(|| Error::invalid(root, "not found"))?;
         let object = files
