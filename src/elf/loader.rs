@@ -425,6 +425,10 @@ pub struct Files {
     resolved: Mutex<HashMap<PathBuf, Option<Resolved>>>,
     /// [`Interpreter::open`] of each interpreter path, None where it failed.
     interpreters: Mutex<HashMap<PathBuf, Option<Interpreter>>>,
+    /// Parse with [`deps::read_links`]: objects without their imports.
+    links_only: bool,
+    /// With `links_only`, roots read by [`Files::load_root`] that are not (yet) in `cache`.
+    roots: Mutex<HashMap<PathBuf, Option<Arc<Object>>>>,
 }
 
 /// Where a path leads ([`Fs::resolve`]), and whether that is a regular file.
@@ -447,6 +451,17 @@ impl Files {
     pub fn new(fs: Fs) -> Files {
         Files {
             fs,
+            ..Files::default()
+        }
+    }
+
+    /// Files whose objects are parsed only as far as closures and the names they define
+    /// need ([`deps::read_links`]: no imports). They fail to parse, and so to load, exactly
+    /// where [`Files::new`]'s do.
+    pub fn links_only(fs: Fs) -> Files {
+        Files {
+            fs,
+            links_only: true,
             ..Files::default()
         }
     }
@@ -494,22 +509,59 @@ impl Files {
         if let Some(hit) = self.cache.lock().ok().and_then(|m| m.get(now).cloned()) {
             return Ok(hit);
         }
-        let meta = fs::metadata(now).map_err(|e| Error::io(now, e))?;
-        let bytes = fs::read(now).map_err(|e| Error::io(now, e))?;
-        let object = if crate::elf::is_elf(&bytes) {
-            let deps = deps::read(now, &bytes)?;
-            Some(Arc::new(Object {
-                file: now.to_path_buf(),
-                id: (meta.dev(), meta.ino()),
-                deps,
-            }))
+        let object = if self.links_only {
+            self.read(now, deps::read_links)?
         } else {
-            None
+            self.read(now, deps::read)?
         };
         if let Ok(mut m) = self.cache.lock() {
             m.insert(now.to_path_buf(), object.clone());
         }
         Ok(object)
+    }
+
+    /// The root of a closure: [`Files::load`], except that with [`Files::links_only`] a
+    /// file not loaded yet is read only as far as its links ([`deps::read_loader`]): a
+    /// closure never asks its root for the names it defines. Such a root, not having its
+    /// symbols read, is not refused for them (a closure found by `Files::new` would fail
+    /// for a root whose symbol tables ld.so could not read); the library's own interface
+    /// was read before its closure is asked for.
+    pub fn load_root(&self, now: &Path) -> Result<Option<Arc<Object>>> {
+        if !self.links_only {
+            return self.load(now);
+        }
+        if let Some(hit) = self.cache.lock().ok().and_then(|m| m.get(now).cloned()) {
+            return Ok(hit);
+        }
+        if let Some(hit) = self.roots.lock().ok().and_then(|m| m.get(now).cloned()) {
+            return Ok(hit);
+        }
+        let object = self.read(now, deps::read_loader)?;
+        if let Ok(mut m) = self.roots.lock() {
+            m.insert(now.to_path_buf(), object.clone());
+        }
+        Ok(object)
+    }
+
+    /// Parses the file at `now` with `read`; Ok(None) when it is not ELF. Mapped, not read:
+    /// a closure reads the dynamic section and symbol tables of a library, a small part of
+    /// it.
+    fn read(
+        &self,
+        now: &Path,
+        read: fn(&Path, &[u8]) -> Result<Deps>,
+    ) -> Result<Option<Arc<Object>>> {
+        let meta = fs::metadata(now).map_err(|e| Error::io(now, e))?;
+        let bytes = crate::fsx::map(now)?;
+        Ok(if crate::elf::is_elf(&bytes) {
+            Some(Arc::new(Object {
+                file: now.to_path_buf(),
+                id: (meta.dev(), meta.ino()),
+                deps: read(now, &bytes)?,
+            }))
+        } else {
+            None
+        })
     }
 
     /// Hands over an object already parsed (verify parses every file of its tree anyway).
@@ -596,7 +648,7 @@ pub fn closure_of(files: &Files, lib: &Path, lib_paths: Vec<PathBuf>) -> Result<
         .resolve(lib)
         .ok_or_else(|| Error::invalid(lib, "not found"))?;
     let object = files
-        .load(&now)?
+        .load_root(&now)?
         .ok_or_else(|| Error::invalid(lib, "not an ELF file"))?;
     let target = Target::of(&object.deps);
     let named = object.deps.interpreter.clone();
@@ -656,7 +708,7 @@ impl Closure {
             .resolve(root)
             .ok_or_else(|| Error::invalid(root, "not found"))?;
         let object = files
-            .load(&now)?
+            .load_root(&now)?
             .ok_or_else(|| Error::invalid(root, "not an ELF file"))?;
         let mut c = Closure {
             objects: vec![Loaded {
