@@ -66,14 +66,24 @@ impl<'a> Image<'a> {
     /// An unsigned integer of `len` (2, 4 or 8) bytes at `vaddr`, in the file's byte order.
     pub fn uint(&self, vaddr: u64, len: usize) -> Read<u64> {
         let raw = self.at(vaddr, len)?;
-        let mut b = [0u8; 8];
-        if self.little_endian() {
-            b[..len].copy_from_slice(raw);
-            Ok(u64::from_le_bytes(b))
-        } else {
-            b[8 - len..].copy_from_slice(raw);
-            Ok(u64::from_be_bytes(b))
-        }
+        let le = self.little_endian();
+        // The sizes the readers use, without a copy of unknown length (a call per word).
+        Ok(match (len, le) {
+            (2, true) => u64::from(u16::from_le_bytes([raw[0], raw[1]])),
+            (2, false) => u64::from(u16::from_be_bytes([raw[0], raw[1]])),
+            (4, true) => u64::from(u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]])),
+            (4, false) => u64::from(u32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]])),
+            _ => {
+                let mut b = [0u8; 8];
+                if le {
+                    b[..len].copy_from_slice(raw);
+                    u64::from_le_bytes(b)
+                } else {
+                    b[8 - len..].copy_from_slice(raw);
+                    u64::from_be_bytes(b)
+                }
+            }
+        })
     }
 
     /// A machine word (address, `r_info`) at `vaddr`.
