@@ -5,9 +5,11 @@
 //! [`BATCH`] (32 libraries of Debian bookworm's base system, in /usr/lib/x86_64-linux-gnu),
 //! in [`ROUNDS`] interleaved rounds after one warm-up round: one `abicut stubgen --out-dir`
 //! batch in the default mode, one with `--exact`, and a loop running llvm-ifs once per
-//! library. It prints each run, the medians, the peak RSS of each (the largest process,
-//! from `getrusage(RUSAGE_CHILDREN)` of a runner process per command, so cheap), and the
-//! ratios llvm-ifs / default and default / `--exact`.
+//! library. It prints each run's wall time, the medians of wall and CPU time (user +
+//! system: steadier than wall time on a machine shared with other jobs), the peak RSS of
+//! each (the largest process), all from `getrusage(RUSAGE_CHILDREN)` of a runner process
+//! per command, so cheap, and the ratios llvm-ifs / default and default / `--exact` of the
+//! medians.
 //!
 //! `cargo run --release --example bench_stubgen -- all [DIR]` is the older, longer
 //! measurement: every shared library under DIR (default /usr/lib/x86_64-linux-gnu) once,
@@ -146,13 +148,13 @@ fn batches() {
         libs.len()
     );
     let contenders = [Contender::Default, Contender::Exact, Contender::LlvmIfs];
-    let mut runs: Vec<Vec<(f64, u64)>> = vec![Vec::new(); contenders.len()];
+    let mut runs: Vec<Vec<Run>> = vec![Vec::new(); contenders.len()];
     for round in 0..=ROUNDS {
         for (i, c) in contenders.iter().enumerate() {
             let out = work.path().join(format!("{}-{round}", c.arg()));
-            let (secs, rss) = run_contender(*c, &out, llvm_ifs);
+            let run = run_contender(*c, &out, llvm_ifs);
             if round > 0 {
-                runs[i].push((secs, rss));
+                runs[i].push(run);
             }
             std::fs::remove_dir_all(&out).ok();
         }
@@ -163,30 +165,50 @@ fn batches() {
         format!("{llvm_ifs} loop:"),
     ];
     for (label, r) in labels.iter().zip(&runs) {
-        let ms: Vec<String> = r.iter().map(|(s, _)| format!("{:.1}", s * 1e3)).collect();
+        let ms: Vec<String> = r.iter().map(|r| format!("{:.1}", r.wall * 1e3)).collect();
         println!("runs of {label:<28} {} ms", ms.join(" "));
     }
-    println!("median of {ROUNDS} runs, peak RSS of the largest process:");
-    let medians: Vec<f64> = runs
+    println!(
+        "median of {ROUNDS} runs: wall, CPU (user + system), peak RSS of the largest process:"
+    );
+    let wall: Vec<f64> = runs
         .iter()
-        .map(|r| median(r.iter().map(|(s, _)| *s).collect()))
+        .map(|r| median(r.iter().map(|r| r.wall).collect()))
         .collect();
-    for ((label, r), m) in labels.iter().zip(&runs).zip(&medians) {
-        let rss = r.iter().map(|(_, k)| *k).max().unwrap_or(0);
+    let cpu: Vec<f64> = runs
+        .iter()
+        .map(|r| median(r.iter().map(|r| r.cpu).collect()))
+        .collect();
+    for (((label, r), w), c) in labels.iter().zip(&runs).zip(&wall).zip(&cpu) {
+        let rss = r.iter().map(|r| r.rss_kib).max().unwrap_or(0);
         println!(
-            "{label:<28} {:>8.1} ms  {:>6.1} MiB",
-            m * 1e3,
+            "{label:<28} {:>8.1} ms  {:>8.1} ms CPU  {:>6.1} MiB",
+            w * 1e3,
+            c * 1e3,
             rss as f64 / 1024.0
         );
     }
     println!(
-        "ratio llvm-ifs / default:    {:>6.1}x",
-        medians[2] / medians[0]
+        "ratio llvm-ifs / default:    {:>6.1}x  (CPU {:.1}x)",
+        wall[2] / wall[0],
+        cpu[2] / cpu[0]
     );
     println!(
-        "ratio default / --exact:     {:>6.2}x",
-        medians[0] / medians[1]
+        "ratio default / --exact:     {:>6.2}x  (CPU {:.2}x)",
+        wall[0] / wall[1],
+        cpu[0] / cpu[1]
     );
+}
+
+/// What one run of a contender took.
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    /// Seconds.
+    wall: f64,
+    /// Seconds of user and system time of its processes.
+    cpu: f64,
+    /// The largest resident set of its processes, KiB.
+    rss_kib: u64,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -196,8 +218,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Runs one contender in a runner process (this example again, with `--runner`), so that
 /// the runner's `getrusage(RUSAGE_CHILDREN)` is that contender's peak RSS alone. Returns
-/// seconds and KiB.
-fn run_contender(c: Contender, out: &Path, llvm_ifs: &str) -> (f64, u64) {
+/// what it took.
+fn run_contender(c: Contender, out: &Path, llvm_ifs: &str) -> Run {
     let me = std::env::current_exe().expect("own path");
     let output = Command::new(me)
         .arg("--runner")
@@ -214,8 +236,9 @@ fn run_contender(c: Contender, out: &Path, llvm_ifs: &str) -> (f64, u64) {
         output.status.success(),
         words.next().and_then(|w| w.parse().ok()),
         words.next().and_then(|w| w.parse().ok()),
+        words.next().and_then(|w| w.parse().ok()),
     ) {
-        (true, Some(secs), Some(rss)) => (secs, rss),
+        (true, Some(wall), Some(cpu), Some(rss_kib)) => Run { wall, cpu, rss_kib },
         _ => {
             eprintln!("{} failed: {text}", c.arg());
             std::process::exit(1);
@@ -224,7 +247,7 @@ fn run_contender(c: Contender, out: &Path, llvm_ifs: &str) -> (f64, u64) {
 }
 
 /// The runner: `--runner CONTENDER OUT ABICUT LLVM_IFS`. Times the contender writing into
-/// OUT and prints `SECONDS PEAK_RSS_KIB`; exits non-zero if any command failed.
+/// OUT and prints `SECONDS CPU_SECONDS PEAK_RSS_KIB`; exits non-zero if any command failed.
 fn runner(args: &[String]) {
     let (Some(c), Some(out), Some(abicut), Some(llvm_ifs)) = (
         args.first().and_then(|a| Contender::parse(a)),
@@ -258,22 +281,27 @@ fn runner(args: &[String]) {
         }),
     };
     let secs = start.elapsed().as_secs_f64();
-    println!("{secs} {}", children_max_rss_kib());
+    let (cpu, rss) = children_usage();
+    println!("{secs} {cpu} {rss}");
     if !ok {
         std::process::exit(1);
     }
 }
 
-/// The largest resident set of any child this process has waited for, in KiB (Linux's
-/// `ru_maxrss` unit).
-fn children_max_rss_kib() -> u64 {
+/// The user and system seconds of the children this process has waited for, and the
+/// largest resident set of any of them in KiB (Linux's `ru_maxrss` unit).
+fn children_usage() -> (f64, u64) {
     // SAFETY: getrusage writes one `rusage` into the zeroed struct it is given.
     let usage = unsafe {
         let mut usage: libc::rusage = std::mem::zeroed();
         libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
         usage
     };
-    u64::try_from(usage.ru_maxrss).unwrap_or(0)
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (
+        secs(usage.ru_utime) + secs(usage.ru_stime),
+        u64::try_from(usage.ru_maxrss).unwrap_or(0),
+    )
 }
 
 /// The older measurement: every shared library under `dir`, once each way.
