@@ -15,6 +15,9 @@
 //! measurement: every shared library under DIR (default /usr/lib/x86_64-linux-gnu) once,
 //! as one batch, as one process per library, and through llvm-ifs.
 //!
+//! `ABICUT=PATH` times another build of abicut (an older commit's, for a before and after)
+//! instead of the release build beside this example.
+//!
 //! Outputs are written under `target/bench_stubgen` (a temporary directory removed at the
 //! end), on the disk the project is on.
 
@@ -225,7 +228,7 @@ fn run_contender(c: Contender, out: &Path, llvm_ifs: &str) -> Run {
         .arg("--runner")
         .arg(c.arg())
         .arg(out)
-        .arg(abicut_binary())
+        .arg(std::env::var_os("ABICUT").map_or_else(abicut_binary, PathBuf::from))
         .arg(llvm_ifs)
         .stderr(Stdio::inherit())
         .output()
