@@ -234,8 +234,7 @@ pub fn batch(
     refuse_shared_outputs(libs, &outputs)?;
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
     let resolver = Resolver::default();
-    let results: Vec<Mutex<Option<Result<(PathBuf, Option<String>)>>>> =
-        libs.iter().map(|_| Mutex::new(None)).collect();
+    let results: Vec<Mutex<Option<Written>>> = libs.iter().map(|_| Mutex::new(None)).collect();
     let settle = |i: usize, result| {
         if let Some(slot) = results.get(i) {
             *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
@@ -293,6 +292,9 @@ pub fn batch(
         })
         .collect())
 }
+
+/// What a batch did with one library: the file written and, if asked for, the ABI hash.
+type Written = Result<(PathBuf, Option<String>)>;
 
 /// Threads that write a batch's outputs: enough syncs in flight for the disk to merge
 /// them; they wait, not compute.
