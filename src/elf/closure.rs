@@ -5,17 +5,27 @@
 //! A dependency that cannot be found defines nothing here, so its imports stay in the
 //! interface: a missing library makes the interface larger, never unsound.
 
-use super::loader::{Files, Object, closure_of};
+use super::loader::{Files, Fs, Object, closure_of};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// What the closures of many libraries share: parsed files and the names each dependency
 /// defines.
-#[derive(Default)]
 pub struct Resolver {
     files: Files,
     names: Mutex<HashMap<PathBuf, Arc<HashSet<String>>>>,
+}
+
+impl Default for Resolver {
+    /// Files parsed without their imports ([`Files::links_only`]): a closure reads only
+    /// what finds its objects and the names they define.
+    fn default() -> Resolver {
+        Resolver {
+            files: Files::links_only(Fs::default()),
+            names: Mutex::default(),
+        }
+    }
 }
 
 /// The names defined by the libraries of one closure, each library's set shared.

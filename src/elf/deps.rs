@@ -13,7 +13,8 @@ use goblin::elf::dynamic::*;
 use goblin::elf::header::EM_MIPS;
 use goblin::elf::program_header::PT_INTERP;
 use goblin::elf::sym::{STB_LOCAL, STB_WEAK, STT_FILE, STT_SECTION};
-use std::collections::{HashMap, HashSet};
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::path::Path;
 
 /// One dynamic symbol: defined (exported) or undefined (imported).
@@ -77,14 +78,48 @@ pub struct Deps {
 
 /// Reads the dynamic-linking facts of an ELF file.
 pub fn read(path: &Path, bytes: &[u8]) -> Result<Deps> {
+    read_as(path, bytes, Part::All)
+}
+
+/// [`read`] for a `DT_NEEDED` closure: what finds the objects (soname, needed, paths,
+/// interpreter, flags, class and machine) and the definitions a lookup finds, but not the
+/// imports (`undefined`, `looked_up` and the versions they need are left empty). Every check
+/// of [`read`] is made, so a file fails here exactly when it fails there, and is not
+/// loadable to a closure in the same cases; only the records nobody reads are not made
+/// (a tenth of a default `stubgen`'s time).
+pub fn read_links(path: &Path, bytes: &[u8]) -> Result<Deps> {
+    read_as(path, bytes, Part::Links)
+}
+
+/// Only what finds an object's dependencies: the headers (checked as [`read`] checks
+/// them) and the dynamic section's soname, needed names, paths and flags, and the
+/// interpreter. No symbol or version is read, so a file [`read`] refuses for its symbols or
+/// versions is read here. For the root of a closure, whose own definitions the closure
+/// never asks for: reading every symbol of each library of a `stubgen` batch only to drop
+/// them was a third of the closures' cost.
+pub fn read_loader(path: &Path, bytes: &[u8]) -> Result<Deps> {
+    read_as(path, bytes, Part::Loader)
+}
+
+/// How much of a file [`read_as`] reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// Everything ([`read`]).
+    All,
+    /// All but the imports ([`read_links`]).
+    Links,
+    /// The dynamic section's links alone ([`read_loader`]).
+    Loader,
+}
+
+fn read_as(path: &Path, bytes: &[u8], part: Part) -> Result<Deps> {
     let headers = super::validate::check(path, bytes)?;
-    let image = Image {
-        bytes,
-        headers: &headers,
-    };
+    let image = Image::new(bytes, &headers);
     let reader = Reader {
         image: &image,
         strings_end: std::cell::Cell::new(0),
+        imports: part == Part::All,
+        symbols: part != Part::Loader,
     };
     reader
         .deps()
@@ -105,9 +140,13 @@ struct Reader<'a> {
     image: &'a Image<'a>,
     /// The end of the furthest string read so far (offset into the string table).
     strings_end: std::cell::Cell<u64>,
+    /// Whether to record imports ([`read_links`] does not).
+    imports: bool,
+    /// Whether to read versions and symbols at all ([`read_loader`] does not).
+    symbols: bool,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn get(&self, tag: u64) -> Option<u64> {
         self.image.headers.dynamic.as_ref()?.get(tag)
     }
@@ -125,13 +164,19 @@ impl Reader<'_> {
 
     /// The string at offset `off` of the dynamic string table.
     fn string(&self, off: u64) -> Read<String> {
+        self.string_ref(off).map(Cow::into_owned)
+    }
+
+    /// [`Reader::string`], borrowed from the file where it can be (symbol names are read
+    /// for every symbol, and most are only compared).
+    fn string_ref(&self, off: u64) -> Read<Cow<'a, str>> {
         let strtab = self
             .get(DT_STRTAB)
             .ok_or_else(|| Malformed::from("dynamic section without DT_STRTAB"))?;
         let at = strtab
             .checked_add(off)
             .ok_or_else(|| Malformed(format!("string offset {off:#x} out of range")))?;
-        let s = self.image.str(at)?;
+        let s = self.image.str_ref(at)?;
         let end = off.saturating_add(s.len() as u64 + 1);
         self.strings_end.set(self.strings_end.get().max(end));
         Ok(s)
@@ -186,6 +231,9 @@ impl Reader<'_> {
             versioned: self.get(DT_VERSYM).is_some(),
             ..Deps::default()
         };
+        if !self.symbols {
+            return Ok(deps);
+        }
         // ld.so reads the definitions only to match another object's need or a symbol's
         // version: a broken record fails those, not the loading of this object.
         let def_names = match self.version_defs(&mut deps) {
@@ -240,12 +288,15 @@ impl Reader<'_> {
                     img.uint(aux.wrapping_add(6), 2)? as u16 & 0x7fff,
                     version.clone(),
                 );
-                deps.version_needs.push(Need {
+                let need = Need {
                     file: file.clone(),
                     version,
                     hash: img.uint(aux, 4)? as u32,
                     weak: img.uint(aux.wrapping_add(4), 2)? & 2 != 0,
-                });
+                };
+                if self.imports {
+                    deps.version_needs.push(need);
+                }
                 Ok(())
             })
         })?;
@@ -282,8 +333,10 @@ impl Reader<'_> {
         }
     }
 
-    /// The symbol indexes the dynamic relocations name (`DT_RELA`, `DT_REL`, `DT_JMPREL`).
-    fn relocated(&self) -> Read<HashSet<u64>> {
+    /// The symbol indexes the dynamic relocations name (`DT_RELA`, `DT_REL`, `DT_JMPREL`),
+    /// sorted, each once, without 0 (a sorted list: a library has thousands of relocations
+    /// and a set's hashing was a tenth of reading it).
+    fn relocated(&self) -> Read<Vec<u64>> {
         let word = self.image.word_size() as u64;
         let plt = if self.get(DT_PLTREL) == Some(DT_REL) {
             2
@@ -295,7 +348,7 @@ impl Reader<'_> {
             (DT_REL, DT_RELSZ, 2 * word),
             (DT_JMPREL, DT_PLTRELSZ, plt * word),
         ];
-        let mut out = HashSet::new();
+        let mut out = Vec::new();
         for (table, size, ent) in tables {
             let (Some(at), Some(size)) = (self.get(table), self.get(size)) else {
                 continue;
@@ -304,10 +357,14 @@ impl Reader<'_> {
                 .at(at, usize::try_from(size).unwrap_or(usize::MAX))?;
             for i in 0..size / ent {
                 let info = self.image.word(at.wrapping_add(i * ent + word))?;
-                out.insert(self.symbol_of(info));
+                out.push(self.symbol_of(info));
             }
         }
-        out.remove(&0);
+        out.sort_unstable();
+        out.dedup();
+        if out.first() == Some(&0) {
+            out.remove(0);
+        }
         Ok(out)
     }
 
@@ -337,20 +394,25 @@ impl Reader<'_> {
             sysv_hash: self.get(DT_HASH),
         };
         let relocated = self.relocated()?;
+        let is_relocated = |i: u64| relocated.binary_search(&i).is_ok();
         let count = table
             .symbol_count()?
-            .max(relocated.iter().max().map_or(0, |m| m + 1));
+            .max(relocated.last().map_or(0, |m| m + 1));
         let versym = self.get(DT_VERSYM);
-        let mut names = HashMap::new();
+        // The name of every symbol a lookup may stop at, by index (None for the others):
+        // pushed in index order, so it grows only as far as the symbols read.
+        let mut names: Vec<Option<Cow<'a, str>>> = vec![None];
         let mut defined = Vec::new();
         for i in 1..count {
             let sym = self.image.sym(symtab, i)?;
             if sym.st_bind() == STB_LOCAL || matches!(sym.st_type(), STT_SECTION | STT_FILE) {
+                names.push(None);
                 continue;
             }
-            let name = self.string(sym.st_name as u64)?;
+            let name = self.string_ref(sym.st_name as u64)?;
             // An empty name is looked up like any other, where a relocation names it.
-            if name.is_empty() && !relocated.contains(&i) {
+            if name.is_empty() && !is_relocated(i) {
+                names.push(None);
                 continue;
             }
             let vs = match versym {
@@ -359,29 +421,34 @@ impl Reader<'_> {
             };
             let index = vs.map_or(1, |v| v & 0x7fff);
             let undefined = sym.st_shndx == 0;
+            if undefined && !self.imports {
+                names.push(Some(name));
+                continue;
+            }
             let versions = if undefined { need_names } else { def_names };
             let symbol = DynSym {
-                name: name.clone(),
+                name: name.clone().into_owned(),
                 version: (index > 1).then(|| versions.get(&index).cloned()).flatten(),
                 hidden: vs.is_some_and(|v| v & 0x8000 != 0),
                 index,
                 weak: sym.st_bind() == STB_WEAK,
             };
-            names.insert(i as usize, name);
+            names.push(Some(name));
             if undefined {
                 deps.undefined.push(symbol);
             } else {
-                if relocated.contains(&i) {
+                if self.imports && is_relocated(i) {
                     deps.looked_up.push(symbol.clone());
                 }
                 defined.push((i as usize, symbol));
             }
         }
+        let names: Vec<Option<&str>> = names.iter().map(Option::as_deref).collect();
         let wanted: Vec<&str> = defined.iter().map(|(_, s)| s.name.as_str()).collect();
         let found = table.findable(&wanted, &names)?;
         deps.defined = defined
             .into_iter()
-            .filter(|(i, _)| found.contains(i))
+            .filter(|(i, _)| found.get(*i).copied().unwrap_or(false))
             .map(|(_, s)| s)
             .collect();
         Ok(())

@@ -7,7 +7,6 @@
 
 use super::image::Image;
 use crate::error::Malformed;
-use std::collections::{HashMap, HashSet};
 
 /// An object's hash tables, by address (`DT_GNU_HASH`, `DT_HASH`).
 pub struct Table<'a> {
@@ -16,17 +15,20 @@ pub struct Table<'a> {
     pub sysv_hash: Option<u64>,
 }
 
-type Found = std::result::Result<HashSet<usize>, Malformed>;
+/// By symbol index, whether a lookup reaches it (as long as the names given; an index past
+/// them is never reached).
+type Found = std::result::Result<Vec<bool>, Malformed>;
 
 impl Table<'_> {
     /// The symbol indexes that a lookup of each name of `wanted` reaches (every one of the
     /// name's chain, whatever its version: versions are matched later). `names` holds the
-    /// name of every symbol a lookup may stop at (global and weak ones), by index.
-    pub fn findable(&self, wanted: &[&str], names: &HashMap<usize, String>) -> Found {
+    /// name of every symbol a lookup may stop at (global and weak ones), by index, None for
+    /// the others.
+    pub fn findable(&self, wanted: &[&str], names: &[Option<&str>]) -> Found {
         match (self.gnu_hash, self.sysv_hash) {
             (Some(at), _) => self.gnu(at, wanted, names),
             (None, Some(at)) => self.sysv(at, wanted, names),
-            (None, None) => Ok(HashSet::new()),
+            (None, None) => Ok(vec![false; names.len()]),
         }
     }
 
@@ -70,7 +72,7 @@ impl Table<'_> {
     }
 
     /// glibc's `_dl_setup_hash` and `do_lookup_x` over `DT_GNU_HASH`.
-    fn gnu(&self, at: u64, wanted: &[&str], names: &HashMap<usize, String>) -> Found {
+    fn gnu(&self, at: u64, wanted: &[&str], names: &[Option<&str>]) -> Found {
         let nbuckets = self.u32_at(at, 0)?;
         let symoffset = self.u32_at(at, 1)?;
         let nwords = self.u32_at(at, 2)?;
@@ -82,13 +84,13 @@ impl Table<'_> {
         }
         if nbuckets == 0 {
             // ld.so skips an object without buckets in every lookup.
-            return Ok(HashSet::new());
+            return Ok(vec![false; names.len()]);
         }
         let class = if self.image.is_64() { 64 } else { 32 };
         let bloom = at.wrapping_add(16);
         let buckets = bloom.wrapping_add(nwords * (class / 8));
         let chains = buckets.wrapping_add(nbuckets * 4);
-        let mut found = HashSet::new();
+        let mut found = vec![false; names.len()];
         for &name in wanted {
             let h32 = gnu_hash(name);
             let h = u64::from(h32);
@@ -107,8 +109,8 @@ impl Table<'_> {
             }
             loop {
                 let h2 = self.u32_at(chains, i - symoffset)?;
-                if h | 1 == h2 | 1 && names.get(&(i as usize)).map(String::as_str) == Some(name) {
-                    found.insert(i as usize);
+                if h | 1 == h2 | 1 {
+                    mark(&mut found, names, i, name);
                 }
                 if h2 & 1 == 1 {
                     break;
@@ -120,27 +122,35 @@ impl Table<'_> {
     }
 
     /// The same over the System V `DT_HASH`; a chain is followed at most `nchain` steps.
-    fn sysv(&self, at: u64, wanted: &[&str], names: &HashMap<usize, String>) -> Found {
+    fn sysv(&self, at: u64, wanted: &[&str], names: &[Option<&str>]) -> Found {
         let nbucket = self.u32_at(at, 0)?;
         let nchain = self.u32_at(at, 1)?;
         if nbucket == 0 {
-            return Ok(HashSet::new());
+            return Ok(vec![false; names.len()]);
         }
         let buckets = at.wrapping_add(8);
         let chains = buckets.wrapping_add(nbucket * 4);
-        let mut found = HashSet::new();
+        let mut found = vec![false; names.len()];
         for &name in wanted {
             let mut i = self.u32_at(buckets, u64::from(sysv_hash(name)) % nbucket)?;
             let mut steps = 0;
             while i != 0 && steps <= nchain {
-                if names.get(&(i as usize)).map(String::as_str) == Some(name) {
-                    found.insert(i as usize);
-                }
+                mark(&mut found, names, i, name);
                 i = self.u32_at(chains, i)?;
                 steps += 1;
             }
         }
         Ok(found)
+    }
+}
+
+/// Marks symbol `i` found when its name is `name`.
+fn mark(found: &mut [bool], names: &[Option<&str>], i: u64, name: &str) {
+    if let Ok(i) = usize::try_from(i)
+        && names.get(i).copied().flatten() == Some(name)
+        && let Some(f) = found.get_mut(i)
+    {
+        *f = true;
     }
 }
 

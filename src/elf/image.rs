@@ -7,10 +7,11 @@
 //! ([`super::validate::span`]); a read past them is refused, where ld.so would read stray
 //! memory or fault.
 
-use super::validate::{Headers, span};
+use super::validate::{Headers, Spans};
 use crate::error::Malformed;
 use goblin::elf::sym::Sym;
 use scroll::Pread;
+use std::borrow::Cow;
 
 type Read<T> = std::result::Result<T, Malformed>;
 
@@ -18,9 +19,19 @@ type Read<T> = std::result::Result<T, Malformed>;
 pub struct Image<'a> {
     pub bytes: &'a [u8],
     pub headers: &'a Headers,
+    /// [`super::validate::span`] of `headers.phdrs`, computed once.
+    spans: Spans,
 }
 
-impl Image<'_> {
+impl<'a> Image<'a> {
+    pub fn new(bytes: &'a [u8], headers: &'a Headers) -> Image<'a> {
+        Image {
+            bytes,
+            headers,
+            spans: Spans::of(&headers.phdrs),
+        }
+    }
+
     pub fn is_64(&self) -> bool {
         self.headers.ctx.container.is_big()
     }
@@ -30,8 +41,8 @@ impl Image<'_> {
     }
 
     /// The bytes mapped from the file at `vaddr`, up to the end of the span it lies in.
-    fn mapped(&self, vaddr: u64) -> Read<&[u8]> {
-        let (from, to) = span(&self.headers.phdrs, vaddr).ok_or_else(|| {
+    fn mapped(&self, vaddr: u64) -> Read<&'a [u8]> {
+        let (from, to) = self.spans.span(vaddr).ok_or_else(|| {
             Malformed(format!(
                 "address {vaddr:#x} is not inside any loaded part of the file"
             ))
@@ -44,7 +55,7 @@ impl Image<'_> {
     }
 
     /// `len` bytes at `vaddr`.
-    pub fn at(&self, vaddr: u64, len: usize) -> Read<&[u8]> {
+    pub fn at(&self, vaddr: u64, len: usize) -> Read<&'a [u8]> {
         self.mapped(vaddr)?.get(..len).ok_or_else(|| {
             Malformed(format!(
                 "{len} bytes at {vaddr:#x} run past the loaded part of the file"
@@ -55,14 +66,24 @@ impl Image<'_> {
     /// An unsigned integer of `len` (2, 4 or 8) bytes at `vaddr`, in the file's byte order.
     pub fn uint(&self, vaddr: u64, len: usize) -> Read<u64> {
         let raw = self.at(vaddr, len)?;
-        let mut b = [0u8; 8];
-        if self.little_endian() {
-            b[..len].copy_from_slice(raw);
-            Ok(u64::from_le_bytes(b))
-        } else {
-            b[8 - len..].copy_from_slice(raw);
-            Ok(u64::from_be_bytes(b))
-        }
+        let le = self.little_endian();
+        // The sizes the readers use, without a copy of unknown length (a call per word).
+        Ok(match (len, le) {
+            (2, true) => u64::from(u16::from_le_bytes([raw[0], raw[1]])),
+            (2, false) => u64::from(u16::from_be_bytes([raw[0], raw[1]])),
+            (4, true) => u64::from(u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]])),
+            (4, false) => u64::from(u32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]])),
+            _ => {
+                let mut b = [0u8; 8];
+                if le {
+                    b[..len].copy_from_slice(raw);
+                    u64::from_le_bytes(b)
+                } else {
+                    b[8 - len..].copy_from_slice(raw);
+                    u64::from_be_bytes(b)
+                }
+            }
+        })
     }
 
     /// A machine word (address, `r_info`) at `vaddr`.
@@ -76,13 +97,19 @@ impl Image<'_> {
 
     /// The NUL-terminated string at `vaddr`.
     pub fn str(&self, vaddr: u64) -> Read<String> {
+        self.str_ref(vaddr).map(Cow::into_owned)
+    }
+
+    /// [`Image::str`], borrowed from the file where it is valid UTF-8 (almost every name):
+    /// a reader that only compares or counts names allocates nothing for them.
+    pub fn str_ref(&self, vaddr: u64) -> Read<Cow<'a, str>> {
         let bytes = self.mapped(vaddr)?;
         let end = memchr::memchr(0, bytes).ok_or_else(|| {
             Malformed(format!(
                 "string at {vaddr:#x} has no end in the loaded part of the file"
             ))
         })?;
-        Ok(String::from_utf8_lossy(&bytes[..end]).into_owned())
+        Ok(String::from_utf8_lossy(&bytes[..end]))
     }
 
     /// Symbol `index` of the table at `symtab`.

@@ -201,7 +201,6 @@ impl Interpreter {
     /// or is not an ELF file, as the kernel refuses to start the program then.
     pub fn open(path: &Path, files: &Files) -> Result<Interpreter> {
         let (_, now) = files
-            .fs
             .resolve(path)
             .ok_or_else(|| Error::invalid(path, "not found"))?;
         let object = match files.load(&now) {
@@ -414,11 +413,30 @@ pub struct Object {
     pub deps: Deps,
 }
 
-/// Files as the loader opens them, each parsed once (shared across many programs).
+/// Files as the loader opens them, each parsed once (shared across many programs). The
+/// files are taken not to change while one `Files` is in use, as its caches assume: a batch
+/// of closures searches the same directories for the same names and opens the same
+/// interpreter, and each of those is done once.
 #[derive(Default)]
 pub struct Files {
     pub fs: Fs,
     cache: Mutex<HashMap<PathBuf, Option<Arc<Object>>>>,
+    /// [`Fs::resolve`] of each path looked up, and whether it is a regular file.
+    resolved: Mutex<HashMap<PathBuf, Option<Resolved>>>,
+    /// [`Interpreter::open`] of each interpreter path, None where it failed.
+    interpreters: Mutex<HashMap<PathBuf, Option<Interpreter>>>,
+    /// Parse with [`deps::read_links`]: objects without their imports.
+    links_only: bool,
+    /// With `links_only`, roots read by [`Files::load_root`] that are not (yet) in `cache`.
+    roots: Mutex<HashMap<PathBuf, Option<Arc<Object>>>>,
+}
+
+/// Where a path leads ([`Fs::resolve`]), and whether that is a regular file.
+#[derive(Clone)]
+struct Resolved {
+    at: PathBuf,
+    now: PathBuf,
+    is_file: bool,
 }
 
 /// What one search for a library found.
@@ -433,8 +451,57 @@ impl Files {
     pub fn new(fs: Fs) -> Files {
         Files {
             fs,
-            cache: Mutex::default(),
+            ..Files::default()
         }
+    }
+
+    /// Files whose objects are parsed only as far as closures and the names they define
+    /// need ([`deps::read_links`]: no imports). They fail to parse, and so to load, exactly
+    /// where [`Files::new`]'s do.
+    pub fn links_only(fs: Fs) -> Files {
+        Files {
+            fs,
+            links_only: true,
+            ..Files::default()
+        }
+    }
+
+    /// [`Fs::resolve`], once per path.
+    pub fn resolve(&self, path: &Path) -> Option<(PathBuf, PathBuf)> {
+        self.resolved(path).map(|r| (r.at, r.now))
+    }
+
+    fn resolved(&self, path: &Path) -> Option<Resolved> {
+        if let Some(hit) = self.resolved.lock().ok().and_then(|m| m.get(path).cloned()) {
+            return hit;
+        }
+        let found = self.fs.resolve(path).map(|(at, now)| Resolved {
+            is_file: fs::metadata(&now).is_ok_and(|m| m.is_file()),
+            at,
+            now,
+        });
+        if let Ok(mut m) = self.resolved.lock() {
+            m.insert(path.to_path_buf(), found.clone());
+        }
+        found
+    }
+
+    /// [`Interpreter::open`], once per path; None where it fails (a closure is then
+    /// searched without an interpreter's directories).
+    pub fn interpreter(&self, path: &Path) -> Option<Interpreter> {
+        if let Some(hit) = self
+            .interpreters
+            .lock()
+            .ok()
+            .and_then(|m| m.get(path).cloned())
+        {
+            return hit;
+        }
+        let opened = Interpreter::open(path, self).ok();
+        if let Ok(mut m) = self.interpreters.lock() {
+            m.insert(path.to_path_buf(), opened.clone());
+        }
+        opened
     }
 
     /// Parses the ELF file at `now` (a path read now); Ok(None) when it is not ELF.
@@ -442,22 +509,59 @@ impl Files {
         if let Some(hit) = self.cache.lock().ok().and_then(|m| m.get(now).cloned()) {
             return Ok(hit);
         }
-        let meta = fs::metadata(now).map_err(|e| Error::io(now, e))?;
-        let bytes = fs::read(now).map_err(|e| Error::io(now, e))?;
-        let object = if crate::elf::is_elf(&bytes) {
-            let deps = deps::read(now, &bytes)?;
-            Some(Arc::new(Object {
-                file: now.to_path_buf(),
-                id: (meta.dev(), meta.ino()),
-                deps,
-            }))
+        let object = if self.links_only {
+            self.read(now, deps::read_links)?
         } else {
-            None
+            self.read(now, deps::read)?
         };
         if let Ok(mut m) = self.cache.lock() {
             m.insert(now.to_path_buf(), object.clone());
         }
         Ok(object)
+    }
+
+    /// The root of a closure: [`Files::load`], except that with [`Files::links_only`] a
+    /// file not loaded yet is read only as far as its links ([`deps::read_loader`]): a
+    /// closure never asks its root for the names it defines. Such a root, not having its
+    /// symbols read, is not refused for them (a closure found by `Files::new` would fail
+    /// for a root whose symbol tables ld.so could not read); the library's own interface
+    /// was read before its closure is asked for.
+    pub fn load_root(&self, now: &Path) -> Result<Option<Arc<Object>>> {
+        if !self.links_only {
+            return self.load(now);
+        }
+        if let Some(hit) = self.cache.lock().ok().and_then(|m| m.get(now).cloned()) {
+            return Ok(hit);
+        }
+        if let Some(hit) = self.roots.lock().ok().and_then(|m| m.get(now).cloned()) {
+            return Ok(hit);
+        }
+        let object = self.read(now, deps::read_loader)?;
+        if let Ok(mut m) = self.roots.lock() {
+            m.insert(now.to_path_buf(), object.clone());
+        }
+        Ok(object)
+    }
+
+    /// Parses the file at `now` with `read`; Ok(None) when it is not ELF. Mapped, not read:
+    /// a closure reads the dynamic section and symbol tables of a library, a small part of
+    /// it.
+    fn read(
+        &self,
+        now: &Path,
+        read: fn(&Path, &[u8]) -> Result<Deps>,
+    ) -> Result<Option<Arc<Object>>> {
+        let meta = fs::metadata(now).map_err(|e| Error::io(now, e))?;
+        let bytes = crate::fsx::map(now)?;
+        Ok(if crate::elf::is_elf(&bytes) {
+            Some(Arc::new(Object {
+                file: now.to_path_buf(),
+                id: (meta.dev(), meta.ino()),
+                deps: read(now, &bytes)?,
+            }))
+        } else {
+            None
+        })
     }
 
     /// Hands over an object already parsed (verify parses every file of its tree anyway).
@@ -475,8 +579,8 @@ impl Files {
     }
 
     fn candidate(&self, path: &Path, target: Target) -> Option<(PathBuf, Candidate)> {
-        let (_, now) = self.fs.resolve(path)?;
-        if !fs::metadata(&now).is_ok_and(|m| m.is_file()) {
+        let Resolved { now, is_file, .. } = self.resolved(path)?;
+        if !is_file {
             return None;
         }
         let found = match self.load(&now) {
@@ -541,18 +645,17 @@ impl Search {
 /// exist); `lib_paths` come before its `DT_RUNPATH`, as `LD_LIBRARY_PATH`.
 pub fn closure_of(files: &Files, lib: &Path, lib_paths: Vec<PathBuf>) -> Result<Closure> {
     let (_, now) = files
-        .fs
         .resolve(lib)
         .ok_or_else(|| Error::invalid(lib, "not found"))?;
     let object = files
-        .load(&now)?
+        .load_root(&now)?
         .ok_or_else(|| Error::invalid(lib, "not an ELF file"))?;
     let target = Target::of(&object.deps);
     let named = object.deps.interpreter.clone();
     let interp = named
         .as_deref()
         .or(target.standard_interpreter())
-        .and_then(|i| Interpreter::open(Path::new(i), files).ok())
+        .and_then(|i| files.interpreter(Path::new(i)))
         .filter(|i| Target::of(&i.object.deps) == target);
     let search = match &interp {
         Some(i) => Search::for_interpreter(i, lib_paths),
@@ -602,11 +705,10 @@ impl Closure {
         search: &Search,
     ) -> Result<Closure> {
         let (resolved, now) = files
-            .fs
             .resolve(root)
             .ok_or_else(|| Error::invalid(root, "not found"))?;
         let object = files
-            .load(&now)?
+            .load_root(&now)?
             .ok_or_else(|| Error::invalid(root, "not an ELF file"))?;
         let mut c = Closure {
             objects: vec![Loaded {
