@@ -70,6 +70,11 @@ pub struct Deps {
     /// How far into the dynamic string table the strings it uses reach: `DT_STRSZ` may say
     /// less, and ld.so does not read it.
     pub strings_end: u64,
+    /// The string-table offsets that the symbol and version records read name (the
+    /// dynamic entries' offsets are in the dynamic section): an edit that rewrites a string
+    /// in place must not overwrite a string one of these points into (linkers merge a
+    /// string into the tail of another).
+    pub named_strings: Vec<u64>,
     pub version_needs: Vec<Need>,
     /// Whether the file has symbol versioning at all (an unversioned library satisfies any version).
     pub versioned: bool,
@@ -85,11 +90,13 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Deps> {
     let reader = Reader {
         image: &image,
         strings_end: std::cell::Cell::new(0),
+        named: std::cell::RefCell::default(),
     };
     reader
         .deps()
         .map(|deps| Deps {
             strings_end: reader.strings_end.get(),
+            named_strings: reader.named.take(),
             ..deps
         })
         .map_err(|m| Error::at(path, m))
@@ -105,6 +112,8 @@ struct Reader<'a> {
     image: &'a Image<'a>,
     /// The end of the furthest string read so far (offset into the string table).
     strings_end: std::cell::Cell<u64>,
+    /// The offsets [`Reader::named`] was asked for.
+    named: std::cell::RefCell<Vec<u64>>,
 }
 
 impl Reader<'_> {
@@ -135,6 +144,13 @@ impl Reader<'_> {
         let end = off.saturating_add(s.len() as u64 + 1);
         self.strings_end.set(self.strings_end.get().max(end));
         Ok(s)
+    }
+
+    /// [`Reader::string`] for a symbol or version record, keeping the offset in
+    /// [`Deps::named_strings`].
+    fn named(&self, off: u64) -> Read<String> {
+        self.named.borrow_mut().push(off);
+        self.string(off)
     }
 
     fn strings(&self, tag: u64) -> Read<Vec<String>> {
@@ -219,7 +235,7 @@ impl Reader<'_> {
             let ndx = img.uint(at.wrapping_add(4), 2)? as u16;
             let hash = img.uint(at.wrapping_add(8), 4)? as u32;
             let aux = img.uint(at.wrapping_add(12), 4)?;
-            let name = self.string(img.uint(at.wrapping_add(aux), 4)?)?;
+            let name = self.named(img.uint(at.wrapping_add(aux), 4)?)?;
             names.insert(ndx & 0x7fff, name.clone());
             deps.version_defs.push(name);
             deps.version_def_hashes.push(hash);
@@ -245,10 +261,10 @@ impl Reader<'_> {
                     "unsupported version {version} of Verneed record"
                 )));
             }
-            let file = self.string(img.uint(at.wrapping_add(4), 4)?)?;
+            let file = self.named(img.uint(at.wrapping_add(4), 4)?)?;
             let mut aux = at.wrapping_add(img.uint(at.wrapping_add(8), 4)?);
             for _ in 0..MAX_RECORDS {
-                let version = self.string(img.uint(aux.wrapping_add(8), 4)?)?;
+                let version = self.named(img.uint(aux.wrapping_add(8), 4)?)?;
                 names.insert(
                     img.uint(aux.wrapping_add(6), 2)? as u16 & 0x7fff,
                     version.clone(),
@@ -338,7 +354,7 @@ impl Reader<'_> {
             if sym.st_bind() == STB_LOCAL || matches!(sym.st_type(), STT_SECTION | STT_FILE) {
                 continue;
             }
-            let name = self.string(sym.st_name as u64)?;
+            let name = self.named(sym.st_name as u64)?;
             // An empty name is looked up like any other, where a relocation names it.
             if name.is_empty() && !relocated.contains(&i) {
                 continue;
