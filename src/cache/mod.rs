@@ -171,7 +171,7 @@ impl Cache {
 /// skips a `..` entry silently and checks a parent with `is_dir` (following symlinks):
 /// here every entry must be plain names below `dest`, and its parent a directory this NAR
 /// made, so no entry is written through a symlink or outside `dest`.
-fn unpack(nar: &[u8], dest: &Path) -> std::result::Result<(), String> {
+pub(crate) fn unpack(nar: &[u8], dest: &Path) -> std::result::Result<(), String> {
     use nix_nar::Content;
     use std::os::unix::fs::{OpenOptionsExt, symlink};
     let decoder = nix_nar::Decoder::new(nar).map_err(|e| format!("bad NAR: {e}"))?;
