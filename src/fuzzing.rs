@@ -25,12 +25,15 @@ use std::sync::OnceLock;
 /// The name errors give the fuzzed input.
 const INPUT: &str = "fuzz-input";
 
+/// The directory [`scratch`] gives, once made (the smoke test sets it first, to its own
+/// temporary directory).
+static SCRATCH: OnceLock<PathBuf> = OnceLock::new();
+
 /// A directory of this process's own for the targets that need files: the one in
 /// `ABICUT_FUZZ_SCRATCH` (`fuzz/run.sh` puts it below `fuzz/`), or one below the system's
 /// temporary directory, named by the process id. Made once.
 pub fn scratch() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
+    SCRATCH.get_or_init(|| {
         let base =
             std::env::var_os("ABICUT_FUZZ_SCRATCH").map_or_else(std::env::temp_dir, PathBuf::from);
         let dir = base.join(format!("abicut-fuzz-{}", std::process::id()));
@@ -445,6 +448,8 @@ mod tests {
     fn fuzz_bodies_pass_on_the_seed_corpus() {
         let tmp = tempfile::tempdir().unwrap();
         let corpus = tmp.path().join("corpus");
+        std::fs::create_dir(tmp.path().join("scratch")).unwrap();
+        SCRATCH.set(tmp.path().join("scratch")).unwrap();
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let status = std::process::Command::new("bash")
             .arg(root.join("fuzz/seed.sh"))
