@@ -1,0 +1,45 @@
+//! Regression tests for what the fuzz targets (`fuzz/`, `src/fuzzing.rs`) found. The
+//! in-place RUNPATH rewrite over shared strings is tested beside the code, in
+//! `src/elf/edit.rs`.
+
+use abicut::elf::read::read_bytes;
+use abicut::elf::write::write_stub;
+use abicut::iface::{Interface, ifs};
+
+const IFS: &str = "--- !ifs-v1\nIfsVersion: 3.0\n\
+Target: { ObjectFormat: ELF, Arch: x86_64, Endianness: little, BitWidth: 64 }\n\
+Symbols:\n  - { Name: NAME, Type: Func }\n...\n";
+
+/// `stubgen` found: llvm-ifs text (or canonical JSON) whose symbol name holds a NUL byte
+/// made `abicut stubgen` panic inside `object`'s string table; it is now refused.
+#[test]
+fn a_name_with_a_nul_byte_is_refused_not_a_panic() {
+    let iface = ifs::parse(&IFS.replace("NAME", "gz\0open64")).unwrap();
+    let err = write_stub(&iface).unwrap_err().0;
+    assert!(err.contains("NUL byte"), "{err}");
+    let ok = ifs::parse(&IFS.replace("NAME", "gzopen64")).unwrap();
+    let mut json = String::from_utf8(ok.to_canonical_json()).unwrap();
+    json = json.replace("gzopen64", "gz\\u0000open64");
+    let iface = Interface::from_json(json.as_bytes()).unwrap();
+    assert!(write_stub(&iface).unwrap_err().0.contains("NUL byte"));
+    assert!(write_stub(&ok).is_ok());
+}
+
+/// `elf_read` found: a library whose version definition has an empty name rendered an
+/// `# abicut-version:` comment that llvm-ifs reading then refused. Such a version's flags
+/// and parents are now named as not carried, and the text reads back.
+#[test]
+fn a_version_the_ifs_comment_cannot_carry_is_noted_and_the_text_reads_back() {
+    let libz = std::fs::read("/usr/lib/x86_64-linux-gnu/libz.so.1").unwrap();
+    let mut iface = read_bytes(&libz).unwrap();
+    assert!(iface.versions.len() > 2);
+    iface.versions[0].name = String::new();
+    iface.versions[1].name = "two words".into();
+    iface.versions[2].parents = vec!["flags".into()];
+    let text = ifs::render(&iface);
+    assert!(
+        text.contains("3 version definitions' flags and parents"),
+        "{text}"
+    );
+    ifs::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+}
