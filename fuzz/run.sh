@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the fuzz targets (cargo-fuzz, libFuzzer, nightly Rust; release with debug
 # assertions and overflow checks) and runs each for SECONDS, one after another, one fuzzer
-# process at a time, then prints per target: executions, coverage, corpus size, CPU time
+# process at a time (libFuzzer's default in-process mode: `-jobs=1` would run it as a
+# child writing fuzz-0.log instead), then prints per target: executions, coverage, corpus size, CPU time
 # and crashes.
 #   bash fuzz/run.sh SECONDS [TARGET...]     (every target when none is named)
 # Needs `cargo install cargo-fuzz` and a nightly toolchain (`rustup toolchain install
@@ -30,7 +31,7 @@ for t in "${targets[@]}"; do
   set +e
   { time ABICUT_FUZZ_SCRATCH="$fuzz/scratch" \
     cargo +nightly fuzz run -O -a "$t" "corpus/$t" "seeds/$t" -- \
-    -max_total_time="$seconds" -jobs=1 -workers=1 -rss_limit_mb=4096 -timeout=20 \
+    -max_total_time="$seconds" -rss_limit_mb=4096 -timeout=20 \
     -print_final_stats=1 >"$log" 2>&1; } 2>"$logs/fuzz-$t.time"
   status=$?
   set -e
