@@ -43,3 +43,21 @@ fn a_version_the_ifs_comment_cannot_carry_is_noted_and_the_text_reads_back() {
     );
     ifs::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
 }
+
+/// `elf_read` and `stubgen` found: a symbol name or soname holding a line break rendered as
+/// a single-quoted scalar split over two lines, which did not read back. Names with control
+/// characters are now double-quoted with escapes, and read back whole.
+#[test]
+fn names_with_control_characters_survive_llvm_ifs_text() {
+    let libz = std::fs::read("/usr/lib/x86_64-linux-gnu/libz.so.1").unwrap();
+    let mut iface = read_bytes(&libz).unwrap();
+    let name = "__cxa_fin\n!<arch>\t\"q\" \\ \u{1}'";
+    iface.symbols[0].name = name.into();
+    iface.soname = Some("lib\nz.so.1".into());
+    iface.needed = vec!["libc\r.so.6".into()];
+    let text = ifs::render(&iface);
+    let back = ifs::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert!(back.symbols.iter().any(|s| s.name == name), "{text}");
+    assert_eq!(back.soname.as_deref(), Some("lib\nz.so.1"));
+    assert_eq!(back.needed, ["libc\r.so.6"]);
+}
