@@ -13,6 +13,7 @@
 //! The panics here are the point: they are assertions about abicut's own output, never a
 //! way of handling the input, which every reader must refuse with an error.
 
+use crate::elf::closure::Resolver;
 use crate::elf::deps;
 use crate::elf::edit::{Edit, ElfFile};
 use crate::elf::facts::Facts;
@@ -20,7 +21,7 @@ use crate::elf::loader::{self, Target};
 use crate::iface::{Interface, ifs};
 use crate::stubgen::{self, Format, Imports, Options};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 /// The name errors give the fuzzed input.
 const INPUT: &str = "fuzz-input";
@@ -61,8 +62,7 @@ pub fn elf_read(bytes: &[u8]) {
 /// `stubgen` from bytes, told apart by content as `stubgen` does (ELF, canonical JSON,
 /// llvm-ifs), in each mode: `--exact`, the default interface with `--imports all`, and the
 /// default interface with owed imports, which needs the file on disk (the dependencies'
-/// closure is found from it: a fresh resolver each time, since the scratch file's
-/// contents change under one name). Every interface must render in all three formats and
+/// closure is found from it, through a resolver shared by a few hundred inputs). Every interface must render in all three formats and
 /// each rendering must read back.
 pub fn stubgen(bytes: &[u8]) {
     let (Ok(exact), format) = stubgen::parse_bytes(bytes) else {
@@ -74,20 +74,32 @@ pub fn stubgen(bytes: &[u8]) {
     all.normalize(&|_| false);
     check_interface(&all, from_elf);
     if from_elf {
-        let file = scratch().join("stubgen-input.so");
+        // One resolver for a few hundred inputs, so that the dependencies (libc) are parsed
+        // once for all of them; each input under a name of its own, since the resolver
+        // caches by path.
+        static RESOLVER: Mutex<Option<(Resolver, u32)>> = Mutex::new(None);
+        let mut guard = RESOLVER.lock().unwrap_or_else(|e| e.into_inner());
+        let (resolver, n) = match guard.take() {
+            Some((r, n)) if n < 256 => (r, n),
+            _ => (Resolver::default(), 0),
+        };
+        let file = scratch().join(format!("stubgen-{n}.so"));
         std::fs::write(&file, bytes).expect("cannot write the fuzz scratch file");
-        let owed = stubgen::load(&file, &Options::default())
+        let owed = stubgen::load_with(&file, &Options::default(), &resolver)
             .expect("stubgen read the bytes but not the same bytes as a file");
         check_interface(&owed, true);
         let opts = Options {
             imports: Imports::All,
             ..Options::default()
         };
-        let via_file = stubgen::load(&file, &opts).expect("stubgen --imports all of the file");
+        let via_file =
+            stubgen::load_with(&file, &opts, &resolver).expect("stubgen --imports all of the file");
         assert_eq!(
             via_file, all,
             "--imports all differs between bytes and file"
         );
+        let _ = std::fs::remove_file(&file);
+        *guard = Some((resolver, n + 1));
     }
 }
 
