@@ -62,8 +62,8 @@ pub fn elf_read(bytes: &[u8]) {
 /// `stubgen` from bytes, told apart by content as `stubgen` does (ELF, canonical JSON,
 /// llvm-ifs), in each mode: `--exact`, the default interface with `--imports all`, and the
 /// default interface with owed imports, which needs the file on disk (the dependencies'
-/// closure is found from it, through a resolver shared by a few hundred inputs). Every interface must render in all three formats and
-/// each rendering must read back.
+/// closure is found from it, through a resolver shared by a few hundred inputs). Every
+/// interface must render in all three formats and each rendering must read back.
 pub fn stubgen(bytes: &[u8]) {
     let (Ok(exact), format) = stubgen::parse_bytes(bytes) else {
         return;
