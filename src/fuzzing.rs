@@ -127,7 +127,18 @@ fn check_interface(iface: &Interface, stub_must_work: bool) {
         .unwrap_or_else(|e| panic!("a stub abicut wrote does not read back: {e}"));
     let restub = crate::elf::write::write_stub(&back)
         .unwrap_or_else(|e| panic!("no stub for the interface of a stub: {e}"));
-    assert!(restub == stub, "the stub of a stub differs from the stub");
+    if stub_must_work {
+        assert!(restub == stub, "the stub of a stub differs from the stub");
+    } else {
+        // Canonical JSON and llvm-ifs text can hold what no ELF file carries (a function's
+        // size, found by `json_read`): the first stub drops it, and from there on the
+        // stub is its own fixed point.
+        let back = crate::elf::read::read_bytes(&restub)
+            .unwrap_or_else(|e| panic!("a stub of a stub does not read back: {e}"));
+        let third = crate::elf::write::write_stub(&back)
+            .unwrap_or_else(|e| panic!("no stub for the interface of a stub: {e}"));
+        assert!(third == restub, "the stub of a stub differs from the stub");
+    }
 }
 
 /// `verify`'s reader (what the loader would look at) on one file, and what the loader
@@ -291,11 +302,17 @@ pub fn ifs_read(bytes: &[u8]) {
     let Ok(iface) = ifs::parse(text) else {
         return;
     };
-    let rendered = ifs::render(&iface);
-    let again = ifs::parse(&rendered)
+    let first = ifs::render(&iface);
+    let again = ifs::parse(&first)
+        .unwrap_or_else(|e| panic!("llvm-ifs text abicut wrote does not read back: {e}"));
+    // From the text abicut wrote on: a hand-written text may lack what the reader implies
+    // (a base version named by the soname), which the second rendering then notes; found
+    // by `ifs_read` and left so.
+    let rendered = ifs::render(&again);
+    let third = ifs::parse(&rendered)
         .unwrap_or_else(|e| panic!("llvm-ifs text abicut wrote does not read back: {e}"));
     assert_eq!(
-        ifs::render(&again),
+        ifs::render(&third),
         rendered,
         "llvm-ifs text changes on a round trip"
     );

@@ -61,3 +61,80 @@ fn names_with_control_characters_survive_llvm_ifs_text() {
     assert_eq!(back.soname.as_deref(), Some("lib\nz.so.1"));
     assert_eq!(back.needed, ["libc\r.so.6"]);
 }
+
+/// The section header and `.dynsym` of a copy of a 64-bit little-endian library.
+struct Lib {
+    bytes: Vec<u8>,
+    elf: goblin::elf::Elf<'static>,
+}
+
+fn lib(path: &str) -> Lib {
+    let bytes = std::fs::read(path).unwrap();
+    let leaked: &'static [u8] = Box::leak(bytes.clone().into_boxed_slice());
+    let elf = goblin::elf::Elf::parse(leaked).unwrap();
+    Lib { bytes, elf }
+}
+
+impl Lib {
+    fn section(&self, name: &str) -> &goblin::elf::SectionHeader {
+        self.elf
+            .section_headers
+            .iter()
+            .find(|s| self.elf.shdr_strtab.get_at(s.sh_name) == Some(name))
+            .unwrap()
+    }
+
+    fn defined(&self, name: &str) -> (usize, goblin::elf::Sym) {
+        self.elf
+            .dynsyms
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.st_shndx != 0 && self.elf.dynstrtab.get_at(s.st_name) == Some(name))
+            .unwrap()
+    }
+}
+
+/// `elf_read` found: a data symbol in a section aligned to 40 read as aligned to 40, which
+/// no stub address can give, so the stub's interface differed from the library's. Such a
+/// library is refused (lld refuses it too).
+#[test]
+fn a_section_alignment_not_a_power_of_two_is_refused() {
+    let mut libc = lib("/usr/lib/x86_64-linux-gnu/libc.so.6");
+    let (_, stdout) = libc.defined("stdout");
+    let shoff = libc.elf.header.e_shoff as usize;
+    let at = shoff + stdout.st_shndx * 64 + 48;
+    libc.bytes[at..at + 8].copy_from_slice(&40u64.to_le_bytes());
+    let err = read_bytes(&libc.bytes).unwrap_err().0;
+    assert!(err.contains("alignment 40 is not a power of two"), "{err}");
+    // Canonical JSON may say so too; the stub writer refuses it.
+    let libz = std::fs::read("/usr/lib/x86_64-linux-gnu/libz.so.1").unwrap();
+    let mut iface = read_bytes(&libz).unwrap();
+    iface.symbols[0].align = 40;
+    assert!(
+        write_stub(&iface)
+            .unwrap_err()
+            .0
+            .contains("not a power of two")
+    );
+}
+
+/// `stubgen` found: two exported symbols with one key (here the same name and version
+/// twice) gave an interface whose stub could not be written ("an alias of X, which comes
+/// later or does not exist"). The reader now refuses them.
+#[test]
+fn two_definitions_with_one_key_are_refused() {
+    let mut libz = lib("/usr/lib/x86_64-linux-gnu/libz.so.1");
+    let (i, first) = libz.defined("deflate");
+    let (j, _) = libz.defined("inflate");
+    let dynsym = libz.section(".dynsym").sh_offset as usize;
+    let versym = libz.section(".gnu.version").sh_offset as usize;
+    libz.bytes[dynsym + 24 * j..dynsym + 24 * j + 4]
+        .copy_from_slice(&(first.st_name as u32).to_le_bytes());
+    let v = [libz.bytes[versym + 2 * i], libz.bytes[versym + 2 * i + 1]];
+    libz.bytes[versym + 2 * j..versym + 2 * j + 2].copy_from_slice(&v);
+    let err = read_bytes(&libz.bytes).unwrap_err().0;
+    assert!(
+        err.contains("two exported symbols read as \"deflate"),
+        "{err}"
+    );
+}

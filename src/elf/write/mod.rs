@@ -77,6 +77,18 @@ pub fn write_stub(iface: &Interface) -> Result<Vec<u8>, Malformed> {
             "the name {name:?} contains a NUL byte, which no ELF string can hold"
         )));
     }
+    // Canonical JSON can say anything; the ELF reader gives powers of two (or 0: none).
+    if let Some(s) = iface.symbols.iter().find(|s| {
+        [s.align, s.section_align]
+            .iter()
+            .any(|&a| a != 0 && !a.is_power_of_two())
+    }) {
+        return Err(Malformed(format!(
+            "symbol {}: alignment {} in a section aligned to {}: not a power of two, which no \
+             stub address can give",
+            s.name, s.align, s.section_align
+        )));
+    }
     let shape = Shape::new(iface);
     let layout = Layout::new(iface, shape.versym)?;
     let blobs = Blob::all(iface);
