@@ -507,4 +507,28 @@ mod tests {
             }
         }
     }
+
+    /// With `ABICUT_FUZZ_ARTIFACTS=DIR` (as `fuzz/artifacts`), every file of `DIR/TARGET`
+    /// is run through its target's body with stable Rust, naming those that still fail:
+    /// crashes a fuzz run saved are checked against the fixed code without a nightly build.
+    #[test]
+    fn fuzz_artifacts_no_longer_fail() {
+        let Some(dir) = std::env::var_os("ABICUT_FUZZ_ARTIFACTS") else {
+            return;
+        };
+        let mut failing = Vec::new();
+        for (name, body) in TARGETS {
+            let Ok(entries) = std::fs::read_dir(Path::new(&dir).join(name)) else {
+                continue;
+            };
+            for file in entries {
+                let file = file.unwrap().path();
+                let bytes = std::fs::read(&file).unwrap();
+                if std::panic::catch_unwind(|| body(&bytes)).is_err() {
+                    failing.push(file.display().to_string());
+                }
+            }
+        }
+        assert!(failing.is_empty(), "still failing:\n{}", failing.join("\n"));
+    }
 }
