@@ -10,6 +10,10 @@ pub mod diff;
 pub mod elf;
 pub mod error;
 pub mod fsx;
+/// The fuzz targets' bodies (`fuzz/`), and the smoke that runs them on the seed corpus.
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod graph;
 pub mod iface;
 pub mod relink;

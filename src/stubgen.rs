@@ -93,19 +93,26 @@ pub fn load_source_with(
 
 fn parse(path: &Path) -> Result<(Interface, Format)> {
     let bytes = crate::fsx::map(path)?;
-    let (reason, format) = match bytes.first() {
-        Some(b'{') => (Interface::from_json(&bytes), Format::Json),
+    let (reason, format) = parse_bytes(&bytes);
+    reason
+        .map(|iface| (iface, format))
+        .map_err(|reason| Error::at(path, reason))
+}
+
+/// The exact interface in `bytes`, told apart by content as [`load`] does, and the format
+/// it was in. Separate from [`parse`] so the fuzz targets (`crate::fuzzing`) read bytes
+/// without a file.
+pub(crate) fn parse_bytes(bytes: &[u8]) -> (Result<Interface, Malformed>, Format) {
+    match bytes.first() {
+        Some(b'{') => (Interface::from_json(bytes), Format::Json),
         Some(b'-') if bytes.starts_with(b"--- !ifs-v1") => (
-            std::str::from_utf8(&bytes)
+            std::str::from_utf8(bytes)
                 .map_err(|_| Malformed::from("llvm-ifs text is not UTF-8"))
                 .and_then(ifs::parse),
             Format::Ifs,
         ),
-        _ => (crate::elf::read::read_bytes(&bytes), Format::Elf),
-    };
-    reason
-        .map(|iface| (iface, format))
-        .map_err(|reason| Error::at(path, reason))
+        _ => (crate::elf::read::read_bytes(bytes), Format::Elf),
+    }
 }
 
 /// Renders an interface in `format`.

@@ -171,9 +171,10 @@ impl Cache {
 /// skips a `..` entry silently and checks a parent with `is_dir` (following symlinks):
 /// here every entry must be plain names below `dest`, and its parent a directory this NAR
 /// made, so no entry is written through a symlink or outside `dest`.
-fn unpack(nar: &[u8], dest: &Path) -> std::result::Result<(), String> {
+pub(crate) fn unpack(nar: &[u8], dest: &Path) -> std::result::Result<(), String> {
     use nix_nar::Content;
     use std::os::unix::fs::{OpenOptionsExt, symlink};
+    check_lengths(nar)?;
     let decoder = nix_nar::Decoder::new(nar).map_err(|e| format!("bad NAR: {e}"))?;
     let entries = decoder.entries().map_err(|e| format!("bad NAR: {e}"))?;
     let mut dirs = std::collections::HashSet::new();
@@ -218,6 +219,30 @@ fn unpack(nar: &[u8], dest: &Path) -> std::result::Result<(), String> {
         }
     }
     close_dirs(dest, dirs).map_err(|e| format!("cannot unpack {}: {e}", dest.display()))
+}
+
+/// Refuses a NAR with a string longer than what follows it. A NAR is a sequence of
+/// strings (each a little-endian u64 length, the bytes, zeros to a multiple of 8), and
+/// nix-nar allocates a string's declared length before reading it: the fuzz target
+/// `nar_unpack` found a NAR of a few bytes declaring a string of terabytes, which aborted
+/// the process instead of failing.
+fn check_lengths(nar: &[u8]) -> std::result::Result<(), String> {
+    let mut rest = nar;
+    while !rest.is_empty() {
+        let Some((len, after)) = rest.split_first_chunk::<8>() else {
+            return Err("bad NAR: truncated string length".into());
+        };
+        let len = u64::from_le_bytes(*len);
+        let padded = len.div_ceil(8).saturating_mul(8);
+        if padded > after.len() as u64 {
+            return Err(format!(
+                "bad NAR: a string of {len} bytes where {} remain",
+                after.len()
+            ));
+        }
+        rest = &after[padded as usize..];
+    }
+    Ok(())
 }
 
 /// Makes the unpacked directories read-only (0555), deepest first, as Nix leaves them.
@@ -365,6 +390,15 @@ mod tests {
         }
         let truncated = &good[..good.len() - 8];
         assert!(unpack(truncated, &tmp.path().join("t")).is_err());
+        // Found by the fuzz target `nar_unpack`: a string declaring more bytes than the NAR
+        // has made nix-nar try to allocate them (an abort, not an error).
+        let mut huge = nar(&["nix-archive-1", "(", "type", "regular", "contents"]);
+        huge.extend_from_slice(&0xd0_0000_0000u64.to_le_bytes());
+        let err = unpack(&huge, &tmp.path().join("huge")).unwrap_err();
+        assert!(
+            err.contains("a string of 893353197568 bytes where 0 remain"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -71,6 +71,11 @@ pub struct Deps {
     /// How far into the dynamic string table the strings it uses reach: `DT_STRSZ` may say
     /// less, and ld.so does not read it.
     pub strings_end: u64,
+    /// The string-table offsets that the symbol and version records read name (the
+    /// dynamic entries' offsets are in the dynamic section): an edit that rewrites a string
+    /// in place must not overwrite a string one of these points into (linkers merge a
+    /// string into the tail of another).
+    pub named_strings: Vec<u64>,
     pub version_needs: Vec<Need>,
     /// Whether the file has symbol versioning at all (an unversioned library satisfies any version).
     pub versioned: bool,
@@ -120,11 +125,13 @@ fn read_as(path: &Path, bytes: &[u8], part: Part) -> Result<Deps> {
         strings_end: std::cell::Cell::new(0),
         imports: part == Part::All,
         symbols: part != Part::Loader,
+        named: std::cell::RefCell::default(),
     };
     reader
         .deps()
         .map(|deps| Deps {
             strings_end: reader.strings_end.get(),
+            named_strings: reader.named.take(),
             ..deps
         })
         .map_err(|m| Error::at(path, m))
@@ -144,6 +151,8 @@ struct Reader<'a> {
     imports: bool,
     /// Whether to read versions and symbols at all ([`read_loader`] does not).
     symbols: bool,
+    /// The offsets [`Reader::named`] was asked for.
+    named: std::cell::RefCell<Vec<u64>>,
 }
 
 impl<'a> Reader<'a> {
@@ -180,6 +189,18 @@ impl<'a> Reader<'a> {
         let end = off.saturating_add(s.len() as u64 + 1);
         self.strings_end.set(self.strings_end.get().max(end));
         Ok(s)
+    }
+
+    /// [`Reader::string`] for a symbol or version record, keeping the offset in
+    /// [`Deps::named_strings`].
+    fn named(&self, off: u64) -> Read<String> {
+        self.named_ref(off).map(Cow::into_owned)
+    }
+
+    /// [`Reader::named`], borrowed as [`Reader::string_ref`] is.
+    fn named_ref(&self, off: u64) -> Read<Cow<'a, str>> {
+        self.named.borrow_mut().push(off);
+        self.string_ref(off)
     }
 
     fn strings(&self, tag: u64) -> Read<Vec<String>> {
@@ -262,7 +283,7 @@ impl<'a> Reader<'a> {
             let ndx = img.uint(at.wrapping_add(4), 2)? as u16;
             let hash = img.uint(at.wrapping_add(8), 4)? as u32;
             let aux = img.uint(at.wrapping_add(12), 4)?;
-            let name = self.string(img.uint(at.wrapping_add(aux), 4)?)?;
+            let name = self.named(img.uint(at.wrapping_add(aux), 4)?)?;
             names.insert(ndx & 0x7fff, name.clone());
             deps.version_defs.push(name);
             deps.version_def_hashes.push(hash);
@@ -280,10 +301,10 @@ impl<'a> Reader<'a> {
         let img = self.image;
         self.chain(start, 12, "Verneed", |at| {
             self.record_version(at, "Verneed")?;
-            let file = self.string(img.uint(at.wrapping_add(4), 4)?)?;
+            let file = self.named(img.uint(at.wrapping_add(4), 4)?)?;
             let aux = at.wrapping_add(img.uint(at.wrapping_add(8), 4)?);
             self.chain(aux, 12, "Vernaux", |aux| {
-                let version = self.string(img.uint(aux.wrapping_add(8), 4)?)?;
+                let version = self.named(img.uint(aux.wrapping_add(8), 4)?)?;
                 names.insert(
                     img.uint(aux.wrapping_add(6), 2)? as u16 & 0x7fff,
                     version.clone(),
@@ -409,7 +430,7 @@ impl<'a> Reader<'a> {
                 names.push(None);
                 continue;
             }
-            let name = self.string_ref(sym.st_name as u64)?;
+            let name = self.named_ref(sym.st_name as u64)?;
             // An empty name is looked up like any other, where a relocation names it.
             if name.is_empty() && !is_relocated(i) {
                 names.push(None);

@@ -64,6 +64,10 @@ pub struct ElfFile {
     /// File offset and size of the dynamic string table.
     str_off: usize,
     str_size: usize,
+    /// The string offsets the symbol and version records name ([`super::deps`]), or
+    /// `None` when `verify`'s reader cannot read the file: then no string is known to be
+    /// unshared, and none is rewritten in place.
+    named_strings: Option<Vec<u64>>,
 }
 
 /// One requested change. Several are applied together, in order, into one new segment.
@@ -89,8 +93,13 @@ impl ElfFile {
     pub fn parse(path: &Path, data: Vec<u8>) -> Result<ElfFile> {
         let h = validate::check(path, &data)?;
         let dynamic = h.dynamic.unwrap_or_default();
+        let deps = super::deps::read(path, &data).ok();
         // Strings past DT_STRSZ that ld.so still reads must move with the table.
-        let str_size = strings_end(path, &data, dynamic.strtab);
+        let str_size = strings_end(
+            &data,
+            dynamic.strtab,
+            deps.as_ref().map_or(0, |d| d.strings_end),
+        );
         Ok(ElfFile {
             path: path.to_path_buf(),
             data,
@@ -103,6 +112,7 @@ impl ElfFile {
             dynamic: dynamic.entries,
             str_off: dynamic.strtab.0,
             str_size,
+            named_strings: deps.map(|d| d.named_strings),
         })
     }
 
@@ -196,10 +206,23 @@ pub fn edit_to(input: &Path, output: &Path, edits: &[Edit]) -> Result<()> {
 
 /// How much of the dynamic string table at `(offset, size)` the file uses: at least
 /// `DT_STRSZ`, and as far as its strings reach, within the file.
-fn strings_end(path: &Path, data: &[u8], (offset, size): (usize, usize)) -> usize {
-    let used = super::deps::read(path, data).map_or(0, |d| d.strings_end);
+fn strings_end(data: &[u8], (offset, size): (usize, usize), used: u64) -> usize {
     let used = usize::try_from(used).unwrap_or(usize::MAX);
     size.max(used).min(data.len().saturating_sub(offset))
+}
+
+/// Whether a dynamic entry's value is an offset into the dynamic string table.
+fn is_string_tag(tag: u64) -> bool {
+    /// `DT_AUXILIARY`, `DT_FILTER`, `DT_CONFIG`, `DT_DEPAUDIT`, `DT_AUDIT` (filters and
+    /// audit libraries; goblin names none of them).
+    const MORE: [u64; 5] = [
+        0x7fff_fffd,
+        0x7fff_ffff,
+        0x6fff_fefa,
+        0x6fff_fefb,
+        0x6fff_fefc,
+    ];
+    matches!(tag, DT_NEEDED | DT_SONAME | DT_RPATH | DT_RUNPATH) || MORE.contains(&tag)
 }
 
 /// The largest power of two not above `v` (0 for 0).
@@ -404,7 +427,10 @@ impl<'a> Pending<'a> {
         };
         let off = self.dynamic[i].val;
         let old_len = self.string_at(off)?.len();
-        if path.len() <= old_len && off < self.elf.str_size as u64 && !path.as_bytes().contains(&0)
+        if path.len() <= old_len
+            && off < self.elf.str_size as u64
+            && !path.as_bytes().contains(&0)
+            && !self.shared(off, old_len as u64)
         {
             let s = off as usize;
             self.strtab[s..s + old_len].fill(0);
@@ -415,6 +441,31 @@ impl<'a> Pending<'a> {
         self.dynamic[i].tag = tag;
         self.dynamic.retain(|d| d.tag != other);
         Ok(())
+    }
+
+    /// Whether another string shares the `len` bytes at string offset `off` (below the
+    /// table's size), the old value of a run path: another dynamic entry's (a soname or a
+    /// needed name at the same offset, one merged into its tail, or one it is the tail of,
+    /// as linkers merge strings), or one a symbol or version record names. Such bytes
+    /// cannot be rewritten in place; the new run path is appended and the old one left for
+    /// the others. Unknown (the file's symbols could not be read) counts as shared.
+    fn shared(&self, off: u64, len: u64) -> bool {
+        let inside = |o: u64| {
+            if o >= off {
+                o - off < len
+            } else {
+                // A string starting before `off` reaches it unless a NUL ends it first
+                // (`o < off`, and `off` is inside the table).
+                memchr::memchr(0, &self.strtab[o as usize..off as usize]).is_none()
+            }
+        };
+        let Some(named) = &self.elf.named_strings else {
+            return true;
+        };
+        named.iter().any(|&o| inside(o))
+            || self.dynamic.iter().any(|d| {
+                is_string_tag(d.tag) && d.tag != DT_RPATH && d.tag != DT_RUNPATH && inside(d.val)
+            })
     }
 
     fn replace_needed(&mut self, old: &str, new: &str) -> Result<()> {
@@ -838,5 +889,62 @@ impl ElfFile {
             self.encode(out, "dynamic entry", d, (off + i * entsize) as u64)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `libz` with a RUNPATH whose string is the soname's, or a tail of it, as a linker
+    /// that merges strings may leave it.
+    fn sharing(runpath_into_soname: u64) -> ElfFile {
+        let path = Path::new("/usr/lib/x86_64-linux-gnu/libz.so.1");
+        let libz = ElfFile::read(path).unwrap();
+        let grown = libz
+            .edit(&[Edit::SetRpath("/some/run/path".into())])
+            .unwrap();
+        let mut elf = ElfFile::parse(path, grown).unwrap();
+        let soname = elf.dynamic.iter().find(|d| d.d_tag == DT_SONAME).unwrap();
+        let soname = soname.d_val;
+        let i = elf
+            .dynamic
+            .iter()
+            .position(|d| d.d_tag == DT_RUNPATH)
+            .unwrap();
+        // ELF64 little-endian: d_val is the second 8 bytes of the 16-byte entry.
+        let at = elf.dyn_off + 16 * i + 8;
+        let val = soname + runpath_into_soname;
+        elf.data[at..at + 8].copy_from_slice(&val.to_le_bytes());
+        ElfFile::parse(path, elf.data).unwrap()
+    }
+
+    /// Found by the `elf_edit` fuzz target: a shorter RUNPATH was written over the old one's
+    /// bytes even when the soname (or another string) shared them, so `elf --set-rpath /x`
+    /// also renamed the library to `/x`. Shared bytes are now left alone and the new value
+    /// appended.
+    #[test]
+    fn set_rpath_keeps_a_string_that_shares_its_bytes() {
+        for (into, old_rpath) in [(0, "libz.so.1"), (3, "z.so.1")] {
+            let elf = sharing(into);
+            assert_eq!(elf.rpath().unwrap().as_deref(), Some(old_rpath));
+            assert_eq!(elf.soname().unwrap().as_deref(), Some("libz.so.1"));
+            let out = elf.edit(&[Edit::SetRpath("/x".into())]).unwrap();
+            let out = ElfFile::parse(Path::new("out"), out).unwrap();
+            assert_eq!(out.rpath().unwrap().as_deref(), Some("/x"));
+            assert_eq!(out.soname().unwrap().as_deref(), Some("libz.so.1"));
+        }
+        // Unshared, a shorter value is still written in place (the old one cleared, so that
+        // no stale store path stays in the file): the string table does not grow.
+        let path = Path::new("/usr/lib/x86_64-linux-gnu/libz.so.1");
+        let libz = ElfFile::read(path).unwrap();
+        let grown = libz
+            .edit(&[Edit::SetRpath("/some/run/path".into())])
+            .unwrap();
+        let elf = ElfFile::parse(path, grown).unwrap();
+        let out = elf.edit(&[Edit::SetRpath("/x".into())]).unwrap();
+        assert_eq!(out.len(), elf.data.len());
+        let out = ElfFile::parse(path, out).unwrap();
+        assert_eq!(out.rpath().unwrap().as_deref(), Some("/x"));
     }
 }

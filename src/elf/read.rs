@@ -190,7 +190,7 @@ impl<'a> Parsed<'a> {
             addresses.push((symbol.region, sym.st_shndx, sym.st_value));
             symbols.push(symbol);
         }
-        link_aliases(&mut symbols, &addresses);
+        link_aliases(&mut symbols, &addresses)?;
         let mut iface = Interface {
             file: self.file_class(),
             imports,
@@ -334,6 +334,7 @@ impl<'a> Parsed<'a> {
         };
         let (section_align, align) = if region.is_data() {
             self.alignment(sym)
+                .map_err(|why| Malformed(format!("symbol {name}: {why}")))?
         } else {
             (0, 0)
         };
@@ -420,17 +421,25 @@ impl<'a> Parsed<'a> {
     }
 
     /// (section alignment, value alignment) as linkers compute them for copy relocations.
-    fn alignment(&self, sym: &Sym) -> (u64, u64) {
+    /// A section alignment that is not a power of two is refused, as lld refuses it: no
+    /// stub can give a symbol such an alignment, so the stub's own interface would differ
+    /// (the fuzz target `elf_read` found one of 40).
+    fn alignment(&self, sym: &Sym) -> Result<(u64, u64), Malformed> {
         let section_align = self
             .sections
             .get(sym.st_shndx)
             .map_or(1, |sh| sh.sh_addralign.max(1));
+        if !section_align.is_power_of_two() {
+            return Err(Malformed(format!(
+                "its section's alignment {section_align} is not a power of two"
+            )));
+        }
         let align = if sym.st_value == 0 {
             section_align
         } else {
             (1u64 << sym.st_value.trailing_zeros().min(63)).min(section_align)
         };
-        (section_align, align)
+        Ok((section_align, align))
     }
 
     fn file_class(&self) -> FileClass {
@@ -603,10 +612,25 @@ fn kind(sym: &Sym) -> Kind {
 /// Marks every symbol that shares its address with an earlier one (in canonical order) as an
 /// alias of it. Addresses are compared within a region and section, as linkers do when
 /// redirecting the aliases of a copy-relocated object.
-fn link_aliases(symbols: &mut [Symbol], addresses: &[(Region, usize, u64)]) {
+///
+/// Two definitions with one key (`name`, `name@VER` or `name@@VER`) are refused: the same
+/// definition given twice, or a name holding `@` that reads as another's version. The
+/// interface names aliases by key, so its stub could not be written (the fuzz target
+/// `stubgen` found a symbol `@` beside an empty name of an empty hidden version).
+fn link_aliases(
+    symbols: &mut [Symbol],
+    addresses: &[(Region, usize, u64)],
+) -> Result<(), Malformed> {
     let keys: Vec<String> = symbols.iter().map(Symbol::sort_key).collect();
     let mut order: Vec<usize> = (0..symbols.len()).collect();
     order.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
+    if let Some(w) = order.windows(2).find(|w| keys[w[0]] == keys[w[1]]) {
+        return Err(Malformed(format!(
+            "two exported symbols read as {:?}: a definition given twice, or a name holding \
+             `@` that reads as a version",
+            keys[w[0]]
+        )));
+    }
     let mut leaders: HashMap<(Region, usize, u64), usize> = HashMap::new();
     for i in order {
         let (region, _, _) = addresses[i];
@@ -620,6 +644,7 @@ fn link_aliases(symbols: &mut [Symbol], addresses: &[(Region, usize, u64)]) {
             }
         }
     }
+    Ok(())
 }
 
 fn hex(data: &[u8]) -> String {

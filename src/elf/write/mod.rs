@@ -31,9 +31,64 @@ use std::collections::HashMap;
 
 const PAGE: u64 = 0x1000;
 
+/// The first string of `iface` that the stub would have to write and that holds a NUL
+/// byte. The ELF reader never makes one, but canonical JSON (`"\u0000"`) and llvm-ifs
+/// text can carry one, and `object`'s string tables assert they get none: the fuzz target
+/// `stubgen` found `abicut stubgen` panicking on such JSON.
+fn with_nul(iface: &Interface) -> Option<&str> {
+    let versions = iface
+        .versions
+        .iter()
+        .flat_map(|v| std::iter::once(&v.name).chain(&v.parents));
+    let needs = iface
+        .needs
+        .iter()
+        .flat_map(|n| std::iter::once(&n.file).chain(n.versions.iter().map(|v| &v.name)));
+    let symbols = iface.symbols.iter().flat_map(|s| {
+        std::iter::once(&s.name)
+            .chain(&s.alias_of)
+            .chain(&s.version)
+    });
+    let imports = iface
+        .imports
+        .iter()
+        .flat_map(|i| std::iter::once(&i.name).chain(&i.version).chain(&i.from));
+    let sections = iface.sections.iter().map(|s| &s.name);
+    let warnings = iface.warnings.iter().flat_map(|(k, v)| [k, v]);
+    iface
+        .soname
+        .iter()
+        .chain(&iface.needed)
+        .chain(versions)
+        .chain(needs)
+        .chain(symbols)
+        .chain(imports)
+        .chain(sections)
+        .chain(warnings)
+        .map(String::as_str)
+        .find(|s| s.contains('\0'))
+}
+
 /// Writes the stub of `iface`. Fails only on an inconsistent interface (a symbol whose
 /// alias or version is not defined), which the ELF reader never produces.
 pub fn write_stub(iface: &Interface) -> Result<Vec<u8>, Malformed> {
+    if let Some(name) = with_nul(iface) {
+        return Err(Malformed(format!(
+            "the name {name:?} contains a NUL byte, which no ELF string can hold"
+        )));
+    }
+    // Canonical JSON can say anything; the ELF reader gives powers of two (or 0: none).
+    if let Some(s) = iface.symbols.iter().find(|s| {
+        [s.align, s.section_align]
+            .iter()
+            .any(|&a| a != 0 && !a.is_power_of_two())
+    }) {
+        return Err(Malformed(format!(
+            "symbol {}: alignment {} in a section aligned to {}: not a power of two, which no \
+             stub address can give",
+            s.name, s.align, s.section_align
+        )));
+    }
     let shape = Shape::new(iface);
     let layout = Layout::new(iface, shape.versym)?;
     let blobs = Blob::all(iface);
