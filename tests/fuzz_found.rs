@@ -138,3 +138,21 @@ fn two_definitions_with_one_key_are_refused() {
         "{err}"
     );
 }
+
+/// `ifs_read` found: an import whose version starts with `@` was written `name@@V`, which
+/// read back as version `V`: one `@` lost per round trip. Imports are split at the first
+/// `@` (they have no default or hidden version), so the version comes back whole.
+#[test]
+fn an_import_version_starting_with_at_survives_llvm_ifs_text() {
+    let text = IFS.replace(
+        "Symbols:\n",
+        "Symbols:\n  - { Name: '__snprintf_chk@@@GLIBC_2.3.4', Type: Func, Undefined: true }\n",
+    );
+    let first = ifs::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(first.imports[0].name, "__snprintf_chk");
+    assert_eq!(first.imports[0].version.as_deref(), Some("@@GLIBC_2.3.4"));
+    let rendered = ifs::render(&first);
+    let second = ifs::parse(&rendered).unwrap_or_else(|e| panic!("{e}\n{rendered}"));
+    assert_eq!(second.imports, first.imports);
+    assert_eq!(ifs::render(&second), rendered);
+}

@@ -602,7 +602,13 @@ fn parse_symbol(fields: &BTreeMap<String, String>, position: u32) -> Result<Symb
 
 fn parse_import(fields: &BTreeMap<String, String>, position: u32) -> Result<Import, Malformed> {
     let full = fields.get("Name").ok_or("symbol without Name")?;
-    let (name, version, _) = split_version(full);
+    // An import has no default or hidden version, so it is written `name@VER` and split at
+    // the first `@`: a version that starts with `@` (the fuzz target `ifs_read` found
+    // `name@@@V`) reads back whole instead of losing one `@` per round trip.
+    let (name, version) = match full.split_once('@') {
+        Some((n, v)) => (n.to_string(), Some(v.to_string())),
+        None => (full.to_string(), None),
+    };
     Ok(Import {
         binding: if fields.get("Weak").map(String::as_str) == Some("true") {
             Binding::Weak
