@@ -6,7 +6,7 @@
 //! interface: a missing library makes the interface larger, never unsound.
 
 use super::loader::{Files, Fs, Object, closure_of};
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 

@@ -9,12 +9,12 @@
 use super::hash::Table;
 use super::image::Image;
 use crate::error::{Error, Malformed, Result};
+use foldhash::{HashMap, HashMapExt};
 use goblin::elf::dynamic::*;
 use goblin::elf::header::EM_MIPS;
 use goblin::elf::program_header::PT_INTERP;
 use goblin::elf::sym::{STB_LOCAL, STB_WEAK, STT_FILE, STT_SECTION};
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::path::Path;
 
 /// One dynamic symbol: defined (exported) or undefined (imported).

@@ -40,7 +40,7 @@
 
 use super::deps::{self, Deps};
 use crate::error::{Error, Result};
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};

@@ -10,9 +10,10 @@
 use super::{FileType, arch};
 use crate::error::Malformed;
 use crate::iface::{
-    ArchSection, Binding, FileClass, Import, Interface, Kind, NeededVersion, Region,
+    ArchSection, Binding, FileClass, Import, Interface, Key, Kind, NeededVersion, Region,
     SCHEMA_VERSION, Symbol, VersionDef, VersionNeed, Visibility,
 };
+use foldhash::{HashMap, HashMapExt};
 use goblin::container::Ctx;
 use goblin::elf::dynamic::{self, Dyn};
 use goblin::elf::header::{self, Header};
@@ -20,10 +21,9 @@ use goblin::elf::program_header::{self, ProgramHeader};
 use goblin::elf::section_header::{self, SectionHeader};
 use goblin::elf::sym::{self, Sym};
 use goblin::elf::symver::{VerdefSection, VerneedSection, VersymSection};
-use goblin::strtab::Strtab;
 use scroll::Pread;
 use scroll::ctx::SizeWith;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Sections kept verbatim in the interface, because linkers merge or check them across inputs.
 const ARCH_SECTIONS: &[&str] = &[
@@ -44,6 +44,27 @@ pub fn read_bytes(bytes: &[u8]) -> Result<Interface, Malformed> {
     elf.interface()
 }
 
+/// A string table read where a name is looked up, not split up front: goblin's `Strtab`
+/// splits and UTF-8-checks the whole table on every parse, which was a tenth of a stubgen
+/// batch (`.dynstr` is read for symbols, dynamic entries and both version sections).
+struct Strings<'a>(&'a [u8]);
+
+impl<'a> Strings<'a> {
+    /// The NUL-terminated string at `offset` (a name may be the tail of a longer string,
+    /// as linkers merge them), or why it cannot be read, phrased to follow what names it.
+    fn get(&self, offset: usize) -> Result<&'a str, String> {
+        let tail = self.0.get(offset..).ok_or_else(|| {
+            format!(
+                "at {offset:#x} lies outside its string table ({:#x} bytes)",
+                self.0.len()
+            )
+        })?;
+        let end = memchr::memchr(0, tail)
+            .ok_or_else(|| format!("at {offset:#x} runs to the end of its string table"))?;
+        std::str::from_utf8(&tail[..end]).map_err(|_| format!("at {offset:#x} is not UTF-8"))
+    }
+}
+
 /// The parts of an ELF file the interface is made from, parsed and bounds-checked.
 struct Parsed<'a> {
     bytes: &'a [u8],
@@ -51,7 +72,7 @@ struct Parsed<'a> {
     ctx: Ctx,
     sections: Vec<SectionHeader>,
     segments: Vec<ProgramHeader>,
-    shstrtab: Strtab<'a>,
+    shstrtab: Strings<'a>,
 }
 
 impl<'a> Parsed<'a> {
@@ -90,7 +111,7 @@ impl<'a> Parsed<'a> {
             ctx,
             sections,
             segments,
-            shstrtab: Strtab::default(),
+            shstrtab: Strings(&[]),
         };
         let shstrndx = parsed.header.e_shstrndx as usize;
         if shstrndx != 0 {
@@ -100,7 +121,7 @@ impl<'a> Parsed<'a> {
     }
 
     fn section_name(&self, sh: &SectionHeader) -> &'a str {
-        self.shstrtab.get_at(sh.sh_name).unwrap_or("")
+        self.shstrtab.get(sh.sh_name).unwrap_or("")
     }
 
     /// The file bytes of section `index`, checked against the file size.
@@ -125,9 +146,8 @@ impl<'a> Parsed<'a> {
             })
     }
 
-    fn strtab(&self, index: usize, what: &str) -> Result<Strtab<'a>, Malformed> {
-        let data = self.section_data(index, what)?;
-        Strtab::parse(data, 0, data.len(), 0).map_err(|e| Malformed(format!("{what}: {e}")))
+    fn strtab(&self, index: usize, what: &str) -> Result<Strings<'a>, Malformed> {
+        self.section_data(index, what).map(Strings)
     }
 
     fn find_section(&self, sh_type: u32) -> Option<usize> {
@@ -171,8 +191,8 @@ impl<'a> Parsed<'a> {
             }
             position += 1;
             let name = dynstr
-                .get_at(sym.st_name)
-                .ok_or_else(|| format!("dynamic symbol {i} has a name outside .dynstr"))?;
+                .get(sym.st_name)
+                .map_err(|e| format!("dynamic symbol {i}'s name {e}"))?;
             let raw_version = match &versym {
                 Some(vs) => {
                     vs.get_at(i)
@@ -223,11 +243,11 @@ impl<'a> Parsed<'a> {
         let strings = self.strtab(self.sections[index].sh_link as usize, ".dynamic strings")?;
         let string = |d: &Dyn| {
             strings
-                .get_at(d.d_val as usize)
+                .get(d.d_val as usize)
                 .map(str::to_owned)
-                .ok_or_else(|| {
+                .map_err(|e| {
                     format!(
-                        "dynamic entry {} names a string outside its table",
+                        "dynamic entry {}'s string {e}",
                         dynamic::tag_to_str(d.d_tag)
                     )
                 })
@@ -259,9 +279,9 @@ impl<'a> Parsed<'a> {
             .ok_or("corrupt .gnu.version_d")?;
         let name = |offset: usize| {
             strings
-                .get_at(offset)
+                .get(offset)
                 .map(str::to_owned)
-                .ok_or_else(|| format!("version name at {offset:#x} lies outside its string table"))
+                .map_err(|e| format!("version name {e}"))
         };
         let mut defs = Vec::new();
         for def in section.iter() {
@@ -289,9 +309,10 @@ impl<'a> Parsed<'a> {
             .map_err(|e| format!("corrupt .gnu.version_r: {e}"))?
             .ok_or("corrupt .gnu.version_r")?;
         let name = |offset: usize| {
-            strings.get_at(offset).map(str::to_owned).ok_or_else(|| {
-                format!("needed version name at {offset:#x} lies outside its string table")
-            })
+            strings
+                .get(offset)
+                .map(str::to_owned)
+                .map_err(|e| format!("needed version name {e}"))
         };
         let mut needs = Vec::new();
         for need in section.iter() {
@@ -610,7 +631,7 @@ fn kind(sym: &Sym) -> Kind {
 }
 
 /// Marks every symbol that shares its address with an earlier one (in canonical order) as an
-/// alias of it. Addresses are compared within a region and section, as linkers do when
+/// alias of it, and puts the symbols in that order. Addresses are compared within a region and section, as linkers do when
 /// redirecting the aliases of a copy-relocated object.
 ///
 /// Two definitions with one key (`name`, `name@VER` or `name@@VER`) are refused: the same
@@ -621,30 +642,58 @@ fn link_aliases(
     symbols: &mut [Symbol],
     addresses: &[(Region, usize, u64)],
 ) -> Result<(), Malformed> {
-    let keys: Vec<String> = symbols.iter().map(Symbol::sort_key).collect();
+    let keys: Vec<Key> = symbols.iter().map(Symbol::key).collect();
     let mut order: Vec<usize> = (0..symbols.len()).collect();
     order.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
     if let Some(w) = order.windows(2).find(|w| keys[w[0]] == keys[w[1]]) {
         return Err(Malformed(format!(
             "two exported symbols read as {:?}: a definition given twice, or a name holding \
              `@` that reads as a version",
-            keys[w[0]]
+            keys[w[0]].to_string()
         )));
     }
     let mut leaders: HashMap<(Region, usize, u64), usize> = HashMap::new();
-    for i in order {
+    let mut aliases = Vec::new();
+    for &i in &order {
         let (region, _, _) = addresses[i];
         if matches!(region, Region::Abs | Region::Common) {
             continue;
         }
         match leaders.get(&addresses[i]) {
-            Some(&leader) => symbols[i].alias_of = Some(keys[leader].clone()),
+            Some(&leader) => aliases.push((i, keys[leader].to_string())),
             None => {
                 leaders.insert(addresses[i], i);
             }
         }
     }
+    drop(keys);
+    for (i, leader) in aliases {
+        symbols[i].alias_of = Some(leader);
+    }
+    put_in_order(symbols, &order);
     Ok(())
+}
+
+/// Moves `items[order[k]]` to position k, following each cycle of the permutation, so that
+/// [`Interface::canonicalize`] finds the symbols in key order and its sort only checks it
+/// (sorting the symbols themselves was a fifth of a stubgen batch).
+fn put_in_order<T>(items: &mut [T], order: &[usize]) {
+    let mut placed = vec![false; items.len()];
+    for start in 0..items.len() {
+        if placed[start] {
+            continue;
+        }
+        let mut at = start;
+        loop {
+            placed[at] = true;
+            let from = order[at];
+            if from == start {
+                break;
+            }
+            items.swap(at, from);
+            at = from;
+        }
+    }
 }
 
 fn hex(data: &[u8]) -> String {

@@ -19,6 +19,7 @@ mod malformed;
 pub use malformed::Malformed;
 
 use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 /// Version of the canonical JSON schema. Bump on any change that alters the hash of an
@@ -347,17 +348,96 @@ pub struct Symbol {
 impl Symbol {
     /// `name`, `name@VER` (hidden) or `name@@VER` (default): unique within an interface.
     pub fn sort_key(&self) -> String {
-        let Some(version) = &self.version else {
-            return self.name.clone();
-        };
-        // Built by hand: called for every symbol several times per library, where
-        // `format!` was a tenth of a batch's time.
-        let at = if self.hidden { "@" } else { "@@" };
-        let mut key = String::with_capacity(self.name.len() + at.len() + version.len());
-        key.push_str(&self.name);
-        key.push_str(at);
-        key.push_str(version);
-        key
+        self.key().0.concat()
+    }
+
+    /// [`Symbol::sort_key`] borrowed: ordered and compared as the string it spells, without
+    /// building it (the keys of every symbol were sorted and compared several times per
+    /// library, a tenth of a stubgen batch in allocations).
+    pub fn key(&self) -> Key<'_> {
+        match &self.version {
+            None => Key([&self.name, "", ""]),
+            Some(v) if self.hidden => Key([&self.name, "@", v]),
+            Some(v) => Key([&self.name, "@@", v]),
+        }
+    }
+}
+
+/// A symbol's key as the parts it is spelled from ([`Symbol::key`]). Equality and order are
+/// those of the spelled string, so a name holding `@` compares as the key it reads as.
+#[derive(Clone, Copy, Debug)]
+pub struct Key<'a>([&'a str; 3]);
+
+impl Key<'_> {
+    fn bytes(&self) -> impl Iterator<Item = &[u8]> {
+        self.0
+            .iter()
+            .map(|p| p.as_bytes())
+            .filter(|p| !p.is_empty())
+    }
+
+    /// Compares the spelled key with `other` (an `alias_of`, say) without spelling it.
+    pub fn cmp_str(&self, other: &str) -> Ordering {
+        cmp_spelled(self.bytes(), std::iter::once(other.as_bytes()))
+    }
+}
+
+/// Compares two strings given as runs of parts, comparing slices rather than bytes.
+fn cmp_spelled<'x>(
+    mut a: impl Iterator<Item = &'x [u8]>,
+    mut b: impl Iterator<Item = &'x [u8]>,
+) -> Ordering {
+    let (mut x, mut y): (&[u8], &[u8]) = (&[], &[]);
+    loop {
+        if x.is_empty() {
+            x = a.next().unwrap_or_default();
+        }
+        if y.is_empty() {
+            y = b.next().unwrap_or_default();
+        }
+        match (x.is_empty(), y.is_empty()) {
+            (true, true) => return Ordering::Equal,
+            (true, false) => return Ordering::Less,
+            (false, true) => return Ordering::Greater,
+            (false, false) => {}
+        }
+        let n = x.len().min(y.len());
+        match x[..n].cmp(&y[..n]) {
+            Ordering::Equal => (x, y) = (&x[n..], &y[n..]),
+            unequal => return unequal,
+        }
+    }
+}
+
+impl Ord for Key<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Names that differ within the shorter one decide alone: most pairs of symbols.
+        let (a, b) = (self.0[0].as_bytes(), other.0[0].as_bytes());
+        let n = a.len().min(b.len());
+        match a[..n].cmp(&b[..n]) {
+            Ordering::Equal => cmp_spelled(self.bytes(), other.bytes()),
+            unequal => unequal,
+        }
+    }
+}
+
+impl PartialOrd for Key<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Key<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Key<'_> {}
+
+impl std::fmt::Display for Key<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.iter().try_for_each(|p| f.write_str(p))
     }
 }
 
@@ -387,7 +467,7 @@ impl Interface {
     /// Puts symbols and sections in canonical order, so that an interface built in any
     /// order (by the ELF reader, from llvm-ifs text, by hand) has one form.
     pub fn canonicalize(&mut self) {
-        self.symbols.sort_by_cached_key(Symbol::sort_key);
+        self.symbols.sort_by(|a, b| a.key().cmp(&b.key()));
         self.imports.sort_by_key(|i| i.position);
         self.sections.sort_by(|a, b| a.name.cmp(&b.name));
     }

@@ -4,9 +4,10 @@
 //! does; the emission in `mod.rs` changes with object's writer.
 
 use crate::error::Malformed;
-use crate::iface::{Interface, Region, Symbol};
+use crate::iface::{Interface, Key, Region, Symbol};
+use foldhash::HashMap;
 use object::elf;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// The size of a function's slot in `.text`.
 pub(super) const TEXT_SLOT: u64 = 16;
@@ -49,18 +50,18 @@ pub(super) struct Layout {
 impl Layout {
     /// Places every symbol; `versioned` says whether the stub has `.gnu.version`.
     pub(super) fn new(iface: &Interface, versioned: bool) -> Result<Layout, Malformed> {
-        let keys: Vec<String> = iface.symbols.iter().map(Symbol::sort_key).collect();
-        let index: HashMap<&str, usize> = keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| (k.as_str(), i))
-            .collect();
+        let keys: Vec<Key> = iface.symbols.iter().map(Symbol::key).collect();
+        let mut by_key: Vec<usize> = (0..keys.len()).collect();
+        by_key.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
         let leaders: Vec<Option<usize>> = iface
             .symbols
             .iter()
             .enumerate()
             .map(|(i, sym)| match &sym.alias_of {
-                Some(leader) => index.get(leader.as_str()).copied(),
+                Some(leader) => by_key
+                    .binary_search_by(|&j| keys[j].cmp_str(leader))
+                    .ok()
+                    .map(|at| by_key[at]),
                 None => Some(i),
             })
             .collect();

@@ -20,6 +20,7 @@ mod layout;
 use super::arch;
 use crate::error::Malformed;
 use crate::iface::{Binding, Import, Interface, Kind, Region, Symbol, Visibility};
+use foldhash::HashMap;
 use layout::{Entry, Layout, Slot, TEXT_SLOT, align_up, nobits_name, nobits_placement};
 use object::Endianness;
 use object::elf;
@@ -27,7 +28,6 @@ use object::write::StringId;
 use object::write::elf::{
     FileHeader, ProgramHeader, SectionHeader, Sym, Verdef, Vernaux, Verneed, Writer,
 };
-use std::collections::HashMap;
 
 const PAGE: u64 = 0x1000;
 
