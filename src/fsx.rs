@@ -170,9 +170,16 @@ pub fn final_path(path: &Path) -> Result<PathBuf> {
     })
 }
 
-/// Writes `bytes` to `path` atomically: staged beside it, then renamed over it. The file
-/// gets mode 0644 whatever the umask, so stubs and plans stay readable to the other users
-/// of a shared machine or builder.
+/// Writes `bytes` to `path` atomically: staged beside it, then renamed over it, so a failed
+/// or killed run leaves the old file or the new one, never part of one. The file gets mode
+/// 0644 whatever the umask, so stubs and plans stay readable to the other users of a shared
+/// machine or builder.
+///
+/// Not flushed to disk (no `fsync`), as linkers, patchelf and Nix's own builds
+/// (`fsync-store-paths` is off by default) do not flush theirs, and as abicut's tree writers
+/// (`relink`, `relocate`, `interface`) never did: a sync per stub was a sixth of a
+/// 32-library `stubgen` batch's time. A power loss right after a run can leave an output
+/// empty.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic_mode(path, bytes, 0o644)
 }
@@ -185,7 +192,6 @@ pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     file.write_all(bytes).map_err(|e| Error::io(path, e))?;
     file.set_permissions(fs::Permissions::from_mode(mode & 0o7777))
         .map_err(|e| Error::io(path, e))?;
-    file.sync_all().map_err(|e| Error::io(path, e))?;
     drop(file);
     staging.commit()
 }

@@ -10,7 +10,6 @@ use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError, mpsc};
 
 /// What `stubgen` writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -222,11 +221,6 @@ pub struct Outcome {
 /// stop the others. Two libraries that would be written to one file (`a/libexpat.so.1`,
 /// `b/libexpat.so.1`) are refused before anything is written: one would silently replace
 /// the other.
-///
-/// The stubs are made on rayon's threads and written by [`WRITERS`] threads of their own:
-/// each output is synced before it is renamed into place, and a sync waits for the disk
-/// without using the CPU, so that syncs overlap one another and the making of the next
-/// stubs (one at a time per core, they were most of a 32-library batch's time).
 pub fn batch(
     libs: &[PathBuf],
     out_dir: &Path,
@@ -241,71 +235,17 @@ pub fn batch(
     refuse_shared_outputs(libs, &outputs)?;
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
     let resolver = Resolver::default();
-    let results: Vec<Mutex<Option<Written>>> = libs.iter().map(|_| Mutex::new(None)).collect();
-    let settle = |i: usize, result| {
-        if let Some(slot) = results.get(i) {
-            *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
-        }
-    };
-    let writers = WRITERS.min(libs.len());
-    let (made, queue) = mpsc::sync_channel::<(usize, Vec<u8>, Option<String>)>(2 * writers);
-    let queue = Mutex::new(queue);
-    std::thread::scope(|scope| {
-        for _ in 0..writers {
-            scope.spawn(|| {
-                loop {
-                    let next = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
-                    let Ok((i, bytes, abi_hash)) = next else {
-                        break;
-                    };
-                    let out = &outputs[i];
-                    settle(
-                        i,
-                        crate::fsx::write_atomic(out, &bytes).map(|()| (out.clone(), abi_hash)),
-                    );
-                }
-            });
-        }
-        libs.par_iter()
-            .enumerate()
-            .for_each_with(made, |made, (i, lib)| {
-                match make(lib, format, options, hash, &resolver) {
-                    Ok((bytes, abi_hash)) => {
-                        // The writers only stop once every sender is gone.
-                        if let Err(mpsc::SendError((i, bytes, abi_hash))) =
-                            made.send((i, bytes, abi_hash))
-                        {
-                            let out = &outputs[i];
-                            settle(
-                                i,
-                                crate::fsx::write_atomic(out, &bytes)
-                                    .map(|()| (out.clone(), abi_hash)),
-                            );
-                        }
-                    }
-                    Err(e) => settle(i, Err(e)),
-                }
-            });
-    });
     Ok(libs
-        .iter()
-        .zip(results)
-        .map(|(lib, slot)| Outcome {
+        .par_iter()
+        .zip(&outputs)
+        .map(|(lib, out)| Outcome {
             input: lib.clone(),
-            result: slot
-                .into_inner()
-                .unwrap_or_else(PoisonError::into_inner)
-                .unwrap_or_else(|| Err(Error::invalid(lib, "was not written"))),
+            result: make(lib, format, options, hash, &resolver).and_then(|(bytes, abi_hash)| {
+                crate::fsx::write_atomic(out, &bytes).map(|()| (out.clone(), abi_hash))
+            }),
         })
         .collect())
 }
-
-/// What a batch did with one library: the file written and, if asked for, the ABI hash.
-type Written = Result<(PathBuf, Option<String>)>;
-
-/// Threads that write a batch's outputs: enough syncs in flight for the disk to merge
-/// them; they wait, not compute.
-const WRITERS: usize = 8;
 
 /// Where a batch writes `lib`'s output: `out_dir/<file name><format suffix>`.
 fn output_path(lib: &Path, out_dir: &Path, format: Format) -> Result<PathBuf> {
