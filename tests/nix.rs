@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use support::files::{copy_dir, edit_file};
 use support::real::{NixBuild, nix_command};
-use support::{bin_path, have};
+use support::{bin_path, have, run};
 
 const PACKAGES: [&str; 6] = ["base", "cc", "gen", "mid", "prog1", "prog2"];
 
@@ -292,11 +292,11 @@ impl World {
 }
 
 fn run_program(output: &str, program: &str) -> String {
-    let result = duct::cmd!(format!("{output}/bin/{program}"))
-        .stdout_capture()
-        .run()
-        .unwrap();
-    String::from_utf8_lossy(&result.stdout).into_owned()
+    run(
+        Path::new(output).join("bin").join(program),
+        &[],
+        Path::new("."),
+    )
 }
 
 fn set(items: &[&str]) -> BTreeSet<String> {

@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use support::files::*;
-use support::{bin_path, have, run_abicut};
+use support::{bin_path, have, run, run_abicut};
 
 const BASE_C: &str = "int base_add(int a, int b) { return a + b; }\n";
 const TOP_C: &str = "int base_add(int, int);\nint top_twice(int a) { return base_add(a, a); }\n";
@@ -69,10 +69,7 @@ fn relinked_programs_run_from_the_new_path() {
     let from = tmp.path().join("aaaaaaaa-pkg");
     let to = tmp.path().join("bbbbbbbb-pkg");
     build_package(tmp.path(), &from);
-    let ran = duct::cmd(from.join("bin/prog"), Vec::<String>::new())
-        .read()
-        .unwrap();
-    assert_eq!(ran, "result=42");
+    assert_eq!(run(from.join("bin/prog"), &[], tmp.path()), "result=42\n");
 
     let map = format!("{}={}", from.display(), to.display());
     let (code, stdout, stderr) = run_abicut(&[
@@ -94,14 +91,8 @@ fn relinked_programs_run_from_the_new_path() {
 
     // Move the original away: the relinked programs must not need it.
     fs::rename(&from, tmp.path().join("gone")).unwrap();
-    let ran = duct::cmd(to.join("bin/prog"), Vec::<String>::new())
-        .read()
-        .unwrap();
-    assert_eq!(ran, "result=42");
-    let ran = duct::cmd(to.join("bin/wrapper"), Vec::<String>::new())
-        .read()
-        .unwrap();
-    assert_eq!(ran, "result=42");
+    assert_eq!(run(to.join("bin/prog"), &[], tmp.path()), "result=42\n");
+    assert_eq!(run(to.join("bin/wrapper"), &[], tmp.path()), "result=42\n");
     let pc = fs::read_to_string(to.join("lib/pkgconfig/top.pc")).unwrap();
     assert!(pc.contains(to.to_str().unwrap()));
     assert_eq!(

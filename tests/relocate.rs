@@ -7,9 +7,10 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use support::cache::BinaryCache;
 use support::real::nix_command;
 use support::user::{Nobody, TmpNix};
-use support::{bin_path, have, run_abicut};
+use support::{bin_path, have, run, run_abicut};
 
 /// The host's library directories, as nix/tests' stdenv passes them to `verify`.
 const LIB_PATHS: [&str; 4] = [
@@ -67,21 +68,11 @@ fn short_tmp() -> tempfile::TempDir {
         .unwrap()
 }
 
-/// Runs `program` and returns its standard output, panicking on failure.
-fn output(program: &Path) -> String {
-    let out = duct::cmd!(program)
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .run()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{} failed: {}",
-        program.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// prog1 ([`prog1`]) and a [`short_tmp`] to work in, when prog1 is built and every one of
+/// `tools` is on PATH; None (the test skips) otherwise.
+fn prog1_in_tmp(tools: &[&str]) -> Option<(&'static str, tempfile::TempDir)> {
+    let prog1 = prog1()?;
+    tools.iter().all(|t| have(t)).then(|| (prog1, short_tmp()))
 }
 
 /// The single entry of `store` whose name contains `name`.
@@ -124,12 +115,12 @@ fn relocate_and_run(prog1: &str, store: &Path) {
     );
     let moved = entry(store, &prog1[44..prog1.len() - 3]);
     let (from_nix, relocated) = (
-        output(&Path::new(prog1).join("bin/prog1")),
-        output(&moved.join("bin/prog1")),
+        run(Path::new(prog1).join("bin/prog1"), &[], store),
+        run(moved.join("bin/prog1"), &[], store),
     );
     assert_eq!(relocated, from_nix);
     assert!(relocated.contains("mid_compute(2) = 42"), "{relocated}");
-    let libdir = output(&moved.join("bin/prog1-base-libdir"));
+    let libdir = run(moved.join("bin/prog1-base-libdir"), &[], store);
     assert!(
         libdir.starts_with(&format!("{store_s}/"))
             && Path::new(libdir.trim()).join("libbase.so.1").is_file(),
@@ -146,8 +137,9 @@ fn relocate_and_run(prog1: &str, store: &Path) {
 /// `base-ab`), PT_INTERP, RUNPATH, the script and the indirections' symlinks follow.
 #[test]
 fn longer_store_dir_runs_and_verifies() {
-    let Some(prog1) = prog1() else { return };
-    let tmp = short_tmp();
+    let Some((prog1, tmp)) = prog1_in_tmp(&[]) else {
+        return;
+    };
     let store = tmp.path().join("ab");
     relocate_and_run(prog1, &store);
     assert!(
@@ -163,8 +155,9 @@ fn longer_store_dir_runs_and_verifies() {
 /// `/tmp/XXX/s` (10): the same length, a plain prefix rewrite.
 #[test]
 fn same_length_store_dir_runs_and_verifies() {
-    let Some(prog1) = prog1() else { return };
-    let tmp = short_tmp();
+    let Some((prog1, tmp)) = prog1_in_tmp(&[]) else {
+        return;
+    };
     let store = tmp.path().join("s");
     relocate_and_run(prog1, &store);
     assert_eq!(
@@ -176,8 +169,9 @@ fn same_length_store_dir_runs_and_verifies() {
 /// `/tmp/XXX` (8): names are padded with `_`.
 #[test]
 fn shorter_store_dir_pads_names() {
-    let Some(prog1) = prog1() else { return };
-    let tmp = short_tmp();
+    let Some((prog1, tmp)) = prog1_in_tmp(&[]) else {
+        return;
+    };
     relocate_and_run(prog1, tmp.path());
     assert!(
         entry(tmp.path(), "prog1")
@@ -190,8 +184,9 @@ fn shorter_store_dir_pads_names() {
 /// short and the longest directory that fits, nothing written.
 #[test]
 fn names_too_short_are_refused_before_writing() {
-    let Some(prog1) = prog1() else { return };
-    let tmp = short_tmp();
+    let Some((prog1, tmp)) = prog1_in_tmp(&[]) else {
+        return;
+    };
     let store = tmp.path().join("nix/store");
     let (code, _, stderr) = run_abicut(&[
         "relocate",
@@ -214,8 +209,9 @@ fn names_too_short_are_refused_before_writing() {
 /// Without `--closure`, references to paths left behind are reported per file, exit 1.
 #[test]
 fn references_left_behind_are_reported() {
-    let Some(prog1) = prog1() else { return };
-    let tmp = short_tmp();
+    let Some((prog1, tmp)) = prog1_in_tmp(&[]) else {
+        return;
+    };
     let store = tmp.path().join("s");
     let (code, stdout, stderr) = run_abicut(&["relocate", prog1, "--to", store.to_str().unwrap()]);
     assert_eq!(code, 1, "{stdout}{stderr}");
@@ -229,11 +225,9 @@ fn references_left_behind_are_reported() {
 /// `--closure-from` takes `nix-store -qR` output: the same closure as the scan.
 #[test]
 fn closure_from_a_listing() {
-    let Some(prog1) = prog1() else { return };
-    if !have("nix-store") {
+    let Some((prog1, tmp)) = prog1_in_tmp(&["nix-store"]) else {
         return;
-    }
-    let tmp = short_tmp();
+    };
     let listing = tmp.path().join("closure");
     let out = duct::cmd!("nix-store", "-qR", prog1).read().unwrap();
     std::fs::write(&listing, out).unwrap();
@@ -439,7 +433,7 @@ fn unprivileged_user_relocates_under_home_and_tmp_nix() {
     let Some(user) = Nobody::new(&bin_path()) else {
         return;
     };
-    let expected = output(&Path::new(prog1).join("bin/prog1"));
+    let expected = run(Path::new(prog1).join("bin/prog1"), &[], Path::new("."));
     let relocate = |args: &[&str]| {
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         let out = user.cmd(&user.abicut(), &args).run().unwrap();
@@ -474,10 +468,8 @@ fn unprivileged_user_relocates_under_home_and_tmp_nix() {
         );
         return;
     }
-    let tmp = short_tmp();
-    let (cache, pk) = cache(prog1, tmp.path(), "xz");
-    let server = Server::start(&cache);
-    let url = format!("http://127.0.0.1:{}", server.1);
+    let cache = cache(prog1, "xz");
+    let url = cache.url();
     let tmp_nix = TmpNix::claim(&user);
     for store in [tmp_nix.store(), user.home().join(".nix")] {
         let to = store.to_str().unwrap();
@@ -489,7 +481,7 @@ fn unprivileged_user_relocates_under_home_and_tmp_nix() {
             "--to",
             to,
             "--trusted-key",
-            pk.trim(),
+            cache.public_key(),
         ]);
         runs_there(&store);
         let cut = "prog1-1.0".len() - (to.len() - "/nix/store".len());
@@ -508,11 +500,9 @@ fn unprivileged_user_relocates_under_home_and_tmp_nix() {
 /// so the check is real.
 #[test]
 fn nix_for_the_new_store_accepts_the_registration() {
-    let Some(prog1) = prog1() else { return };
-    if !have("nix-store") {
+    let Some((prog1, tmp)) = prog1_in_tmp(&["nix-store"]) else {
         return;
-    }
-    let tmp = short_tmp();
+    };
     let store = tmp.path().join("s");
     let reg = tmp.path().join("registration");
     let (code, stdout, stderr) = run_abicut(&[
@@ -559,8 +549,8 @@ fn nix_for_the_new_store_accepts_the_registration() {
     );
     assert!(out.status.success(), "nix-env -i: {out:?}");
     assert_eq!(
-        output(&profile.join("bin/prog1")),
-        output(&Path::new(prog1).join("bin/prog1")),
+        run(profile.join("bin/prog1"), &[], tmp.path()),
+        run(Path::new(prog1).join("bin/prog1"), &[], tmp.path()),
         "installed into a profile of the new store, it runs"
     );
     let script = moved.join("bin/prog1-base-libdir");
@@ -572,93 +562,14 @@ fn nix_for_the_new_store_accepts_the_registration() {
     assert!(!out.status.success(), "a changed file fails --verify-path");
 }
 
-/// A binary cache of prog1's closure made by `nix copy --to file://DIR?compression=C` and
-/// signed by `nix store sign`; returns (cache dir, public key).
-fn cache(prog1: &str, dir: &Path, compression: &str) -> (PathBuf, String) {
-    let cache = dir.join(format!("cache-{compression}"));
-    let (sk, pk) = (dir.join("sk"), dir.join("pk"));
-    let nix = |program: &str, args: &[&str]| {
-        let out = nix_command(program, args, dir).run().unwrap();
-        assert!(out.status.success(), "{program} {args:?}: {out:?}");
-    };
-    if !pk.exists() {
-        nix(
-            "nix-store",
-            &[
-                "--generate-binary-cache-key",
-                "relocate-test",
-                sk.to_str().unwrap(),
-                pk.to_str().unwrap(),
-            ],
-        );
-    }
-    let url = format!("file://{}", cache.display());
-    nix(
-        "nix",
-        &[
-            "copy",
-            "--to",
-            &format!("{url}?compression={compression}"),
-            prog1,
-        ],
-    );
-    nix(
-        "nix",
-        &[
-            "store",
-            "sign",
-            "--store",
-            &url,
-            "--key-file",
-            sk.to_str().unwrap(),
-            "-r",
-            prog1,
-        ],
-    );
-    (cache, std::fs::read_to_string(&pk).unwrap())
-}
-
-/// A `python3 -m http.server` on loopback serving `dir`, killed on drop.
-struct Server(std::process::Child, u16);
-
-impl Server {
-    fn start(dir: &Path) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let server = Server(
-            std::process::Command::new("python3")
-                .args([
-                    "-m",
-                    "http.server",
-                    "--bind",
-                    "127.0.0.1",
-                    &port.to_string(),
-                ])
-                .current_dir(dir)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap(),
-            port,
-        );
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return server;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        panic!("http.server did not start on port {port}");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// A signed binary cache of prog1's closure, its NARs compressed by `compression`, served
+/// over HTTP on loopback; its key is named `relocate-test`.
+fn cache(prog1: &str, compression: &str) -> BinaryCache {
+    let cache = BinaryCache::start("relocate-test").unwrap();
+    cache
+        .push_paths_compressed(&[PathBuf::from(prog1)], compression)
+        .unwrap();
+    cache
 }
 
 /// From a signed cache over HTTP on loopback (every compression Nix writes) and over
@@ -666,22 +577,13 @@ impl Drop for Server {
 /// no /nix/store, the signature is checked (a wrong key is refused, nothing written).
 #[test]
 fn from_a_signed_binary_cache_over_http_and_file() {
-    let Some(prog1) = prog1() else { return };
-    if !have("nix") || !have("python3") {
+    let Some((prog1, tmp)) = prog1_in_tmp(&["nix", "python3"]) else {
         return;
-    }
-    let tmp = short_tmp();
-    let from_nix = output(&Path::new(prog1).join("bin/prog1"));
-    for (i, compression) in ["xz", "zstd", "bzip2", "none"].into_iter().enumerate() {
-        let (cache, pk) = cache(prog1, tmp.path(), compression);
-        let server = Server::start(&cache);
-        for (j, url) in [
-            format!("http://127.0.0.1:{}", server.1),
-            format!("file://{}", cache.display()),
-        ]
-        .iter()
-        .enumerate()
-        {
+    };
+    let from_nix = run(Path::new(prog1).join("bin/prog1"), &[], tmp.path());
+    let caches = ["xz", "zstd", "bzip2", "none"].map(|compression| cache(prog1, compression));
+    for (i, cache) in caches.iter().enumerate() {
+        for (j, url) in [cache.url(), cache.file_url()].iter().enumerate() {
             let store = tmp.path().join(format!("{i}{j}/"));
             let store = store.to_str().unwrap().trim_end_matches('/');
             let (code, stdout, stderr) = run_abicut(&[
@@ -692,19 +594,22 @@ fn from_a_signed_binary_cache_over_http_and_file() {
                 "--to",
                 store,
                 "--trusted-key",
-                pk.trim(),
+                cache.public_key(),
             ]);
             assert_eq!(code, 0, "{url}: {stdout}{stderr}");
             let moved = entry(Path::new(store), "-prog1-");
-            assert_eq!(output(&moved.join("bin/prog1")), from_nix, "{url}");
+            assert_eq!(
+                run(moved.join("bin/prog1"), &[], tmp.path()),
+                from_nix,
+                "{url}"
+            );
             let mut args = vec!["verify", store, "--forbid", "/nix/store"];
             args.extend(LIB_PATHS);
             let (code, stdout, stderr) = run_abicut(&args);
             assert_eq!(code, 0, "{stdout}{stderr}");
         }
     }
-    let (cache, _) = cache(prog1, tmp.path(), "xz");
-    let url = format!("file://{}", cache.display());
+    let url = caches[0].file_url();
     let store = tmp.path().join("wk");
     let wrong = "relocate-test:".to_string() + &"A".repeat(43) + "=";
     let (code, _, stderr) = run_abicut(&[
@@ -729,19 +634,17 @@ fn from_a_signed_binary_cache_over_http_and_file() {
 /// file, nothing written.
 #[test]
 fn bad_caches_are_refused_and_write_nothing() {
-    let Some(prog1) = prog1() else { return };
-    if !have("nix") {
+    let Some((prog1, tmp)) = prog1_in_tmp(&["nix", "python3"]) else {
         return;
-    }
-    let tmp = short_tmp();
+    };
     let hash = &prog1[11..43];
-    let run = |cache: &Path, store: &str| {
-        let url = format!("file://{}", cache.display());
+    let cache = cache(prog1, "none");
+    let relocate = |store: &str| {
         let store = tmp.path().join(store);
         let out = run_abicut(&[
             "relocate",
             "--from",
-            &url,
+            &cache.file_url(),
             prog1,
             "--to",
             store.to_str().unwrap(),
@@ -749,8 +652,7 @@ fn bad_caches_are_refused_and_write_nothing() {
         assert!(!store.exists(), "nothing written");
         out
     };
-    let (cache, _) = cache(prog1, tmp.path(), "none");
-    let narinfo = cache.join(format!("{hash}.narinfo"));
+    let narinfo = cache.files().join(format!("{hash}.narinfo"));
     let text = std::fs::read_to_string(&narinfo).unwrap();
     let nar_hash = text
         .lines()
@@ -764,21 +666,23 @@ fn bad_caches_are_refused_and_write_nothing() {
         text.replace(&line, &format!("NarHash: sha256:{wrong}")),
     )
     .unwrap();
-    let (code, _, stderr) = run(&cache, "w1");
+    let (code, _, stderr) = relocate("w1");
     assert_eq!(code, 3, "{stderr}");
     assert!(
         stderr.contains(".nar: NAR of") && stderr.contains("its narinfo says"),
         "{stderr}"
     );
     std::fs::write(&narinfo, &text).unwrap();
-    let nar = cache.join(text.lines().find_map(|l| l.strip_prefix("URL: ")).unwrap());
+    let nar = cache
+        .files()
+        .join(text.lines().find_map(|l| l.strip_prefix("URL: ")).unwrap());
     let bytes = std::fs::read(&nar).unwrap();
     std::fs::write(&nar, &bytes[..bytes.len() / 2]).unwrap();
-    let (code, _, stderr) = run(&cache, "w2");
+    let (code, _, stderr) = relocate("w2");
     assert_eq!(code, 3, "{stderr}");
     assert!(stderr.contains("truncated or wrong"), "{stderr}");
     std::fs::remove_file(&narinfo).unwrap();
-    let (code, _, stderr) = run(&cache, "w3");
+    let (code, _, stderr) = relocate("w3");
     assert_eq!(code, 3, "{stderr}");
     assert!(stderr.contains(&format!("{hash}.narinfo")), "{stderr}");
 }

@@ -423,8 +423,8 @@ pub struct Files {
     cache: Mutex<HashMap<PathBuf, Option<Arc<Object>>>>,
     /// [`Fs::resolve`] of each path looked up, and whether it is a regular file.
     resolved: Mutex<HashMap<PathBuf, Option<Resolved>>>,
-    /// [`Interpreter::open`] of each interpreter path, None where it failed.
-    interpreters: Mutex<HashMap<PathBuf, Option<Interpreter>>>,
+    /// [`Files::interpreter`] of each interpreter path.
+    interpreters: Mutex<HashMap<PathBuf, std::result::Result<Arc<Interpreter>, String>>>,
     /// Parse with [`deps::read_links`]: objects without their imports.
     links_only: bool,
     /// With `links_only`, roots read by [`Files::load_root`] that are not (yet) in `cache`.
@@ -486,9 +486,10 @@ impl Files {
         found
     }
 
-    /// [`Interpreter::open`], once per path; None where it fails (a closure is then
-    /// searched without an interpreter's directories).
-    pub fn interpreter(&self, path: &Path) -> Option<Interpreter> {
+    /// [`Interpreter::open`], once per path. Where it fails, the reason without the path:
+    /// verify reports it after the path as the program names it, and a closure is searched
+    /// without an interpreter's directories.
+    pub fn interpreter(&self, path: &Path) -> std::result::Result<Arc<Interpreter>, String> {
         if let Some(hit) = self
             .interpreters
             .lock()
@@ -497,7 +498,12 @@ impl Files {
         {
             return hit;
         }
-        let opened = Interpreter::open(path, self).ok();
+        let opened = Interpreter::open(path, self)
+            .map(Arc::new)
+            .map_err(|e| match e {
+                Error::Invalid { reason, .. } => reason,
+                other => other.to_string(),
+            });
         if let Ok(mut m) = self.interpreters.lock() {
             m.insert(path.to_path_buf(), opened.clone());
         }
@@ -655,13 +661,13 @@ pub fn closure_of(files: &Files, lib: &Path, lib_paths: Vec<PathBuf>) -> Result<
     let interp = named
         .as_deref()
         .or(target.standard_interpreter())
-        .and_then(|i| files.interpreter(Path::new(i)))
+        .and_then(|i| files.interpreter(Path::new(i)).ok())
         .filter(|i| Target::of(&i.object.deps) == target);
     let search = match &interp {
         Some(i) => Search::for_interpreter(i, lib_paths),
         None => Search::without_interpreter(target, lib_paths),
     };
-    Closure::load(files, lib, interp.as_ref(), &search)
+    Closure::load(files, lib, interp.as_deref(), &search)
 }
 
 /// One object of a closure.

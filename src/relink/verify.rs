@@ -17,7 +17,7 @@
 
 use super::mapping::Forbidden;
 use crate::elf::deps::{self, DynSym};
-use crate::elf::loader::{Closure, Files, Fs, Interpreter, Object, Search, Target};
+use crate::elf::loader::{Closure, Files, Fs, Object, Search, Target};
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -166,7 +166,6 @@ pub fn verify(given: &Path, opts: &Options) -> Result<Report> {
             moved,
             sysroot: opts.sysroot.clone(),
         }),
-        interpreters: Mutex::default(),
         exports: Mutex::default(),
     };
     let mut roots = Vec::new();
@@ -408,13 +407,10 @@ fn unversioned_match(defs: &[DynSym]) -> bool {
     defs.iter().any(|d| d.index <= 2) || defs.iter().filter(|d| !d.hidden).count() == 1
 }
 
-type InterpCache = Mutex<HashMap<PathBuf, std::result::Result<Arc<Interpreter>, String>>>;
-
 struct Ctx<'a> {
     opts: &'a Options,
     tree: &'a Path,
     files: Files,
-    interpreters: InterpCache,
     exports: Mutex<HashMap<(u64, u64), Arc<Exports>>>,
 }
 
@@ -426,27 +422,6 @@ impl Ctx<'_> {
             (Some(at), Ok(rest)) => at.join(rest),
             _ => file.to_path_buf(),
         }
-    }
-
-    fn interpreter(&self, path: &Path) -> std::result::Result<Arc<Interpreter>, String> {
-        if let Some(hit) = self
-            .interpreters
-            .lock()
-            .ok()
-            .and_then(|m| m.get(path).cloned())
-        {
-            return hit;
-        }
-        let found = Interpreter::open(path, &self.files)
-            .map(Arc::new)
-            .map_err(|e| match e {
-                Error::Invalid { reason, .. } => reason,
-                other => other.to_string(),
-            });
-        if let Ok(mut m) = self.interpreters.lock() {
-            m.insert(path.to_path_buf(), found.clone());
-        }
-        found
     }
 
     fn exports(&self, o: &Object) -> Arc<Exports> {
@@ -467,7 +442,7 @@ impl Ctx<'_> {
         };
         let target = Target::of(&root.deps);
         let interp = match &root.deps.interpreter {
-            Some(i) => match self.interpreter(Path::new(i)) {
+            Some(i) => match self.files.interpreter(Path::new(i)) {
                 Ok(found) if Target::of(&found.object.deps) == target => Some(found),
                 Ok(_) => {
                     problems.push(self.bad_interpreter(
@@ -484,7 +459,7 @@ impl Ctx<'_> {
             },
             None => target
                 .standard_interpreter()
-                .and_then(|i| self.interpreter(Path::new(i)).ok())
+                .and_then(|i| self.files.interpreter(Path::new(i)).ok())
                 .filter(|i| Target::of(&i.object.deps) == target),
         };
         let search = match &interp {

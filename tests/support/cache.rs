@@ -1,5 +1,6 @@
 //! A real, signed Nix binary cache served over HTTP on loopback, and a client Nix store of
-//! its own that substitutes from it: shared by tests/cache.rs and examples/bench_cache.rs.
+//! its own that substitutes from it: shared by tests/cache.rs and examples/bench_cache.rs;
+//! tests/relocate.rs and tests/nix_real.rs take the cache alone.
 //!
 //! The builder is the machine's Nix store; `nix copy --to file://DIR?secret-key=KEY`
 //! uploads what it built (with the realisations of content-addressed outputs), signed
@@ -118,8 +119,14 @@ impl BinaryCache {
         &self.public_key
     }
 
-    fn files(&self) -> PathBuf {
+    /// The cache's directory, which the server serves: a `file://` URL to it names the
+    /// same cache without HTTP, and a test may damage what is in it.
+    pub fn files(&self) -> PathBuf {
         self.dir.path().join("files")
+    }
+
+    pub fn file_url(&self) -> String {
+        format!("file://{}", self.files().display())
     }
 
     /// `nix copy` of `installables` (as after `nix-build`'s file argument: the set, its
@@ -128,21 +135,34 @@ impl BinaryCache {
     pub fn push(&self, dir: &Path, args: &[String]) -> Result<(), String> {
         let mut all = vec!["-f".to_string()];
         all.extend(args.iter().cloned());
-        self.copy(dir, all)
+        self.copy(dir, None, all)
     }
 
     /// `nix copy` of store paths and their closures, signed.
     pub fn push_paths(&self, paths: &[PathBuf]) -> Result<(), String> {
-        let args = paths.iter().map(|p| p.to_string_lossy().into_owned());
-        self.copy(self.dir.path(), args.collect())
+        self.copy(self.dir.path(), None, path_args(paths))
     }
 
-    fn copy(&self, dir: &Path, args: Vec<String>) -> Result<(), String> {
-        let to = format!(
-            "file://{}?secret-key={}",
-            self.files().display(),
+    /// [`Self::push_paths`] with the NARs compressed by `compression` (`xz`, Nix's default,
+    /// `zstd`, `bzip2`, `none`): a reader of caches must be tried on each. A path already
+    /// in the cache is not written again, in any compression.
+    pub fn push_paths_compressed(
+        &self,
+        paths: &[PathBuf],
+        compression: &str,
+    ) -> Result<(), String> {
+        self.copy(self.dir.path(), Some(compression), path_args(paths))
+    }
+
+    fn copy(&self, dir: &Path, compression: Option<&str>, args: Vec<String>) -> Result<(), String> {
+        let mut to = format!(
+            "{}?secret-key={}",
+            self.file_url(),
             self.dir.path().join("secret").display()
         );
+        if let Some(c) = compression {
+            to.push_str(&format!("&compression={c}"));
+        }
         let mut all = vec!["copy".to_string(), "--to".to_string(), to];
         all.extend(args);
         let out = super::real::nix_command("nix", &all, dir)
@@ -224,6 +244,13 @@ impl Drop for BinaryCache {
         let _ = self.server.kill();
         let _ = self.server.wait();
     }
+}
+
+fn path_args(paths: &[PathBuf]) -> Vec<String> {
+    paths
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect()
 }
 
 /// A loopback port free now (the server binds it right after).
