@@ -87,8 +87,8 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Deps> {
 }
 
 /// [`read`] for a `DT_NEEDED` closure: what finds the objects (soname, needed, paths,
-/// interpreter, flags, class and machine) and the definitions a lookup finds, but not the
-/// imports (`undefined`, `looked_up` and the versions they need are left empty). Every check
+/// interpreter, flags, class and machine) and the definitions a lookup finds (without their
+/// versions' names), but not the imports (`undefined`, `looked_up` and the versions they need are left empty). Every check
 /// of [`read`] is made, so a file fails here exactly when it fails there, and is not
 /// loadable to a closure in the same cases; only the records nobody reads are not made
 /// (a tenth of a default `stubgen`'s time).
@@ -422,8 +422,11 @@ impl<'a> Reader<'a> {
         let versym = self.get(DT_VERSYM);
         // The name of every symbol a lookup may stop at, by index (None for the others):
         // pushed in index order, so it grows only as far as the symbols read.
-        let mut names: Vec<Option<Cow<'a, str>>> = vec![None];
-        let mut defined = Vec::new();
+        // `count` is the file's word: a hint, bounded so a corrupt table allocates nothing.
+        let hint = count.min(1 << 16) as usize;
+        let mut names: Vec<Option<Cow<'a, str>>> = Vec::with_capacity(hint);
+        names.push(None);
+        let mut defined = Vec::with_capacity(hint);
         for i in 1..count {
             let sym = self.image.sym(symtab, i)?;
             if sym.st_bind() == STB_LOCAL || matches!(sym.st_type(), STT_SECTION | STT_FILE) {
@@ -449,7 +452,11 @@ impl<'a> Reader<'a> {
             let versions = if undefined { need_names } else { def_names };
             let symbol = DynSym {
                 name: name.clone().into_owned(),
-                version: (index > 1).then(|| versions.get(&index).cloned()).flatten(),
+                // Without imports, only the names defined are asked for (a default stub's
+                // closure): a version string per definition was a tenth of reading one.
+                version: (index > 1 && self.imports)
+                    .then(|| versions.get(&index).cloned())
+                    .flatten(),
                 hidden: vs.is_some_and(|v| v & 0x8000 != 0),
                 index,
                 weak: sym.st_bind() == STB_WEAK,

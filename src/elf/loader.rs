@@ -44,7 +44,7 @@ use foldhash::HashMap;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// How many symlinks one lookup may go through (the kernel's limit).
 const MAX_SYMLINKS: usize = 40;
@@ -88,6 +88,11 @@ impl Fs {
     /// at each step: returns the path without symlinks as the loader sees it and where that
     /// is read now, or None when it does not exist.
     pub fn resolve(&self, path: &Path) -> Option<(PathBuf, PathBuf)> {
+        self.resolve_in(path, &Lstats::default())
+    }
+
+    /// [`Fs::resolve`], with what each path component turned out to be kept in `lstats`.
+    fn resolve_in(&self, path: &Path, lstats: &Lstats) -> Option<(PathBuf, PathBuf)> {
         let mut pending: Vec<PathBuf> = vec![absolute(path)];
         let mut hops = 0;
         'restart: while let Some(full) = pending.pop() {
@@ -102,14 +107,11 @@ impl Fs {
                     }
                     Component::Normal(n) => done.push(n),
                 }
-                let now = self.here(&done);
-                let meta = fs::symlink_metadata(&now).ok()?;
-                if meta.file_type().is_symlink() {
+                if let Some(target) = lstats.look(self, &done)? {
                     hops += 1;
                     if hops > MAX_SYMLINKS {
                         return None;
                     }
-                    let target = fs::read_link(&now).ok()?;
                     done.pop();
                     let mut next = done.join(target);
                     for rest in &comps[i + 1..] {
@@ -123,6 +125,36 @@ impl Fs {
             return Some((done, now));
         }
         None
+    }
+}
+
+/// What each path [`Fs::resolve`] stepped through is, as the loader sees it: missing, a
+/// symlink (to its target) or anything else. A batch of closures walks the same directories
+/// for every name it looks up (`/usr`, `/usr/lib` and `/usr/lib/x86_64-linux-gnu` a hundred
+/// times or more each in a 32-library `stubgen` batch, a missing `/usr/local/lib/<triplet>`
+/// for every search); kept here, each is asked of the kernel once.
+#[derive(Default)]
+struct Lstats(Mutex<HashMap<PathBuf, Option<Option<PathBuf>>>>);
+
+impl Lstats {
+    /// None when `at` does not exist (or a link cannot be read); else its link target, if
+    /// it is a symlink.
+    fn look(&self, fs: &Fs, at: &Path) -> Option<Option<PathBuf>> {
+        if let Some(hit) = self.0.lock().ok().and_then(|m| m.get(at).cloned()) {
+            return hit;
+        }
+        let now = fs.here(at);
+        let seen = fs::symlink_metadata(&now).ok().and_then(|meta| {
+            if meta.file_type().is_symlink() {
+                fs::read_link(&now).ok().map(Some)
+            } else {
+                Some(None)
+            }
+        });
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(at.to_path_buf(), seen.clone());
+        }
+        seen
     }
 }
 
@@ -420,9 +452,13 @@ pub struct Object {
 #[derive(Default)]
 pub struct Files {
     pub fs: Fs,
-    cache: Mutex<HashMap<PathBuf, Option<Arc<Object>>>>,
+    /// Each path's parse, behind a lock of its own that is held while it is parsed: the
+    /// threads of a batch all start with libc, and would otherwise each parse it.
+    cache: Mutex<HashMap<PathBuf, Arc<Mutex<Option<Option<Arc<Object>>>>>>>,
     /// [`Fs::resolve`] of each path looked up, and whether it is a regular file.
     resolved: Mutex<HashMap<PathBuf, Option<Resolved>>>,
+    /// What each path those resolutions stepped through is.
+    lstats: Lstats,
     /// [`Files::interpreter`] of each interpreter path.
     interpreters: Mutex<HashMap<PathBuf, std::result::Result<Arc<Interpreter>, String>>>,
     /// Parse with [`deps::read_links`]: objects without their imports.
@@ -475,11 +511,14 @@ impl Files {
         if let Some(hit) = self.resolved.lock().ok().and_then(|m| m.get(path).cloned()) {
             return hit;
         }
-        let found = self.fs.resolve(path).map(|(at, now)| Resolved {
-            is_file: fs::metadata(&now).is_ok_and(|m| m.is_file()),
-            at,
-            now,
-        });
+        let found = self
+            .fs
+            .resolve_in(path, &self.lstats)
+            .map(|(at, now)| Resolved {
+                is_file: fs::metadata(&now).is_ok_and(|m| m.is_file()),
+                at,
+                now,
+            });
         if let Ok(mut m) = self.resolved.lock() {
             m.insert(path.to_path_buf(), found.clone());
         }
@@ -512,18 +551,30 @@ impl Files {
 
     /// Parses the ELF file at `now` (a path read now); Ok(None) when it is not ELF.
     pub fn load(&self, now: &Path) -> Result<Option<Arc<Object>>> {
-        if let Some(hit) = self.cache.lock().ok().and_then(|m| m.get(now).cloned()) {
-            return Ok(hit);
+        let slot = self
+            .cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(now.to_path_buf())
+            .or_default()
+            .clone();
+        let mut parsed = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(hit) = parsed.as_ref() {
+            return Ok(hit.clone());
         }
         let object = if self.links_only {
             self.read(now, deps::read_links)?
         } else {
             self.read(now, deps::read)?
         };
-        if let Ok(mut m) = self.cache.lock() {
-            m.insert(now.to_path_buf(), object.clone());
-        }
+        *parsed = Some(object.clone());
         Ok(object)
+    }
+
+    /// The object at `now` if [`Files::load`] parsed it already.
+    fn loaded(&self, now: &Path) -> Option<Option<Arc<Object>>> {
+        let slot = self.cache.lock().ok()?.get(now).cloned()?;
+        slot.lock().ok()?.clone()
     }
 
     /// The root of a closure: [`Files::load`], except that with [`Files::links_only`] a
@@ -536,7 +587,7 @@ impl Files {
         if !self.links_only {
             return self.load(now);
         }
-        if let Some(hit) = self.cache.lock().ok().and_then(|m| m.get(now).cloned()) {
+        if let Some(hit) = self.loaded(now) {
             return Ok(hit);
         }
         if let Some(hit) = self.roots.lock().ok().and_then(|m| m.get(now).cloned()) {
@@ -579,7 +630,10 @@ impl Files {
             deps,
         });
         if let Ok(mut m) = self.cache.lock() {
-            m.insert(now.to_path_buf(), Some(object.clone()));
+            m.insert(
+                now.to_path_buf(),
+                Arc::new(Mutex::new(Some(Some(object.clone())))),
+            );
         }
         Ok(object)
     }
