@@ -4,7 +4,7 @@
 
 use abicut::elf::read::read_bytes;
 use abicut::elf::write::write_stub;
-use abicut::iface::{Interface, ifs};
+use abicut::iface::{ArchSection, Interface, ifs};
 
 const IFS: &str = "--- !ifs-v1\nIfsVersion: 3.0\n\
 Target: { ObjectFormat: ELF, Arch: x86_64, Endianness: little, BitWidth: 64 }\n\
@@ -69,7 +69,10 @@ struct Lib {
 }
 
 fn lib(path: &str) -> Lib {
-    let bytes = std::fs::read(path).unwrap();
+    lib_of(std::fs::read(path).unwrap())
+}
+
+fn lib_of(bytes: Vec<u8>) -> Lib {
     let leaked: &'static [u8] = Box::leak(bytes.clone().into_boxed_slice());
     let elf = goblin::elf::Elf::parse(leaked).unwrap();
     Lib { bytes, elf }
@@ -155,4 +158,97 @@ fn an_import_version_starting_with_at_survives_llvm_ifs_text() {
     let second = ifs::parse(&rendered).unwrap_or_else(|e| panic!("{e}\n{rendered}"));
     assert_eq!(second.imports, first.imports);
     assert_eq!(ifs::render(&second), rendered);
+}
+
+/// `elf_read` found: a library section named `.MIPS.abiflags` but of type `SHT_GNU_verdef`
+/// was copied into the stub as it was, where readers took it for the stub's version
+/// definitions ("version index 5 is not defined"). A kept section of another type than its
+/// name's is refused, by the reader and by the writer (for canonical JSON).
+#[test]
+fn a_kept_section_of_the_wrong_type_is_refused() {
+    let libz = std::fs::read("/usr/lib/x86_64-linux-gnu/libz.so.1").unwrap();
+    let mut iface = read_bytes(&libz).unwrap();
+    iface.sections = vec![ArchSection {
+        align: 8,
+        data: "0400000010000000050000004e5500000200000004000000030000000000000000".into(),
+        flags: 2,
+        name: ".note.gnu.property".into(),
+        sh_type: 7,
+    }];
+    let stub = write_stub(&iface).unwrap();
+    assert_eq!(read_bytes(&stub).unwrap().sections, iface.sections);
+    let mut damaged = lib_of(stub);
+    let index = damaged
+        .elf
+        .section_headers
+        .iter()
+        .position(|s| damaged.elf.shdr_strtab.get_at(s.sh_name) == Some(".note.gnu.property"))
+        .unwrap();
+    let at = damaged.elf.header.e_shoff as usize + 64 * index + 4;
+    damaged.bytes[at..at + 4].copy_from_slice(&1u32.to_le_bytes());
+    let err = read_bytes(&damaged.bytes).unwrap_err().0;
+    assert!(
+        err.contains("section .note.gnu.property has type 0x1, where such a section has 0x7"),
+        "{err}"
+    );
+    iface.sections[0].sh_type = 0x6fff_fffd;
+    let err = write_stub(&iface).unwrap_err().0;
+    assert!(err.contains("has type 0x6ffffffd"), "{err}");
+}
+
+/// `stubgen` found: a `.MIPS.abiflags` section that is not loaded (no `SHF_ALLOC`, from a
+/// damaged library or canonical JSON) got a `PT_MIPS_ABIFLAGS` program header the writer
+/// had not reserved (object's writer asserts; unchecked, the headers overran). Only a
+/// loaded section gets the segments that describe it.
+#[test]
+fn a_section_not_loaded_gets_no_segment() {
+    let libz = std::fs::read("/usr/lib/x86_64-linux-gnu/libz.so.1").unwrap();
+    let mut iface = read_bytes(&libz).unwrap();
+    iface.sections = vec![ArchSection {
+        align: 8,
+        data: "0000".repeat(12),
+        flags: 0,
+        name: ".MIPS.abiflags".into(),
+        sh_type: 0x7000_002a,
+    }];
+    let stub = write_stub(&iface).unwrap();
+    let elf = goblin::elf::Elf::parse(&stub).unwrap();
+    assert!(elf.program_headers.iter().all(|p| p.p_type != 0x7000_0003));
+    assert_eq!(read_bytes(&stub).unwrap().sections, iface.sections);
+}
+
+/// `elf_read` found: an exported object of a size past 2^63 in llvm-ifs text (the size
+/// of a damaged library's symbol, rendered) overflowed `next_power_of_two` while its
+/// alignment was guessed. It gets the cap, 16, as other large objects do.
+#[test]
+fn an_object_of_any_size_reads_from_llvm_ifs_text() {
+    let text = IFS.replace(
+        "{ Name: NAME, Type: Func }",
+        "{ Name: big, Type: Object, Size: 18374686479671623680 }",
+    );
+    let iface = ifs::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(iface.symbols[0].size, 18374686479671623680);
+    assert_eq!(iface.symbols[0].align, 16);
+}
+
+/// A carried version index of 65535 (as a damaged library's can be) left no index after it
+/// for a version the comments do not carry: one is taken from the free ones below it.
+#[test]
+fn a_version_not_carried_finds_an_index_below_the_last_one() {
+    let text = IFS.replace(
+        "Symbols:\n  - { Name: NAME, Type: Func }\n",
+        "# abicut-version: libx.so index 1 flags 1\n\
+         # abicut-version: HIGH index 65535 flags 0\n\
+         Symbols:\n  - { Name: f@@HIGH, Type: Func }\n  - { Name: g@@LOW, Type: Func }\n",
+    );
+    let iface = ifs::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let index = |name: &str| {
+        iface
+            .versions
+            .iter()
+            .find(|v| v.name == name)
+            .unwrap()
+            .index
+    };
+    assert_eq!((index("HIGH"), index("LOW")), (65535, 2));
 }

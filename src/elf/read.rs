@@ -25,15 +25,6 @@ use scroll::Pread;
 use scroll::ctx::SizeWith;
 use std::collections::BTreeMap;
 
-/// Sections kept verbatim in the interface, because linkers merge or check them across inputs.
-const ARCH_SECTIONS: &[&str] = &[
-    ".note.gnu.property",
-    ".ARM.attributes",
-    ".MIPS.abiflags",
-    ".riscv.attributes",
-    ".gnu.attributes",
-];
-
 const WARNING_PREFIX: &str = ".gnu.warning.";
 
 /// Reads the interface of a shared object held in memory (see [`crate::stubgen::load`] for
@@ -479,17 +470,19 @@ impl<'a> Parsed<'a> {
         let mut kept = Vec::new();
         for (index, sh) in self.sections.iter().enumerate() {
             let name = self.section_name(sh);
-            if !ARCH_SECTIONS.contains(&name) {
+            if ArchSection::kept_type(name).is_none() {
                 continue;
             }
             let data = self.section_data(index, name)?;
-            kept.push(ArchSection {
+            let section = ArchSection {
                 align: sh.sh_addralign,
                 data: hex(data),
                 flags: sh.sh_flags,
                 name: name.to_owned(),
                 sh_type: sh.sh_type,
-            });
+            };
+            section.check()?;
+            kept.push(section);
         }
         Ok(kept)
     }

@@ -296,7 +296,7 @@ pub fn parse(text: &str) -> Result<Interface, Malformed> {
     if !saw_version {
         return Err("not llvm-ifs text: no IfsVersion".into());
     }
-    let versions = carried_versions(implied_versions(soname.as_deref(), &symbols), carried);
+    let versions = carried_versions(implied_versions(soname.as_deref(), &symbols), carried)?;
     let mut iface = Interface {
         file,
         imports,
@@ -421,26 +421,35 @@ fn parse_version_comment(text: &str) -> Result<VersionDef, Malformed> {
 }
 
 /// The implied version definitions, with what the comments carried (index, parents, flags,
-/// the base version's name) taking precedence; in index order.
+/// the base version's name) taking precedence; in index order. A version the comments do
+/// not carry takes the next index after the carried ones, or the lowest free one when those
+/// run out (the fuzz target `elf_read` found a carried index 65535, past which the next
+/// overflowed).
 fn carried_versions(
     implied: Vec<VersionDef>,
     carried: BTreeMap<String, VersionDef>,
-) -> Vec<VersionDef> {
+) -> Result<Vec<VersionDef>, Malformed> {
     if carried.is_empty() {
-        return implied;
+        return Ok(implied);
     }
     let mut versions: Vec<VersionDef> = carried.into_values().collect();
-    let next = versions.iter().map(|v| v.index).max().unwrap_or(1);
+    let used: BTreeSet<u16> = versions.iter().map(|v| v.index).collect();
+    let next = used.last().copied().unwrap_or(1);
+    let mut free = (next.saturating_add(1)..=u16::MAX)
+        .chain(2..next)
+        .filter(|i| !used.contains(i));
     let missing: Vec<VersionDef> = implied
         .into_iter()
         .filter(|v| v.flags & 1 == 0 && !versions.iter().any(|c| c.name == v.name))
         .collect();
-    for (k, mut v) in missing.into_iter().enumerate() {
-        v.index = next + 1 + k as u16;
+    for mut v in missing {
+        v.index = free
+            .next()
+            .ok_or_else(|| format!("no version index left for version {}", v.name))?;
         versions.push(v);
     }
     versions.sort_by_key(|v| v.index);
-    versions
+    Ok(versions)
 }
 
 /// Parses `{ Key: value, Key: 'quoted, value' }`.
@@ -573,7 +582,7 @@ fn parse_symbol(fields: &BTreeMap<String, String>, position: u32) -> Result<Symb
     };
     // IFS records no alignment: assume the natural alignment of the size, capped at 16.
     let align = if region.is_data() {
-        size.max(1).next_power_of_two().min(16)
+        super::natural_align(size).min(16)
     } else {
         0
     };

@@ -89,6 +89,42 @@ pub struct ArchSection {
     pub sh_type: u32,
 }
 
+impl ArchSection {
+    /// The sections kept, each with the `sh_type` linkers know it by (`SHT_NOTE`,
+    /// `SHT_ARM_ATTRIBUTES`, `SHT_MIPS_ABIFLAGS`, `SHT_RISCV_ATTRIBUTES`,
+    /// `SHT_GNU_ATTRIBUTES`).
+    pub const KEPT: [(&'static str, u32); 5] = [
+        (".note.gnu.property", 7),
+        (".ARM.attributes", 0x7000_0003),
+        (".MIPS.abiflags", 0x7000_002a),
+        (".riscv.attributes", 0x7000_0003),
+        (".gnu.attributes", 0x6fff_fff5),
+    ];
+
+    /// The `sh_type` a kept section named `name` has, or None when no such section is kept.
+    pub fn kept_type(name: &str) -> Option<u32> {
+        Self::KEPT.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+    }
+
+    /// Refuses a section its stub could not carry: one not kept, or of another type than its
+    /// name's. Copied as it is, a `.MIPS.abiflags` of type `SHT_GNU_verdef` became the
+    /// stub's first version definition section, which readers take for the real one (the
+    /// fuzz target `elf_read` found it).
+    pub fn check(&self) -> Result<(), Malformed> {
+        match Self::kept_type(&self.name) {
+            Some(t) if t == self.sh_type => Ok(()),
+            Some(t) => Err(Malformed(format!(
+                "section {} has type {:#x}, where such a section has {t:#x}",
+                self.name, self.sh_type
+            ))),
+            None => Err(Malformed(format!(
+                "section {} is not one a stub keeps",
+                self.name
+            ))),
+        }
+    }
+}
+
 /// One entry of `.gnu.version_d`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -441,6 +477,13 @@ impl std::fmt::Display for Key<'_> {
     }
 }
 
+/// The alignment an object of `size` bytes has at most: the power of two at or above it (a
+/// size no power of two reaches gets the largest, where `next_power_of_two` overflowed on
+/// a size from llvm-ifs text that the fuzz target `elf_read` found).
+pub fn natural_align(size: u64) -> u64 {
+    size.max(1).checked_next_power_of_two().unwrap_or(1 << 63)
+}
+
 fn is_false(b: &bool) -> bool {
     !*b
 }
@@ -514,10 +557,7 @@ impl Interface {
         }
         for sym in &mut self.symbols {
             if sym.region.is_data() {
-                let align = sym
-                    .section_align
-                    .max(1)
-                    .min(sym.size.max(1).next_power_of_two());
+                let align = sym.section_align.max(1).min(natural_align(sym.size));
                 sym.align = align;
                 sym.section_align = align;
             }

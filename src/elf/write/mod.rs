@@ -89,6 +89,9 @@ pub fn write_stub(iface: &Interface) -> Result<Vec<u8>, Malformed> {
             s.name, s.align, s.section_align
         )));
     }
+    for section in &iface.sections {
+        section.check()?;
+    }
     let shape = Shape::new(iface);
     let layout = Layout::new(iface, shape.versym)?;
     let blobs = Blob::all(iface);
@@ -141,9 +144,16 @@ impl Blob {
         self.flags & elf::SHF_ALLOC.0 != 0
     }
 
-    /// The segments that describe an alloc blob besides its `PT_LOAD`.
+    /// The segments that describe an alloc blob besides its `PT_LOAD`; none for a blob
+    /// that is not loaded (a non-alloc `.MIPS.abiflags` from canonical JSON or a damaged
+    /// library got a `PT_MIPS_ABIFLAGS` that was never reserved: the fuzz target `stubgen`
+    /// found it).
     fn segment_types(&self) -> &'static [elf::ProgramType] {
-        arch::extra_segments(&self.name)
+        if self.is_alloc() {
+            arch::extra_segments(&self.name)
+        } else {
+            &[]
+        }
     }
 }
 
@@ -333,12 +343,7 @@ impl<'a> StubWriter<'a> {
     fn segment_count(&self) -> u32 {
         let tls = u32::from(self.layout.spaces.contains_key(&Slot::Tls))
             + u32::from(self.has_writable_relro());
-        let extra: usize = self
-            .blobs
-            .iter()
-            .filter(|b| b.is_alloc())
-            .map(|b| b.segment_types().len())
-            .sum();
+        let extra: usize = self.blobs.iter().map(|b| b.segment_types().len()).sum();
         3 + 2 + tls + extra as u32 // PT_LOAD x3, PT_DYNAMIC, PT_GNU_RELRO
     }
 
