@@ -454,7 +454,7 @@ pub struct Files {
     pub fs: Fs,
     /// Each path's parse, behind a lock of its own that is held while it is parsed: the
     /// threads of a batch all start with libc, and would otherwise each parse it.
-    cache: Mutex<HashMap<PathBuf, Arc<Mutex<Option<Option<Arc<Object>>>>>>>,
+    cache: Mutex<HashMap<PathBuf, Arc<Slot>>>,
     /// [`Fs::resolve`] of each path looked up, and whether it is a regular file.
     resolved: Mutex<HashMap<PathBuf, Option<Resolved>>>,
     /// What each path those resolutions stepped through is.
@@ -466,6 +466,10 @@ pub struct Files {
     /// With `links_only`, roots read by [`Files::load_root`] that are not (yet) in `cache`.
     roots: Mutex<HashMap<PathBuf, Option<Arc<Object>>>>,
 }
+
+/// One path's parse in [`Files`]: empty until parsed; then the object, or None when the
+/// file is not ELF.
+type Slot = Mutex<Option<Option<Arc<Object>>>>;
 
 /// Where a path leads ([`Fs::resolve`]), and whether that is a regular file.
 #[derive(Clone)]
