@@ -6,7 +6,10 @@
 //! interface: a missing library makes the interface larger, never unsound.
 
 use super::loader::{Files, Fs, Object, closure_of};
-use foldhash::{HashMap, HashSet};
+use foldhash::HashMap;
+use foldhash::fast::RandomState;
+use hashbrown::HashTable;
+use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -14,7 +17,10 @@ use std::sync::{Arc, Mutex};
 /// defines.
 pub struct Resolver {
     files: Files,
-    names: Mutex<HashMap<PathBuf, Arc<HashSet<String>>>>,
+    names: Mutex<HashMap<PathBuf, Arc<Names>>>,
+    /// How names are hashed, in every library's [`Names`], so that a name is hashed once
+    /// for all the libraries of a closure.
+    state: RandomState,
 }
 
 impl Default for Resolver {
@@ -24,17 +30,38 @@ impl Default for Resolver {
         Resolver {
             files: Files::links_only(Fs::default()),
             names: Mutex::default(),
+            state: RandomState::default(),
         }
+    }
+}
+
+/// The names one library defines, found in place: indexes of its definitions, hashed by
+/// name, rather than a copy of every name (a tenth of a default stub's closure).
+struct Names {
+    object: Arc<Object>,
+    table: HashTable<usize>,
+}
+
+impl Names {
+    fn contains(&self, hash: u64, name: &str) -> bool {
+        let defined = &self.object.deps.defined;
+        self.table
+            .find(hash, |&i| defined.get(i).is_some_and(|s| s.name == name))
+            .is_some()
     }
 }
 
 /// The names defined by the libraries of one closure, each library's set shared.
 #[derive(Default)]
-pub struct Defined(Vec<Arc<HashSet<String>>>);
+pub struct Defined {
+    libraries: Vec<Arc<Names>>,
+    state: RandomState,
+}
 
 impl Defined {
     pub fn contains(&self, name: &str) -> bool {
-        self.0.iter().any(|set| set.contains(name))
+        let hash = self.state.hash_one(name);
+        self.libraries.iter().any(|n| n.contains(hash, name))
     }
 }
 
@@ -47,17 +74,18 @@ impl Resolver {
         let Ok(closure) = closure_of(&self.files, lib, lib_path.to_vec()) else {
             return Defined::default();
         };
-        Defined(
-            closure
+        Defined {
+            libraries: closure
                 .objects
                 .iter()
                 .skip(1)
                 .map(|loaded| self.names_of(&loaded.object))
                 .collect(),
-        )
+            state: self.state.clone(),
+        }
     }
 
-    fn names_of(&self, object: &Object) -> Arc<HashSet<String>> {
+    fn names_of(&self, object: &Arc<Object>) -> Arc<Names> {
         if let Some(hit) = self
             .names
             .lock()
@@ -66,8 +94,16 @@ impl Resolver {
         {
             return hit;
         }
-        let names: Arc<HashSet<String>> =
-            Arc::new(object.deps.defined.iter().map(|s| s.name.clone()).collect());
+        let defined = &object.deps.defined;
+        let hash = |i: &usize| defined.get(*i).map_or(0, |s| self.state.hash_one(&s.name));
+        let mut table = HashTable::with_capacity(defined.len());
+        for i in 0..defined.len() {
+            table.insert_unique(hash(&i), i, hash);
+        }
+        let names = Arc::new(Names {
+            object: object.clone(),
+            table,
+        });
         if let Ok(mut m) = self.names.lock() {
             m.insert(object.file.clone(), names.clone());
         }

@@ -409,11 +409,7 @@ impl<'a> Reader<'a> {
         let Some(symtab) = self.get(DT_SYMTAB) else {
             return Ok(());
         };
-        let table = Table {
-            image: self.image,
-            gnu_hash: self.get(DT_GNU_HASH),
-            sysv_hash: self.get(DT_HASH),
-        };
+        let table = Table::new(self.image, self.get(DT_GNU_HASH), self.get(DT_HASH));
         let relocated = self.relocated()?;
         let is_relocated = |i: u64| relocated.binary_search(&i).is_ok();
         let count = table

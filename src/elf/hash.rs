@@ -10,16 +10,32 @@ use crate::error::Malformed;
 
 /// An object's hash tables, by address (`DT_GNU_HASH`, `DT_HASH`).
 pub struct Table<'a> {
-    pub image: &'a Image<'a>,
-    pub gnu_hash: Option<u64>,
-    pub sysv_hash: Option<u64>,
+    image: &'a Image<'a>,
+    gnu_hash: Option<u64>,
+    sysv_hash: Option<u64>,
+    /// The bytes mapped from the table's address on, found once: every word of a lookup is
+    /// read from them, where a search of the segments per word was most of a closure's
+    /// lookups. A word past them is read through [`Image`], which says why it cannot be.
+    mapped: Option<(u64, &'a [u8])>,
 }
 
 /// By symbol index, whether a lookup reaches it (as long as the names given; an index past
 /// them is never reached).
 type Found = std::result::Result<Vec<bool>, Malformed>;
 
-impl Table<'_> {
+impl<'a> Table<'a> {
+    pub fn new(image: &'a Image<'a>, gnu_hash: Option<u64>, sysv_hash: Option<u64>) -> Self {
+        let mapped = gnu_hash
+            .or(sysv_hash)
+            .and_then(|at| Some((at, image.mapped(at).ok()?)));
+        Table {
+            image,
+            gnu_hash,
+            sysv_hash,
+            mapped,
+        }
+    }
+
     /// The symbol indexes that a lookup of each name of `wanted` reaches (every one of the
     /// name's chain, whatever its version: versions are matched later). `names` holds the
     /// name of every symbol a lookup may stop at (global and weak ones), by index, None for
@@ -60,7 +76,16 @@ impl Table<'_> {
     }
 
     fn word(&self, at: u64, size: u64) -> std::result::Result<u64, Malformed> {
-        self.image.uint(at, size as usize)
+        let size = size as usize;
+        if let Some((base, bytes)) = self.mapped
+            && let Some(raw) = at
+                .checked_sub(base)
+                .and_then(|o| usize::try_from(o).ok())
+                .and_then(|o| bytes.get(o..o.checked_add(size)?))
+        {
+            return Ok(self.image.decode(raw));
+        }
+        self.image.uint(at, size)
     }
 
     fn u32_at(&self, base: u64, index: u64) -> std::result::Result<u64, Malformed> {

@@ -41,7 +41,7 @@ impl<'a> Image<'a> {
     }
 
     /// The bytes mapped from the file at `vaddr`, up to the end of the span it lies in.
-    fn mapped(&self, vaddr: u64) -> Read<&'a [u8]> {
+    pub fn mapped(&self, vaddr: u64) -> Read<&'a [u8]> {
         let (from, to) = self.spans.span(vaddr).ok_or_else(|| {
             Malformed(format!(
                 "address {vaddr:#x} is not inside any loaded part of the file"
@@ -65,10 +65,16 @@ impl<'a> Image<'a> {
 
     /// An unsigned integer of `len` (2, 4 or 8) bytes at `vaddr`, in the file's byte order.
     pub fn uint(&self, vaddr: u64, len: usize) -> Read<u64> {
-        let raw = self.at(vaddr, len)?;
+        self.at(vaddr, len).map(|raw| self.decode(raw))
+    }
+
+    /// `raw` (2, 4 or 8 bytes, or fewer) as an unsigned integer in the file's byte order.
+    pub fn decode(&self, raw: &[u8]) -> u64 {
+        let len = raw.len().min(8);
+        let raw = &raw[..len];
         let le = self.little_endian();
         // The sizes the readers use, without a copy of unknown length (a call per word).
-        Ok(match (len, le) {
+        match (len, le) {
             (2, true) => u64::from(u16::from_le_bytes([raw[0], raw[1]])),
             (2, false) => u64::from(u16::from_be_bytes([raw[0], raw[1]])),
             (4, true) => u64::from(u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]])),
@@ -83,7 +89,7 @@ impl<'a> Image<'a> {
                     u64::from_be_bytes(b)
                 }
             }
-        })
+        }
     }
 
     /// A machine word (address, `r_info`) at `vaddr`.
