@@ -252,3 +252,35 @@ fn a_version_not_carried_finds_an_index_below_the_last_one() {
     };
     assert_eq!((index("HIGH"), index("LOW")), (65535, 2));
 }
+
+/// `stubgen` found (67 crash files in 480 s): llvm-ifs text naming one symbol twice read as
+/// an interface whose stub did not read back ("two exported symbols read as ..."). The
+/// llvm-ifs and canonical JSON readers refuse such text as the ELF reader does, and so does
+/// the stub writer, for an interface made some other way.
+#[test]
+fn a_symbol_named_twice_is_refused_by_every_reader_and_the_writer() {
+    let twice = IFS.replace(
+        "  - { Name: NAME, Type: Func }\n",
+        "  - { Name: gzopen, Type: Func }\n  - { Name: gzopen, Type: Func }\n",
+    );
+    let err = ifs::parse(&twice).unwrap_err().0;
+    assert!(
+        err.contains("two exported symbols read as \"gzopen\""),
+        "{err}"
+    );
+    let once = ifs::parse(&IFS.replace("NAME", "gzopen")).unwrap();
+    let mut doubled = once.clone();
+    doubled.symbols.push(doubled.symbols[0].clone());
+    let json = String::from_utf8(doubled.to_canonical_json()).unwrap();
+    let err = Interface::from_json(json.as_bytes()).unwrap_err().0;
+    assert!(
+        err.contains("two exported symbols read as \"gzopen\""),
+        "{err}"
+    );
+    let err = write_stub(&doubled).unwrap_err().0;
+    assert!(
+        err.contains("two exported symbols read as \"gzopen\""),
+        "{err}"
+    );
+    assert!(write_stub(&once).is_ok());
+}

@@ -11,7 +11,7 @@ use super::{FileType, arch};
 use crate::error::Malformed;
 use crate::iface::{
     ArchSection, Binding, FileClass, Import, Interface, Key, Kind, NeededVersion, Region,
-    SCHEMA_VERSION, Symbol, VersionDef, VersionNeed, Visibility,
+    SCHEMA_VERSION, Symbol, VersionDef, VersionNeed, Visibility, unique_keys,
 };
 use foldhash::{HashMap, HashMapExt};
 use goblin::container::Ctx;
@@ -638,13 +638,7 @@ fn link_aliases(
     let keys: Vec<Key> = symbols.iter().map(Symbol::key).collect();
     let mut order: Vec<usize> = (0..symbols.len()).collect();
     order.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
-    if let Some(w) = order.windows(2).find(|w| keys[w[0]] == keys[w[1]]) {
-        return Err(Malformed(format!(
-            "two exported symbols read as {:?}: a definition given twice, or a name holding \
-             `@` that reads as a version",
-            keys[w[0]].to_string()
-        )));
-    }
+    unique_keys(order.iter().map(|&i| keys[i]))?;
     let mut leaders: HashMap<(Region, usize, u64), usize> = HashMap::new();
     let mut aliases = Vec::new();
     for &i in &order {

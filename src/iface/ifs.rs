@@ -310,6 +310,7 @@ pub fn parse(text: &str) -> Result<Interface, Malformed> {
         warnings: BTreeMap::new(),
     };
     iface.canonicalize();
+    super::unique_keys(iface.symbols.iter().map(Symbol::key))?;
     Ok(iface)
 }
 

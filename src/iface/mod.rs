@@ -471,6 +471,26 @@ impl PartialEq for Key<'_> {
 
 impl Eq for Key<'_> {}
 
+/// Refuses two exported symbols with one key among `sorted` (in key order): the same
+/// definition given twice, or a name holding `@` that reads as another's version. The
+/// interface names aliases by key, and a stub's reader refuses such symbols, so every reader
+/// (ELF, canonical JSON, llvm-ifs text) and the stub writer refuse them (the fuzz target
+/// `stubgen` found llvm-ifs text naming one object twice, whose stub did not read back).
+pub fn unique_keys<'a>(sorted: impl IntoIterator<Item = Key<'a>>) -> Result<(), Malformed> {
+    let mut last: Option<Key> = None;
+    for key in sorted {
+        if last == Some(key) {
+            return Err(Malformed(format!(
+                "two exported symbols read as {:?}: a definition given twice, or a name \
+                 holding `@` that reads as a version",
+                key.to_string()
+            )));
+        }
+        last = Some(key);
+    }
+    Ok(())
+}
+
 impl std::fmt::Display for Key<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.iter().try_for_each(|p| f.write_str(p))
@@ -589,6 +609,7 @@ impl Interface {
             )));
         }
         iface.canonicalize();
+        unique_keys(iface.symbols.iter().map(Symbol::key))?;
         Ok(iface)
     }
 }

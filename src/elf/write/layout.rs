@@ -4,7 +4,7 @@
 //! does; the emission in `mod.rs` changes with object's writer.
 
 use crate::error::Malformed;
-use crate::iface::{Interface, Key, Region, Symbol};
+use crate::iface::{Interface, Key, Region, Symbol, unique_keys};
 use foldhash::HashMap;
 use object::elf;
 use std::collections::BTreeMap;
@@ -53,6 +53,7 @@ impl Layout {
         let keys: Vec<Key> = iface.symbols.iter().map(Symbol::key).collect();
         let mut by_key: Vec<usize> = (0..keys.len()).collect();
         by_key.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
+        unique_keys(by_key.iter().map(|&i| keys[i]))?;
         let leaders: Vec<Option<usize>> = iface
             .symbols
             .iter()
