@@ -148,16 +148,29 @@ fn builder_paths(set: &TestSet, mode: Mode, attr: &str) -> Vec<String> {
 /// `allowSubstitutes` and `preferLocalBuild` of the derivation of `attr`, as Nix stores them
 /// ("" false, "1" true, None unset).
 fn policy(set: &TestSet, mode: Mode, attr: &str) -> (Option<String>, Option<String>) {
+    // The derivation is a GC root in the test's directory while it is read: a garbage
+    // collection by another test in between must not take it (an unrooted one was read as
+    // a derivation without these fields once, in a parallel run).
+    let root = set.dir().join(format!("policy-{}-{attr}", mode.name()));
     let mut args = set.args(mode, false);
-    args.extend(["-A".into(), attr.into()]);
-    let drv = support::real::nix_command("nix-instantiate", &args, set.dir())
-        .run()
-        .unwrap();
-    let drv = String::from_utf8_lossy(&drv.stdout).trim().to_string();
-    let show = support::real::nix_command("nix", ["show-derivation", drv.as_str()], set.dir())
-        .run()
-        .unwrap();
-    let json = String::from_utf8_lossy(&show.stdout).into_owned();
+    args.extend(["-A".into(), attr.into(), "--add-root".into()]);
+    args.push(root.display().to_string());
+    let checked = |program: &str, args: &[String]| {
+        let out = support::real::nix_command(program, args, set.dir())
+            .run()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{program} {args:?}:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    checked("nix-instantiate", &args);
+    let json = checked(
+        "nix",
+        &["show-derivation".into(), root.display().to_string()],
+    );
     let field = |name: &str| {
         let key = format!("\"{name}\": \"");
         json.split(&key)
