@@ -131,18 +131,23 @@ fn prog1_says(d: &Deployment, outputs: &[String]) -> String {
 fn builder_paths(set: &TestSet, mode: Mode, attr: &str) -> Vec<String> {
     let mut args = set.args(mode, true);
     args.extend(["-A".into(), format!("{attr}.all"), "--no-out-link".into()]);
-    let out = support::real::nix_command("nix-build", &args, set.dir())
+    nix_ok(set, "nix-build", &args)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The standard output of a Nix command run in the set's directory, which must succeed.
+fn nix_ok(set: &TestSet, program: &str, args: &[String]) -> String {
+    let out = support::real::nix_command(program, args, set.dir())
         .run()
         .unwrap();
     assert!(
         out.status.success(),
-        "{}",
+        "{program} {args:?}:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// `allowSubstitutes` and `preferLocalBuild` of the derivation of `attr`, as Nix stores them
@@ -155,19 +160,9 @@ fn policy(set: &TestSet, mode: Mode, attr: &str) -> (Option<String>, Option<Stri
     let mut args = set.args(mode, false);
     args.extend(["-A".into(), attr.into(), "--add-root".into()]);
     args.push(root.display().to_string());
-    let checked = |program: &str, args: &[String]| {
-        let out = support::real::nix_command(program, args, set.dir())
-            .run()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{program} {args:?}:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    checked("nix-instantiate", &args);
-    let json = checked(
+    nix_ok(set, "nix-instantiate", &args);
+    let json = nix_ok(
+        set,
         "nix",
         &["show-derivation".into(), root.display().to_string()],
     );
