@@ -2,6 +2,8 @@
 //! in-place RUNPATH rewrite over shared strings is tested beside the code, in
 //! `src/elf/edit.rs`.
 
+mod support;
+
 use abicut::elf::read::read_bytes;
 use abicut::elf::write::write_stub;
 use abicut::iface::{ArchSection, Interface, ifs};
@@ -283,4 +285,45 @@ fn a_symbol_named_twice_is_refused_by_every_reader_and_the_writer() {
         "{err}"
     );
     assert!(write_stub(&once).is_ok());
+}
+
+/// `elf_edit` found: a file whose `PT_DYNAMIC` claims more bytes than its dynamic array has
+/// (`p_filesz` past `.dynstr`, which ld.so never reads) had its string table cleared by
+/// `--remove-rpath`: the editor rewrote the whole claimed room with `DT_NULL`s, so the
+/// soname and needed names read as empty. The room stops at the next section or table.
+#[test]
+fn a_dynamic_segment_claiming_too_much_keeps_its_strings_through_an_edit() {
+    use abicut::elf::edit::{Edit, ElfFile};
+    if !support::have("patchelf") {
+        return;
+    }
+    // patchelf's growth puts `.dynstr` right after the dynamic array, as in the fuzz case.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("libz.so.1");
+    std::fs::copy("/usr/lib/x86_64-linux-gnu/libz.so.1", &path).unwrap();
+    let file = path.to_str().unwrap();
+    support::run(
+        "patchelf",
+        &["--set-rpath", "/some/run/path", file],
+        dir.path(),
+    );
+    let mut lib = lib(file);
+    let (index, dynamic) = lib
+        .elf
+        .program_headers
+        .iter()
+        .enumerate()
+        .find(|(_, p)| p.p_type == goblin::elf::program_header::PT_DYNAMIC)
+        .map(|(i, p)| (i, p.clone()))
+        .unwrap();
+    let strtab = lib.elf.dynamic.as_ref().unwrap().info.strtab as u64;
+    assert!(strtab > dynamic.p_offset, "the strings follow the array");
+    let filesz = lib.elf.header.e_phoff as usize + 56 * index + 32;
+    lib.bytes[filesz..filesz + 8].copy_from_slice(&0x2_0010_0000_u64.to_le_bytes());
+    let damaged = ElfFile::parse(&path, lib.bytes.clone()).unwrap();
+    let before = (damaged.soname().unwrap(), damaged.needed().unwrap());
+    assert_eq!(before.0.as_deref(), Some("libz.so.1"));
+    let edited = ElfFile::parse(&path, damaged.edit(&[Edit::RemoveRpath]).unwrap()).unwrap();
+    assert_eq!((edited.soname().unwrap(), edited.needed().unwrap()), before);
+    assert_eq!(edited.rpath().unwrap(), None);
 }

@@ -47,6 +47,19 @@ pub struct Dynamic {
 }
 
 impl Dynamic {
+    /// Bounds the room an editor may rewrite to what lies before the next thing in the file
+    /// (a section, the string table), keeping at least the entries and their `DT_NULL`.
+    /// `p_filesz` says how much room there is, but ld.so never reads it: the fuzz target
+    /// `elf_edit` found a damaged file whose `p_filesz` reached past `.dynstr`, and removing
+    /// an RPATH cleared the string table with `DT_NULL`s.
+    fn stop_before(&mut self, starts: impl Iterator<Item = usize>, entsize: usize) {
+        let floor = self.entries.len() + 1;
+        for start in starts.filter(|&s| s > self.offset) {
+            let room = (start - self.offset) / entsize.max(1);
+            self.capacity = self.capacity.min(room.max(floor));
+        }
+    }
+
     /// The value of the first entry tagged `tag`.
     pub fn get(&self, tag: u64) -> Option<u64> {
         self.entries
@@ -99,7 +112,14 @@ impl Checker<'_> {
         let shdrs = self.shdrs(&header, ctx)?;
         check_loads(&phdrs).map_err(|r| Error::at(self.path, r))?;
         loadable(self.bytes, &header, &phdrs).map_err(|r| Error::at(self.path, r))?;
-        let dynamic = self.dynamic(&phdrs, ctx, header.e_machine)?;
+        let mut dynamic = self.dynamic(&phdrs, ctx, header.e_machine)?;
+        if let Some(d) = &mut dynamic {
+            let sections = shdrs
+                .iter()
+                .filter(|s| s.sh_type != SHT_NOBITS && s.sh_size > 0)
+                .filter_map(|s| usize::try_from(s.sh_offset).ok());
+            d.stop_before(sections.chain([d.strtab.0]), Dyn::size_with(&ctx));
+        }
         Ok(Headers {
             ctx,
             header,
