@@ -79,23 +79,20 @@ pub fn load_source_with(
     options: &Options,
     resolver: &Resolver,
 ) -> Result<(Interface, Format)> {
-    let (mut iface, format) = parse(path)?;
+    let bytes = crate::fsx::map(path)?;
+    let (parsed, format) = parse_bytes(&bytes);
+    let mut iface = parsed.map_err(|reason| Error::at(path, reason))?;
     if !options.exact {
         let provided = match options.imports {
-            Imports::Owed => resolver.defined_names(path, &options.lib_path),
+            Imports::Owed => {
+                resolver.offer(path, &bytes);
+                resolver.defined_names(path, &options.lib_path)
+            }
             Imports::All => Defined::default(),
         };
         iface.normalize(&|name| provided.contains(name));
     }
     Ok((iface, format))
-}
-
-fn parse(path: &Path) -> Result<(Interface, Format)> {
-    let bytes = crate::fsx::map(path)?;
-    let (reason, format) = parse_bytes(&bytes);
-    reason
-        .map(|iface| (iface, format))
-        .map_err(|reason| Error::at(path, reason))
 }
 
 /// The exact interface in `bytes`, told apart by content as [`load`] does, and the format

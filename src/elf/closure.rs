@@ -85,6 +85,12 @@ impl Resolver {
         }
     }
 
+    /// Takes `lib`'s bytes, mapped by the caller already, for [`Resolver::defined_names`]
+    /// to find its links in ([`Files::offer_root`]).
+    pub fn offer(&self, lib: &Path, bytes: &[u8]) {
+        self.files.offer_root(lib, bytes);
+    }
+
     fn names_of(&self, object: &Arc<Object>) -> Arc<Names> {
         if let Some(hit) = self
             .names

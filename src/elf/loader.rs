@@ -604,6 +604,36 @@ impl Files {
         Ok(object)
     }
 
+    /// Takes a root's bytes that its caller has mapped already (`stubgen` read the
+    /// library's own interface from them), so that [`Files::load_root`] does not map and
+    /// read the file again; a file it cannot read this way is left to `load_root`, which
+    /// says why.
+    pub fn offer_root(&self, path: &Path, bytes: &[u8]) {
+        if !self.links_only || !crate::elf::is_elf(bytes) {
+            return;
+        }
+        let Some(Resolved {
+            now, is_file: true, ..
+        }) = self.resolved(path)
+        else {
+            return;
+        };
+        if self.loaded(&now).is_some() || self.roots.lock().map_or(true, |m| m.contains_key(&now)) {
+            return;
+        }
+        let (Ok(meta), Ok(deps)) = (fs::metadata(&now), deps::read_loader(&now, bytes)) else {
+            return;
+        };
+        let object = Arc::new(Object {
+            file: now.clone(),
+            id: (meta.dev(), meta.ino()),
+            deps,
+        });
+        if let Ok(mut m) = self.roots.lock() {
+            m.insert(now, Some(object));
+        }
+    }
+
     /// Parses the file at `now` with `read`; Ok(None) when it is not ELF. Mapped, not read:
     /// a closure reads the dynamic section and symbol tables of a library, a small part of
     /// it.
