@@ -327,3 +327,29 @@ fn a_dynamic_segment_claiming_too_much_keeps_its_strings_through_an_edit() {
     assert_eq!((edited.soname().unwrap(), edited.needed().unwrap()), before);
     assert_eq!(edited.rpath().unwrap(), None);
 }
+
+/// `elf_edit` found: a program whose PT_INTERP lies at offset 0 (over the ELF header) had a
+/// new, shorter interpreter written over its ELF magic, in place, as patchelf would: the
+/// result was no ELF file. A name is written in place only over the old name and its NUL,
+/// never over the headers; otherwise it goes into a new segment.
+#[test]
+fn an_interpreter_over_the_headers_is_not_rewritten_in_place() {
+    use abicut::elf::edit::{Edit, ElfFile};
+    let path = std::path::Path::new("/usr/bin/true");
+    let mut program = lib("/usr/bin/true");
+    let index = program
+        .elf
+        .program_headers
+        .iter()
+        .position(|p| p.p_type == goblin::elf::program_header::PT_INTERP)
+        .unwrap();
+    let offset = program.elf.header.e_phoff as usize + 56 * index + 8;
+    program.bytes[offset..offset + 8].copy_from_slice(&0u64.to_le_bytes());
+    let damaged = ElfFile::parse(path, program.bytes.clone()).unwrap();
+    let edited = damaged
+        .edit(&[Edit::SetInterpreter("/lib/ld.so".into())])
+        .unwrap();
+    assert_eq!(&edited[..4], b"\x7fELF");
+    let again = ElfFile::parse(path, edited).unwrap();
+    assert_eq!(again.interpreter().unwrap().as_deref(), Some("/lib/ld.so"));
+}

@@ -116,6 +116,35 @@ impl ElfFile {
         })
     }
 
+    /// How many bytes of PT_INTERP `k` a new interpreter may be written over in place: the
+    /// old name and its NUL, within `p_filesz` and the file, and none where they would
+    /// overlap the ELF or program or section headers (the fuzz target `elf_edit` found a
+    /// PT_INTERP at offset 0, over which a new name overwrote the ELF magic). A name that
+    /// does not fit goes into the new segment, and the old bytes stay.
+    fn interp_room(&self, k: usize) -> u64 {
+        let p = &self.phdrs[k];
+        let (Ok(start), Ok(size)) = (usize::try_from(p.p_offset), usize::try_from(p.p_filesz))
+        else {
+            return 0;
+        };
+        let end = start.saturating_add(size).min(self.data.len());
+        let Some(bytes) = self.data.get(start..end) else {
+            return 0;
+        };
+        let room = memchr::memchr(0, bytes).map_or(bytes.len(), |n| n + 1);
+        let h = &self.header;
+        let tables = [
+            (0, u64::from(h.e_ehsize)),
+            (h.e_phoff, u64::from(h.e_phnum) * u64::from(h.e_phentsize)),
+            (h.e_shoff, u64::from(h.e_shnum) * u64::from(h.e_shentsize)),
+        ];
+        let (from, to) = (start as u64, (start + room) as u64);
+        let overlaps = tables
+            .iter()
+            .any(|&(at, len)| len > 0 && from < at.saturating_add(len) && at < to);
+        if overlaps { 0 } else { room as u64 }
+    }
+
     fn bad(&self, reason: impl Into<String>) -> Error {
         Error::invalid(&self.path, reason)
     }
@@ -508,15 +537,15 @@ impl<'a> Pending<'a> {
             interp: self.interp_index().filter(|&k| {
                 self.interp
                     .as_ref()
-                    .is_some_and(|i| i.len() as u64 + 1 > elf.phdrs[k].p_filesz)
+                    .is_some_and(|i| i.len() as u64 + 1 > elf.interp_room(k))
             }),
         };
         if !grow.strtab {
             out[elf.str_off..elf.str_off + elf.str_size].copy_from_slice(&self.strtab);
         }
         if let (Some(i), Some(k), None) = (&self.interp, self.interp_index(), grow.interp) {
-            let p = &elf.phdrs[k];
-            let slot = &mut out[p.p_offset as usize..(p.p_offset + p.p_filesz) as usize];
+            let start = elf.phdrs[k].p_offset as usize;
+            let slot = &mut out[start..start + elf.interp_room(k) as usize];
             slot.fill(0);
             slot[..i.len()].copy_from_slice(i.as_bytes());
         }
