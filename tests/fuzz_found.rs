@@ -353,3 +353,39 @@ fn an_interpreter_over_the_headers_is_not_rewritten_in_place() {
     let again = ElfFile::parse(path, edited).unwrap();
     assert_eq!(again.interpreter().unwrap().as_deref(), Some("/lib/ld.so"));
 }
+
+/// `json_read` found two kinds of canonical JSON whose stub could not be written or read
+/// back: two version definitions at one index (every symbol of either got the same one, so
+/// two symbols read back as `FIX_1.0@@FIX_1.0`), and an object said to alias a function
+/// (an alias shares its leader's address, so its section; object's writer was asked for a
+/// section the stub never made, and panicked). The writer refuses both.
+#[test]
+fn versions_sharing_an_index_and_aliases_across_sections_are_refused() {
+    let libz = std::fs::read("/usr/lib/x86_64-linux-gnu/libz.so.1").unwrap();
+    let iface = read_bytes(&libz).unwrap();
+    let mut shared = iface.clone();
+    let index = shared.versions[2].index;
+    shared.versions[3].index = index;
+    let err = write_stub(&shared).unwrap_err().0;
+    assert!(err.contains(&format!("share index {index}")), "{err}");
+
+    assert!(write_stub(&iface).is_ok());
+
+    let libc = std::fs::read("/usr/lib/x86_64-linux-gnu/libc.so.6").unwrap();
+    let mut across = read_bytes(&libc).unwrap();
+    let function = across
+        .symbols
+        .iter()
+        .position(|s| s.name == "malloc")
+        .unwrap();
+    let key = across.symbols[function].sort_key();
+    // An object after `malloc` in key order, where an alias must come.
+    let object = across
+        .symbols
+        .iter()
+        .rposition(|s| s.region.is_data() && s.alias_of.is_none() && s.size > 0)
+        .unwrap();
+    across.symbols[object].alias_of = Some(key);
+    let err = write_stub(&across).unwrap_err().0;
+    assert!(err.contains("which lies in another section"), "{err}");
+}

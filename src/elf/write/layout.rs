@@ -74,12 +74,26 @@ impl Layout {
             let slot = slot_of(sym);
             let offset = match (&sym.alias_of, leaders[i]) {
                 (None, _) => allocate(&mut spaces, slot, sym, group_size[i]),
-                (Some(leader), at) => at.and_then(|l| offsets[l]).ok_or_else(|| {
-                    format!(
-                        "symbol {} is an alias of {leader}, which comes later or does not exist",
-                        keys[i]
-                    )
-                })?,
+                (Some(leader), at) => {
+                    let offset = at.and_then(|l| offsets[l]).ok_or_else(|| {
+                        format!(
+                            "symbol {} is an alias of {leader}, which comes later or does not \
+                             exist",
+                            keys[i]
+                        )
+                    })?;
+                    // An alias shares its leader's address, so its section: the reader
+                    // links aliases within one region and section only (the fuzz target
+                    // `json_read` found an object said to alias a function, whose section
+                    // the stub never made).
+                    if at.is_some_and(|l| placed.get(l).is_some_and(|&(s, _)| s != slot)) {
+                        return Err(Malformed(format!(
+                            "symbol {} is an alias of {leader}, which lies in another section",
+                            keys[i]
+                        )));
+                    }
+                    offset
+                }
             };
             placed.push((slot, offset));
             offsets[i] = Some(offset);

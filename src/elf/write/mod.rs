@@ -92,6 +92,7 @@ pub fn write_stub(iface: &Interface) -> Result<Vec<u8>, Malformed> {
     for section in &iface.sections {
         section.check()?;
     }
+    refuse_shared_version_indexes(iface)?;
     let shape = Shape::new(iface);
     let layout = Layout::new(iface, shape.versym)?;
     let blobs = Blob::all(iface);
@@ -106,6 +107,24 @@ pub fn write_stub(iface: &Interface) -> Result<Vec<u8>, Malformed> {
         .write(&nobits)
         .map_err(|e| format!("cannot write ELF stub: {e}"))?;
     Ok(out)
+}
+
+/// Refuses two version definitions with one index: a symbol's `.gnu.version` entry names a
+/// version by index, so the stub would give every symbol of either version the same one
+/// (the fuzz target `json_read` found canonical JSON defining `FIX_1.0` and `FIX_2.0` both
+/// at index 2, whose stub read back with two symbols keyed `FIX_1.0@@FIX_1.0`).
+fn refuse_shared_version_indexes(iface: &Interface) -> Result<(), Malformed> {
+    let mut seen: HashMap<u16, &str> = HashMap::default();
+    for v in &iface.versions {
+        if let Some(other) = seen.insert(v.index, &v.name) {
+            return Err(Malformed(format!(
+                "version definitions {other} and {} share index {}: no stub can tell their \
+                 symbols apart",
+                v.name, v.index
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A section copied into the stub as it is: an arch note or attribute section, or a
