@@ -224,6 +224,13 @@ fn debian_libc_tree() {
 
 // ---------------------------------------------------------------- mutation suite (5c)
 
+/// Creates `dir` and builds `package` there, returning its output: every fixture build here
+/// goes in a directory of its own, which `Package::build` expects to exist.
+fn build_in(package: &Package, dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    package.build(dir)
+}
+
 /// What a mutation must do to the tree hash and to `diff`'s verdict (exit status).
 struct Expect {
     flags: &'static [&'static str],
@@ -429,16 +436,14 @@ fn mutation_suite() {
             .entry(expect.flags)
             .or_insert_with(|| {
                 let dir = work.path().join(format!("base{}", expect.flags.join("")));
-                std::fs::create_dir_all(&dir).unwrap();
-                let out = Package::base().build(&dir);
+                let out = build_in(&Package::base(), &dir);
                 let tree = dir.join("tree");
                 let hash = tree_hash(&out, &tree, expect.flags);
                 (tree, hash)
             })
             .clone();
         let dir = work.path().join(format!("m{i}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let out = package.build(&dir);
+        let out = build_in(&package, &dir);
         let tree = dir.join("tree");
         let hash = tree_hash(&out, &tree, expect.flags);
         let mut diff_args = vec!["diff", base_tree.to_str().unwrap(), tree.to_str().unwrap()];
@@ -493,8 +498,7 @@ fn self_path_change_keeps_the_hash() {
         without.push(tree_hash(&out, &dir.join("plain"), &[]));
         package.self_symlink = true;
         let dir = work.path().join(format!("s{i}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let out = package.build(&dir);
+        let out = build_in(&package, &dir);
         let tree = dir.join("tree");
         with_self.push(tree_hash(&out, &tree, &["--self", prefix]));
         let pc = std::fs::read_to_string(tree.join("lib/pkgconfig/foo.pc")).unwrap();
@@ -523,20 +527,10 @@ fn self_path_change_keeps_the_hash() {
 #[test]
 fn symlink_escaping_the_tree_is_refused() {
     let work = tempfile::tempdir().unwrap();
-    let out = work.path().join("out");
-    std::fs::create_dir_all(out.join("include")).unwrap();
-    std::fs::write(out.join("include/a.h"), "int a;\n").unwrap();
+    let out = one_header_output(work.path());
     std::os::unix::fs::symlink("../../../etc/passwd", out.join("include/evil.h")).unwrap();
     let tree = work.path().join("tree");
-    let (exit, _, stderr) = run_abicut_in(
-        &[
-            "interface",
-            "-o",
-            tree.to_str().unwrap(),
-            out.to_str().unwrap(),
-        ],
-        work.path(),
-    );
+    let (exit, _, stderr) = interface_into(&tree, &out, work.path());
     assert_eq!(exit, 3, "{stderr}");
     assert!(
         stderr.contains("include/evil.h") && stderr.contains("outside the tree"),
@@ -544,18 +538,26 @@ fn symlink_escaping_the_tree_is_refused() {
     );
     std::fs::remove_file(out.join("include/evil.h")).unwrap();
     std::os::unix::fs::symlink("/etc/passwd", out.join("include/evil.h")).unwrap();
-    let (exit, _, stderr) = run_abicut_in(
-        &[
-            "interface",
-            "-o",
-            tree.to_str().unwrap(),
-            out.to_str().unwrap(),
-        ],
-        work.path(),
-    );
+    let (exit, _, stderr) = interface_into(&tree, &out, work.path());
     assert_eq!(exit, 3, "{stderr}");
     assert!(!tree.exists(), "a tree was written despite the error");
     assert_no_leftovers(work.path());
+}
+
+/// `abicut interface -o TREE OUT` run in `dir`, unchecked: the safety tests below expect it
+/// to fail (or not) and read its exit status and stderr.
+fn interface_into(tree: &Path, out: &Path, dir: &Path) -> (i32, String, String) {
+    let (tree, out) = (tree.to_str().unwrap(), out.to_str().unwrap());
+    run_abicut_in(&["interface", "-o", tree, out], dir)
+}
+
+/// `dir/out` holding one header, `include/a.h`: the least package output the safety
+/// tests need to have something to write a tree of.
+fn one_header_output(dir: &Path) -> PathBuf {
+    let out = dir.join("out");
+    std::fs::create_dir_all(out.join("include")).unwrap();
+    std::fs::write(out.join("include/a.h"), "int a;\n").unwrap();
+    out
 }
 
 fn assert_no_leftovers(dir: &Path) {
@@ -572,9 +574,7 @@ fn assert_no_leftovers(dir: &Path) {
 #[test]
 fn killed_runs_leftovers_are_removed() {
     let work = tempfile::tempdir().unwrap();
-    let out = work.path().join("out");
-    std::fs::create_dir_all(out.join("include")).unwrap();
-    std::fs::write(out.join("include/a.h"), "int a;\n").unwrap();
+    let out = one_header_output(work.path());
     // No process has the largest PID; this test's own process is alive.
     let dead = work.path().join(".tree.abicut-4294967295-0");
     let live = work
@@ -612,21 +612,11 @@ fn odd_file_names_work() {
 #[test]
 fn existing_output_and_bad_input_are_errors() {
     let work = tempfile::tempdir().unwrap();
-    let out = work.path().join("out");
-    std::fs::create_dir_all(out.join("include")).unwrap();
-    std::fs::write(out.join("include/a.h"), "int a;\n").unwrap();
+    let out = one_header_output(work.path());
     let tree = work.path().join("tree");
     std::fs::create_dir_all(&tree).unwrap();
     std::fs::write(tree.join("keep"), "x").unwrap();
-    let (exit, _, stderr) = run_abicut_in(
-        &[
-            "interface",
-            "-o",
-            tree.to_str().unwrap(),
-            out.to_str().unwrap(),
-        ],
-        work.path(),
-    );
+    let (exit, _, stderr) = interface_into(&tree, &out, work.path());
     assert_eq!(exit, 3);
     assert!(stderr.contains("not an empty directory"), "{stderr}");
     assert_eq!(std::fs::read(tree.join("keep")).unwrap(), b"x");
@@ -876,10 +866,18 @@ fn tree_diff_reasons(old: &Path, new: &Path, dir: &Path) -> Vec<String> {
 /// Applies `change` to a copy of the small output and checks that the tree hash changes and
 /// that `diff` of the two trees names `reason`.
 fn assert_change_seen(change: impl Fn(&Path), reason: &str) {
+    assert_edits_seen(|_| {}, change, reason);
+}
+
+/// Two copies of the small output, `old` edited by `edit_old` and `new` by `edit_new`:
+/// their tree hashes must differ and `diff` must name `reason`. The general form of
+/// [`assert_change_seen`], for a change that needs both sides set up (a symlink's target).
+fn assert_edits_seen(edit_old: impl Fn(&Path), edit_new: impl Fn(&Path), reason: &str) {
     let dir = tempfile::tempdir().unwrap();
     let old = small_output(&dir.path().join("old"));
     let new = small_output(&dir.path().join("new"));
-    change(&new);
+    edit_old(&old);
+    edit_new(&new);
     assert_ne!(
         hash_of(&old, &[]),
         hash_of(&new, &[]),
@@ -910,31 +908,19 @@ fn symlink_target_alone_changes_the_hash() {
     let link = |out: &Path, to: &str| {
         std::os::unix::fs::symlink(to, out.join("include/b.h")).unwrap();
     };
-    let dir = tempfile::tempdir().unwrap();
-    let old = small_output(&dir.path().join("old"));
-    let new = small_output(&dir.path().join("new"));
-    link(&old, "a.h");
-    link(&new, "c.h");
-    assert_ne!(hash_of(&old, &[]), hash_of(&new, &[]));
-    let reasons = tree_diff_reasons(&old, &new, dir.path());
-    assert!(
-        reasons.iter().any(|r| r == "symlink_target_changed"),
-        "{reasons:?}"
+    assert_edits_seen(
+        |old| link(old, "a.h"),
+        |new| link(new, "c.h"),
+        "symlink_target_changed",
     );
 }
 
 #[test]
 fn file_turned_symlink_changes_the_hash() {
-    let dir = tempfile::tempdir().unwrap();
-    let old = small_output(&dir.path().join("old"));
-    let new = small_output(&dir.path().join("new"));
-    std::fs::write(old.join("include/b.h"), "int c(void);\n").unwrap();
-    std::os::unix::fs::symlink("c.h", new.join("include/b.h")).unwrap();
-    assert_ne!(hash_of(&old, &[]), hash_of(&new, &[]));
-    let reasons = tree_diff_reasons(&old, &new, dir.path());
-    assert!(
-        reasons.iter().any(|r| r == "file_type_changed"),
-        "{reasons:?}"
+    assert_edits_seen(
+        |old| std::fs::write(old.join("include/b.h"), "int c(void);\n").unwrap(),
+        |new| std::os::unix::fs::symlink("c.h", new.join("include/b.h")).unwrap(),
+        "file_type_changed",
     );
 }
 
@@ -1117,15 +1103,7 @@ fn corrupt_shared_objects_are_errors_not_dropped() {
         std::fs::write(out.join("lib/libz.so.1.2.13"), bytes).unwrap();
         std::os::unix::fs::symlink("libz.so.1.2.13", out.join("lib/libz.so.1")).unwrap();
         let tree = work.path().join("tree");
-        let (exit, _, stderr) = run_abicut_in(
-            &[
-                "interface",
-                "-o",
-                tree.to_str().unwrap(),
-                out.to_str().unwrap(),
-            ],
-            work.path(),
-        );
+        let (exit, _, stderr) = interface_into(&tree, &out, work.path());
         assert_eq!(exit, 3, "{what}: {stderr}");
         assert!(stderr.contains("libz.so.1.2.13"), "{what}: {stderr}");
         assert!(!tree.exists(), "{what}");
@@ -1143,15 +1121,7 @@ fn tree_inside_the_output_it_reads_is_refused() {
         (out.clone(), "is the package output"),
         (work.path().to_path_buf(), "holds the package output"),
     ] {
-        let (exit, _, stderr) = run_abicut_in(
-            &[
-                "interface",
-                "-o",
-                dest.to_str().unwrap(),
-                out.to_str().unwrap(),
-            ],
-            work.path(),
-        );
+        let (exit, _, stderr) = interface_into(&dest, &out, work.path());
         assert_eq!(exit, 3, "{stderr}");
         assert!(stderr.contains(why) && stderr.contains("-o "), "{stderr}");
     }
@@ -1159,15 +1129,7 @@ fn tree_inside_the_output_it_reads_is_refused() {
     assert_no_leftovers(&out);
     // Apart from the output, -o may name directories that do not exist yet.
     let apart = work.path().join("new/deep/tree");
-    let (exit, _, stderr) = run_abicut_in(
-        &[
-            "interface",
-            "-o",
-            apart.to_str().unwrap(),
-            out.to_str().unwrap(),
-        ],
-        work.path(),
-    );
+    let (exit, _, stderr) = interface_into(&apart, &out, work.path());
     assert_eq!(exit, 0, "{stderr}");
     assert!(apart.join("include/a.h").is_file());
 }

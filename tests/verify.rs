@@ -59,6 +59,17 @@ fn good_tree(work: &Path) -> PathBuf {
     tree
 }
 
+/// A temporary directory holding [`good_tree`], or `None` (the test skips) where there is no
+/// `cc` to build it: how every test of a change to the good tree starts.
+fn good_tree_if_cc() -> Option<(tempfile::TempDir, PathBuf)> {
+    if !have("cc") {
+        return None;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = good_tree(tmp.path());
+    Some((tmp, tree))
+}
+
 fn verify(tree: &Path, extra: &[&str]) -> (i32, Value) {
     let libc = libc_dir();
     let mut args = vec![
@@ -92,11 +103,9 @@ fn kinds(report: &Value) -> Vec<String> {
 
 #[test]
 fn good_tree_passes_and_runs() {
-    if !have("cc") {
+    let Some((_tmp, tree)) = good_tree_if_cc() else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let tree = good_tree(tmp.path());
+    };
     assert_eq!(
         duct::cmd(tree.join("bin/prog"), Vec::<String>::new())
             .read()
@@ -110,11 +119,9 @@ fn good_tree_passes_and_runs() {
 
 #[test]
 fn missing_library() {
-    if !have("cc") {
+    let Some((_tmp, tree)) = good_tree_if_cc() else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let tree = good_tree(tmp.path());
+    };
     fs::remove_file(tree.join("lib/libfoo.so")).unwrap();
     let p = only_problem(verify(&tree, &[]), "missing-library");
     assert_eq!(p["library"], "libfoo.so");
@@ -123,11 +130,9 @@ fn missing_library() {
 
 #[test]
 fn missing_symbol() {
-    if !have("cc") {
+    let Some((tmp, tree)) = good_tree_if_cc() else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let tree = good_tree(tmp.path());
+    };
     let map = "FOO_1 { global: foo_old; local: *; };\nFOO_2 { global: foo_other; } FOO_1;\n";
     libfoo(
         tmp.path(),
@@ -142,11 +147,9 @@ fn missing_symbol() {
 
 #[test]
 fn symbol_only_in_a_wrong_version() {
-    if !have("cc") {
+    let Some((tmp, tree)) = good_tree_if_cc() else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let tree = good_tree(tmp.path());
+    };
     let map =
         "FOO_1 { global: foo_old; foo_new; local: *; };\nFOO_2 { global: foo_other; } FOO_1;\n";
     let body = "int foo_old(void) { return 1; }\nint foo_new(void) { return 2; }\nint foo_other(void) { return 3; }\n";
@@ -162,11 +165,9 @@ fn symbol_only_in_a_wrong_version() {
 
 #[test]
 fn missing_version_node() {
-    if !have("cc") {
+    let Some((tmp, tree)) = good_tree_if_cc() else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let tree = good_tree(tmp.path());
+    };
     libfoo(
         tmp.path(),
         &tree.join("lib"),
@@ -436,14 +437,19 @@ fn other_machines_foo_lib(a: &Arch, w: &Path) {
     shared(a.other, w, &other, "foo", GOOD_BODY, Some(GOOD_MAP), &[]);
 }
 
+/// Builds `src` as tree/bin/prog, the one program of every case, and returns its path.
+fn tree_prog(a: &Arch, w: &Path, src: &str, args: &[&str]) -> PathBuf {
+    let prog = w.join("tree/bin/prog");
+    build(a.triple, w, src, &prog, args);
+    prog
+}
+
 /// tree/bin/prog needing libfoo.so, with the given link arguments.
 fn foo_prog(a: &Arch, w: &Path, args: &[&str]) -> PathBuf {
-    let prog = w.join("tree/bin/prog");
     let l = format!("-L{}", w.join("tree/lib").display());
     let mut all = vec![l.as_str(), "-lfoo"];
     all.extend_from_slice(args);
-    build(a.triple, w, FOO_PROG, &prog, &all);
-    prog
+    tree_prog(a, w, FOO_PROG, &all)
 }
 
 fn good(a: &Arch, w: &Path) -> PathBuf {
@@ -504,17 +510,9 @@ const CASES: &[Case] = &[
     }),
     ("weak undefined import", true, |a, w| {
         foo_lib(a, w, &w.join("tree/lib"));
-        let prog = w.join("tree/bin/prog");
         let l = format!("-L{}", w.join("tree/lib").display());
         let src = "int foo_new(void);\nextern int maybe(void) __attribute__((weak));\nvoid _start(void) { sys_exit((maybe ? 1 : 0) + (foo_new() == 2 ? 0 : 1)); }\n";
-        build(
-            a.triple,
-            w,
-            src,
-            &prog,
-            &[&l, "-lfoo", "-Wl,-rpath,$ORIGIN/../lib"],
-        );
-        prog
+        tree_prog(a, w, src, &[&l, "-lfoo", "-Wl,-rpath,$ORIGIN/../lib"])
     }),
     (
         "DT_RPATH of the program serves its libraries",
@@ -579,28 +577,8 @@ const CASES: &[Case] = &[
 /// glibc ignores a library's DT_RPATH when it has a DT_RUNPATH, and searches its loaders'
 /// DT_RPATH only for a library without DT_RUNPATH.
 fn loaders_rpath(a: &Arch, w: &Path, tags: &str) -> PathBuf {
-    let lib2 = w.join("tree/lib2");
-    shared(
-        a.triple,
-        w,
-        &lib2,
-        "bar",
-        "int bar(void) { return 2; }\n",
-        None,
-        &[],
-    );
-    let l2 = format!("-L{}", lib2.display());
     let own = format!("-Wl,-rpath,/nonexistent,{tags}");
-    let body = "int bar(void);\nint foo_new(void) { return bar(); }\n";
-    shared(
-        a.triple,
-        w,
-        &w.join("tree/lib"),
-        "foo",
-        body,
-        None,
-        &[&l2, "-lbar", &own],
-    );
+    foo_needing_bar(a, w, &[&own]);
     let rpath = "-Wl,-rpath,$ORIGIN/../lib:$ORIGIN/../lib2,--disable-new-dtags";
     foo_prog(a, w, &[rpath])
 }
@@ -615,20 +593,13 @@ fn hidden_definition(a: &Arch, w: &Path, map: &str) -> PathBuf {
     let body = "int foo_old(void) { return 1; }\nint impl(void) { return 2; }\n__asm__(\".symver impl, foo_new@V1\");\n";
     shared(a.triple, w, &lib, "foo", body, Some(map), &[]);
     let l = format!("-L{}", w.join("stub").display());
-    let prog = w.join("tree/bin/prog");
-    build(
-        a.triple,
-        w,
-        FOO_PROG,
-        &prog,
-        &[&l, "-lfoo", "-Wl,-rpath,$ORIGIN/../lib"],
-    );
-    prog
+    tree_prog(a, w, FOO_PROG, &[&l, "-lfoo", "-Wl,-rpath,$ORIGIN/../lib"])
 }
 
-/// libbar in tree/lib2, libfoo in tree/lib needing it with no search path of its own, and
-/// a program naming both directories in its DT_RPATH or DT_RUNPATH.
-fn rpath_chain(a: &Arch, w: &Path, tags: &str) -> PathBuf {
+/// libbar.so in tree/lib2 and libfoo.so in tree/lib needing it, linked with `foo_args`
+/// (no search path unless they give one): the pair both rpath cases build, so that they
+/// differ only in the search paths.
+fn foo_needing_bar(a: &Arch, w: &Path, foo_args: &[&str]) {
     let lib2 = w.join("tree/lib2");
     shared(
         a.triple,
@@ -641,15 +612,15 @@ fn rpath_chain(a: &Arch, w: &Path, tags: &str) -> PathBuf {
     );
     let l2 = format!("-L{}", lib2.display());
     let body = "int bar(void);\nint foo_new(void) { return bar(); }\n";
-    shared(
-        a.triple,
-        w,
-        &w.join("tree/lib"),
-        "foo",
-        body,
-        None,
-        &[&l2, "-lbar"],
-    );
+    let mut args = vec![l2.as_str(), "-lbar"];
+    args.extend_from_slice(foo_args);
+    shared(a.triple, w, &w.join("tree/lib"), "foo", body, None, &args);
+}
+
+/// libbar in tree/lib2, libfoo in tree/lib needing it with no search path of its own, and
+/// a program naming both directories in its DT_RPATH or DT_RUNPATH.
+fn rpath_chain(a: &Arch, w: &Path, tags: &str) -> PathBuf {
+    foo_needing_bar(a, w, &[]);
     let rpath = format!("-Wl,-rpath,$ORIGIN/../lib:$ORIGIN/../lib2,{tags}");
     foo_prog(a, w, &[&rpath])
 }
@@ -661,15 +632,7 @@ fn yylex(a: &Arch, w: &Path, against_real: bool) -> PathBuf {
     shared(a.triple, w, &stub, "fl", FL_STUB, None, &[]);
     shared(a.triple, w, &lib, "fl", FL_REAL, None, &[]);
     let l = format!("-L{}", if against_real { &lib } else { &stub }.display());
-    let prog = w.join("tree/bin/prog");
-    build(
-        a.triple,
-        w,
-        FL_PROG,
-        &prog,
-        &[&l, "-lfl", "-Wl,-rpath,$ORIGIN/../lib"],
-    );
-    prog
+    tree_prog(a, w, FL_PROG, &[&l, "-lfl", "-Wl,-rpath,$ORIGIN/../lib"])
 }
 
 /// Runs every case on `arch`; prints the table; fails on any disagreement.
@@ -724,6 +687,19 @@ fn verdicts_equal_the_aarch64_loader_under_qemu() {
         other: "x86_64-linux-gnu",
         sysroot: Some("/usr/aarch64-linux-gnu"),
     });
+}
+
+/// Runs `prog ARGS` as ld.so runs it with `LD_BIND_NOW=1` (every symbol bound before
+/// `main`, so a missing one fails the run), output captured: the loader's own verdict the
+/// tests compare verify's with.
+fn run_bound_now(prog: &Path, args: &[&str]) -> std::process::Output {
+    duct::cmd(prog, args)
+        .env("LD_BIND_NOW", "1")
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .unwrap()
 }
 
 /// `abicut verify --json ARGS...` without any --lib-path: (exit code, report).
@@ -835,13 +811,7 @@ fn program_that_does_not_export_what_a_library_imports() {
             &prog,
             &[&l, "-lfl", "-Wl,-rpath,$ORIGIN/../lib"],
         );
-        let ran = duct::cmd(&prog, Vec::<&str>::new())
-            .env("LD_BIND_NOW", "1")
-            .stdout_capture()
-            .stderr_capture()
-            .unchecked()
-            .run()
-            .unwrap();
+        let ran = run_bound_now(&prog, &[]);
         assert_eq!(
             ran.status.success(),
             runs,
@@ -1002,13 +972,7 @@ fn patchelf_grown_programs_are_read_as_the_loader_reads_them() {
     for p in &programs {
         let path = p.to_str().unwrap();
         support::run("patchelf", &["--set-rpath", &rpath, path], tmp.path());
-        let ran = duct::cmd(p, ["--version"])
-            .env("LD_BIND_NOW", "1")
-            .stdout_capture()
-            .stderr_capture()
-            .unchecked()
-            .run()
-            .unwrap();
+        let ran = run_bound_now(p, &["--version"]);
         assert!(ran.status.success(), "{path} does not run");
         let (code, report) = verify_bare(&[path]);
         assert_eq!(code, 0, "{path}: {report}");
@@ -1035,13 +999,7 @@ fn nodefaultlib_keeps_the_loader_out_of_its_default_directories() {
         let mut args = vec!["-Wl,-z,nodefaultlib"];
         args.extend(extra);
         cc(tmp.path(), "prog", src, &prog, &args);
-        let ran = duct::cmd(&prog, Vec::<&str>::new())
-            .env("LD_BIND_NOW", "1")
-            .stdout_capture()
-            .stderr_capture()
-            .unchecked()
-            .run()
-            .unwrap();
+        let ran = run_bound_now(&prog, &[]);
         assert_eq!(ran.status.success(), loads, "{extra:?}: ld.so");
         let (code, report) = verify_bare(&[prog.to_str().unwrap()]);
         assert_eq!(code == 0, loads, "{extra:?}: {report}");
