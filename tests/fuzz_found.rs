@@ -12,6 +12,11 @@ const IFS: &str = "--- !ifs-v1\nIfsVersion: 3.0\n\
 Target: { ObjectFormat: ELF, Arch: x86_64, Endianness: little, BitWidth: 64 }\n\
 Symbols:\n  - { Name: NAME, Type: Func }\n...\n";
 
+/// llvm-ifs text that must read, or the test fails showing the reason and the text.
+fn read_ifs(text: &str) -> Interface {
+    ifs::parse(text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
 /// `stubgen` found: llvm-ifs text (or canonical JSON) whose symbol name holds a NUL byte
 /// made `abicut stubgen` panic inside `object`'s string table; it is now refused.
 #[test]
@@ -43,7 +48,7 @@ fn a_version_the_ifs_comment_cannot_carry_is_noted_and_the_text_reads_back() {
         text.contains("3 version definitions' flags and parents"),
         "{text}"
     );
-    ifs::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    read_ifs(&text);
 }
 
 /// `elf_read` and `stubgen` found: a symbol name or soname holding a line break rendered as
@@ -58,7 +63,7 @@ fn names_with_control_characters_survive_llvm_ifs_text() {
     iface.soname = Some("lib\nz.so.1".into());
     iface.needed = vec!["libc\r.so.6".into()];
     let text = ifs::render(&iface);
-    let back = ifs::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let back = read_ifs(&text);
     assert!(back.symbols.iter().any(|s| s.name == name), "{text}");
     assert_eq!(back.soname.as_deref(), Some("lib\nz.so.1"));
     assert_eq!(back.needed, ["libc\r.so.6"]);
@@ -153,11 +158,11 @@ fn an_import_version_starting_with_at_survives_llvm_ifs_text() {
         "Symbols:\n",
         "Symbols:\n  - { Name: '__snprintf_chk@@@GLIBC_2.3.4', Type: Func, Undefined: true }\n",
     );
-    let first = ifs::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let first = read_ifs(&text);
     assert_eq!(first.imports[0].name, "__snprintf_chk");
     assert_eq!(first.imports[0].version.as_deref(), Some("@@GLIBC_2.3.4"));
     let rendered = ifs::render(&first);
-    let second = ifs::parse(&rendered).unwrap_or_else(|e| panic!("{e}\n{rendered}"));
+    let second = read_ifs(&rendered);
     assert_eq!(second.imports, first.imports);
     assert_eq!(ifs::render(&second), rendered);
 }
@@ -228,7 +233,7 @@ fn an_object_of_any_size_reads_from_llvm_ifs_text() {
         "{ Name: NAME, Type: Func }",
         "{ Name: big, Type: Object, Size: 18374686479671623680 }",
     );
-    let iface = ifs::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let iface = read_ifs(&text);
     assert_eq!(iface.symbols[0].size, 18374686479671623680);
     assert_eq!(iface.symbols[0].align, 16);
 }
@@ -243,7 +248,7 @@ fn a_version_not_carried_finds_an_index_below_the_last_one() {
          # abicut-version: HIGH index 65535 flags 0\n\
          Symbols:\n  - { Name: f@@HIGH, Type: Func }\n  - { Name: g@@LOW, Type: Func }\n",
     );
-    let iface = ifs::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let iface = read_ifs(&text);
     let index = |name: &str| {
         iface
             .versions

@@ -445,6 +445,17 @@ pub struct Object {
     pub deps: Deps,
 }
 
+impl Object {
+    /// The object `deps` was read from, the file at `now` whose metadata is `meta`.
+    fn new(now: &Path, meta: &fs::Metadata, deps: Deps) -> Arc<Object> {
+        Arc::new(Object {
+            file: now.to_path_buf(),
+            id: (meta.dev(), meta.ino()),
+            deps,
+        })
+    }
+}
+
 /// Files as the loader opens them, each parsed once (shared across many programs). The
 /// files are taken not to change while one `Files` is in use, as its caches assume: a batch
 /// of closures searches the same directories for the same names and opens the same
@@ -591,10 +602,7 @@ impl Files {
         if !self.links_only {
             return self.load(now);
         }
-        if let Some(hit) = self.loaded(now) {
-            return Ok(hit);
-        }
-        if let Some(hit) = self.roots.lock().ok().and_then(|m| m.get(now).cloned()) {
+        if let Some(hit) = self.known_root(now) {
             return Ok(hit);
         }
         let object = self.read(now, deps::read_loader)?;
@@ -602,6 +610,12 @@ impl Files {
             m.insert(now.to_path_buf(), object.clone());
         }
         Ok(object)
+    }
+
+    /// The root at `now` if it was parsed already, in full or as far as its links.
+    fn known_root(&self, now: &Path) -> Option<Option<Arc<Object>>> {
+        self.loaded(now)
+            .or_else(|| self.roots.lock().ok()?.get(now).cloned())
     }
 
     /// Takes a root's bytes that its caller has mapped already (`stubgen` read the
@@ -618,17 +632,13 @@ impl Files {
         else {
             return;
         };
-        if self.loaded(&now).is_some() || self.roots.lock().map_or(true, |m| m.contains_key(&now)) {
+        if self.known_root(&now).is_some() {
             return;
         }
         let (Ok(meta), Ok(deps)) = (fs::metadata(&now), deps::read_loader(&now, bytes)) else {
             return;
         };
-        let object = Arc::new(Object {
-            file: now.clone(),
-            id: (meta.dev(), meta.ino()),
-            deps,
-        });
+        let object = Object::new(&now, &meta, deps);
         if let Ok(mut m) = self.roots.lock() {
             m.insert(now, Some(object));
         }
@@ -645,11 +655,7 @@ impl Files {
         let meta = fs::metadata(now).map_err(|e| Error::io(now, e))?;
         let bytes = crate::fsx::map(now)?;
         Ok(if crate::elf::is_elf(&bytes) {
-            Some(Arc::new(Object {
-                file: now.to_path_buf(),
-                id: (meta.dev(), meta.ino()),
-                deps: read(now, &bytes)?,
-            }))
+            Some(Object::new(now, &meta, read(now, &bytes)?))
         } else {
             None
         })
@@ -658,11 +664,7 @@ impl Files {
     /// Hands over an object already parsed (verify parses every file of its tree anyway).
     pub fn insert(&self, now: &Path, deps: Deps) -> Result<Arc<Object>> {
         let meta = fs::metadata(now).map_err(|e| Error::io(now, e))?;
-        let object = Arc::new(Object {
-            file: now.to_path_buf(),
-            id: (meta.dev(), meta.ino()),
-            deps,
-        });
+        let object = Object::new(now, &meta, deps);
         if let Ok(mut m) = self.cache.lock() {
             m.insert(
                 now.to_path_buf(),
